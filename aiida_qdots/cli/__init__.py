@@ -1,0 +1,14 @@
+"""The ``aiida-qdots`` command line."""
+import click
+
+from aiida_qdots.cli.utils import PROFILE_OPTION
+
+
+@click.group(context_settings={'help_option_names': ['-h', '--help']})
+@PROFILE_OPTION
+@click.version_option(package_name='aiida-qdots')
+def cli(profile):
+    """Run, query and share CdSe quantum-dot simulation studies with AiiDA."""
+
+
+from aiida_qdots.cli import build, setup  # noqa: E402,F401  (register subcommands)

@@ -1,0 +1,1 @@
+"""Units, constants and errors shared by every part of the package."""

@@ -1,0 +1,118 @@
+"""Registration of the localhost computer and the CP2K / LAMMPS codes the workflows run.
+
+Used by ``aiida-qdots setup`` and by the test fixtures, so both set up the same thing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+
+from aiida_qdots.common.errors import QdotsInputError
+
+LOCALHOST = 'localhost'
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeSpec:
+    """How a simulation code is found and launched on this machine."""
+
+    label: str
+    executables: tuple[str, ...]  # first one found on PATH wins
+    calc_job_plugin: str
+    description: str
+    prepend_text: str = ''
+    apt_package: str = ''
+
+
+CODES = {
+    'cp2k': CodeSpec(
+        label='cp2k',
+        executables=('cp2k.psmp', 'cp2k.popt', 'cp2k'),
+        calc_job_plugin='cp2k',
+        description='CP2K (Debian package) run with MPI ranks and one OpenMP thread per rank',
+        # OpenMP threads inside MPI ranks gave wrong SCF numbers and stalled under load.
+        prepend_text='export OMP_NUM_THREADS=1',
+        apt_package='cp2k',
+    ),
+    'lammps': CodeSpec(
+        label='lammps',
+        executables=('lmp', 'lmp_mpi', 'lmp_serial'),
+        calc_job_plugin='lammps.raw',
+        description='LAMMPS (Debian package) run through the qdots-generated input scripts',
+        prepend_text='export OMP_NUM_THREADS=1',
+        apt_package='lammps',
+    ),
+}
+
+
+def find_executable(spec: CodeSpec) -> str:
+    """Absolute path of the first of ``spec.executables`` on PATH; clear error when none is."""
+    for name in spec.executables:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise QdotsInputError(
+        f'no {spec.label} executable found on PATH (looked for {", ".join(spec.executables)}); '
+        f'install it, e.g. `apt-get install -y {spec.apt_package}`'
+    )
+
+
+def computer_prepend_text() -> str:
+    """Environment every job on localhost needs: OpenMPI refuses to run as root without it."""
+    lines = ['export OMP_NUM_THREADS=1']
+    if os.geteuid() == 0:
+        lines += ['export OMPI_ALLOW_RUN_AS_ROOT=1', 'export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1']
+    return '\n'.join(lines)
+
+
+def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None) -> tuple[orm.Computer, bool]:
+    """Load the computer ``label`` or create a ``core.local`` + ``core.direct`` one.
+
+    New computers run ``mpiprocs`` MPI ranks per job (default: the machine's cores). Returns the
+    computer and whether it was created.
+    """
+    try:
+        computer = orm.load_computer(label)
+        created = False
+    except NotExistent:
+        workdir = os.path.join(os.path.expanduser('~'), '.aiida_qdots', 'scratch')
+        computer = orm.Computer(
+            label=label,
+            hostname='localhost',
+            description='this machine (qdots)',
+            transport_type='core.local',
+            scheduler_type='core.direct',
+            workdir=workdir,
+        ).store()
+        computer.set_mpirun_command(['mpirun', '-np', '{tot_num_mpiprocs}'])
+        computer.set_default_mpiprocs_per_machine(mpiprocs or os.cpu_count() or 1)
+        computer.set_prepend_text(computer_prepend_text())
+        created = True
+    if not computer.is_configured:
+        computer.configure()
+    return computer, created
+
+
+def get_or_create_code(kind: str, computer: orm.Computer) -> tuple[orm.InstalledCode, bool]:
+    """Load ``<kind>@<computer>`` or register it as an InstalledCode. Returns code and whether it was created."""
+    if kind not in CODES:
+        raise QdotsInputError(f'unknown code kind {kind!r}; known: {", ".join(CODES)}')
+    spec = CODES[kind]
+    try:
+        return orm.load_code(f'{spec.label}@{computer.label}'), False
+    except NotExistent:
+        pass
+    code = orm.InstalledCode(
+        label=spec.label,
+        description=spec.description,
+        computer=computer,
+        filepath_executable=find_executable(spec),
+        default_calc_job_plugin=spec.calc_job_plugin,
+        prepend_text=spec.prepend_text,
+        with_mpi=True,
+    )
+    return code.store(), True

@@ -1,0 +1,29 @@
+"""Internal units and conversion constants.
+
+Inside the package every quantity is in eV, fs, angstrom, amu and K; wavenumbers (cm^-1) and
+THz appear only at the edges (tables, plots).
+"""
+
+HBAR_EV_FS = 0.6582119569
+"""Reduced Planck constant in eV fs."""
+
+KB_EV_K = 8.617333262e-5
+"""Boltzmann constant in eV/K."""
+
+HARTREE_EV = 27.211386245988
+"""One hartree in eV."""
+
+BOHR_ANGSTROM = 0.529177210903
+"""One bohr in angstrom."""
+
+AU_TIME_FS = 2.4188843265857e-2
+"""Atomic unit of time in fs."""
+
+AMU_KG = 1.66053906660e-27
+EV_J = 1.602176634e-19
+
+SPEED_OF_LIGHT_CM_FS = 2.99792458e-5
+"""Speed of light in cm/fs, so that wavenumber (cm^-1) = frequency (1/fs) / c."""
+
+UNITS = {'energy': 'eV', 'time': 'fs', 'length': 'angstrom', 'mass': 'amu', 'temperature': 'K'}
+"""Unit labels written into output node attributes."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: aiida-core's temporary profile, plus the real CP2K and LAMMPS codes."""
+import pathlib
+
+import pytest
+
+pytest_plugins = ['aiida.tools.pytest_fixtures']
+
+DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'cd28se17cl22_aimd'
+
+
+@pytest.fixture(scope='session')
+def shared_data_dir() -> pathlib.Path:
+    """The public Cd28Se17Cl22 AIMD data shipped beside the repository in ``../shared/data``."""
+    if not DATA_DIR.is_dir():
+        pytest.fail(f'shared data not found at {DATA_DIR}; CI clones the repository next to shared/')
+    return DATA_DIR
+
+
+@pytest.fixture
+def localhost(aiida_profile):
+    """The qdots localhost computer (core.local + core.direct), created the way `aiida-qdots setup` does."""
+    from aiida_qdots.common.codes import get_or_create_localhost
+
+    computer, _ = get_or_create_localhost()
+    return computer
+
+
+@pytest.fixture
+def cp2k_code(localhost):
+    """Debian's CP2K registered as `cp2k@localhost`."""
+    from aiida_qdots.common.codes import get_or_create_code
+
+    return get_or_create_code('cp2k', localhost)[0]
+
+
+@pytest.fixture
+def lammps_code(localhost):
+    """Debian's LAMMPS registered as `lammps@localhost`."""
+    from aiida_qdots.common.codes import get_or_create_code
+
+    return get_or_create_code('lammps', localhost)[0]

@@ -24,7 +24,6 @@ class CodeSpec:
     executables: tuple[str, ...]  # first one found on PATH wins
     calc_job_plugin: str
     description: str
-    prepend_text: str = ''
     apt_package: str = ''
 
 
@@ -34,8 +33,6 @@ CODES = {
         executables=('cp2k.psmp', 'cp2k.popt', 'cp2k'),
         calc_job_plugin='cp2k',
         description='CP2K (Debian package) run with MPI ranks and one OpenMP thread per rank',
-        # OpenMP threads inside MPI ranks gave wrong SCF numbers and stalled under load.
-        prepend_text='export OMP_NUM_THREADS=1',
         apt_package='cp2k',
     ),
     'lammps': CodeSpec(
@@ -43,7 +40,6 @@ CODES = {
         executables=('lmp', 'lmp_mpi', 'lmp_serial'),
         calc_job_plugin='lammps.raw',
         description='LAMMPS (Debian package) run through the qdots-generated input scripts',
-        prepend_text='export OMP_NUM_THREADS=1',
         apt_package='lammps',
     ),
 }
@@ -61,8 +57,12 @@ def find_executable(spec: CodeSpec) -> str:
     )
 
 
-def computer_prepend_text() -> str:
-    """Environment every job on localhost needs: OpenMPI refuses to run as root without it."""
+def job_environment() -> str:
+    """Prepend text of every qdots code: one OpenMP thread per MPI rank, and as root the
+    variables without which OpenMPI refuses to start.
+
+    OpenMP threads inside CP2K's MPI ranks gave wrong SCF numbers once and stall under load.
+    """
     lines = ['export OMP_NUM_THREADS=1']
     if os.geteuid() == 0:
         lines += ['export OMPI_ALLOW_RUN_AS_ROOT=1', 'export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1']
@@ -90,7 +90,6 @@ def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None)
         ).store()
         computer.set_mpirun_command(['mpirun', '-np', '{tot_num_mpiprocs}'])
         computer.set_default_mpiprocs_per_machine(mpiprocs or os.cpu_count() or 1)
-        computer.set_prepend_text(computer_prepend_text())
         created = True
     if not computer.is_configured:
         computer.configure()
@@ -112,7 +111,7 @@ def get_or_create_code(kind: str, computer: orm.Computer) -> tuple[orm.Installed
         computer=computer,
         filepath_executable=find_executable(spec),
         default_calc_job_plugin=spec.calc_job_plugin,
-        prepend_text=spec.prepend_text,
+        prepend_text=job_environment(),
         with_mpi=True,
     )
     return code.store(), True

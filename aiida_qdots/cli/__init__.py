@@ -11,4 +11,4 @@ def cli(profile):
     """Run, query and share CdSe quantum-dot simulation studies with AiiDA."""
 
 
-from aiida_qdots.cli import build, importers, setup  # noqa: E402,F401  (register subcommands)
+from aiida_qdots.cli import build, clusters, demo, importers, launch, setup  # noqa: E402,F401  (register subcommands)

@@ -31,7 +31,8 @@ def _create_presto_profile(name: str) -> None:
 
 @cli.command('setup')
 @click.option('--profile-name', default=None,
-              help=f'Profile to create or reuse (default: the root --profile, else the default profile, else "{DEFAULT_PROFILE}").')
+              help='Profile to create or reuse (default: the root --profile, else the default profile, '
+                   f'else "{DEFAULT_PROFILE}").')
 @click.option('--computer', 'computer_label', default='localhost', show_default=True,
               help='Computer to register the codes on; created (core.local + core.direct) if missing.')
 @click.option('--mpiprocs', type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
@@ -44,7 +45,7 @@ def setup(ctx, profile_name, computer_label, mpiprocs):
     """
     from aiida import load_profile
 
-    from aiida_qdots.common.codes import CODES, get_or_create_code, get_or_create_localhost
+    from aiida_qdots.common.codes import CODES, LOCAL_POLL_INTERVAL, get_or_create_code, get_or_create_localhost
     from aiida_qdots.common.errors import QdotsInputError
 
     names, default = _profile_names()
@@ -58,9 +59,12 @@ def setup(ctx, profile_name, computer_label, mpiprocs):
 
     computer, created = get_or_create_localhost(computer_label, mpiprocs=mpiprocs)
     if computer.hostname == 'localhost' and computer.get_default_mpiprocs_per_machine() != mpiprocs:
-        click.echo(f'computer: {computer.label!r} ran {computer.get_default_mpiprocs_per_machine()} MPI rank(s) per job; '
-                   f'set to {mpiprocs}')
+        previous = computer.get_default_mpiprocs_per_machine()
+        click.echo(f'computer: {computer.label!r} ran {previous} MPI rank(s) per job; set to {mpiprocs}')
         computer.set_default_mpiprocs_per_machine(mpiprocs)  # presto's localhost starts at 1
+    if computer.hostname == 'localhost' and computer.get_minimum_job_poll_interval() > LOCAL_POLL_INTERVAL:
+        computer.set_minimum_job_poll_interval(LOCAL_POLL_INTERVAL)
+        click.echo(f'computer: job-status polling every {LOCAL_POLL_INTERVAL:g} s')
     click.echo(
         f'computer: {"created" if created else "using"} {computer.label!r} '
         f'({computer.transport_type} + {computer.scheduler_type}, '

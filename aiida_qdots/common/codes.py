@@ -14,6 +14,8 @@ from aiida.common.exceptions import NotExistent
 from aiida_qdots.common.errors import QdotsInputError
 
 LOCALHOST = 'localhost'
+LOCAL_POLL_INTERVAL = 1.0
+"""Seconds between job-status polls on this machine (AiiDA's default, 10 s, doubles a short job)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +92,7 @@ def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None)
         ).store()
         computer.set_mpirun_command(['mpirun', '-np', '{tot_num_mpiprocs}'])
         computer.set_default_mpiprocs_per_machine(mpiprocs or os.cpu_count() or 1)
+        computer.set_minimum_job_poll_interval(LOCAL_POLL_INTERVAL)
         created = True
     if not computer.is_configured:
         computer.configure()

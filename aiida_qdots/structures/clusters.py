@@ -53,7 +53,8 @@ class ClusterComposition:
 
     @property
     def formula(self) -> str:
-        return f'{self.core_species}17{self.surface_species}28{self.ligand}{self.n_ligands}'
+        counts = {self.core_species: 17, self.surface_species: 28}
+        return f'Cd{counts["Cd"]}Se{counts["Se"]}{self.ligand}{self.n_ligands}'
 
 
 COMPOSITIONS = {
@@ -67,7 +68,7 @@ def get_composition(name: str) -> ClusterComposition:
     """Return the recipe for ``'se-rich'`` (Cd17Se28H22) or ``'cd-rich'`` (Cd28Se17Cl22)."""
     key = ALIASES.get(name.lower(), name.lower())
     if key not in COMPOSITIONS:
-        known = ', '.join(sorted(COMPOSITIONS) + ['Cd17Se28H22', 'Cd28Se17Cl22'])
+        known = ', '.join([*sorted(COMPOSITIONS), 'Cd17Se28H22', 'Cd28Se17Cl22'])
         raise QdotsInputError(f'unknown cluster composition {name!r}; known: {known}')
     return COMPOSITIONS[key]
 
@@ -123,7 +124,7 @@ class LigandArrangement:
     bare_site_distance: float  # angstrom, between the bare sites (0 for one bare site)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ligand_arrangements(n_bare: int = 2) -> tuple[LigandArrangement, ...]:
     """Symmetry-distinct arrangements of ``n_bare`` bare sites among the 24 surface sites.
 
@@ -215,7 +216,7 @@ def build_magic_cluster(
     net = net_formal_charge(symbols + [recipe.ligand] * n_ligands)
     if net != 0:
         raise QdotsInputError(
-            f'{recipe.core_species}17{recipe.surface_species}28{recipe.ligand}{n_ligands} carries a formal charge '
+            f'{recipe.name} cluster with {n_ligands} {recipe.ligand} ligands carries a formal charge '
             f'of {net:+d}; only the neutral {recipe.formula} is built'
         )
     bond = LIGAND_BONDS[(recipe.surface_species, recipe.ligand)]
@@ -240,12 +241,13 @@ def build_magic_cluster(
             'ligand': recipe.ligand,
             'n_ligands': n_ligands,
             'bare_sites': list(bare_sites),
-            'arrangement': arrangement if bare_sites == _rep(n_bare, arrangement) else None,
+            'arrangement': arrangement_of(bare_sites),
         }
     )
     return atoms
 
 
-def _rep(n_bare: int, arrangement: int | None) -> tuple[int, ...] | None:
-    options = ligand_arrangements(n_bare)
-    return options[arrangement].bare_sites if arrangement is not None and 0 <= arrangement < len(options) else None
+def arrangement_of(bare_sites: tuple[int, ...]) -> int:
+    """Index of the symmetry-distinct arrangement that ``bare_sites`` belongs to."""
+    canonical = min(tuple(sorted(perm[list(bare_sites)].tolist())) for perm in surface_site_permutations())
+    return next(o.index for o in ligand_arrangements(len(bare_sites)) if o.bare_sites == canonical)

@@ -82,9 +82,8 @@ class ClusterEnergyWorkChain(ProtocolMixin, WorkChain):
         builder.cp2k.max_iterations = orm.Int(inputs['max_iterations'])
         builder.cp2k.clean_workdir = orm.Bool(inputs['clean_workdir'])
         builder.cp2k.handler_overrides = orm.Dict({'restart_incomplete_calculation': {'enabled': True}})
-        builder.metadata.description = (
-            f'{structure.get_formula()} {"relaxation" if relax else "single point"} ({protocol or cls.get_default_protocol()})'
-        )
+        kind = 'relaxation' if relax else 'single point'
+        builder.metadata.description = f'{structure.get_formula()} {kind} ({protocol or cls.get_default_protocol()})'
         return builder
 
     def run_cp2k(self):

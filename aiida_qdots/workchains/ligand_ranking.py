@@ -42,7 +42,7 @@ class LigandRankingWorkChain(WorkChain):
         spec.input('composition', valid_type=orm.Str, validator=validate_composition,
                    help=f'Cluster composition: {", ".join(COMPOSITIONS)}.')
         spec.input('arrangements', valid_type=orm.List, validator=validate_arrangements,
-                   help='Indices of symmetry-distinct ligand arrangements to rank (see `aiida-qdots build arrangements`).')
+                   help='Indices of symmetry-distinct ligand arrangements (see `aiida-qdots build arrangements`).')
         spec.input('max_concurrent', valid_type=orm.Int, default=lambda: orm.Int(1),
                    validator=lambda v, _: None if v.value >= 1 else 'max_concurrent must be >= 1',
                    help='How many CP2K jobs may run at once.')
@@ -104,12 +104,8 @@ class LigandRankingWorkChain(WorkChain):
         for arrangement in batch:
             structure = build_cluster(self.inputs.composition, orm.Int(arrangement))
             structure.base.extras.set('qdots', cluster_extras(composition, arrangement, protocol=protocol))
-            node = self.submit(
-                ClusterEnergyWorkChain,
-                **inputs,
-                structure=structure,
-                metadata={'call_link_label': f'arrangement_{arrangement}'},
-            )
+            metadata = {**inputs.get('metadata', {}), 'call_link_label': f'arrangement_{arrangement}'}
+            node = self.submit(ClusterEnergyWorkChain, **{**inputs, 'structure': structure, 'metadata': metadata})
             self.report(f'arrangement {arrangement}: launched qdots.cluster_energy<{node.pk}>')
             self.to_context(**{f'arrangement_{arrangement}': node})
 

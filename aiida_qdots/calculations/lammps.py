@@ -1,0 +1,69 @@
+"""``qdots.lammps``: aiida-lammps' ``lammps.raw`` CalcJob with a structure input and qdots outputs.
+
+``lammps.raw`` runs any script but declares only the ``results`` output. This subclass adds
+
+* input ``structure`` (StructureData, optional): written as ``structure.data`` next to the script, so
+  the structure is a direct provenance input of the run (the script reads it with ``read_data``);
+* outputs ``thermo`` (ArrayData), ``trajectory`` (TrajectoryData), ``structure`` (StructureData of the
+  final configuration) and ``forces`` (ArrayData), filled by the ``qdots.lammps`` parser;
+* exit codes for missing or unreadable dump files and for output that stops before LAMMPS' end.
+
+Inputs are best made with :func:`aiida_qdots.calculations.lammps_inputs.get_lammps_builder`.
+"""
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common.datastructures import CalcInfo
+from aiida.common.folders import Folder
+from aiida_lammps.calculations.raw import LammpsRawCalculation
+
+from aiida_qdots.calculations.lammps_inputs import STRUCTURE_FILENAME, write_lammps_data
+
+
+class QdotsLammpsCalculation(LammpsRawCalculation):
+    """Run a qdots-generated LAMMPS script on a StructureData and parse thermo, trajectory and final state."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input(
+            'structure',
+            valid_type=orm.StructureData,
+            required=False,
+            help=f'Structure written as `{STRUCTURE_FILENAME}` (atom_style atomic, one atom type per kind, in the '
+            'order of `structure.kinds`); the parser maps outputs back to its frame and kinds.',
+        )
+        spec.inputs['metadata']['options']['parser_name'].default = 'qdots.lammps'
+        spec.output('thermo', valid_type=orm.ArrayData, required=False,
+                    help='Thermo tables of every run/minimize block, one array per column, plus `block`.')
+        spec.output('trajectory', valid_type=orm.TrajectoryData, required=False,
+                    help='Dumped frames: positions (angstrom), velocities (angstrom/fs), times (fs).')
+        spec.output('structure', valid_type=orm.StructureData, required=False,
+                    help='Final configuration (e.g. the minimised structure), kinds and frame of the input.')
+        spec.output('forces', valid_type=orm.ArrayData, required=False,
+                    help='Array `forces` (eV/angstrom) on the final configuration, same atom order as the input.')
+        spec.exit_code(352, 'ERROR_DUMP_MISSING', invalidates_cache=True,
+                       message='the dump file {filename} requested in the retrieve list was not retrieved')
+        spec.exit_code(353, 'ERROR_DUMP_INVALID', message='the dump file {filename} could not be parsed: {error}')
+        spec.exit_code(354, 'ERROR_OUTPUT_INCOMPLETE', invalidates_cache=True,
+                       message='LAMMPS output ends before the end of the script (killed or out of walltime?): {detail}')
+
+    @classmethod
+    def validate_inputs(cls, value, ctx):
+        """Also reject a ``files`` entry that would overwrite the structure data file."""
+        message = super().validate_inputs(value, ctx)
+        if message:
+            return message
+        if 'structure' in value:
+            overrides = value['filenames'].get_dict() if 'filenames' in value else {}
+            names = [overrides.get(key, node.filename) for key, node in value.get('files', {}).items()]
+            if STRUCTURE_FILENAME in names:
+                return f'`files` may not contain {STRUCTURE_FILENAME}: it is written from the `structure` input'
+
+    def prepare_for_submission(self, folder: Folder) -> CalcInfo:
+        """Write script and files as ``lammps.raw`` does, plus the structure data file."""
+        calcinfo = super().prepare_for_submission(folder)
+        if 'structure' in self.inputs:
+            with folder.open(STRUCTURE_FILENAME, 'w') as handle:
+                handle.write(write_lammps_data(self.inputs.structure))
+        return calcinfo

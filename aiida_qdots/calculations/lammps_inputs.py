@@ -1,0 +1,419 @@
+"""LAMMPS inputs for the ``qdots.lammps`` CalcJob: the structure as a data file, and generated scripts.
+
+Everything is in LAMMPS ``units metal`` (eV, angstrom, ps, bar, K); the user-facing settings take
+time steps and damping times in fs and are converted here. Three kinds of run:
+
+* molecular dynamics (:class:`MDSettings`): velocities seeded at the target temperature, an NVT
+  stage (Nose-Hoover or Langevin), then an NVE stage; optional dump of positions and velocities;
+* minimisation (:class:`MinimizeSettings`): conjugate gradients, optionally with the cell relaxed;
+* single point (``settings=None``): energy and forces of the structure as given.
+
+Every script ends by writing ``final.dump`` (positions, velocities, forces of the last configuration),
+which the parser turns into the ``structure`` and ``forces`` outputs.
+
+Boundaries follow ``structure.pbc``: periodic crystals get ``boundary p p p`` and a (triclinic)
+box from the cell; non-periodic nanocrystals get ``boundary s s s``. Shrink-wrapping was chosen over
+fixed ``f`` walls because the box then follows the atoms (an evaporating surface atom is never
+lost, no vacuum size to guess) and there are no periodic images of the cluster at all.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Mapping
+
+import numpy as np
+from aiida import orm
+
+from aiida_qdots import __version__
+from aiida_qdots.calculations.force_fields import get_force_field_node
+from aiida_qdots.common.errors import QdotsInputError
+
+STRUCTURE_FILENAME = 'structure.data'
+TRAJECTORY_FILENAME = 'trajectory.dump'
+FINAL_FILENAME = 'final.dump'
+FS_PER_PS = 1000.0
+NONPERIODIC_MARGIN = 1.0
+"""Padding (angstrom) of the initial box around a non-periodic structure; shrink-wrapping then takes over."""
+
+THERMOSTATS = ('nose-hoover', 'langevin')
+CELL_RELAXATIONS = ('iso', 'aniso', 'tri')
+
+
+@dataclasses.dataclass(frozen=True)
+class MDSettings:
+    """Seed velocities, thermalise (NVT), then run microcanonically (NVE). Times in fs, temperatures in K."""
+
+    temperature: float = 300.0
+    timestep: float = 1.0
+    nvt_steps: int = 1000
+    nve_steps: int = 1000
+    thermostat: str = 'nose-hoover'
+    damping: float = 100.0  # fs, thermostat relaxation time (Tdamp / Langevin damp)
+    seed_temperature: float | None = None  # K, of the seeded velocities; default: ``temperature``
+    seed: int = 4928459
+    thermo_every: int = 10
+    dump_every: int = 0  # steps between trajectory frames (positions + velocities); 0: no trajectory
+
+    def __post_init__(self):
+        _check_positive('temperature (K)', self.temperature)
+        _check_positive('time step (fs)', self.timestep)
+        _check_positive('thermostat damping (fs)', self.damping)
+        if self.seed_temperature is not None:
+            _check_positive('seed temperature (K)', self.seed_temperature)
+        for name in ('nvt_steps', 'nve_steps', 'dump_every'):
+            if not isinstance(getattr(self, name), int | np.integer) or getattr(self, name) < 0:
+                raise QdotsInputError(f'{name} must be a non-negative integer, got {getattr(self, name)!r}')
+        if self.nvt_steps + self.nve_steps <= 0:
+            raise QdotsInputError('number of MD steps must be positive (nvt_steps + nve_steps is 0)')
+        if not isinstance(self.thermo_every, int | np.integer) or self.thermo_every <= 0:
+            raise QdotsInputError(f'thermo_every must be a positive integer, got {self.thermo_every!r}')
+        if not isinstance(self.seed, int | np.integer) or not 0 < self.seed < 2**31:
+            raise QdotsInputError(f'random seed must be an integer in 1..2^31-1, got {self.seed!r}')
+        if self.thermostat not in THERMOSTATS:
+            raise QdotsInputError(f'unknown thermostat {self.thermostat!r}; known: {", ".join(THERMOSTATS)}')
+
+    @property
+    def phases(self) -> list[str]:
+        """Names of the LAMMPS ``run`` blocks in order (one thermo block each)."""
+        return [p for p, n in (('nvt', self.nvt_steps), ('nve', self.nve_steps)) if n > 0]
+
+
+@dataclasses.dataclass(frozen=True)
+class MinimizeSettings:
+    """Conjugate-gradient minimisation. ``force_tolerance`` (eV/angstrom) bounds the 2-norm of the
+    global force vector; ``relax_cell`` (periodic only) also relaxes the cell to zero pressure."""
+
+    energy_tolerance: float = 0.0
+    force_tolerance: float = 1e-6
+    max_iterations: int = 10000
+    max_evaluations: int = 100000
+    relax_cell: str | None = None  # None, 'iso', 'aniso' or 'tri'
+    thermo_every: int = 10
+
+    def __post_init__(self):
+        if self.energy_tolerance < 0 or self.force_tolerance < 0:
+            raise QdotsInputError('minimisation tolerances must be non-negative')
+        if self.energy_tolerance == 0 and self.force_tolerance == 0:
+            raise QdotsInputError('set an energy or a force tolerance; both are 0')
+        for name in ('max_iterations', 'max_evaluations', 'thermo_every'):
+            if not isinstance(getattr(self, name), int | np.integer) or getattr(self, name) <= 0:
+                raise QdotsInputError(f'{name} must be a positive integer, got {getattr(self, name)!r}')
+        if self.relax_cell is not None and self.relax_cell not in CELL_RELAXATIONS:
+            raise QdotsInputError(f'relax_cell must be None or one of {", ".join(CELL_RELAXATIONS)}')
+
+    @property
+    def phases(self) -> list[str]:
+        return ['minimize']
+
+
+def _check_positive(what: str, value) -> None:
+    if not isinstance(value, int | float | np.number) or not np.isfinite(value) or value <= 0:
+        raise QdotsInputError(f'{what} must be positive, got {value!r}')
+
+
+@dataclasses.dataclass(frozen=True)
+class LammpsFrame:
+    """How a StructureData maps onto a LAMMPS box.
+
+    Atom type ``t`` (1-based) is kind ``kinds[t - 1]``. LAMMPS-frame vectors are
+    ``v @ rotation`` of input-frame ones; the LAMMPS box rows (``box``, tilts reduced to LAMMPS'
+    limits) equal ``lattice_map @ cell @ rotation`` with an integer unimodular ``lattice_map``.
+    """
+
+    kinds: tuple[str, ...]
+    symbols: tuple[str, ...]
+    masses: tuple[float, ...]
+    periodic: bool
+    rotation: np.ndarray
+    box: np.ndarray
+    lattice_map: np.ndarray
+    origin: np.ndarray  # (xlo, ylo, zlo) of the initial box, angstrom
+
+    def to_input_frame(self, vectors: np.ndarray) -> np.ndarray:
+        """Rotate LAMMPS-frame vectors (positions, velocities, forces; any leading shape) back."""
+        return np.asarray(vectors) @ self.rotation.T
+
+    def cell_to_input_frame(self, box: np.ndarray) -> np.ndarray:
+        """Lattice vectors (rows) of a LAMMPS box in the input frame and the input's choice of vectors."""
+        return np.linalg.solve(self.lattice_map, box) @ self.rotation.T
+
+
+def lammps_frame(structure: orm.StructureData) -> LammpsFrame:
+    """Atom types and box geometry of ``structure`` in LAMMPS' conventions."""
+    if not structure.sites:
+        raise QdotsInputError('the structure has no atoms')
+    kinds = structure.kinds
+    for kind in kinds:
+        if kind.is_alloy or kind.has_vacancies:
+            raise QdotsInputError(f'kind {kind.name!r} is an alloy or has vacancies; LAMMPS needs one element per site')
+    pbc = tuple(bool(p) for p in structure.pbc)
+    if len(set(pbc)) != 1:
+        raise QdotsInputError(f'mixed periodicity {pbc} is not supported; make the structure fully periodic or not')
+    positions = np.array([site.position for site in structure.sites], dtype=float)
+    names = tuple(k.name for k in kinds)
+    symbols = tuple(k.symbol for k in kinds)
+    masses = tuple(float(k.mass) for k in kinds)
+    if not pbc[0]:
+        lo = positions.min(axis=0) - NONPERIODIC_MARGIN
+        hi = positions.max(axis=0) + NONPERIODIC_MARGIN
+        return LammpsFrame(names, symbols, masses, False, np.eye(3), np.diag(hi - lo), np.eye(3, dtype=int), lo)
+
+    cell = np.array(structure.cell, dtype=float)
+    volume = np.linalg.det(cell)
+    if abs(volume) < 1e-6:
+        raise QdotsInputError('the cell of the periodic structure is degenerate (zero volume)')
+    if volume < 0:
+        raise QdotsInputError('the cell is left-handed; LAMMPS needs a right-handed cell (swap two lattice vectors)')
+    a, b, c = cell
+    lx = np.linalg.norm(a)
+    xy = b @ a / lx
+    ly = np.sqrt(b @ b - xy**2)
+    xz = c @ a / lx
+    yz = (b @ c - xy * xz) / ly
+    lz = np.sqrt(c @ c - xz**2 - yz**2)
+    box = np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
+    rotation = np.linalg.solve(cell, box)
+    # LAMMPS wants |xy|, |xz| <= lx/2 and |yz| <= ly/2: replace b, c by equivalent lattice vectors.
+    lattice_map = np.eye(3, dtype=int)
+    for row, col, ref in ((2, 1, 1), (2, 0, 0), (1, 0, 0)):
+        shift = int(np.round(box[row, col] / box[ref, ref]))
+        if shift:
+            box[row] -= shift * box[ref]
+            lattice_map[row] -= shift * lattice_map[ref]
+    return LammpsFrame(names, symbols, masses, True, rotation, box, lattice_map, np.zeros(3))
+
+
+def write_lammps_data(structure: orm.StructureData) -> str:
+    """LAMMPS data file (``atom_style atomic``, types as in :func:`lammps_frame`) of ``structure``."""
+    frame = lammps_frame(structure)
+    kind_index = {name: i + 1 for i, name in enumerate(frame.kinds)}
+    positions = np.array([site.position for site in structure.sites], dtype=float) @ frame.rotation
+    lo = [float(x) for x in frame.origin]
+    box = frame.box.tolist()
+    lines = [
+        f'LAMMPS data file written by aiida-qdots {__version__} (atom_style atomic, units metal)',
+        '',
+        f'{len(positions)} atoms',
+        f'{len(frame.kinds)} atom types',
+        '',
+        f'{lo[0]!r} {lo[0] + box[0][0]!r} xlo xhi',
+        f'{lo[1]!r} {lo[1] + box[1][1]!r} ylo yhi',
+        f'{lo[2]!r} {lo[2] + box[2][2]!r} zlo zhi',
+    ]
+    tilts = (box[1][0], box[2][0], box[2][1])
+    if frame.periodic and any(t != 0.0 for t in tilts):
+        lines.append('{!r} {!r} {!r} xy xz yz'.format(*tilts))
+    lines += ['', 'Masses', '']
+    lines += [f'{i + 1} {float(mass)!r}  # {name} ({symbol})' for i, (name, symbol, mass) in
+              enumerate(zip(frame.kinds, frame.symbols, frame.masses, strict=True))]
+    lines += ['', 'Atoms  # atomic', '']
+    for i, (site, pos) in enumerate(zip(structure.sites, positions, strict=True)):
+        lines.append(f'{i + 1} {kind_index[site.kind_name]} {pos[0]:.12f} {pos[1]:.12f} {pos[2]:.12f}')
+    return '\n'.join(lines) + '\n'
+
+
+def _float(value: float) -> str:
+    return f'{float(value):.10g}'
+
+
+def _setup_lines(structure: orm.StructureData, force_field: orm.SinglefileData, title: str) -> list[str]:
+    frame = lammps_frame(structure)
+    boundary = 'p p p' if frame.periodic else 's s s'
+    return [
+        f'# {title}: generated by aiida-qdots {__version__}',
+        f'# force field: {force_field.base.attributes.get("force_field", force_field.filename)} '
+        f'({force_field.base.attributes.get("citation", "no citation recorded")})',
+        'units metal',
+        'atom_style atomic',
+        f'boundary {boundary}',
+        f'read_data {STRUCTURE_FILENAME}',
+        f'pair_style {force_field.base.attributes.get("pair_style")}',
+        f'pair_coeff * * {force_field.filename} {" ".join(frame.symbols)}',
+        'neighbor 2.0 bin',
+        'neigh_modify every 1 delay 0 check yes',
+    ]
+
+
+def _thermo_lines(columns: list[str], every: int) -> list[str]:
+    return [
+        f'thermo_style custom {" ".join(columns)}',
+        'thermo_modify flush yes format float %20.12g',
+        f'thermo {every}',
+    ]
+
+
+def _final_dump_lines(structure: orm.StructureData) -> list[str]:
+    symbols = ' '.join(lammps_frame(structure).symbols)
+    return [
+        f'write_dump all custom {FINAL_FILENAME} id type element x y z vx vy vz fx fy fz '
+        f'modify sort id element {symbols} time yes units yes format float %.15g',
+    ]
+
+
+def validate_lammps_inputs(structure: orm.StructureData, force_field: orm.SinglefileData) -> None:
+    """Raise :class:`QdotsInputError` if ``force_field`` lacks an element of ``structure`` or is not usable."""
+    if not isinstance(structure, orm.StructureData):
+        raise QdotsInputError(f'structure must be a StructureData, got {type(structure).__name__}')
+    if not isinstance(force_field, orm.SinglefileData):
+        raise QdotsInputError(f'force field must be a SinglefileData node, got {type(force_field).__name__}')
+    attributes = force_field.base.attributes
+    if not attributes.get('pair_style', None) or attributes.get('elements', None) is None:
+        raise QdotsInputError(
+            f'force field node {force_field.filename} carries no pair_style/elements attributes; '
+            'make it with get_force_field_node'
+        )
+    if attributes.get('units', 'metal') != 'metal':
+        raise QdotsInputError(f'force field {force_field.filename} is in LAMMPS units {attributes.get("units")}, '
+                              'the generated scripts use metal')
+    frame = lammps_frame(structure)
+    missing = sorted(set(frame.symbols) - set(attributes.get('elements')))
+    if missing:
+        raise QdotsInputError(
+            f'force field {attributes.get("force_field", force_field.filename)} has no parameters for '
+            f'{", ".join(missing)} (it covers {", ".join(attributes.get("elements"))})'
+        )
+
+
+def md_script(structure: orm.StructureData, force_field: orm.SinglefileData, settings: MDSettings) -> str:
+    """LAMMPS script: seed velocities, NVT then NVE, optional trajectory dump, final configuration."""
+    validate_lammps_inputs(structure, force_field)
+    frame = lammps_frame(structure)
+    dt = settings.timestep / FS_PER_PS
+    damp = settings.damping / FS_PER_PS
+    temp = settings.temperature
+    seed_temp = settings.seed_temperature or temp
+    columns = ['step', 'time', 'temp', 'pe', 'ke', 'etotal'] + (['press', 'vol'] if frame.periodic else [])
+    lines = _setup_lines(structure, force_field, 'molecular dynamics')
+    lines += [f'timestep {_float(dt)}', *_thermo_lines(columns, settings.thermo_every)]
+    rot = 'no' if frame.periodic else 'yes'
+    lines.append(
+        f'velocity all create {_float(seed_temp)} {settings.seed} dist gaussian mom yes rot {rot} loop all'
+    )
+    if settings.dump_every:
+        lines += [
+            f'dump traj all custom {settings.dump_every} {TRAJECTORY_FILENAME} id type element xu yu zu vx vy vz',
+            f'dump_modify traj sort id element {" ".join(frame.symbols)} time yes units yes format float %.10g',
+        ]
+    if settings.nvt_steps:
+        if settings.thermostat == 'nose-hoover':
+            lines.append(f'fix integrate all nvt temp {_float(temp)} {_float(temp)} {_float(damp)}')
+        else:
+            lines += [
+                'fix integrate all nve',
+                f'fix thermostat all langevin {_float(temp)} {_float(temp)} {_float(damp)} {settings.seed + 1} '
+                'zero yes',
+            ]
+        lines += [f'run {settings.nvt_steps}', 'unfix integrate']
+        if settings.thermostat == 'langevin':
+            lines.append('unfix thermostat')
+    if settings.nve_steps:
+        lines.append('velocity all zero linear')
+        if not frame.periodic:
+            lines.append('velocity all zero angular')
+        lines += ['fix integrate all nve', f'run {settings.nve_steps}', 'unfix integrate']
+    if settings.dump_every:
+        lines.append('undump traj')
+    lines += _final_dump_lines(structure)
+    return '\n'.join(lines) + '\n'
+
+
+def minimize_script(structure: orm.StructureData, force_field: orm.SinglefileData, settings: MinimizeSettings) -> str:
+    """LAMMPS script: conjugate-gradient minimisation (optionally with the cell), final configuration."""
+    validate_lammps_inputs(structure, force_field)
+    frame = lammps_frame(structure)
+    if settings.relax_cell and not frame.periodic:
+        raise QdotsInputError('relax_cell needs a periodic structure; this one is non-periodic')
+    columns = ['step', 'pe', 'fmax', 'fnorm'] + (['press', 'vol', 'lx', 'ly', 'lz'] if frame.periodic else [])
+    lines = _setup_lines(structure, force_field, 'minimisation')
+    lines += _thermo_lines(columns, settings.thermo_every)
+    if settings.relax_cell:
+        lines.append(f'fix relax all box/relax {settings.relax_cell} 0.0 vmax 0.001')
+    lines += [
+        'min_style cg',
+        f'minimize {_float(settings.energy_tolerance)} {_float(settings.force_tolerance)} '
+        f'{settings.max_iterations} {settings.max_evaluations}',
+    ]
+    lines += _final_dump_lines(structure)
+    return '\n'.join(lines) + '\n'
+
+
+def single_point_script(structure: orm.StructureData, force_field: orm.SinglefileData) -> str:
+    """LAMMPS script: energy and forces of ``structure`` as given (``run 0``)."""
+    validate_lammps_inputs(structure, force_field)
+    periodic = lammps_frame(structure).periodic
+    columns = ['step', 'pe', 'fmax', 'fnorm'] + (['press', 'vol'] if periodic else [])
+    lines = _setup_lines(structure, force_field, 'single point')
+    lines += [*_thermo_lines(columns, 1), 'run 0', *_final_dump_lines(structure)]
+    return '\n'.join(lines) + '\n'
+
+
+def get_lammps_builder(
+    code: orm.AbstractCode,
+    structure: orm.StructureData,
+    force_field: orm.SinglefileData | str | None = None,
+    settings: MDSettings | MinimizeSettings | None = None,
+    *,
+    num_mpiprocs: int | None = None,
+    max_wallclock_seconds: int = 3600,
+    label: str | None = None,
+):
+    """Ready-to-launch builder of :class:`~aiida_qdots.calculations.lammps.QdotsLammpsCalculation`.
+
+    ``force_field`` is a node from :func:`get_force_field_node` or a registry name (default
+    ``sw_zhou2013``). ``settings`` picks the run: :class:`MDSettings`, :class:`MinimizeSettings`,
+    or ``None`` for a single point. The settings are recorded in the ``settings`` input under
+    ``qdots`` (times in fs). ``num_mpiprocs`` defaults to the computer's default.
+    """
+    from aiida_qdots.calculations.lammps import QdotsLammpsCalculation
+
+    if force_field is None or isinstance(force_field, str):
+        force_field = get_force_field_node(force_field or 'sw_zhou2013')
+    if isinstance(settings, MDSettings):
+        mode, script = 'md', md_script(structure, force_field, settings)
+    elif isinstance(settings, MinimizeSettings):
+        mode, script = 'minimize', minimize_script(structure, force_field, settings)
+    elif settings is None:
+        mode, script = 'single_point', single_point_script(structure, force_field)
+    else:
+        raise QdotsInputError(f'settings must be MDSettings, MinimizeSettings or None, got {type(settings).__name__}')
+    record = {'mode': mode, 'phases': settings.phases if settings else ['single_point']}
+    if settings is not None:
+        record.update(dataclasses.asdict(settings))
+    retrieve = [FINAL_FILENAME]
+    if isinstance(settings, MDSettings) and settings.dump_every:
+        retrieve.insert(0, TRAJECTORY_FILENAME)
+
+    builder = QdotsLammpsCalculation.get_builder()
+    builder.code = code
+    builder.structure = structure
+    builder.script = orm.SinglefileData(io.BytesIO(script.encode()), filename='input.in')
+    builder.files = {'potential': force_field}
+    builder.settings = orm.Dict({'additional_retrieve_list': retrieve, 'qdots': record})
+    resources: dict = {'num_machines': 1}
+    if num_mpiprocs is not None:
+        if num_mpiprocs <= 0:
+            raise QdotsInputError(f'num_mpiprocs must be positive, got {num_mpiprocs}')
+        resources['num_mpiprocs_per_machine'] = int(num_mpiprocs)
+    builder.metadata.options.resources = resources
+    builder.metadata.options.max_wallclock_seconds = int(max_wallclock_seconds)
+    builder.metadata.options.parser_name = 'qdots.lammps'
+    builder.metadata.label = label or f'lammps {mode} {structure.get_formula()}'
+    return builder
+
+
+def settings_from_dict(values: Mapping) -> MDSettings | MinimizeSettings | None:
+    """Settings object from a protocol mapping with ``mode`` in ``md``, ``minimize``, ``single_point``."""
+    values = dict(values)
+    mode = values.pop('mode', 'md')
+    values.pop('phases', None)
+    try:
+        if mode == 'md':
+            return MDSettings(**values)
+        if mode == 'minimize':
+            return MinimizeSettings(**values)
+    except TypeError as exc:
+        raise QdotsInputError(f'invalid {mode} settings: {exc}') from exc
+    if mode == 'single_point':
+        return None
+    raise QdotsInputError(f'unknown LAMMPS mode {mode!r}; known: md, minimize, single_point')

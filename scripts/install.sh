@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install what aiida-qdots runs on: CP2K, LAMMPS, OpenMPI and OpenBLAS from Debian, the package with
+# its test extras from PyPI. Safe to run again: installed Debian packages are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# libopenblas0-serial switches Debian's CP2K from the reference BLAS to OpenBLAS (xTB ~1.6x faster).
+packages=(cp2k lammps openmpi-bin libopenblas0-serial)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "apt: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[tests]'
+echo "installed: $(cp2k.psmp --version 2>/dev/null | head -1 | xargs), LAMMPS $(readlink -f "$(command -v lmp)"), aiida-qdots $(python3 -c 'import aiida_qdots; print(aiida_qdots.__version__)')"

@@ -9,7 +9,6 @@ file it used. Node attributes: ``force_field`` (registry name), ``pair_style``, 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pathlib
 import sys
@@ -17,6 +16,7 @@ import sys
 from aiida import orm
 
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.files import file_sha256
 
 POTENTIALS_ENV = 'LAMMPS_POTENTIALS'
 """Environment variable LAMMPS itself reads for the potentials folder; searched first."""
@@ -86,15 +86,6 @@ def find_potential_file(filename: str) -> pathlib.Path:
     )
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_elements(path: str | os.PathLike) -> set[str]:
     """Elements named in the parameter lines of a Stillinger-Weber/Tersoff-style file (first three columns)."""
     elements = set()
@@ -120,7 +111,7 @@ def get_force_field_node(name: str = DEFAULT_FORCE_FIELD, path: str | os.PathLik
     missing = set(spec.elements) - file_elements(path)
     if spec.pair_style in ('sw', 'tersoff') and missing:
         raise QdotsInputError(f'{path} has no parameters for {", ".join(sorted(missing))}; is it the {name} file?')
-    sha = sha256_of(path)
+    sha = file_sha256(path)
     query = orm.QueryBuilder().append(
         orm.SinglefileData,
         filters={'attributes.sha256': sha, 'attributes.force_field': name},

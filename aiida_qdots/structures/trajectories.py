@@ -35,6 +35,7 @@ from typing import BinaryIO
 import numpy as np
 
 from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
+from aiida_qdots.common.files import file_sha256
 from aiida_qdots.common.units import AU_TIME_FS, BOHR_ANGSTROM
 
 FORMATS = ('extxyz', 'poscar-folder', 'xdatcar', 'cp2k')
@@ -101,15 +102,6 @@ def _error(path: pathlib.Path, message: str, frame: int | None = None, line: int
 def _text(raw: bytes, limit: int = 60) -> str:
     text = raw.decode('utf-8', errors='replace').strip()
     return text if len(text) <= limit else text[: limit - 3] + '...'
-
-
-def file_sha256(path: str | pathlib.Path) -> str:
-    """Hex SHA-256 of a file's bytes (as stored, i.e. of the compressed bytes for a ``.gz``)."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _open_binary(path: pathlib.Path) -> BinaryIO:

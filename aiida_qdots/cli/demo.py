@@ -92,9 +92,11 @@ def demo(cp2k_code, lammps_code):
         click.echo(f'  Cd28Se17Cl22 GFN1-xTB relaxed energy: {relax.outputs.energy.value:.4f} eV')
     md = processes['lammps md']
     if md.is_finished_ok:
-        final = md.outputs.results.get_dict()
-        shown = {k: v for k, v in final.items() if k in ('temp', 'etotal', 'pe', 'ke', 'wall_time', 'steps_per_second')}
-        click.echo(f'  nanocrystal MD final thermo: {shown}')
+        results = md.outputs.results.get_dict()
+        final = results['final_thermo']
+        speed = ', '.join(f'{b["phase"]} {b["atom_steps_per_second"]:.2e}' for b in results['blocks'])
+        click.echo(f'  {nanocrystal.get_formula()} SW MD: T = {final["Temp"]:.1f} K, E_tot = {final["TotEng"]:.4f} eV '
+                   f'after {final["Time"]:g} ps; atom-steps/s: {speed}')
     failed = [label for label, node in processes.items() if not node.is_finished_ok]
     click.echo(f'  all nodes are in group {DEMO_GROUP!r}: `verdi group show {DEMO_GROUP}`')
     if failed:

@@ -1,4 +1,6 @@
 """Shared fixtures: aiida-core's temporary profile, plus the real CP2K and LAMMPS codes."""
+import gzip
+import io
 import pathlib
 
 import pytest
@@ -14,6 +16,16 @@ def shared_data_dir() -> pathlib.Path:
     if not DATA_DIR.is_dir():
         pytest.fail(f'shared data not found at {DATA_DIR}; CI clones the repository next to shared/')
     return DATA_DIR
+
+
+@pytest.fixture
+def real_first_frame(shared_data_dir):
+    """Frame st1 of the shared Cd28Se17Cl22 AIMD trajectory (the first 69 lines of the extended XYZ) as ase.Atoms."""
+    import ase.io
+
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        text = ''.join(handle.readline() for _ in range(69))
+    return ase.io.read(io.StringIO(text), format='extxyz')
 
 
 @pytest.fixture

@@ -1,8 +1,4 @@
 """Real CP2K (GFN1-xTB, `fast` protocol) runs through AiiDA: energies, relaxation, ranking, failures."""
-import gzip
-import io
-
-import ase.io
 import numpy as np
 import pytest
 from aiida import orm
@@ -13,13 +9,6 @@ from aiida_qdots.calculations.functions import build_cluster
 from aiida_qdots.common.units import HARTREE_EV
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.ligand_ranking import LigandRankingWorkChain
-
-
-def first_frame(path) -> ase.Atoms:
-    """Frame st1 of the shared trajectory (the first 69 lines of the extended XYZ)."""
-    with gzip.open(path, 'rt') as handle:
-        text = ''.join(handle.readline() for _ in range(69))
-    return ase.io.read(io.StringIO(text), format='extxyz')
 
 
 def test_single_point_energy(cp2k_code):
@@ -35,7 +24,7 @@ def test_single_point_energy(cp2k_code):
     assert calc.get_option('resources')['num_machines'] == 1
 
 
-def test_relaxed_cd_rich_cluster_matches_real_aimd_cluster(cp2k_code, shared_data_dir):
+def test_relaxed_cd_rich_cluster_matches_real_aimd_cluster(cp2k_code, real_first_frame):
     """Built Cd28Se17Cl22 vs the real one (shared data, frame st1), both relaxed with the same GFN1-xTB protocol.
 
     Frame st1 is the first frame of the public AIMD run: the closest to its DFT-relaxed starting
@@ -44,7 +33,7 @@ def test_relaxed_cd_rich_cluster_matches_real_aimd_cluster(cp2k_code, shared_dat
     itself (GFN1 2.57-2.59 A, the source's DFT 2.71 A): comparing across methods would test the
     methods, not the builder.
     """
-    real = first_frame(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz')
+    real = real_first_frame.copy()
     built = build_cluster(orm.Str('cd-rich'), orm.Int(0))
     real.set_cell(built.cell)
     real.center()

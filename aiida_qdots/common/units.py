@@ -27,3 +27,6 @@ SPEED_OF_LIGHT_CM_FS = 2.99792458e-5
 
 UNITS = {'energy': 'eV', 'time': 'fs', 'length': 'angstrom', 'mass': 'amu', 'temperature': 'K'}
 """Unit labels written into output node attributes."""
+
+CP2K_VELOCITY_ANGSTROM_FS = BOHR_ANGSTROM / AU_TIME_FS
+"""CP2K writes velocities in bohr per atomic time unit; this converts them to angstrom/fs."""

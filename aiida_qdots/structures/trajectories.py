@@ -36,12 +36,11 @@ import numpy as np
 
 from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
 from aiida_qdots.common.files import file_sha256
-from aiida_qdots.common.units import AU_TIME_FS, BOHR_ANGSTROM
+from aiida_qdots.common.units import CP2K_VELOCITY_ANGSTROM_FS
 
 FORMATS = ('extxyz', 'poscar-folder', 'xdatcar', 'cp2k')
 FORMAT_ALIASES = {'xyz': 'extxyz', 'poscar': 'poscar-folder', 'vasp': 'poscar-folder', 'cp2k-xyz': 'cp2k'}
 
-CP2K_VELOCITY_TO_ANGSTROM_FS = BOHR_ANGSTROM / AU_TIME_FS
 """Factor from CP2K's velocity unit (bohr per atomic time unit) to angstrom/fs (about 21.877)."""
 
 EXTXYZ_LABEL_KEY = 'source_frame'
@@ -427,7 +426,7 @@ def read_cp2k(position_path: str | pathlib.Path, velocity_path: str | pathlib.Pa
                                     f'{path.name} at the same frame', frame)
         if raw.shape[0] != positions.shape[0]:
             raise _error(vpath, f'velocity file has {raw.shape[0]} frames, {path.name} has {positions.shape[0]}')
-        velocities = raw * CP2K_VELOCITY_TO_ANGSTROM_FS
+        velocities = raw * CP2K_VELOCITY_ANGSTROM_FS
         vsha = file_sha256(vpath)
     return ParsedTrajectory(
         symbols=[s.decode('utf-8', errors='replace') for s in symbols],

@@ -66,3 +66,76 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
         for entry in node.outputs.ranking['ranking']:
             click.echo(f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]} '
                        f'{entry["relative_energy_mev"]:8.1f} meV')
+
+
+def load_structure(pk: int):
+    """The StructureData with ``pk``; a click error naming what was found otherwise."""
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    try:
+        node = orm.load_node(pk)
+    except NotExistent as exc:
+        raise click.BadParameter(f'no node with PK {pk}', param_hint='--structure') from exc
+    if not isinstance(node, orm.StructureData):
+        raise click.BadParameter(f'node {pk} is a {type(node).__name__}, not a StructureData', param_hint='--structure')
+    return node
+
+
+@launch.command('aimd')
+@click.option('--structure', 'structure_pk', type=int, required=True, help='PK of the cluster (StructureData).')
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option('--relax/--no-relax', default=True, show_default=True, help='Optimise the geometry before the MD.')
+@click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
+@DAEMON
+@with_profile
+def aimd(structure_pk, protocol, relax, code_label, daemon):
+    """AIMD of a cluster with CP2K: heating, NVT equilibration and NVE production (qdots.aimd)."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.aimd import AimdWorkChain
+
+    structure = load_structure(structure_pk)
+    builder = AimdWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
+    )
+    node = launch_process(builder, daemon, 'aimd')
+    if node.is_finished_ok:
+        trajectory = node.outputs.trajectory
+        click.echo(f'production trajectory: PK {trajectory.pk} ({trajectory.numsteps} frames)')
+        for block in node.outputs.checks['blocks']:
+            click.echo(f'  {block["stage"]:>13} {block["ensemble"]} {block["target_temperature_K"]:5.0f} K: '
+                       f'mean {block["mean_temperature_K"]:6.1f} K')
+
+
+@launch.command('electronic')
+@click.option('--trajectory', 'trajectory_pk', type=int, required=True, help='PK of a TrajectoryData.')
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option('--stride-fs', type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True)
+@click.option('--window-fs', type=click.FloatRange(min=0, min_open=True), default=None,
+              help='Only the last WINDOW fs (default: the protocol, 10 ps).')
+@click.option('--chunk-frames', type=click.IntRange(min=1), default=None, help='Frames per CP2K job.')
+@click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
+@DAEMON
+@with_profile
+def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code_label, daemon):
+    """HOMO/LUMO/gap of trajectory frames with CP2K REFTRAJ (qdots.electronic)."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.electronic import ElectronicWorkChain
+
+    trajectory = orm.load_node(trajectory_pk)
+    if not isinstance(trajectory, orm.TrajectoryData):
+        raise click.BadParameter(f'node {trajectory_pk} is a {type(trajectory).__name__}, not a TrajectoryData',
+                                 param_hint='--trajectory')
+    overrides = {'selection': {'stride_fs': stride_fs}}
+    if window_fs is not None:
+        overrides['selection']['window_fs'] = window_fs
+    if chunk_frames is not None:
+        overrides['chunk_frames'] = chunk_frames
+    builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol, overrides)
+    node = launch_process(builder, daemon, 'electronic')
+    if node.is_finished_ok:
+        stats = node.outputs.statistics
+        for name in ('homo', 'lumo', 'gap'):
+            click.echo(f'{name:>5}: {stats[name]["mean_ev"]:9.4f} +- {stats[name]["std_ev"]:.4f} eV')

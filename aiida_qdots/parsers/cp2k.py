@@ -79,6 +79,40 @@ def parse_md_output(pos_text: str, vel_text: str, ener_text: str) -> dict[str, n
     }
 
 
+MO_BLOCK = 'MO| EIGENVALUES AND OCCUPATION NUMBERS'
+MO_ROW = re.compile(r'^ MO\|\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$', re.MULTILINE)
+
+
+def parse_mo_blocks(output: str) -> dict[str, np.ndarray]:
+    """Orbital energies of every ``&PRINT &MO`` block in a CP2K output (one block per SCF'd frame).
+
+    Closed-shell only. The HOMO is orbital ``round(sum of occupations / 2)`` (1-based), which holds
+    under Fermi smearing too. Returns ``eigenvalues`` and ``occupations`` (frames x orbitals, eV),
+    ``homo``, ``lumo``, ``lumo_plus1``, ``gap`` (eV) and ``homo_index`` (0-based).
+    """
+    eigenvalues, occupations = [], []
+    for block in output.split(MO_BLOCK)[1:]:
+        rows = np.array(MO_ROW.findall(block), dtype=float)
+        if rows.size == 0:
+            continue
+        eigenvalues.append(rows[:, 2])
+        occupations.append(rows[:, 3])
+    if not eigenvalues:
+        return {}
+    n_mo = min(len(e) for e in eigenvalues)
+    eig = np.array([e[:n_mo] for e in eigenvalues])
+    occ = np.array([o[:n_mo] for o in occupations])
+    homo_index = np.rint(occ.sum(axis=1) / 2.0).astype(int) - 1
+    if np.any(homo_index + 2 >= n_mo):
+        raise ValueError(f'only {n_mo} orbitals printed: add ADDED_MOS so that LUMO+1 exists')
+    rows = np.arange(len(eig))
+    return {
+        'eigenvalues': eig, 'occupations': occ, 'homo_index': homo_index,
+        'homo': eig[rows, homo_index], 'lumo': eig[rows, homo_index + 1], 'lumo_plus1': eig[rows, homo_index + 2],
+        'gap': eig[rows, homo_index + 1] - eig[rows, homo_index],
+    }
+
+
 MD_ARRAY_UNITS = {
     'positions': 'angstrom', 'velocities': 'angstrom/fs', 'times': 'fs', 'kinetic_energy': 'eV',
     'potential_energy': 'eV', 'conserved_energy': 'eV', 'temperature': 'K',
@@ -102,6 +136,16 @@ def md_trajectory_node(frames: dict, cell: np.ndarray | None = None) -> orm.Traj
     return trajectory
 
 
+def mo_energies_node(levels: dict[str, np.ndarray]) -> orm.ArrayData:
+    """ArrayData of :func:`parse_mo_blocks` output, one row per frame, energies in eV."""
+    node = orm.ArrayData()
+    for name, values in levels.items():
+        node.set_array(name, values)
+    node.base.attributes.set('units', {'energy': 'eV'})
+    node.base.attributes.set('convention', 'closed shell; HOMO = round(sum(occupations)/2), 1-based orbital index')
+    return node
+
+
 class Cp2kEnergyParser(Cp2kBaseParser):
     """Parse energy and final structure like ``cp2k_base_parser``, and fail on an unconverged final SCF.
 
@@ -120,9 +164,17 @@ class Cp2kEnergyParser(Cp2kBaseParser):
             if len(frames['steps']):
                 cell = self.node.inputs.structure.cell if 'structure' in self.node.inputs else None
                 self.out('md_trajectory', md_trajectory_node(frames, cell))
+        output = self.retrieved.base.repository.get_object_content(self.node.base.attributes.get('output_filename'))
+        if MO_BLOCK in output:
+            try:
+                levels = parse_mo_blocks(output)
+            except ValueError as exc:
+                self.logger.error(str(exc))
+                return self.exit_codes.ERROR_OUTPUT_READ
+            if levels:
+                self.out('mo_energies', mo_energies_node(levels))
         if exit_code is not None and exit_code.status:
             return exit_code
-        output = self.retrieved.base.repository.get_object_content(self.node.base.attributes.get('output_filename'))
         if final_scf_converged(output) is False:
             self.logger.error('the final SCF did not converge; CP2K went on with an unconverged energy')
             return self.exit_codes.ERROR_SCF_NOT_CONVERGED

@@ -1,0 +1,205 @@
+"""``qdots.electronic``: HOMO/LUMO fluctuations along a trajectory, one CP2K REFTRAJ job per chunk."""
+from __future__ import annotations
+
+import numpy as np
+from aiida import orm
+from aiida.engine import ToContext, WorkChain, calcfunction, while_
+from aiida.plugins import WorkflowFactory
+
+from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
+
+Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
+LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
+
+
+def trajectory_times(trajectory: orm.TrajectoryData) -> np.ndarray:
+    """Frame times in fs: the ``times`` array, else frame index x the ``timestep_fs`` attribute."""
+    if 'times' in trajectory.get_arraynames():
+        return np.asarray(trajectory.get_array('times'), dtype=float)
+    timestep = trajectory.base.attributes.get('timestep_fs', None)
+    if timestep is None:
+        raise ValueError('the trajectory has neither a `times` array nor a `timestep_fs` attribute')
+    return np.arange(trajectory.numsteps) * float(timestep)
+
+
+def select_frame_indices(times_fs: np.ndarray, stride_fs: float, window_fs: float | None) -> np.ndarray:
+    """Indices of frames every ``stride_fs`` over the last ``window_fs`` (all frames when None), in fs."""
+    dt = float(np.median(np.diff(times_fs))) if len(times_fs) > 1 else stride_fs
+    stride = max(1, round(stride_fs / dt))
+    start = 0 if window_fs is None else int(np.searchsorted(times_fs, times_fs[-1] - window_fs + 0.5 * dt))
+    return np.arange(start, len(times_fs), stride)
+
+
+def validate_selection(value, _ctx=None):
+    selection = value.get_dict()
+    if selection.get('stride_fs', 0) <= 0:
+        return f'selection.stride_fs must be positive, got {selection.get("stride_fs")}'
+    if selection.get('window_fs') is not None and selection['window_fs'] <= 0:
+        return f'selection.window_fs must be positive or null, got {selection["window_fs"]}'
+
+
+def validate_inputs(inputs, _ctx=None):
+    try:
+        times = trajectory_times(inputs['trajectory'])
+    except ValueError as exc:
+        return str(exc)
+    selection = inputs['selection'].get_dict()
+    indices = select_frame_indices(times, selection['stride_fs'], selection.get('window_fs'))
+    if len(indices) < 2:
+        return (f'the selection (stride {selection["stride_fs"]} fs, window {selection.get("window_fs")} fs) '
+                f'keeps {len(indices)} frame(s) of a {times[-1] - times[0]:g} fs trajectory; need at least 2')
+
+
+@calcfunction
+def select_frames(trajectory: orm.TrajectoryData, indices: orm.List) -> orm.TrajectoryData:
+    """The frames ``indices`` of ``trajectory`` (positions, cells; step ids = original frame indices)."""
+    index = np.array(indices.get_list(), dtype=int)
+    cells = trajectory.get_cells()
+    subset = orm.TrajectoryData()
+    subset.set_trajectory(
+        symbols=trajectory.symbols, positions=trajectory.get_positions()[index], stepids=index,
+        cells=None if cells is None else cells[index], times=trajectory_times(trajectory)[index],
+    )
+    return subset
+
+
+@calcfunction
+def collect_levels(selection: orm.List, times: orm.List, **chunks: orm.ArrayData) -> orm.ArrayData:
+    """Per-frame HOMO, LUMO, LUMO+1 and gap (eV) of all chunks, in frame order, with frame indices and times."""
+    ordered = [chunks[key] for key in sorted(chunks)]
+    levels = orm.ArrayData()
+    for name in LEVEL_ARRAYS:
+        levels.set_array(name, np.concatenate([chunk.get_array(name) for chunk in ordered]))
+    levels.set_array('frame_index', np.array(selection.get_list(), dtype=int))
+    levels.set_array('time_fs', np.array(times.get_list(), dtype=float))
+    levels.base.attributes.set('units', {'energy': 'eV', 'time': 'fs'})
+    levels.base.attributes.set('source', 'CP2K REFTRAJ re-evaluation (qdots.electronic)')
+    return levels
+
+
+@calcfunction
+def level_statistics(levels: orm.ArrayData) -> orm.Dict:
+    """Mean and standard deviation (eV) of HOMO, LUMO, LUMO+1 and gap over the frames."""
+    stats = {}
+    for name in LEVEL_ARRAYS:
+        values = levels.get_array(name)
+        stats[name] = {'mean_ev': float(values.mean()), 'std_ev': float(values.std(ddof=1))}
+    return orm.Dict({**stats, 'n_frames': len(levels.get_array('gap')), 'units': 'eV'})
+
+
+class ElectronicWorkChain(ProtocolMixin, WorkChain):
+    """HOMO, LUMO, LUMO+1 and gap of trajectory frames every ``stride_fs`` over the last ``window_fs``.
+
+    The frames are re-evaluated in chunks of ``chunk_frames``, each one ``cp2k.base`` REFTRAJ run
+    (restart handler on; aiida-cp2k moves ``FIRST_SNAPSHOT`` on a restart) with diagonalisation and
+    added MOs, and per-frame eigenvalues parsed by ``qdots.cp2k`` (every ``&MO`` block, not just the last).
+    """
+
+    _protocol_file = 'electronic.yaml'
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('trajectory', valid_type=orm.TrajectoryData,
+                   help='Positions in angstrom; frame times from `times` (fs) or the `timestep_fs` attribute.')
+        spec.input('code', valid_type=orm.AbstractCode)
+        spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (method, SCF, &PRINT &MO).')
+        spec.input('selection', valid_type=orm.Dict, validator=validate_selection,
+                   help='{"stride_fs": 20, "window_fs": 10000}: frames every stride over the last window.')
+        spec.input('chunk_frames', valid_type=orm.Int,
+                   validator=lambda v, _: None if v.value > 0 else 'chunk_frames must be positive')
+        spec.input('options', valid_type=orm.Dict)
+        spec.input('max_iterations', valid_type=orm.Int, default=lambda: orm.Int(5))
+        spec.inputs.validator = validate_inputs
+        spec.outline(cls.setup, while_(cls.has_next_chunk)(cls.run_chunk, cls.inspect_chunk), cls.results)
+        spec.output('levels', valid_type=orm.ArrayData,
+                    help='homo, lumo, lumo_plus1, gap (eV), frame_index, time_fs: one entry per selected frame.')
+        spec.output('statistics', valid_type=orm.Dict, help='Mean and std (eV) of every level and the gap.')
+        spec.exit_code(430, 'ERROR_CHUNK_FAILED', message='chunk {index} failed: cp2k.base exit status {exit_status}')
+        spec.exit_code(431, 'ERROR_MISSING_LEVELS',
+                       message='chunk {index} gave orbital energies for {found} of {expected} frames')
+
+    @classmethod
+    def get_builder_from_protocol(cls, code: orm.Code, trajectory: orm.TrajectoryData, protocol: str | None = None,
+                                  overrides: dict | None = None):
+        """Builder for ``protocol``; ``overrides`` merge into the protocol (``selection``, ``chunk_frames``,
+        ``scf``, ``options``) and, under ``method``, into the cluster_energy protocol of the same name."""
+        overrides = dict(overrides or {})
+        method = ClusterEnergyWorkChain.get_protocol_inputs(protocol, overrides.pop('method', {}))
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        parameters = cp2k_parameters(method, sorted(set(trajectory.symbols)), relax=False)
+        scf = parameters['FORCE_EVAL']['DFT']['SCF']
+        for key in ('OT', 'OUTER_SCF'):
+            scf.pop(key, None)
+        parameters['FORCE_EVAL']['DFT']['SCF'] = recursive_merge(scf, inputs['scf'])
+        parameters['FORCE_EVAL']['DFT']['PRINT'] = {'MO': {
+            'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}}
+        parameters['GLOBAL'].pop('RUN_TYPE')
+        builder = cls.get_builder()
+        builder.trajectory = trajectory
+        builder.code = code
+        builder.parameters = orm.Dict(parameters)
+        builder.selection = orm.Dict(inputs['selection'])
+        builder.chunk_frames = orm.Int(inputs['chunk_frames'])
+        builder.options = orm.Dict(inputs['options'])
+        builder.max_iterations = orm.Int(inputs['max_iterations'])
+        return builder
+
+    def setup(self):
+        selection = self.inputs.selection.get_dict()
+        times = trajectory_times(self.inputs.trajectory)
+        self.ctx.indices = select_frame_indices(times, selection['stride_fs'], selection.get('window_fs')).tolist()
+        self.ctx.times = times[self.ctx.indices].tolist()
+        size = self.inputs.chunk_frames.value
+        self.ctx.chunks = [self.ctx.indices[k:k + size] for k in range(0, len(self.ctx.indices), size)]
+        self.ctx.chunk = 0
+        self.ctx.levels = {}
+        self.report(f'{len(self.ctx.indices)} frames (t = {self.ctx.times[0]:g}..{self.ctx.times[-1]:g} fs) '
+                    f'in {len(self.ctx.chunks)} CP2K REFTRAJ job(s)')
+
+    def has_next_chunk(self):
+        return self.ctx.chunk < len(self.ctx.chunks)
+
+    def run_chunk(self):
+        index = self.ctx.chunk
+        frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
+        n_frames = len(self.ctx.chunks[index])
+        motion = {'MD': {'ENSEMBLE': 'REFTRAJ', 'STEPS': n_frames, 'REFTRAJ': {
+            'TRAJ_FILE_NAME': 'aiida-reftraj.xyz', 'EVAL_ENERGY_FORCES': True,
+            'FIRST_SNAPSHOT': 1, 'LAST_SNAPSHOT': n_frames}}}
+        parameters = recursive_merge(self.inputs.parameters.get_dict(),
+                                     {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion})
+        node = self.submit(
+            Cp2kBaseWorkChain,
+            cp2k={'code': self.inputs.code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
+                  'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}},
+            max_iterations=self.inputs.max_iterations,
+            handler_overrides=orm.Dict({'restart_incomplete_calculation': {'enabled': True}}),
+            metadata={'call_link_label': f'chunk_{index:03d}'},
+        )
+        self.report(f'chunk {index}: frames {self.ctx.chunks[index][0]}..{self.ctx.chunks[index][-1]}: '
+                    f'cp2k.base<{node.pk}>')
+        return ToContext(chunk_node=node)
+
+    def inspect_chunk(self):
+        node, index = self.ctx.chunk_node, self.ctx.chunk
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_CHUNK_FAILED.format(index=index, exit_status=node.exit_status)
+        calcs = sorted((c for c in node.called if isinstance(c, orm.CalcJobNode)), key=lambda c: c.ctime)
+        parts = [c.outputs.mo_energies for c in calcs if 'mo_energies' in c.outputs]
+        expected = len(self.ctx.chunks[index])
+        found = sum(len(p.get_array('gap')) for p in parts)
+        if found != expected:
+            return self.exit_codes.ERROR_MISSING_LEVELS.format(index=index, found=found, expected=expected)
+        for run, part in enumerate(parts):
+            self.ctx.levels[f'chunk_{index:03d}_run_{run}'] = part
+        self.ctx.chunk += 1
+
+    def results(self):
+        levels = collect_levels(orm.List(self.ctx.indices), orm.List(self.ctx.times), **self.ctx.levels)
+        self.out('levels', levels)
+        statistics = level_statistics(levels)
+        self.out('statistics', statistics)
+        self.report(f'gap {statistics["gap"]["mean_ev"]:.3f} +- {statistics["gap"]["std_ev"]:.3f} eV, '
+                    f'HOMO std {statistics["homo"]["std_ev"]:.3f} eV, LUMO std {statistics["lumo"]["std_ev"]:.3f} eV')

@@ -1,0 +1,97 @@
+"""qdots.electronic: per-frame orbital energies from CP2K REFTRAJ chunks, checked against single points."""
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import WorkflowFactory
+
+from aiida_qdots.parsers.cp2k import parse_mo_blocks
+from aiida_qdots.workchains.electronic import ElectronicWorkChain, select_frame_indices
+
+MO_TEXT = """
+ MO| EIGENVALUES AND OCCUPATION NUMBERS
+ MO|
+ MO|  Index      Eigenvalue [a.u.]        Eigenvalue [eV]             Occupation
+ MO|      1           -0.50000000           -13.60569312             2.00000000
+ MO|      2           -0.40000000           -10.88455450             1.99999990
+ MO|      3           -0.30000000            -8.16341587             0.00000010
+ MO|      4           -0.20000000            -5.44227725             0.00000000
+ MO| Sum:                                                             4.00000000
+ MO| E(Fermi):         -0.35000000 a.u.       -9.52398518 eV
+"""
+
+
+def test_mo_blocks_give_homo_lumo_per_frame():
+    second = MO_TEXT.replace('-10.88455450', '-10.5')
+    levels = parse_mo_blocks('SCF ...' + MO_TEXT + 'MD| Step number 1' + second)
+    assert levels['homo_index'].tolist() == [1, 1]
+    np.testing.assert_allclose(levels['homo'], [-10.88455450, -10.5])
+    np.testing.assert_allclose(levels['lumo'], [-8.16341587] * 2)
+    np.testing.assert_allclose(levels['lumo_plus1'], [-5.44227725] * 2)
+    np.testing.assert_allclose(levels['gap'], levels['lumo'] - levels['homo'])
+    with pytest.raises(ValueError, match='add ADDED_MOS'):
+        parse_mo_blocks('\n'.join(line for line in MO_TEXT.splitlines() if '-5.44227725' not in line))
+
+
+def test_frame_selection_takes_the_last_window():
+    times = np.arange(0, 100.0, 1.0)
+    assert select_frame_indices(times, 20.0, None).tolist() == [0, 20, 40, 60, 80]
+    assert select_frame_indices(times, 20.0, 50.0).tolist() == [50, 70, 90]
+    assert select_frame_indices(np.arange(0, 100.0, 2.0), 20.0, None).tolist() == [0, 10, 20, 30, 40]
+
+
+@pytest.fixture
+def real_trajectory(shared_data_dir, tmp_path, aiida_profile):
+    """The first 5 frames (1 fs apart) of the shared Cd28Se17Cl22 AIMD trajectory, imported."""
+    import gzip
+
+    from aiida_qdots.structures.importers import import_trajectory
+
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        text = ''.join(handle.readline() for _ in range(5 * 69))
+    path = tmp_path / 'first_frames.extxyz'
+    path.write_text(text)
+    return import_trajectory(path, timestep_fs=1.0)
+
+
+def test_reftraj_levels_equal_single_point_levels(cp2k_code, real_trajectory):
+    """Frames 0, 2, 4 in two REFTRAJ chunks; frame 0 re-done as an independent CP2K single point
+    (RUN_TYPE ENERGY, same method and SCF) must give the same HOMO and LUMO."""
+    overrides = {'selection': {'stride_fs': 2.0, 'window_fs': None}, 'chunk_frames': 2}
+    builder = ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', overrides)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    levels = node.outputs.levels
+    assert levels.get_array('frame_index').tolist() == [0, 2, 4]
+    np.testing.assert_allclose(levels.get_array('time_fs'), [0.0, 2.0, 4.0])
+    gap = levels.get_array('gap')
+    np.testing.assert_allclose(gap, levels.get_array('lumo') - levels.get_array('homo'))
+    assert np.all((gap > 0.5) & (gap < 3.0))  # GFN1-xTB gap of Cd28Se17Cl22: ~1.3-1.5 eV
+    assert len([c for c in node.called if c.process_label == 'Cp2kBaseWorkChain']) == 2
+    statistics = node.outputs.statistics
+    assert statistics['n_frames'] == 3
+    assert statistics['gap']['std_ev'] == pytest.approx(np.std(gap, ddof=1))
+
+    parameters = builder.parameters.get_dict()
+    parameters['GLOBAL']['RUN_TYPE'] = 'ENERGY'
+    single = WorkflowFactory('cp2k.base').get_builder()
+    single.cp2k.code = cp2k_code
+    single.cp2k.structure = real_trajectory.get_step_structure(0)
+    single.cp2k.parameters = orm.Dict(parameters)
+    single.cp2k.metadata.options = builder.options.get_dict()
+    _, reference = run_get_node(single)
+    assert reference.is_finished_ok, reference.exit_message
+    calc = next(c for c in reference.called if isinstance(c, orm.CalcJobNode))
+    mo = calc.outputs.mo_energies
+    assert mo.get_array('homo')[0] == pytest.approx(levels.get_array('homo')[0], abs=1e-4)
+    assert mo.get_array('lumo')[0] == pytest.approx(levels.get_array('lumo')[0], abs=1e-4)
+
+
+def test_selection_validation(cp2k_code, real_trajectory):
+    for overrides, message in [
+        ({'selection': {'stride_fs': 0.0}}, 'stride_fs must be positive'),
+        ({'selection': {'stride_fs': 20.0, 'window_fs': None}}, 'keeps 1 frame'),
+        ({'chunk_frames': 0}, 'chunk_frames must be positive'),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            run_get_node(ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', overrides))

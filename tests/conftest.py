@@ -29,6 +29,20 @@ def real_first_frame(shared_data_dir):
 
 
 @pytest.fixture
+def real_trajectory(shared_data_dir, tmp_path, aiida_profile):
+    """The first 5 frames (1 fs apart) of the shared Cd28Se17Cl22 AIMD trajectory, imported."""
+    import gzip
+
+    from aiida_qdots.structures.importers import import_trajectory
+
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        text = ''.join(handle.readline() for _ in range(5 * 69))
+    path = tmp_path / 'first_frames.extxyz'
+    path.write_text(text)
+    return import_trajectory(path, timestep_fs=1.0)
+
+
+@pytest.fixture
 def localhost(aiida_profile):
     """The qdots localhost computer (core.local + core.direct), created the way `aiida-qdots setup` does."""
     from aiida_qdots.common.codes import get_or_create_localhost
@@ -51,3 +65,11 @@ def lammps_code(localhost):
     from aiida_qdots.common.codes import get_or_create_code
 
     return get_or_create_code('lammps', localhost)[0]
+
+
+@pytest.fixture
+def python_code(localhost):
+    """This interpreter (with aiida-qdots and PySCF) registered as `qdots-python@localhost`."""
+    from aiida_qdots.common.codes import get_or_create_code
+
+    return get_or_create_code('python', localhost)[0]

@@ -40,20 +40,6 @@ def test_frame_selection_takes_the_last_window():
     assert select_frame_indices(np.arange(0, 100.0, 2.0), 20.0, None).tolist() == [0, 10, 20, 30, 40]
 
 
-@pytest.fixture
-def real_trajectory(shared_data_dir, tmp_path, aiida_profile):
-    """The first 5 frames (1 fs apart) of the shared Cd28Se17Cl22 AIMD trajectory, imported."""
-    import gzip
-
-    from aiida_qdots.structures.importers import import_trajectory
-
-    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
-        text = ''.join(handle.readline() for _ in range(5 * 69))
-    path = tmp_path / 'first_frames.extxyz'
-    path.write_text(text)
-    return import_trajectory(path, timestep_fs=1.0)
-
-
 def test_reftraj_levels_equal_single_point_levels(cp2k_code, real_trajectory):
     """Frames 0, 2, 4 in two REFTRAJ chunks; frame 0 re-done as an independent CP2K single point
     (RUN_TYPE ENERGY, same method and SCF) must give the same HOMO and LUMO."""

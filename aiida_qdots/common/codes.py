@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sys
 
 from aiida import orm
 from aiida.common.exceptions import NotExistent
@@ -27,6 +28,7 @@ class CodeSpec:
     calc_job_plugin: str
     description: str
     apt_package: str = ''
+    with_mpi: bool = True
 
 
 CODES = {
@@ -44,13 +46,21 @@ CODES = {
         description='LAMMPS (Debian package) run through the qdots-generated input scripts',
         apt_package='lammps',
     ),
+    'python': CodeSpec(
+        label='qdots-python',
+        executables=(sys.executable, 'python3'),
+        calc_job_plugin='qdots.overlaps',
+        description='Python with aiida-qdots and PySCF: orbital overlaps next to CP2K output',
+        apt_package='python3',
+        with_mpi=False,
+    ),
 }
 
 
 def find_executable(spec: CodeSpec) -> str:
     """Absolute path of the first of ``spec.executables`` on PATH; clear error when none is."""
     for name in spec.executables:
-        path = shutil.which(name)
+        path = name if os.path.isabs(name) and os.access(name, os.X_OK) else shutil.which(name)
         if path:
             return path
     raise QdotsInputError(
@@ -115,6 +125,6 @@ def get_or_create_code(kind: str, computer: orm.Computer) -> tuple[orm.Installed
         filepath_executable=find_executable(spec),
         default_calc_job_plugin=spec.calc_job_plugin,
         prepend_text=job_environment(),
-        with_mpi=True,
+        with_mpi=spec.with_mpi,
     )
     return code.store(), True

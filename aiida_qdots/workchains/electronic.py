@@ -51,6 +51,21 @@ def validate_inputs(inputs, _ctx=None):
                 f'keeps {len(indices)} frame(s) of a {times[-1] - times[0]:g} fs trajectory; need at least 2')
 
 
+MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH': {'MD': 1}}}
+"""&PRINT section that writes one MOLDEN file per MD step after the first (what qdots.overlaps reads)."""
+
+
+def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) -> dict:
+    """CP2K input re-evaluating the ``n_frames`` frames of ``aiida-reftraj.xyz`` (written by aiida-cp2k)."""
+    motion = {'MD': {'ENSEMBLE': 'REFTRAJ', 'STEPS': n_frames, 'REFTRAJ': {
+        'TRAJ_FILE_NAME': 'aiida-reftraj.xyz', 'EVAL_ENERGY_FORCES': True,
+        'FIRST_SNAPSHOT': 1, 'LAST_SNAPSHOT': n_frames}}}
+    updates = {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion}
+    if molden:
+        updates['FORCE_EVAL'] = {'DFT': {'PRINT': MOLDEN_EVERY_STEP}}
+    return recursive_merge(parameters, updates)
+
+
 @calcfunction
 def select_frames(trajectory: orm.TrajectoryData, indices: orm.List) -> orm.TrajectoryData:
     """The frames ``indices`` of ``trajectory`` (positions, cells; step ids = original frame indices)."""
@@ -164,12 +179,7 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
     def run_chunk(self):
         index = self.ctx.chunk
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
-        n_frames = len(self.ctx.chunks[index])
-        motion = {'MD': {'ENSEMBLE': 'REFTRAJ', 'STEPS': n_frames, 'REFTRAJ': {
-            'TRAJ_FILE_NAME': 'aiida-reftraj.xyz', 'EVAL_ENERGY_FORCES': True,
-            'FIRST_SNAPSHOT': 1, 'LAST_SNAPSHOT': n_frames}}}
-        parameters = recursive_merge(self.inputs.parameters.get_dict(),
-                                     {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion})
+        parameters = reftraj_parameters(self.inputs.parameters.get_dict(), len(self.ctx.chunks[index]))
         node = self.submit(
             Cp2kBaseWorkChain,
             cp2k={'code': self.inputs.code, 'structure': frames.get_step_structure(0), 'trajectory': frames,

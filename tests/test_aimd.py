@@ -117,7 +117,7 @@ def _kill_cp2k_in(folder: pathlib.Path) -> None:
                 continue
 
 
-def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, localhost, start_structure):
+def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, localhost, start_structure, tmp_path):
     """Kill CP2K mid-way through the production segment; cp2k.base restarts it from the restart file,
     the production trajectory is complete and contiguous, and the killed run's frames are in it."""
     stages = [{'name': 'equilibration', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 6},
@@ -143,6 +143,11 @@ def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, local
     assert len(kept.get_stepids()) >= 7
     index = np.searchsorted(trajectory.get_stepids(), kept.get_stepids())
     np.testing.assert_array_equal(trajectory.get_positions()[index], kept.get_positions())
+
+    summary = node.outputs.analysis.summary  # the RMSF/spectra analysis ran on the merged production trajectory
+    assert set(summary['rmsf_by_element']) == {'Cd', 'Se', 'Cl'}
+    from aiida_qdots.plots import plot_rmsf
+    assert plot_rmsf(node, output=tmp_path / 'rmsf.png').stat().st_size > 1000
 
     checks = node.outputs.checks
     nve = next(b for b in checks['blocks'] if b['ensemble'] == 'NVE')

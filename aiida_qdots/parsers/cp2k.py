@@ -119,14 +119,14 @@ MD_ARRAY_UNITS = {
 }
 
 
-def md_trajectory_node(frames: dict, cell: np.ndarray | None = None) -> orm.TrajectoryData:
+def md_trajectory_node(frames: dict, cell: np.ndarray | None = None, pbc=(False, False, False)) -> orm.TrajectoryData:
     """TrajectoryData of :func:`parse_md_output` frames; energies and temperature as extra arrays."""
     trajectory = orm.TrajectoryData()
     n_frames = len(frames['steps'])
     cells = None if cell is None else np.repeat(np.asarray(cell)[None], n_frames, axis=0)
     trajectory.set_trajectory(
         symbols=frames['symbols'], positions=frames['positions'], stepids=frames['steps'],
-        cells=cells, times=frames['times'], velocities=frames['velocities'],
+        cells=cells, times=frames['times'], velocities=frames['velocities'], pbc=pbc,
     )
     for name in ('kinetic_energy', 'potential_energy', 'conserved_energy', 'temperature'):
         trajectory.set_array(name, frames[name])
@@ -162,8 +162,9 @@ class Cp2kEnergyParser(Cp2kBaseParser):
             texts = {key: self.retrieved.base.repository.get_object_content(name) for key, name in MD_FILES.items()}
             frames = parse_md_output(texts['positions'], texts['velocities'], texts['energies'])
             if len(frames['steps']):
-                cell = self.node.inputs.structure.cell if 'structure' in self.node.inputs else None
-                self.out('md_trajectory', md_trajectory_node(frames, cell))
+                structure = self.node.inputs.structure if 'structure' in self.node.inputs else None
+                cell, pbc = (structure.cell, structure.pbc) if structure else (None, (False, False, False))
+                self.out('md_trajectory', md_trajectory_node(frames, cell, pbc))
         output = self.retrieved.base.repository.get_object_content(self.node.base.attributes.get('output_filename'))
         if MO_BLOCK in output:
             try:

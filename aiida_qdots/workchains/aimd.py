@@ -8,6 +8,7 @@ from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
 
 Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
@@ -125,7 +126,7 @@ def merge_md_trajectories(window: orm.Dict, **trajectories: orm.TrajectoryData) 
     merged.set_trajectory(
         symbols=sample.symbols, positions=frames['positions'][keep], stepids=frames['steps'][keep],
         cells=None if cells is None else np.repeat(cells[:1], keep.sum(), axis=0),
-        times=frames['times'][keep], velocities=frames['velocities'][keep],
+        times=frames['times'][keep], velocities=frames['velocities'][keep], pbc=sample.pbc,
     )
     for name in ('kinetic_energy', 'potential_energy', 'conserved_energy', 'temperature'):
         merged.set_array(name, frames[name][keep])
@@ -203,22 +204,30 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(ClusterEnergyWorkChain, namespace='relax', exclude=('structure',),
                            namespace_options={'required': False, 'populate_defaults': False,
                                               'help': 'Geometry optimisation before the MD; omit to skip.'})
+        spec.expose_inputs(AimdAnalysisWorkChain, namespace='analysis', exclude=('trajectory',),
+                           namespace_options={'required': False, 'populate_defaults': False,
+                                              'help': 'RMSF and power spectra of the production trajectory; '
+                                                      'omit to skip.'})
         spec.outline(
             cls.setup,
             if_(cls.should_relax)(cls.run_relax, cls.inspect_relax),
             while_(cls.has_next_segment)(cls.run_segment, cls.inspect_segment),
             cls.results,
+            if_(cls.should_analyse)(cls.run_analysis, cls.inspect_analysis),
         )
         spec.output('relaxed_structure', valid_type=orm.StructureData, required=False)
         spec.output('trajectory', valid_type=orm.TrajectoryData,
                     help='Production stage: positions (A), velocities (A/fs), times (fs), energies (eV), T (K).')
         spec.output('checks', valid_type=orm.Dict, help='Temperatures per NVT block and NVE energy drift.')
+        spec.expose_outputs(AimdAnalysisWorkChain, namespace='analysis', namespace_options={'required': False})
         spec.exit_code(420, 'ERROR_RELAXATION_FAILED', message='the geometry optimisation failed: {message}')
         spec.exit_code(421, 'ERROR_SEGMENT_FAILED',
                        message='segment {index} ({stage}) failed: cp2k.base exit status {exit_status}')
         spec.exit_code(422, 'ERROR_NO_RESTART_FILE',
                        message='segment {index} left no {filename} to continue the MD from')
         spec.exit_code(423, 'ERROR_NO_MD_FRAMES', message='segment {index} produced no parsed MD frames')
+        spec.exit_code(424, 'ERROR_ANALYSIS_FAILED',
+                       message='the analysis of the (stored) production trajectory failed: {message}')
 
     @classmethod
     def get_builder_from_protocol(cls, code: orm.Code, structure: orm.StructureData, protocol: str | None = None,
@@ -250,6 +259,8 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
             relax = ClusterEnergyWorkChain.get_builder_from_protocol(
                 relax_code or code, structure, protocol, method_overrides, relax=True)
             builder.relax = {k: v for k, v in relax.items() if k not in ('structure', 'metadata')}
+        if inputs.get('analysis') is not None:
+            builder.analysis.parameters = orm.Dict(inputs['analysis'])
         builder.metadata.description = f'AIMD of {structure.get_formula()} ({protocol or cls.get_default_protocol()})'
         return builder
 
@@ -348,3 +359,22 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
             self.report(f'{block["stage"]} {block["ensemble"]} {block["target_temperature_K"]:g} K: '
                         f'mean {block["mean_temperature_K"]:.1f} K, {extra}')
         self.report(f'production trajectory: {trajectory.numsteps} frames')
+        self.ctx.trajectory = trajectory
+
+    def should_analyse(self):
+        return 'analysis' in self.inputs and bool(self.inputs.analysis)
+
+    def run_analysis(self):
+        inputs = self.exposed_inputs(AimdAnalysisWorkChain, namespace='analysis')
+        node = self.submit(AimdAnalysisWorkChain, **inputs, trajectory=self.ctx.trajectory)
+        self.report(f'analysing the production trajectory: qdots.aimd_analysis<{node.pk}>')
+        return ToContext(analysis=node)
+
+    def inspect_analysis(self):
+        node = self.ctx.analysis
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_ANALYSIS_FAILED.format(message=node.exit_message or node.exit_status)
+        self.out_many(self.exposed_outputs(node, AimdAnalysisWorkChain, namespace='analysis'))
+        summary = node.outputs.summary
+        rmsf = ', '.join(f'{el} {value:.3f}' for el, value in summary['rmsf_by_element'].items())
+        self.report(f'RMSF (A): {rmsf}; main peak {summary["spectrum_peak_cm1"]:.1f} cm^-1')

@@ -57,7 +57,7 @@ def test_overlaps_calcjob_on_real_molden_files(python_code, reftraj_with_molden,
     text = path.read_text()
     start = text.index('[MO]')
     shuffled.write_text(text[:start] + _permute_first_coefficients(text[start:]))
-    with pytest.raises(OrthonormalityError, match=r'C\^T S C'):
+    with pytest.raises(OrthonormalityError, match='not orthonormal'):
         time_overlaps([shuffled, molden_files(remote)[1]], 2, 2)
 
 

@@ -14,13 +14,11 @@ import re
 
 import numpy as np
 
-HARTREE_EV = 27.211386245988
-ORTHONORMALITY_TOLERANCE = 1e-6
+from aiida_qdots.analysis.nac import ORTHONORMALITY_TOLERANCE, OrthonormalityError, check_orthonormality
+from aiida_qdots.common.units import HARTREE_EV
+
 MOLDEN_STEP = re.compile(r'-(\d+)\.molden$')
-
-
-class OrthonormalityError(ValueError):
-    """Orbitals read back are not orthonormal in the AO overlap: wrong AO order or normalisation."""
+__all__ = ['OrthonormalityError', 'time_overlaps']
 
 
 def molden_files(folder: str | pathlib.Path) -> list[pathlib.Path]:
@@ -46,10 +44,9 @@ def orbital_window(occupations: np.ndarray, below: int, above: int) -> np.ndarra
     return np.arange(homo - below + 1, homo + above + 1)
 
 
-def orthonormality_error(mol, coefficients: np.ndarray) -> float:
-    """max |C^T S C - 1| over the given orbitals."""
-    metric = coefficients.T @ mol.intor('int1e_ovlp') @ coefficients
-    return float(np.abs(metric - np.eye(len(metric))).max())
+def orbital_metric(mol, coefficients: np.ndarray) -> np.ndarray:
+    """C^T S C of the given orbitals in the AO overlap S of ``mol`` (the identity for orthonormal orbitals)."""
+    return coefficients.T @ mol.intor('int1e_ovlp') @ coefficients
 
 
 def time_overlaps(paths: list[pathlib.Path], below: int, above: int,
@@ -73,10 +70,7 @@ def time_overlaps(paths: list[pathlib.Path], below: int, above: int,
         mol, energy, coefficients, occupations = load_orbitals(path)
         window = orbital_window(occupations, below, above)
         block = coefficients[:, window]
-        error = orthonormality_error(mol, block)
-        if error > tolerance:
-            raise OrthonormalityError(f'{path.name}: max |C^T S C - 1| = {error:.2e} > {tolerance:.0e}; the AO order '
-                                      'or normalisation read from the MOLDEN file is not what CP2K used')
+        error = check_orthonormality(orbital_metric(mol, block), tolerance, label=path.name)
         if previous is not None:
             prev_mol, prev_block = previous
             overlaps.append(prev_block.T @ gto.intor_cross('int1e_ovlp', prev_mol, mol) @ block)

@@ -6,6 +6,7 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
 from aiida.plugins import WorkflowFactory
 
+from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
 
@@ -52,7 +53,7 @@ def validate_inputs(inputs, _ctx=None):
 
 
 MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH': {'MD': 1}}}
-"""&PRINT section that writes one MOLDEN file per MD step after the first (what qdots.overlaps reads)."""
+"""&PRINT section writing one MOLDEN file per REFTRAJ frame (step s = frame s - 1), read by qdots.overlaps."""
 
 
 def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) -> dict:
@@ -95,12 +96,11 @@ def collect_levels(selection: orm.List, times: orm.List, **chunks: orm.ArrayData
 
 @calcfunction
 def level_statistics(levels: orm.ArrayData) -> orm.Dict:
-    """Mean and standard deviation (eV) of HOMO, LUMO, LUMO+1 and gap over the frames."""
-    stats = {}
-    for name in LEVEL_ARRAYS:
-        values = levels.get_array(name)
-        stats[name] = {'mean_ev': float(values.mean()), 'std_ev': float(values.std(ddof=1))}
-    return orm.Dict({**stats, 'n_frames': len(levels.get_array('gap')), 'units': 'eV'})
+    """Mean, standard deviation (ddof=0) and block-averaged standard error (eV) of each level and the gap."""
+    n_frames = len(levels.get_array('gap'))
+    min_blocks = max(2, min(MIN_BLOCKS, n_frames // 2))
+    stats = {name: series_statistics(levels.get_array(name), name, min_blocks).as_dict() for name in LEVEL_ARRAYS}
+    return orm.Dict({**stats, 'n_frames': n_frames, 'units': 'eV'})
 
 
 class ElectronicWorkChain(ProtocolMixin, WorkChain):

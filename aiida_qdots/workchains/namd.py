@@ -1,0 +1,249 @@
+"""``qdots.namd``: MO energies and overlaps along an MD window -> NACs -> dephasing -> DISH recombination."""
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+from aiida import orm
+from aiida.engine import ToContext, WorkChain, calcfunction, while_
+from aiida.plugins import WorkflowFactory
+
+from aiida_qdots.analysis.dephasing import PAPER_CONVENTION, dephasing_analysis, pair_dephasing_times
+from aiida_qdots.analysis.nac import nac_energy, nacs_from_overlaps
+from aiida_qdots.analysis.surface_hopping import (
+    check_population_conservation,
+    dish,
+    fit_recombination,
+    two_state_model,
+)
+from aiida_qdots.calculations.overlaps import OverlapsCalculation
+from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.workchains.electronic import (
+    ElectronicWorkChain,
+    reftraj_parameters,
+    select_frames,
+    trajectory_times,
+)
+
+Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
+
+
+def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]:
+    """Frame indices of the REFTRAJ chunks covering frames ``first .. first + n_frames - 1``.
+
+    Every REFTRAJ frame gets a MOLDEN file (step s is frame s - 1); each chunk starts at the frame the
+    previous one ended on, so that every consecutive pair of frames lies inside one chunk.
+    """
+    last = first + n_frames - 1
+    chunks, start = [], first
+    while True:
+        stop = min(start + chunk_frames - 1, last)
+        chunks.append(list(range(start, stop + 1)))
+        if stop == last:
+            return chunks
+        start = stop
+
+
+@calcfunction
+def assemble_hamiltonian(frames: orm.List, **chunks: orm.ArrayData) -> orm.ArrayData:
+    """Energies (eV) and consecutive overlaps of the whole window from the chunks' ``qdots.overlaps`` outputs.
+
+    ``frames`` lists, per chunk (keys ``chunk_<k>`` in order), the trajectory frame of each REFTRAJ
+    frame; a chunk's MOLDEN step s is REFTRAJ frame s - 1.
+    """
+    energies, overlaps = {}, {}
+    for key, frame_list in zip(sorted(chunks), frames.get_list(), strict=True):
+        chunk = chunks[key]
+        global_frames = [frame_list[int(step) - 1] for step in chunk.get_array('steps')]
+        for frame, energy in zip(global_frames, chunk.get_array('energies'), strict=True):
+            energies.setdefault(frame, energy)
+        for pair, matrix in zip(pairwise(global_frames), chunk.get_array('overlaps'), strict=True):
+            overlaps.setdefault(pair, matrix)
+    ordered = sorted(energies)
+    missing = [pair for pair in pairwise(ordered) if pair not in overlaps]
+    if missing or ordered != list(range(ordered[0], ordered[-1] + 1)):
+        raise ValueError(f'the chunks leave frames or frame pairs uncovered: {missing[:5]}')
+    first = chunks[sorted(chunks)[0]]
+    hamiltonian = orm.ArrayData()
+    hamiltonian.set_array('energies', np.array([energies[f] for f in ordered]))
+    hamiltonian.set_array('overlaps', np.array([overlaps[pair] for pair in pairwise(ordered)]))
+    hamiltonian.set_array('frame_index', np.array(ordered))
+    hamiltonian.set_array('homo_index', first.get_array('homo_index'))
+    hamiltonian.base.attributes.set('units', {'energies': 'eV'})
+    hamiltonian.base.attributes.set('convention',
+                                    'overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>; window orbitals by energy')
+    return hamiltonian
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None where it is infinite (no hop in the run: the time is beyond what was simulated)."""
+    return float(value) if np.isfinite(value) else None
+
+
+@calcfunction
+def namd_analysis(hamiltonian: orm.ArrayData, parameters: orm.Dict) -> dict[str, orm.Data]:
+    """NACs (phase-corrected), S0/S1 dephasing and DISH recombination of the HOMO -> LUMO excitation.
+
+    S1 - S0 = E_LUMO - E_HOMO and d_01 = d_HOMO,LUMO (the DESIGN's sign convention, 1/fs); the
+    decoherence time is the dephasing time of that gap in ``parameters['convention']`` (default the
+    paper's Gaussian cumulant fit). DISH runs ``n_realisations`` from each of ``initial_frames`` start
+    intervals for ``duration_fs``, iterating the Hamiltonian modulo its length.
+    """
+    p = parameters.get_dict()
+    dt = float(p['timestep_fs'])
+    energies = hamiltonian.get_array('energies')
+    homo = int(hamiltonian.get_array('homo_index'))
+    result = nacs_from_overlaps(hamiltonian.get_array('overlaps'), dt, energies, phase_correction=True)
+    nac_hl = result.nac[:, homo, homo + 1]
+    gap = energies[:, homo + 1] - energies[:, homo]
+    two_energies, two_nacs = two_state_model(gap, nac_hl)
+    convention = p.get('convention', PAPER_CONVENTION)
+    dephasing = dephasing_analysis(gap, dt)
+    tau = pair_dephasing_times(two_energies, dt, convention)
+    run = dish(two_energies, two_nacs, dt, tau, duration_fs=float(p['duration_fs']),
+               n_realisations=int(p['n_realisations']), initial_frames=int(p['initial_frames']),
+               temperature_k=p.get('temperature_k', 300.0), seed=int(p.get('seed', 0)))
+    conservation = check_population_conservation(run)
+    fit = fit_recombination(run, n_bootstrap=int(p.get('n_bootstrap', 500)))
+    abs_nac_mev = nac_energy(np.abs(nac_hl), unit='mev')
+    summary = orm.Dict({
+        'mean_abs_nac_mev': float(abs_nac_mev.mean()),
+        'nac_convention': 'd_ij = (<i(t)|j(t+dt)> - <j(t)|i(t+dt)>)/(2 dt) after phase correction; reported hbar|d|',
+        'gap_mean_ev': float(gap.mean()), 'gap_std_ev': float(gap.std()),
+        'dephasing_fs': {k: (None if v is None else float(v)) for k, v in dephasing.times_fs.items()},
+        'decoherence_convention': convention,
+        'decoherence_time_fs': float(tau[0, 1]),
+        'recombination_tau_ns': _finite(fit.tau_ns), 'recombination_ci_ns': [_finite(v) for v in fit.ci_ns],
+        'confidence': fit.confidence, 'fit_model': fit.model,
+        'method': 'DISH (Jaeger, Fischer, Prezhdo 2012), classical path approximation, 2 states (S0, S1 = HOMO->LUMO)',
+        'n_realisations': int(p['n_realisations']), 'initial_frames': int(p['initial_frames']),
+        'duration_fs': float(p['duration_fs']), 'population_conservation': conservation,
+        'min_diagonal_overlap': result.min_diagonal_overlap,
+        'units': {'nac': 'meV', 'time': 'fs (recombination in ns)', 'energy': 'eV'},
+    })
+    arrays = orm.ArrayData()
+    arrays.set_array('nac_homo_lumo_per_fs', nac_hl)
+    arrays.set_array('gap_ev', gap)
+    arrays.set_array('population_time_fs', fit.time_fs)
+    arrays.set_array('excited_population', fit.population)
+    arrays.set_array('fitted_population', fit.fitted)
+    arrays.set_array('nac_window_per_fs', result.nac)
+    arrays.base.attributes.set('units', {'nac': '1/fs', 'gap': 'eV', 'time': 'fs'})
+    return {'summary': summary, 'arrays': arrays}
+
+
+class NamdWorkChain(ProtocolMixin, WorkChain):
+    """Non-adiabatic MD in the classical path approximation over an MD window of a trajectory.
+
+    1. CP2K REFTRAJ over every frame of the window (chunks of ``chunk_frames``) writing MOLDEN files;
+    2. ``qdots.overlaps`` next to each chunk's files -> energies and <i(t)|j(t+dt)> for the orbital window;
+    3. ``assemble_hamiltonian`` -> ``namd_analysis``: NACs, dephasing, DISH recombination time with CI.
+    """
+
+    _protocol_file = 'namd.yaml'
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('trajectory', valid_type=orm.TrajectoryData, help='MD trajectory with one frame per MD step.')
+        spec.input('cp2k_code', valid_type=orm.AbstractCode)
+        spec.input('python_code', valid_type=orm.AbstractCode, help='Python with aiida-qdots and PySCF.')
+        spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (as qdots.electronic).')
+        spec.input('window', valid_type=orm.Dict, help='{"first_frame": k, "n_frames": n} of the trajectory.')
+        spec.input('orbitals', valid_type=orm.Dict, help='{"below": n, "above": m} orbitals around the gap.')
+        spec.input('chunk_frames', valid_type=orm.Int,
+                   validator=lambda v, _: None if v.value >= 3 else 'chunk_frames must be at least 3')
+        spec.input('namd', valid_type=orm.Dict,
+                   help='duration_fs, n_realisations, initial_frames, temperature_k, convention, seed, n_bootstrap')
+        spec.input('options', valid_type=orm.Dict)
+        spec.inputs.validator = cls.validate_inputs
+        spec.outline(cls.setup, while_(cls.has_next_chunk)(cls.run_cp2k, cls.run_overlaps, cls.inspect_overlaps),
+                     cls.analyse)
+        spec.output('hamiltonian', valid_type=orm.ArrayData, help='energies (eV), overlaps, frame_index, homo_index')
+        spec.output('summary', valid_type=orm.Dict, help='mean |NAC| (meV), dephasing (fs), recombination (ns) + CI')
+        spec.output('arrays', valid_type=orm.ArrayData, help='NAC and gap series, excited population and its fit')
+        spec.exit_code(440, 'ERROR_CP2K_FAILED', message='chunk {index}: cp2k.base failed ({exit_status})')
+        spec.exit_code(441, 'ERROR_OVERLAPS_FAILED', message='chunk {index}: qdots.overlaps failed: {message}')
+
+    @staticmethod
+    def validate_inputs(inputs, _ctx=None):
+        window = inputs['window'].get_dict()
+        n_total = inputs['trajectory'].numsteps
+        first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
+        if n_frames < 4 or first < 0 or first + n_frames > n_total:
+            return (f'window {window} must hold at least 4 frames inside the trajectory\'s {n_total} '
+                    '(first_frame >= 0, first_frame + n_frames <= frames)')
+
+    @classmethod
+    def get_builder_from_protocol(cls, cp2k_code: orm.Code, python_code: orm.Code, trajectory: orm.TrajectoryData,
+                                  protocol: str | None = None, overrides: dict | None = None):
+        """Builder for ``protocol``; the CP2K settings are those of ``qdots.electronic``'s protocol."""
+        overrides = dict(overrides or {})
+        electronic = ElectronicWorkChain.get_builder_from_protocol(cp2k_code, trajectory, protocol,
+                                                                   overrides.pop('electronic', {}))
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        window = dict(inputs['window'])
+        n_frames = min(int(window['n_frames']), trajectory.numsteps)
+        window.setdefault('first_frame', trajectory.numsteps - n_frames)
+        window['n_frames'] = n_frames
+        times = trajectory_times(trajectory)
+        builder = cls.get_builder()
+        builder.trajectory = trajectory
+        builder.cp2k_code = cp2k_code
+        builder.python_code = python_code
+        builder.parameters = electronic.parameters
+        builder.window = orm.Dict(window)
+        builder.orbitals = orm.Dict(inputs['orbitals'])
+        builder.chunk_frames = orm.Int(inputs['chunk_frames'])
+        builder.namd = orm.Dict({**inputs['namd'], 'timestep_fs': float(np.median(np.diff(times)))})
+        builder.options = electronic.options
+        return builder
+
+    def setup(self):
+        window = self.inputs.window.get_dict()
+        self.ctx.chunks = namd_chunks(window['first_frame'], window['n_frames'], self.inputs.chunk_frames.value)
+        self.ctx.index = 0
+        self.ctx.overlaps = {}
+        self.report(f'{window["n_frames"]} frames from {window["first_frame"]} in {len(self.ctx.chunks)} chunk(s)')
+
+    def has_next_chunk(self):
+        return self.ctx.index < len(self.ctx.chunks)
+
+    def run_cp2k(self):
+        frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[self.ctx.index]))
+        parameters = reftraj_parameters(self.inputs.parameters.get_dict(), frames.numsteps, molden=True)
+        node = self.submit(Cp2kBaseWorkChain, cp2k={
+            'code': self.inputs.cp2k_code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
+            'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()},
+        }, handler_overrides=orm.Dict({'restart_incomplete_calculation': {'enabled': True}}),
+            metadata={'call_link_label': f'cp2k_chunk_{self.ctx.index:03d}'})
+        self.report(f'chunk {self.ctx.index}: cp2k.base<{node.pk}> writes MOLDEN files')
+        return ToContext(cp2k=node)
+
+    def run_overlaps(self):
+        node = self.ctx.cp2k
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_CP2K_FAILED.format(index=self.ctx.index, exit_status=node.exit_status)
+        calc = self.submit(OverlapsCalculation, code=self.inputs.python_code,
+                           parent_folder=node.outputs.remote_folder, window=self.inputs.orbitals,
+                           metadata={'call_link_label': f'overlaps_chunk_{self.ctx.index:03d}'})
+        self.report(f'chunk {self.ctx.index}: qdots.overlaps<{calc.pk}>')
+        return ToContext(overlaps_calc=calc)
+
+    def inspect_overlaps(self):
+        calc = self.ctx.overlaps_calc
+        if not calc.is_finished_ok:
+            return self.exit_codes.ERROR_OVERLAPS_FAILED.format(index=self.ctx.index,
+                                                                message=calc.exit_message or calc.exit_status)
+        self.ctx.overlaps[f'chunk_{self.ctx.index:03d}'] = calc.outputs.overlaps
+        self.ctx.index += 1
+
+    def analyse(self):
+        hamiltonian = assemble_hamiltonian(orm.List(self.ctx.chunks), **self.ctx.overlaps)
+        self.out('hamiltonian', hamiltonian)
+        results = namd_analysis(hamiltonian, self.inputs.namd)
+        self.out('summary', results['summary'])
+        self.out('arrays', results['arrays'])
+        s = results['summary']
+        self.report(f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV, dephasing {s["decoherence_time_fs"]:.1f} fs, '
+                    f'recombination {s["recombination_tau_ns"]} ns (CI {s["recombination_ci_ns"]})')

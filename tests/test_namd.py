@@ -1,0 +1,48 @@
+"""qdots.namd on real frames: chunked CP2K REFTRAJ + MOLDEN -> overlaps -> NACs, dephasing, DISH."""
+import gzip
+
+import numpy as np
+import pytest
+from aiida.engine import run_get_node
+
+from aiida_qdots.workchains.namd import NamdWorkChain, namd_chunks
+
+
+def test_chunks_keep_every_consecutive_pair_in_one_chunk():
+    chunks = namd_chunks(0, 10, 5)
+    assert chunks == [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8], [8, 9]]
+    pairs = {(a, a + 1) for c in chunks for a in c if a + 1 in c}
+    assert pairs == {(a, a + 1) for a in range(9)}
+
+
+@pytest.fixture
+def ten_frames(shared_data_dir, tmp_path, aiida_profile):
+    from aiida_qdots.structures.importers import import_trajectory
+
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        text = ''.join(handle.readline() for _ in range(10 * 69))
+    path = tmp_path / 'ten_frames.extxyz'
+    path.write_text(text)
+    return import_trajectory(path, timestep_fs=1.0)
+
+
+def test_namd_on_real_frames(cp2k_code, python_code, ten_frames):
+    overrides = {'window': {'n_frames': 10, 'first_frame': 0}, 'chunk_frames': 5,
+                 'namd': {'duration_fs': 2.0e4, 'n_realisations': 100, 'initial_frames': 2, 'n_bootstrap': 100}}
+    builder = NamdWorkChain.get_builder_from_protocol(cp2k_code, python_code, ten_frames, 'fast', overrides)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    hamiltonian = node.outputs.hamiltonian
+    assert hamiltonian.get_array('frame_index').tolist() == list(range(10))
+    overlaps = hamiltonian.get_array('overlaps')
+    assert overlaps.shape == (9, 4, 4)
+    assert np.all(np.abs(np.diagonal(overlaps, axis1=1, axis2=2)) > 0.8)
+    summary = node.outputs.summary
+    assert 0 < summary['mean_abs_nac_mev'] < 100
+    assert summary['decoherence_time_fs'] > 0
+    if summary['recombination_tau_ns'] is not None:  # None: no hop within the simulated time
+        low, high = summary['recombination_ci_ns']
+        assert low <= summary['recombination_tau_ns'] <= high
+    assert summary['population_conservation']['max_norm_error'] < 1e-8
+    gap = node.outputs.arrays.get_array('gap_ev')
+    assert np.all((gap > 0.5) & (gap < 3.0))

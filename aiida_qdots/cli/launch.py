@@ -139,3 +139,32 @@ def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code
         stats = node.outputs.statistics
         for name in ('homo', 'lumo', 'gap'):
             click.echo(f'{name:>5}: {stats[name]["mean_ev"]:9.4f} +- {stats[name]["std_ev"]:.4f} eV')
+
+
+@launch.command('namd')
+@click.option('--trajectory', 'trajectory_pk', type=int, required=True, help='PK of a TrajectoryData (every MD step).')
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option('--frames', type=click.IntRange(min=4), default=None, help='Window length in frames (default: protocol).')
+@click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
+@click.option('--python-code', default='qdots-python@localhost', show_default=True)
+@DAEMON
+@with_profile
+def namd(trajectory_pk, protocol, frames, cp2k_code, python_code, daemon):
+    """NACs, dephasing and DISH recombination time over the last frames of a trajectory (qdots.namd)."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.namd import NamdWorkChain
+
+    trajectory = orm.load_node(trajectory_pk)
+    if not isinstance(trajectory, orm.TrajectoryData):
+        raise click.BadParameter(f'node {trajectory_pk} is a {type(trajectory).__name__}, not a TrajectoryData',
+                                 param_hint='--trajectory')
+    overrides = {'window': {'n_frames': frames}} if frames else {}
+    builder = NamdWorkChain.get_builder_from_protocol(
+        orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides)
+    node = launch_process(builder, daemon, 'namd')
+    if node.is_finished_ok:
+        s = node.outputs.summary
+        click.echo(f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV; dephasing {s["decoherence_time_fs"]:.2f} fs '
+                   f'({s["decoherence_convention"]}); recombination {s["recombination_tau_ns"]} ns, '
+                   f'CI {s["recombination_ci_ns"]}')

@@ -29,17 +29,24 @@ def real_first_frame(shared_data_dir):
 
 
 @pytest.fixture
-def real_trajectory(shared_data_dir, tmp_path, aiida_profile):
-    """The first 5 frames (1 fs apart) of the shared Cd28Se17Cl22 AIMD trajectory, imported."""
-    import gzip
-
+def import_real_frames(shared_data_dir, tmp_path, aiida_profile):
+    """Factory: the first ``n`` frames (1 fs apart) of the shared Cd28Se17Cl22 trajectory, imported."""
     from aiida_qdots.structures.importers import import_trajectory
 
-    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
-        text = ''.join(handle.readline() for _ in range(5 * 69))
-    path = tmp_path / 'first_frames.extxyz'
-    path.write_text(text)
-    return import_trajectory(path, timestep_fs=1.0)
+    def factory(n_frames: int):
+        with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+            text = ''.join(handle.readline() for _ in range(n_frames * 69))
+        path = tmp_path / f'first_{n_frames}_frames.extxyz'
+        path.write_text(text)
+        return import_trajectory(path, timestep_fs=1.0)
+
+    return factory
+
+
+@pytest.fixture
+def real_trajectory(import_real_frames):
+    """The first 5 frames of the shared trajectory, imported."""
+    return import_real_frames(5)
 
 
 @pytest.fixture

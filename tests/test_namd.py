@@ -1,8 +1,5 @@
 """qdots.namd on real frames: chunked CP2K REFTRAJ + MOLDEN -> overlaps -> NACs, dephasing, DISH."""
-import gzip
-
 import numpy as np
-import pytest
 from aiida.engine import run_get_node
 
 from aiida_qdots.workchains.namd import NamdWorkChain, namd_chunks
@@ -15,18 +12,8 @@ def test_chunks_keep_every_consecutive_pair_in_one_chunk():
     assert pairs == {(a, a + 1) for a in range(9)}
 
 
-@pytest.fixture
-def ten_frames(shared_data_dir, tmp_path, aiida_profile):
-    from aiida_qdots.structures.importers import import_trajectory
-
-    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
-        text = ''.join(handle.readline() for _ in range(10 * 69))
-    path = tmp_path / 'ten_frames.extxyz'
-    path.write_text(text)
-    return import_trajectory(path, timestep_fs=1.0)
-
-
-def test_namd_on_real_frames(cp2k_code, python_code, ten_frames):
+def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
+    ten_frames = import_real_frames(10)
     overrides = {'window': {'n_frames': 10, 'first_frame': 0}, 'chunk_frames': 5,
                  'namd': {'duration_fs': 2.0e4, 'n_realisations': 100, 'initial_frames': 2, 'n_bootstrap': 100}}
     builder = NamdWorkChain.get_builder_from_protocol(cp2k_code, python_code, ten_frames, 'fast', overrides)

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from aiida import orm
-from aiida.common.exceptions import MultipleObjectsError, NotExistent
 from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.dephasing import (
@@ -28,6 +27,7 @@ from aiida_qdots.analysis.dephasing import (
 )
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, level_statistics, uniform_timestep
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.nodes import resolve_node
 
 LEVELS_ANALYSIS_DEFAULTS: dict[str, Any] = {
     'last_frames': None,
@@ -117,15 +117,10 @@ def load_levels(levels: orm.ArrayData | int | str) -> orm.ArrayData:
     """A stored per-frame levels ArrayData (node, PK or UUID) with ``homo`` and ``lumo`` arrays; QdotsInputError
     otherwise.
     """
-    if isinstance(levels, orm.Node):
-        node = levels
-    else:
-        try:
-            node = orm.load_node(levels)
-        except (NotExistent, MultipleObjectsError, ValueError, TypeError) as exc:
-            raise QdotsInputError(f'no levels node {levels!r}: {exc}') from None
-    if not isinstance(node, orm.ArrayData) or isinstance(node, orm.TrajectoryData):
-        raise QdotsInputError(f'node {node.pk} is a {type(node).__name__}, not an ArrayData of per-frame levels')
+    expected = 'an ArrayData of per-frame levels'
+    node = resolve_node(levels, orm.ArrayData, 'levels', expected)
+    if isinstance(node, orm.TrajectoryData):
+        raise QdotsInputError(f'node {node.pk} is a {type(node).__name__}, not {expected}')
     missing = [name for name in _LEVEL_ARRAYS if name not in node.get_arraynames()]
     if missing:
         raise QdotsInputError(

@@ -68,18 +68,15 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
                        f'{entry["relative_energy_mev"]:8.1f} meV')
 
 
-def load_structure(pk: int):
-    """The StructureData with ``pk``; a click error naming what was found otherwise."""
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
+def load_input_node(pk: int, node_type, option: str):
+    """The ``node_type`` node with ``pk``; a click error on ``option`` naming what was found otherwise."""
+    from aiida_qdots.common.errors import QdotsInputError
+    from aiida_qdots.common.nodes import resolve_node
 
     try:
-        node = orm.load_node(pk)
-    except NotExistent as exc:
-        raise click.BadParameter(f'no node with PK {pk}', param_hint='--structure') from exc
-    if not isinstance(node, orm.StructureData):
-        raise click.BadParameter(f'node {pk} is a {type(node).__name__}, not a StructureData', param_hint='--structure')
-    return node
+        return resolve_node(pk, node_type, option.lstrip('-'))
+    except QdotsInputError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 @launch.command('aimd')
@@ -95,7 +92,7 @@ def aimd(structure_pk, protocol, relax, code_label, daemon):
 
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
-    structure = load_structure(structure_pk)
+    structure = load_input_node(structure_pk, orm.StructureData, '--structure')
     builder = AimdWorkChain.get_builder_from_protocol(
         orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
     )
@@ -124,10 +121,7 @@ def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code
 
     from aiida_qdots.workchains.electronic import ElectronicWorkChain
 
-    trajectory = orm.load_node(trajectory_pk)
-    if not isinstance(trajectory, orm.TrajectoryData):
-        raise click.BadParameter(f'node {trajectory_pk} is a {type(trajectory).__name__}, not a TrajectoryData',
-                                 param_hint='--trajectory')
+    trajectory = load_input_node(trajectory_pk, orm.TrajectoryData, '--trajectory')
     overrides = {'selection': {'stride_fs': stride_fs}}
     if window_fs is not None:
         overrides['selection']['window_fs'] = window_fs
@@ -155,10 +149,7 @@ def namd(trajectory_pk, protocol, frames, cp2k_code, python_code, daemon):
 
     from aiida_qdots.workchains.namd import NamdWorkChain
 
-    trajectory = orm.load_node(trajectory_pk)
-    if not isinstance(trajectory, orm.TrajectoryData):
-        raise click.BadParameter(f'node {trajectory_pk} is a {type(trajectory).__name__}, not a TrajectoryData',
-                                 param_hint='--trajectory')
+    trajectory = load_input_node(trajectory_pk, orm.TrajectoryData, '--trajectory')
     overrides = {'window': {'n_frames': frames}} if frames else {}
     builder = NamdWorkChain.get_builder_from_protocol(
         orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides)

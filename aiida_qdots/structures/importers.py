@@ -17,10 +17,10 @@ import pathlib
 
 import numpy as np
 from aiida import orm
-from aiida.common.exceptions import MultipleObjectsError, NotExistent
 from aiida.engine import calcfunction
 
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.nodes import resolve_node
 from aiida_qdots.structures.trajectories import (
     ParsedLevels,
     ParsedTrajectory,
@@ -116,15 +116,7 @@ def import_trajectory(
 
 def load_trajectory(trajectory: orm.TrajectoryData | int | str) -> orm.TrajectoryData:
     """A stored TrajectoryData given as a node, a PK or a UUID; :class:`QdotsInputError` otherwise."""
-    if isinstance(trajectory, orm.Node):
-        node = trajectory
-    else:
-        try:
-            node = orm.load_node(trajectory)
-        except (NotExistent, MultipleObjectsError, ValueError, TypeError) as exc:
-            raise QdotsInputError(f'no trajectory node {trajectory!r}: {exc}') from None
-    if not isinstance(node, orm.TrajectoryData):
-        raise QdotsInputError(f'node {node.pk} is a {type(node).__name__}, not a TrajectoryData')
+    node = resolve_node(trajectory, orm.TrajectoryData, 'trajectory')
     if not node.is_stored:
         raise QdotsInputError('the trajectory must be stored before levels are attached to it')
     return node

@@ -4,14 +4,13 @@ from __future__ import annotations
 import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
-from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
+from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 
-Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
 ENSEMBLES = ('NVT', 'NVE')
 EV_PER_PS = 'eV/atom/ps'
 RESTART_FILE = 'aiida-1.restart'
@@ -310,13 +309,8 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
             if RESTART_FILE not in parent.listdir():
                 return self.exit_codes.ERROR_NO_RESTART_FILE.format(index=index - 1, filename=RESTART_FILE)
             cp2k['parent_calc_folder'] = parent
-        node = self.submit(
-            Cp2kBaseWorkChain,
-            cp2k=cp2k,
-            max_iterations=self.inputs.max_iterations,
-            handler_overrides=orm.Dict({'restart_incomplete_calculation': {'enabled': True}}),
-            metadata={'call_link_label': f'segment_{index:03d}'},
-        )
+        node = self.submit(Cp2kBaseWorkChain,
+                           **cp2k_base_inputs(cp2k, f'segment_{index:03d}', self.inputs.max_iterations))
         self.report(f'segment {index} ({segment["stage"]}, {segment["ensemble"]} {segment["temperature"]:g} K, '
                     f'steps {segment["first_step"]}-{segment["last_step"]}): cp2k.base<{node.pk}>')
         return ToContext(segment=node)
@@ -327,7 +321,7 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_SEGMENT_FAILED.format(index=index, stage=segment['stage'],
                                                                exit_status=node.exit_status)
-        calcs = [c for c in node.called if isinstance(c, orm.CalcJobNode)]
+        calcs = cp2k_calcs(node)
         if not any('md_trajectory' in c.outputs for c in calcs):
             return self.exit_codes.ERROR_NO_MD_FRAMES.format(index=index)
         if len(calcs) > 1:
@@ -338,8 +332,7 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
     def _segment_trajectories(self) -> dict[str, orm.TrajectoryData]:
         trajectories = {}
         for index, node in enumerate(self.ctx.segments):
-            calcs = sorted((c for c in node.called if isinstance(c, orm.CalcJobNode)), key=lambda c: c.ctime)
-            for run, calc in enumerate(calcs):
+            for run, calc in enumerate(cp2k_calcs(node)):
                 if 'md_trajectory' in calc.outputs:
                     trajectories[f'segment_{index:03d}_run_{run}'] = calc.outputs.md_trajectory
         return trajectories

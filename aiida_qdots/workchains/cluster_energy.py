@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction
-from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.common.units import HARTREE_EV
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
-
-Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
+from aiida_qdots.workchains.cp2k_runs import RESTART_HANDLER, Cp2kBaseWorkChain
 
 
 @calcfunction
@@ -81,7 +79,7 @@ class ClusterEnergyWorkChain(ProtocolMixin, WorkChain):
         builder.cp2k.cp2k.metadata.options = inputs['options']
         builder.cp2k.max_iterations = orm.Int(inputs['max_iterations'])
         builder.cp2k.clean_workdir = orm.Bool(inputs['clean_workdir'])
-        builder.cp2k.handler_overrides = orm.Dict({'restart_incomplete_calculation': {'enabled': True}})
+        builder.cp2k.handler_overrides = orm.Dict(RESTART_HANDLER)
         kind = 'relaxation' if relax else 'single point'
         builder.metadata.description = f'{structure.get_formula()} {kind} ({protocol or cls.get_default_protocol()})'
         return builder

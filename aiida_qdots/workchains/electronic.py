@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
-from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
+from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 
-Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
 LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
 
 
@@ -180,14 +179,10 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         index = self.ctx.chunk
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
         parameters = reftraj_parameters(self.inputs.parameters.get_dict(), len(self.ctx.chunks[index]))
-        node = self.submit(
-            Cp2kBaseWorkChain,
-            cp2k={'code': self.inputs.code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
-                  'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}},
-            max_iterations=self.inputs.max_iterations,
-            handler_overrides=orm.Dict({'restart_incomplete_calculation': {'enabled': True}}),
-            metadata={'call_link_label': f'chunk_{index:03d}'},
-        )
+        cp2k = {'code': self.inputs.code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
+                'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}}
+        inputs = cp2k_base_inputs(cp2k, f'chunk_{index:03d}', self.inputs.max_iterations)
+        node = self.submit(Cp2kBaseWorkChain, **inputs)
         self.report(f'chunk {index}: frames {self.ctx.chunks[index][0]}..{self.ctx.chunks[index][-1]}: '
                     f'cp2k.base<{node.pk}>')
         return ToContext(chunk_node=node)
@@ -196,8 +191,7 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         node, index = self.ctx.chunk_node, self.ctx.chunk
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_CHUNK_FAILED.format(index=index, exit_status=node.exit_status)
-        calcs = sorted((c for c in node.called if isinstance(c, orm.CalcJobNode)), key=lambda c: c.ctime)
-        parts = [c.outputs.mo_energies for c in calcs if 'mo_energies' in c.outputs]
+        parts = [c.outputs.mo_energies for c in cp2k_calcs(node) if 'mo_energies' in c.outputs]
         expected = len(self.ctx.chunks[index])
         found = sum(len(p.get_array('gap')) for p in parts)
         if found != expected:

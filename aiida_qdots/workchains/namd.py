@@ -6,7 +6,6 @@ from itertools import pairwise
 import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
-from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.analysis.dephasing import PAPER_CONVENTION, dephasing_analysis, pair_dephasing_times
 from aiida_qdots.analysis.nac import nac_energy, nacs_from_overlaps
@@ -18,14 +17,13 @@ from aiida_qdots.analysis.surface_hopping import (
 )
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs
 from aiida_qdots.workchains.electronic import (
     ElectronicWorkChain,
     reftraj_parameters,
     select_frames,
     trajectory_times,
 )
-
-Cp2kBaseWorkChain = WorkflowFactory('cp2k.base')
 
 
 def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]:
@@ -212,11 +210,9 @@ class NamdWorkChain(ProtocolMixin, WorkChain):
     def run_cp2k(self):
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[self.ctx.index]))
         parameters = reftraj_parameters(self.inputs.parameters.get_dict(), frames.numsteps, molden=True)
-        node = self.submit(Cp2kBaseWorkChain, cp2k={
-            'code': self.inputs.cp2k_code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
-            'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()},
-        }, handler_overrides=orm.Dict({'restart_incomplete_calculation': {'enabled': True}}),
-            metadata={'call_link_label': f'cp2k_chunk_{self.ctx.index:03d}'})
+        cp2k = {'code': self.inputs.cp2k_code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
+                'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}}
+        node = self.submit(Cp2kBaseWorkChain, **cp2k_base_inputs(cp2k, f'cp2k_chunk_{self.ctx.index:03d}'))
         self.report(f'chunk {self.ctx.index}: cp2k.base<{node.pk}> writes MOLDEN files')
         return ToContext(cp2k=node)
 

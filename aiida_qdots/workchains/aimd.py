@@ -8,7 +8,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
-from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
+from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 
 ENSEMBLES = ('NVT', 'NVE')
@@ -87,7 +87,6 @@ def md_parameters(base: dict, segment: dict, timestep_fs: float, thermostat: dic
     motion = {'MD': md, 'PRINT': {'TRAJECTORY': every_step, 'VELOCITIES': every_step,
                                   'RESTART': {'BACKUP_COPIES': 0, **every_step}}}
     parameters = recursive_merge(base, {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion})
-    parameters.get('MOTION', {}).pop('GEO_OPT', None)
     if previous is not None:
         both_nvt = previous['ensemble'] == segment['ensemble'] == 'NVT'
         parameters['EXT_RESTART'] = {
@@ -245,8 +244,7 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
         builder = cls.get_builder()
         builder.structure = structure
         builder.code = code
-        parameters = cp2k_parameters(method, elements, relax=False)
-        parameters['GLOBAL'].pop('RUN_TYPE')
+        parameters = method_parameters(method, elements)
         builder.parameters = orm.Dict(parameters)
         builder.stages = orm.List(inputs['stages'])
         builder.segment_steps = orm.Int(inputs['segment_steps'])

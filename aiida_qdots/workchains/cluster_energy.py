@@ -15,18 +15,23 @@ def total_energy_ev(output_parameters: orm.Dict) -> orm.Float:
     return orm.Float(output_parameters['energy'] * HARTREE_EV)
 
 
-def cp2k_parameters(inputs: dict, elements: list[str], relax: bool) -> dict:
-    """The CP2K input dict for a protocol's ``inputs``: run type, geometry optimiser, one KIND per element."""
-    parameters = inputs['parameters']
-    if relax:
-        parameters = recursive_merge(parameters, inputs['geo_opt'])
-    parameters = recursive_merge(parameters, {'GLOBAL': {'RUN_TYPE': 'GEO_OPT' if relax else 'ENERGY'}})
+def method_parameters(inputs: dict, elements: list[str]) -> dict:
+    """The electronic method of a protocol's ``inputs`` (a copy) with one KIND per element; no run type."""
+    parameters = recursive_merge(inputs['parameters'], {})
     kinds = inputs.get('kinds') or {}
     if kinds:
         parameters['FORCE_EVAL']['SUBSYS']['KIND'] = [
             {'_': element, 'BASIS_SET': kinds['basis_set'], 'POTENTIAL': kinds['potential']} for element in elements
         ]
     return parameters
+
+
+def cp2k_parameters(inputs: dict, elements: list[str], relax: bool) -> dict:
+    """:func:`method_parameters` with RUN_TYPE ENERGY, or GEO_OPT and the protocol's geometry optimiser."""
+    parameters = method_parameters(inputs, elements)
+    if relax:
+        parameters = recursive_merge(parameters, inputs['geo_opt'])
+    return recursive_merge(parameters, {'GLOBAL': {'RUN_TYPE': 'GEO_OPT' if relax else 'ENERGY'}})
 
 
 class ClusterEnergyWorkChain(ProtocolMixin, WorkChain):

@@ -7,7 +7,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, while_
 
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
-from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, cp2k_parameters
+from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 
 LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
@@ -142,14 +142,13 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         overrides = dict(overrides or {})
         method = ClusterEnergyWorkChain.get_protocol_inputs(protocol, overrides.pop('method', {}))
         inputs = cls.get_protocol_inputs(protocol, overrides)
-        parameters = cp2k_parameters(method, sorted(set(trajectory.symbols)), relax=False)
+        parameters = method_parameters(method, sorted(set(trajectory.symbols)))
         scf = parameters['FORCE_EVAL']['DFT']['SCF']
         for key in ('OT', 'OUTER_SCF'):
             scf.pop(key, None)
         parameters['FORCE_EVAL']['DFT']['SCF'] = recursive_merge(scf, inputs['scf'])
         parameters['FORCE_EVAL']['DFT']['PRINT'] = {'MO': {
             'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}}
-        parameters['GLOBAL'].pop('RUN_TYPE')
         builder = cls.get_builder()
         builder.trajectory = trajectory
         builder.code = code

@@ -146,7 +146,7 @@ def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, local
 
     summary = node.outputs.analysis.summary  # the RMSF/spectra analysis ran on the merged production trajectory
     assert set(summary['rmsf_by_element']) == {'Cd', 'Se', 'Cl'}
-    from aiida_qdots.plots import plot_rmsf
+    from aiida_qdots.plots.aimd import plot_rmsf
     assert plot_rmsf(node, output=tmp_path / 'rmsf.png').stat().st_size > 1000
 
     checks = node.outputs.checks

@@ -23,7 +23,7 @@ from aiida_qdots.calculations.trajectory_analysis import (
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import SPEED_OF_LIGHT_CM_FS
-from aiida_qdots.plots import analysis_nodes, plot_rmsf
+from aiida_qdots.plots.aimd import analysis_nodes, plot_rmsf
 from aiida_qdots.structures.importers import import_trajectory
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 

@@ -34,7 +34,7 @@ def plot():
 @with_profile
 def plot_rmsf_command(pk, output):
     """Per-atom and per-element RMSF of the analysis PK (the qdots.aimd_analysis workchain or an output of it)."""
-    from aiida_qdots.plots import plot_rmsf
+    from aiida_qdots.plots.aimd import plot_rmsf
 
     try:
         path = plot_rmsf(_load(pk), output)
@@ -51,7 +51,7 @@ def plot_rmsf_command(pk, output):
 @with_profile
 def plot_spectra_command(pk, output, max_wavenumber):
     """Power spectra (total and per element) of the analysis PK (the workchain or an output of it)."""
-    from aiida_qdots.plots import plot_spectra
+    from aiida_qdots.plots.aimd import plot_spectra
 
     try:
         path = plot_spectra(_load(pk), output, max_cm1=max_wavenumber)

@@ -1,4 +1,4 @@
-"""The studies' figures from stored nodes (matplotlib, object API with the Agg canvas; no pyplot state).
+"""Study A, AIMD analysis figures from stored nodes.
 
 * :func:`rmsf_figure` / :func:`plot_rmsf`: per-atom RMSF against the distance from the centre of the mean
   structure, coloured by element, and the per-element mean (bars, standard deviation over the element's atoms).
@@ -18,9 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from aiida_qdots.common.errors import QdotsInputError
-
-ELEMENT_COLOURS = {'Cd': '#1f77b4', 'Se': '#ff7f0e', 'S': '#d4b000', 'Cl': '#2ca02c', 'H': '#7f7f7f', 'Zn': '#9467bd'}
-"""Colours per element; others follow matplotlib's cycle."""
+from aiida_qdots.plots.common import element_colour, output_path
 
 ANALYSIS_OUTPUTS = ('rmsf', 'spectra', 'summary')
 
@@ -58,10 +56,6 @@ def analysis_nodes(node: orm.Node) -> dict[str, orm.Node]:
     return found
 
 
-def _colour(element: str, index: int) -> str:
-    return ELEMENT_COLOURS.get(element, f'C{(index + 4) % 10}')
-
-
 def _window_text(window: dict | None) -> str:
     if not window:
         return ''
@@ -88,8 +82,8 @@ def rmsf_figure(rmsf: orm.ArrayData) -> Figure:
     symbols_array = np.array(symbols)
     for k, element in enumerate(elements):
         mask = symbols_array == element
-        scatter.scatter(radius[mask], values[mask], s=28, color=_colour(element, k), edgecolor='k', linewidth=0.4,
-                        label=f'{element} ({mask.sum()})')
+        scatter.scatter(radius[mask], values[mask], s=28, color=element_colour(element, k), edgecolor='k',
+                        linewidth=0.4, label=f'{element} ({mask.sum()})')
     scatter.set_xlabel('distance from the centre of mass (Å)')
     scatter.set_ylabel('RMSF (Å)')
     scatter.set_ylim(bottom=0)
@@ -97,7 +91,7 @@ def rmsf_figure(rmsf: orm.ArrayData) -> Figure:
     scatter.set_title('per atom', fontsize=10)
     positions = np.arange(len(elements))
     bars.bar(positions, by_element, yerr=spread, capsize=4, edgecolor='k', linewidth=0.6,
-             color=[_colour(e, k) for k, e in enumerate(elements)])
+             color=[element_colour(e, k) for k, e in enumerate(elements)])
     for x, y in zip(positions, by_element, strict=True):
         bars.text(x, y / 2, f'{y:.3f}', ha='center', va='center', fontsize=9)
     bars.set_xticks(positions, elements)
@@ -142,7 +136,7 @@ def spectra_figure(spectra: orm.ArrayData, summary: orm.Dict | None = None, max_
     fractions = summary_dict.get('acoustic_fraction_by_element', {})
     for k, element in enumerate(elements):
         name = element if element not in fractions else f'{element} (acoustic {fractions[element]:.2f})'
-        axes.plot(frequency[shown], 1000 * spectra.get_array(element)[shown], color=_colour(element, k),
+        axes.plot(frequency[shown], 1000 * spectra.get_array(element)[shown], color=element_colour(element, k),
                   linewidth=1.0, label=name)
     axes.axvspan(0, cutoff, color='0.92', zorder=0)
     axes.axvline(cutoff, color='0.5', linestyle='--', linewidth=0.8)
@@ -164,13 +158,6 @@ def spectra_figure(spectra: orm.ArrayData, summary: orm.Dict | None = None, max_
     return figure
 
 
-def _output_path(output: str | pathlib.Path | None, stem: str, node: orm.Node) -> pathlib.Path:
-    path = pathlib.Path(output) if output is not None else pathlib.Path(f'{stem}_{node.pk}.png')
-    if path.suffix.lower() != '.png':
-        raise QdotsInputError(f'{path}: figures are written as PNG; give a .png file name')
-    return path
-
-
 def plot_rmsf(node: orm.Node, output: str | pathlib.Path | None = None, dpi: int = 150) -> pathlib.Path:
     """Write :func:`rmsf_figure` of the analysis ``node`` (workchain or output) as PNG; returns the path
     (default ``rmsf_<pk>.png`` in the working directory).
@@ -178,7 +165,7 @@ def plot_rmsf(node: orm.Node, output: str | pathlib.Path | None = None, dpi: int
     nodes = analysis_nodes(node)
     if 'rmsf' not in nodes:
         raise QdotsInputError(f'node {node.pk}: no rmsf output found')
-    path = _output_path(output, 'rmsf', node)
+    path = output_path(output, 'rmsf', node)
     rmsf_figure(nodes['rmsf']).savefig(path, dpi=dpi)
     return path
 
@@ -192,6 +179,6 @@ def plot_spectra(
     nodes = analysis_nodes(node)
     if 'spectra' not in nodes:
         raise QdotsInputError(f'node {node.pk}: no spectra output found')
-    path = _output_path(output, 'spectra', node)
+    path = output_path(output, 'spectra', node)
     spectra_figure(nodes['spectra'], nodes.get('summary'), max_cm1).savefig(path, dpi=dpi)
     return path

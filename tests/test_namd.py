@@ -1,8 +1,10 @@
 """qdots.namd on real frames: chunked CP2K REFTRAJ + MOLDEN -> overlaps -> NACs, dephasing, DISH."""
 import numpy as np
+import pytest
+from aiida import orm
 from aiida.engine import run_get_node
 
-from aiida_qdots.workchains.namd import NamdWorkChain, namd_chunks
+from aiida_qdots.workchains.namd import NamdWorkChain, namd_analysis, namd_chunks
 
 
 def test_chunks_keep_every_consecutive_pair_in_one_chunk():
@@ -13,12 +15,21 @@ def test_chunks_keep_every_consecutive_pair_in_one_chunk():
 
 
 def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
+    """The whole chain, with the recombination analysis as a ``qdots.dish`` job: same numbers as in process."""
     ten_frames = import_real_frames(10)
     overrides = {'window': {'n_frames': 10, 'first_frame': 0}, 'chunk_frames': 5,
                  'namd': {'duration_fs': 2.0e4, 'n_realisations': 100, 'initial_frames': 2, 'n_bootstrap': 100}}
     builder = NamdWorkChain.get_builder_from_protocol(cp2k_code, python_code, ten_frames, 'fast', overrides)
+    builder.dish_code = python_code
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
+    dish_job = node.base.links.get_outgoing(link_label_filter='dish').one().node
+    assert dish_job.process_type == 'aiida.calculations:qdots.dish' and dish_job.is_finished_ok
+    assert node.outputs.summary.creator.pk == dish_job.pk
+    in_process = namd_analysis(node.outputs.hamiltonian, node.inputs.namd)
+    assert in_process['summary'].get_dict() == node.outputs.summary.get_dict()
+    for name in in_process['arrays'].get_arraynames():
+        np.testing.assert_array_equal(in_process['arrays'].get_array(name), node.outputs.arrays.get_array(name))
     hamiltonian = node.outputs.hamiltonian
     assert hamiltonian.get_array('frame_index').tolist() == list(range(10))
     overlaps = hamiltonian.get_array('overlaps')
@@ -33,3 +44,18 @@ def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
     assert summary['population_conservation']['max_norm_error'] < 1e-8
     gap = node.outputs.arrays.get_array('gap_ev')
     assert np.all((gap > 0.5) & (gap < 3.0))
+
+
+def test_dish_job_rejects_incomplete_inputs():
+    from aiida_qdots.calculations.dish import DishCalculation
+
+    hamiltonian = orm.ArrayData()
+    hamiltonian.set_array('energies', np.zeros((4, 2)))
+    builder = DishCalculation.get_builder()
+    with pytest.raises(ValueError, match=r'hamiltonian lacks the array\(s\) homo_index, overlaps'):
+        builder.hamiltonian = hamiltonian
+    with pytest.raises(ValueError, match='n_realisations must be a positive integer'):
+        builder.parameters = orm.Dict({'timestep_fs': 1.0, 'duration_fs': 10.0, 'n_realisations': 0,
+                                       'initial_frames': 1})
+    with pytest.raises(ValueError, match='parameters lack duration_fs'):
+        builder.parameters = orm.Dict({'timestep_fs': 1.0, 'n_realisations': 5, 'initial_frames': 1})

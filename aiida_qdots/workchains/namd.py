@@ -5,16 +5,10 @@ from itertools import pairwise
 
 import numpy as np
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, calcfunction, while_
+from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
-from aiida_qdots.analysis.dephasing import PAPER_CONVENTION, dephasing_analysis, pair_dephasing_times
-from aiida_qdots.analysis.nac import nac_energy, nacs_from_overlaps
-from aiida_qdots.analysis.surface_hopping import (
-    check_population_conservation,
-    dish,
-    fit_recombination,
-    two_state_model,
-)
+from aiida_qdots.analysis.recombination import recombination_analysis
+from aiida_qdots.calculations.dish import DishCalculation, recombination_nodes
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
 from aiida_qdots.protocols import ProtocolMixin
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs
@@ -73,61 +67,14 @@ def assemble_hamiltonian(frames: orm.List, **chunks: orm.ArrayData) -> orm.Array
     return hamiltonian
 
 
-def _finite(value: float) -> float | None:
-    """``value``, or None where it is infinite (no hop in the run: the time is beyond what was simulated)."""
-    return float(value) if np.isfinite(value) else None
-
-
 @calcfunction
 def namd_analysis(hamiltonian: orm.ArrayData, parameters: orm.Dict) -> dict[str, orm.Data]:
-    """NACs (phase-corrected), S0/S1 dephasing and DISH recombination of the HOMO -> LUMO excitation.
-
-    S1 - S0 = E_LUMO - E_HOMO and d_01 = d_HOMO,LUMO (the DESIGN's sign convention, 1/fs); the
-    decoherence time is the dephasing time of that gap in ``parameters['convention']`` (default the
-    paper's Gaussian cumulant fit). DISH runs ``n_realisations`` from each of ``initial_frames`` start
-    intervals for ``duration_fs``, iterating the Hamiltonian modulo its length.
+    """NACs, dephasing and DISH recombination of the HOMO -> LUMO excitation, in process
+    (:func:`aiida_qdots.analysis.recombination.recombination_analysis`).
     """
-    p = parameters.get_dict()
-    dt = float(p['timestep_fs'])
-    energies = hamiltonian.get_array('energies')
-    homo = int(hamiltonian.get_array('homo_index'))
-    result = nacs_from_overlaps(hamiltonian.get_array('overlaps'), dt, energies, phase_correction=True)
-    nac_hl = result.nac[:, homo, homo + 1]
-    gap = energies[:, homo + 1] - energies[:, homo]
-    two_energies, two_nacs = two_state_model(gap, nac_hl)
-    convention = p.get('convention', PAPER_CONVENTION)
-    dephasing = dephasing_analysis(gap, dt)
-    tau = pair_dephasing_times(two_energies, dt, convention)
-    run = dish(two_energies, two_nacs, dt, tau, duration_fs=float(p['duration_fs']),
-               n_realisations=int(p['n_realisations']), initial_frames=int(p['initial_frames']),
-               temperature_k=p.get('temperature_k', 300.0), seed=int(p.get('seed', 0)))
-    conservation = check_population_conservation(run)
-    fit = fit_recombination(run, n_bootstrap=int(p.get('n_bootstrap', 500)))
-    abs_nac_mev = nac_energy(np.abs(nac_hl), unit='mev')
-    summary = orm.Dict({
-        'mean_abs_nac_mev': float(abs_nac_mev.mean()),
-        'nac_convention': 'd_ij = (<i(t)|j(t+dt)> - <j(t)|i(t+dt)>)/(2 dt) after phase correction; reported hbar|d|',
-        'gap_mean_ev': float(gap.mean()), 'gap_std_ev': float(gap.std()),
-        'dephasing_fs': {k: (None if v is None else float(v)) for k, v in dephasing.times_fs.items()},
-        'decoherence_convention': convention,
-        'decoherence_time_fs': float(tau[0, 1]),
-        'recombination_tau_ns': _finite(fit.tau_ns), 'recombination_ci_ns': [_finite(v) for v in fit.ci_ns],
-        'confidence': fit.confidence, 'fit_model': fit.model,
-        'method': 'DISH (Jaeger, Fischer, Prezhdo 2012), classical path approximation, 2 states (S0, S1 = HOMO->LUMO)',
-        'n_realisations': int(p['n_realisations']), 'initial_frames': int(p['initial_frames']),
-        'duration_fs': float(p['duration_fs']), 'population_conservation': conservation,
-        'min_diagonal_overlap': result.min_diagonal_overlap,
-        'units': {'nac': 'meV', 'time': 'fs (recombination in ns)', 'energy': 'eV'},
-    })
-    arrays = orm.ArrayData()
-    arrays.set_array('nac_homo_lumo_per_fs', nac_hl)
-    arrays.set_array('gap_ev', gap)
-    arrays.set_array('population_time_fs', fit.time_fs)
-    arrays.set_array('excited_population', fit.population)
-    arrays.set_array('fitted_population', fit.fitted)
-    arrays.set_array('nac_window_per_fs', result.nac)
-    arrays.base.attributes.set('units', {'nac': '1/fs', 'gap': 'eV', 'time': 'fs'})
-    return {'summary': summary, 'arrays': arrays}
+    summary, arrays = recombination_analysis(hamiltonian.get_array('energies'), hamiltonian.get_array('overlaps'),
+                                             int(hamiltonian.get_array('homo_index')), parameters.get_dict())
+    return recombination_nodes(summary, arrays)
 
 
 class NamdWorkChain(ProtocolMixin, WorkChain):
@@ -154,14 +101,21 @@ class NamdWorkChain(ProtocolMixin, WorkChain):
         spec.input('namd', valid_type=orm.Dict,
                    help='duration_fs, n_realisations, initial_frames, temperature_k, convention, seed, n_bootstrap')
         spec.input('options', valid_type=orm.Dict)
+        spec.input('dish_code', valid_type=orm.AbstractCode, required=False,
+                   help='Run the recombination analysis as a qdots.dish job with this code (large ensembles on a '
+                        'compute machine) instead of in the daemon; same outputs.')
+        spec.input('dish_options', valid_type=orm.Dict, required=False,
+                   help='metadata.options of the qdots.dish job (resources, max_wallclock_seconds, queue_name...)')
         spec.inputs.validator = cls.validate_inputs
         spec.outline(cls.setup, while_(cls.has_next_chunk)(cls.run_cp2k, cls.run_overlaps, cls.inspect_overlaps),
-                     cls.analyse)
+                     cls.assemble, if_(cls.dish_as_job)(cls.run_dish, cls.inspect_dish).else_(cls.analyse),
+                     cls.results)
         spec.output('hamiltonian', valid_type=orm.ArrayData, help='energies (eV), overlaps, frame_index, homo_index')
         spec.output('summary', valid_type=orm.Dict, help='mean |NAC| (meV), dephasing (fs), recombination (ns) + CI')
         spec.output('arrays', valid_type=orm.ArrayData, help='NAC and gap series, excited population and its fit')
         spec.exit_code(440, 'ERROR_CP2K_FAILED', message='chunk {index}: cp2k.base failed ({exit_status})')
         spec.exit_code(441, 'ERROR_OVERLAPS_FAILED', message='chunk {index}: qdots.overlaps failed: {message}')
+        spec.exit_code(442, 'ERROR_DISH_FAILED', message='qdots.dish<{pk}> failed: {message}')
 
     @staticmethod
     def validate_inputs(inputs, _ctx=None):
@@ -234,12 +188,32 @@ class NamdWorkChain(ProtocolMixin, WorkChain):
         self.ctx.overlaps[f'chunk_{self.ctx.index:03d}'] = calc.outputs.overlaps
         self.ctx.index += 1
 
+    def assemble(self):
+        self.ctx.hamiltonian = assemble_hamiltonian(orm.List(self.ctx.chunks), **self.ctx.overlaps)
+        self.out('hamiltonian', self.ctx.hamiltonian)
+
+    def dish_as_job(self):
+        return 'dish_code' in self.inputs
+
+    def run_dish(self):
+        options = self.inputs.dish_options.get_dict() if 'dish_options' in self.inputs else {}
+        calc = self.submit(DishCalculation, code=self.inputs.dish_code, hamiltonian=self.ctx.hamiltonian,
+                           parameters=self.inputs.namd, metadata={'options': options, 'call_link_label': 'dish'})
+        self.report(f'recombination analysis as qdots.dish<{calc.pk}> on {self.inputs.dish_code.full_label}')
+        return ToContext(dish=calc)
+
+    def inspect_dish(self):
+        calc = self.ctx.dish
+        if not calc.is_finished_ok:
+            return self.exit_codes.ERROR_DISH_FAILED.format(pk=calc.pk, message=calc.exit_message or calc.exit_status)
+        self.ctx.results = {name: calc.outputs[name] for name in ('summary', 'arrays')}
+
     def analyse(self):
-        hamiltonian = assemble_hamiltonian(orm.List(self.ctx.chunks), **self.ctx.overlaps)
-        self.out('hamiltonian', hamiltonian)
-        results = namd_analysis(hamiltonian, self.inputs.namd)
-        self.out('summary', results['summary'])
-        self.out('arrays', results['arrays'])
-        s = results['summary']
+        self.ctx.results = namd_analysis(self.ctx.hamiltonian, self.inputs.namd)
+
+    def results(self):
+        for name in ('summary', 'arrays'):
+            self.out(name, self.ctx.results[name])
+        s = self.ctx.results['summary']
         self.report(f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV, dephasing {s["decoherence_time_fs"]:.1f} fs, '
                     f'recombination {s["recombination_tau_ns"]} ns (CI {s["recombination_ci_ns"]})')

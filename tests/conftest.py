@@ -49,6 +49,21 @@ def real_trajectory(import_real_frames):
     return import_real_frames(5)
 
 
+@pytest.fixture(scope='module')
+def real_levels(aiida_profile, shared_data_dir):
+    """The real 2 fs HOMO/LUMO labels imported onto a light stand-in for the 9999-frame trajectory (1 atom, 1 fs)."""
+    import numpy as np
+    from aiida import orm
+
+    from aiida_qdots.structures.importers import import_levels
+
+    trajectory = orm.TrajectoryData()
+    trajectory.set_trajectory(symbols=['Cd'], positions=np.zeros((9999, 1, 3)))
+    trajectory.base.attributes.set('timestep_fs', 1.0)
+    trajectory.store()
+    return import_levels(shared_data_dir / 'Cl_QD_elec_1-10k.csv', trajectory, stride=2)
+
+
 @pytest.fixture
 def localhost(aiida_profile):
     """The qdots localhost computer (core.local + core.direct), created the way `aiida-qdots setup` does."""

@@ -29,10 +29,8 @@ from aiida_qdots.calculations.levels_analysis import (
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import HBAR_EV_FS
-from aiida_qdots.structures.importers import import_levels
 from aiida_qdots.structures.trajectories import parse_levels_csv
 
-LEVELS_2FS = 'Cl_QD_elec_1-10k.csv'
 CONVENTION_NAMES = {'gaussian_cumulant', 'pyxaid_gaussian', 'exponential_cumulant', 'one_over_e',
                     'gaussian_short_time', 'libra_sigma'}
 
@@ -67,7 +65,7 @@ def test_block_averaged_sem_of_correlated_series():
 
 
 def test_level_statistics_of_the_real_labels(shared_data_dir):
-    path = pathlib.Path(shared_data_dir) / LEVELS_2FS
+    path = pathlib.Path(shared_data_dir) / 'Cl_QD_elec_1-10k.csv'
     energies = parse_levels_csv(path.read_bytes(), path.name, 2).energies
     stats = level_statistics(energies)
     assert set(stats) == {'homo', 'lumo', 'gap'}
@@ -92,16 +90,6 @@ def test_series_helpers():
 
 
 # ------------------------------------------------------------------------------------------- AiiDA
-
-
-@pytest.fixture(scope='module')
-def real_levels(aiida_profile, shared_data_dir):
-    """The real 2 fs labels imported onto a light stand-in for the 9999-frame trajectory (1 atom, 1 fs frames)."""
-    trajectory = orm.TrajectoryData()
-    trajectory.set_trajectory(symbols=['Cd'], positions=np.zeros((9999, 1, 3)))
-    trajectory.base.attributes.set('timestep_fs', 1.0)
-    trajectory.store()
-    return import_levels(pathlib.Path(shared_data_dir) / LEVELS_2FS, trajectory, stride=2)
 
 
 def invoke(*args):

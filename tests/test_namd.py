@@ -4,6 +4,7 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
+from aiida_qdots.plots.namd import namd_figure
 from aiida_qdots.workchains.namd import NamdWorkChain, namd_analysis, namd_chunks
 
 
@@ -44,6 +45,11 @@ def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
     assert summary['population_conservation']['max_norm_error'] < 1e-8
     gap = node.outputs.arrays.get_array('gap_ev')
     assert np.all((gap > 0.5) & (gap < 3.0))
+    # Fig. 5a-c from the stored nodes: the plotted population is the stored one
+    figure = namd_figure([node])
+    population_line = figure.axes[1].get_lines()[0]
+    np.testing.assert_array_equal(population_line.get_ydata(), node.outputs.arrays.get_array('excited_population'))
+    assert f'mean {summary["mean_abs_nac_mev"]:.3f} meV' in figure.axes[2].get_legend().get_texts()[0].get_text()
 
 
 def test_dish_job_rejects_incomplete_inputs():

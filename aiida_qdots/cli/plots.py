@@ -58,3 +58,40 @@ def plot_spectra_command(pk, output, max_wavenumber):
     except QdotsInputError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(str(path.resolve()))
+
+
+def _study_a_figure(kind: str, pks: tuple[str, ...], output) -> None:
+    from aiida_qdots.plots.namd import plot_figure
+
+    try:
+        path = plot_figure(kind, [_load(pk) for pk in pks], output)
+    except QdotsInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(path.resolve()))
+
+
+@plot.command('levels')
+@click.argument('pks', nargs=-1, required=True)
+@OUTPUT
+@with_profile
+def plot_levels_command(pks, output):
+    """HOMO/LUMO fluctuations against time (seed Fig. 3a); one curve set per PK (qdots.electronic or levels)."""
+    _study_a_figure('levels', pks, output)
+
+
+@plot.command('gap')
+@click.argument('pks', nargs=-1, required=True)
+@OUTPUT
+@with_profile
+def plot_gap_command(pks, output):
+    """HOMO-LUMO gap distributions (seed Fig. 4); one per PK (qdots.electronic or levels)."""
+    _study_a_figure('gap', pks, output)
+
+
+@plot.command('namd')
+@click.argument('pks', nargs=-1, required=True)
+@OUTPUT
+@with_profile
+def plot_namd_command(pks, output):
+    """Dephasing, DISH population and NAC histogram (seed Fig. 5a-c); one per PK (qdots.namd or its outputs)."""
+    _study_a_figure('namd', pks, output)

@@ -30,3 +30,9 @@ UNITS = {'energy': 'eV', 'time': 'fs', 'length': 'angstrom', 'mass': 'amu', 'tem
 
 CP2K_VELOCITY_ANGSTROM_FS = BOHR_ANGSTROM / AU_TIME_FS
 """CP2K writes velocities in bohr per atomic time unit; this converts them to angstrom/fs."""
+
+HC_EV_NM = 1239.84198
+"""Planck constant times the speed of light in eV nm: photon energy (eV) = HC_EV_NM / wavelength (nm)."""
+
+MJ_EV = 1.0e-3 / EV_J
+"""One millijoule in eV (fluences in mJ/cm^2)."""

@@ -84,7 +84,8 @@ def element_indices(symbols: list[str] | np.ndarray) -> dict[str, np.ndarray]:
     return {e: np.flatnonzero(symbols == e) for e in dict.fromkeys(symbols.tolist())}
 
 
-def _frame_chunks(n_frames: int, n_atoms: int) -> list[slice]:
+def frame_chunks(n_frames: int, n_atoms: int) -> list[slice]:
+    """Slices of frames of about :data:`CHUNK_VALUES` coordinates each, covering ``n_frames``."""
     size = max(1, CHUNK_VALUES // max(1, 3 * n_atoms))
     return [slice(k, min(k + size, n_frames)) for k in range(0, n_frames, size)]
 
@@ -164,7 +165,7 @@ def align_to_mean(
     w = _weights(n_atoms, weights)
     if tolerance <= 0 or max_iterations < 1:
         raise ValueError('tolerance must be > 0 and max_iterations >= 1')
-    chunks = _frame_chunks(n_frames, n_atoms)
+    chunks = frame_chunks(n_frames, n_atoms)
     centres = centroids(positions, w)
     reference = positions[0] - centres[0]
     rotations = np.empty((n_frames, 3, 3))
@@ -231,7 +232,7 @@ def rmsf(
     mean = alignment.mean_structure
     squared = np.zeros(n_atoms)
     worst_angle = worst_offset = 0.0
-    for sl in _frame_chunks(n_frames, n_atoms):
+    for sl in frame_chunks(n_frames, n_atoms):
         aligned = np.matmul(positions[sl] - alignment.centres[sl, None, :], alignment.rotations[sl])
         squared += np.sum((aligned - mean) ** 2, axis=(0, 2))
         angle, offset = rigid_body_residual(aligned, mean, alignment.weights)

@@ -42,6 +42,8 @@ class QdotsLammpsCalculation(LammpsRawCalculation):
                     help='Final configuration (e.g. the minimised structure), kinds and frame of the input.')
         spec.output('forces', valid_type=orm.ArrayData, required=False,
                     help='Array `forces` (eV/angstrom) on the final configuration, same atom order as the input.')
+        spec.output('hessian', valid_type=orm.ArrayData, required=False,
+                    help='Finite-difference Hessian (eV/angstrom^2, 3N x 3N, input atom order and frame).')
         spec.exit_code(352, 'ERROR_DUMP_MISSING', invalidates_cache=True,
                        message='the dump file {filename} requested in the retrieve list was not retrieved')
         spec.exit_code(353, 'ERROR_DUMP_INVALID', message='the dump file {filename} could not be parsed: {error}')

@@ -6,7 +6,9 @@ time steps and damping times in fs and are converted here. Three kinds of run:
 * molecular dynamics (:class:`MDSettings`): velocities seeded at the target temperature, an NVT
   stage (Nose-Hoover or Langevin), then an NVE stage; optional dump of positions and velocities;
 * minimisation (:class:`MinimizeSettings`): conjugate gradients, optionally with the cell relaxed;
-* single point (``settings=None``): energy and forces of the structure as given.
+* single point (``settings=None``): energy and forces of the structure as given;
+* Hessian (:class:`HessianSettings`): central finite differences of the forces, every atom displaced by
+  +-h along x, y and z (``run 0`` each), the forces of all 6N configurations written to one dump file.
 
 Every script ends by writing ``final.dump`` (positions, velocities, forces of the last configuration),
 which the parser turns into the ``structure`` and ``forces`` outputs.
@@ -32,6 +34,7 @@ from aiida_qdots.common.errors import QdotsInputError
 STRUCTURE_FILENAME = 'structure.data'
 TRAJECTORY_FILENAME = 'trajectory.dump'
 FINAL_FILENAME = 'final.dump'
+HESSIAN_FILENAME = 'hessian_forces.dump'
 FS_PER_PS = 1000.0
 NONPERIODIC_MARGIN = 1.0
 """Padding (angstrom) of the initial box around a non-periodic structure; shrink-wrapping then takes over."""
@@ -105,6 +108,24 @@ class MinimizeSettings:
     @property
     def phases(self) -> list[str]:
         return ['minimize']
+
+
+@dataclasses.dataclass(frozen=True)
+class HessianSettings:
+    """Hessian by central differences of LAMMPS forces: H[3i+a, :] = -(F(x_ia + h) - F(x_ia - h)) / (2h), with the
+    displacement ``h`` in angstrom (errors O(h^2) from anharmonicity, O(eps/h) from force round-off)."""
+
+    displacement: float = 0.005
+
+    def __post_init__(self):
+        _check_positive('finite-difference displacement (angstrom)', self.displacement)
+        if self.displacement > 0.05:
+            raise QdotsInputError(f'displacement {self.displacement} angstrom is too large for a harmonic Hessian '
+                                  '(use <= 0.05)')
+
+    @property
+    def phases(self) -> list[str]:
+        return ['hessian']
 
 
 def _check_positive(what: str, value) -> None:
@@ -348,11 +369,32 @@ def single_point_script(structure: orm.StructureData, force_field: orm.Singlefil
     return '\n'.join(lines) + '\n'
 
 
+def hessian_script(structure: orm.StructureData, force_field: orm.SinglefileData, settings: HessianSettings) -> str:
+    """LAMMPS script: forces at +-h displacements of every atom and direction, appended to one dump file."""
+    validate_lammps_inputs(structure, force_field)
+    h = _float(settings.displacement)
+    dump = (f'write_dump all custom {HESSIAN_FILENAME} id fx fy fz modify sort id append yes '
+            'format float %.15g')
+    lines = _setup_lines(structure, force_field, 'finite-difference Hessian')
+
+    def move(scale: str) -> str:
+        return ('displace_atoms moved move ' + ' '.join(f'$({scale}(v_d=={d})*v_h)' for d in (1, 2, 3))
+                + ' units box')
+
+    lines += [*_thermo_lines(['step', 'pe'], 1), 'run 0', f'variable h equal {h}',
+              'variable natoms equal atoms', 'variable i loop ${natoms}', 'label atom_loop',
+              'group moved id ${i}', 'variable d loop 3', 'label direction_loop',
+              move(''), 'run 0 post no', dump, move('-2*'), 'run 0 post no', dump, move(''),
+              'next d', 'jump SELF direction_loop', 'group moved delete', 'next i', 'jump SELF atom_loop',
+              *_final_dump_lines(structure)]
+    return '\n'.join(lines) + '\n'
+
+
 def get_lammps_builder(
     code: orm.AbstractCode,
     structure: orm.StructureData,
     force_field: orm.SinglefileData | str | None = None,
-    settings: MDSettings | MinimizeSettings | None = None,
+    settings: MDSettings | MinimizeSettings | HessianSettings | None = None,
     *,
     num_mpiprocs: int | None = None,
     max_wallclock_seconds: int = 3600,
@@ -373,16 +415,21 @@ def get_lammps_builder(
         mode, script = 'md', md_script(structure, force_field, settings)
     elif isinstance(settings, MinimizeSettings):
         mode, script = 'minimize', minimize_script(structure, force_field, settings)
+    elif isinstance(settings, HessianSettings):
+        mode, script = 'hessian', hessian_script(structure, force_field, settings)
     elif settings is None:
         mode, script = 'single_point', single_point_script(structure, force_field)
     else:
-        raise QdotsInputError(f'settings must be MDSettings, MinimizeSettings or None, got {type(settings).__name__}')
+        raise QdotsInputError('settings must be MDSettings, MinimizeSettings, HessianSettings or None, got '
+                              f'{type(settings).__name__}')
     record = {'mode': mode, 'phases': settings.phases if settings else ['single_point']}
     if settings is not None:
         record.update(dataclasses.asdict(settings))
     retrieve = [FINAL_FILENAME]
     if isinstance(settings, MDSettings) and settings.dump_every:
         retrieve.insert(0, TRAJECTORY_FILENAME)
+    if isinstance(settings, HessianSettings):
+        retrieve.insert(0, HESSIAN_FILENAME)
 
     builder = QdotsLammpsCalculation.get_builder()
     builder.code = code
@@ -412,8 +459,10 @@ def settings_from_dict(values: Mapping) -> MDSettings | MinimizeSettings | None:
             return MDSettings(**values)
         if mode == 'minimize':
             return MinimizeSettings(**values)
+        if mode == 'hessian':
+            return HessianSettings(**values)
     except TypeError as exc:
         raise QdotsInputError(f'invalid {mode} settings: {exc}') from exc
     if mode == 'single_point':
         return None
-    raise QdotsInputError(f'unknown LAMMPS mode {mode!r}; known: md, minimize, single_point')
+    raise QdotsInputError(f'unknown LAMMPS mode {mode!r}; known: md, minimize, hessian, single_point')

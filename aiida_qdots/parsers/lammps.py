@@ -19,7 +19,7 @@ import numpy as np
 from aiida import orm
 from aiida.parsers import Parser
 
-from aiida_qdots.calculations.lammps_inputs import FINAL_FILENAME, TRAJECTORY_FILENAME, lammps_frame
+from aiida_qdots.calculations.lammps_inputs import FINAL_FILENAME, HESSIAN_FILENAME, TRAJECTORY_FILENAME, lammps_frame
 from aiida_qdots.common.errors import QdotsInputError
 
 FS_PER_PS = 1000.0
@@ -296,6 +296,30 @@ def thermo_arrays(blocks: list[ThermoBlock]) -> tuple[dict[str, np.ndarray], dic
     return arrays, names
 
 
+def parse_hessian_dump(text: str, displacement: float) -> np.ndarray:
+    """Hessian (3N, 3N; eV/angstrom^2, LAMMPS frame) from the forces dumped by the finite-difference script.
+
+    The dump holds 6N frames in the order atom i, direction a, sign (+h, -h), each with the N atoms sorted by id;
+    H[3i+a, :] = -(F(+h) - F(-h)) / (2h), not symmetrised (its asymmetry measures the numerical error).
+    """
+    lines = text.splitlines()
+    if len(lines) < 9 or lines[0] != 'ITEM: TIMESTEP':
+        raise QdotsInputError('not a LAMMPS dump')
+    n_atoms = int(lines[3])
+    block = 9 + n_atoms
+    if len(lines) % block:
+        raise QdotsInputError(f'{len(lines)} lines are not whole frames of {n_atoms} atoms')
+    n_frames = len(lines) // block
+    if n_frames != 6 * n_atoms:
+        raise QdotsInputError(f'{n_frames} force frames for {n_atoms} atoms; expected 6 N = {6 * n_atoms}')
+    rows = [line for k, line in enumerate(lines) if k % block >= 9]
+    data = np.array(' '.join(rows).split(), dtype=float).reshape(n_frames, n_atoms, 4)
+    if np.any(data[:, :, 0] != np.arange(1, n_atoms + 1)):
+        raise QdotsInputError('atoms are not sorted by id in every frame')
+    forces = data[:, :, 1:].reshape(3 * n_atoms, 2, 3 * n_atoms)
+    return -(forces[:, 0] - forces[:, 1]) / (2.0 * displacement)
+
+
 class LammpsLogParser(Parser):
     """Parse a ``lammps.raw`` / ``qdots.lammps`` run: screen output, trajectory dump and final dump."""
 
@@ -315,8 +339,11 @@ class LammpsLogParser(Parser):
         settings = self.node.inputs.settings.get_dict() if 'settings' in self.node.inputs else {}
         phases = settings.get('qdots', {}).get('phases', [])
 
-        self.out('results', orm.Dict(self._results(log, units, phases)))
-        if log.blocks and self._declares('thermo'):
+        results = self._results(log, units, phases)
+        if phases == ['hessian']:  # one `run 0` block per displaced configuration: keep the first only
+            results['blocks'] = results['blocks'][:1]
+        self.out('results', orm.Dict(results))
+        if log.blocks and self._declares('thermo') and phases != ['hessian']:
             self.out('thermo', self._thermo_node(log, units, phases))
         if log.errors:
             return self.exit_codes.ERROR_PARSER_DETECTED_LAMMPS_RUN_ERROR.format(error='; '.join(log.errors))
@@ -330,12 +357,16 @@ class LammpsLogParser(Parser):
         structure = self.node.inputs.structure if 'structure' in self.node.inputs else None
         frame = lammps_frame(structure) if structure is not None else None
         retrieve_list = [r if isinstance(r, str) else r[0] for r in self.node.get_retrieve_list() or []]
-        for filename in (TRAJECTORY_FILENAME, FINAL_FILENAME):
+        for filename in (HESSIAN_FILENAME, TRAJECTORY_FILENAME, FINAL_FILENAME):
             if filename not in retrieve_list:
                 continue
             if filename not in available:
                 return self._exit('ERROR_DUMP_MISSING', filename=filename)
             try:
+                if filename == HESSIAN_FILENAME:
+                    self.out('hessian', self._hessian_node(retrieved.base.repository.get_object_content(filename),
+                                                           settings['qdots']['displacement'], frame))
+                    continue
                 frames, dump_units = parse_lammps_dump(retrieved.base.repository.get_object_content(filename))
                 if not frames:
                     raise QdotsInputError('no frames')
@@ -349,6 +380,24 @@ class LammpsLogParser(Parser):
             except (QdotsInputError, KeyError, ValueError) as exc:
                 return self._exit('ERROR_DUMP_INVALID', filename=filename, error=str(exc))
         return None
+
+    @staticmethod
+    def _hessian_node(text: str, displacement: float, frame) -> orm.ArrayData:
+        hessian = parse_hessian_dump(text, displacement)
+        n_atoms = hessian.shape[0] // 3
+        rotation = frame.rotation if frame is not None else np.eye(3)
+        blocks = hessian.reshape(n_atoms, 3, n_atoms, 3)
+        hessian = np.einsum('ab,ibjc,dc->iajd', rotation, blocks, rotation).reshape(3 * n_atoms, 3 * n_atoms)
+        node = orm.ArrayData()
+        node.set_array('hessian', hessian)
+        scale = np.abs(hessian).max()
+        node.base.attributes.set_many({
+            'units': {'hessian': 'eV/angstrom^2'}, 'displacement_angstrom': float(displacement),
+            'method': 'central finite differences of LAMMPS forces',
+            'convention': 'hessian[3i+a, 3j+b] = d2E / dx_ia dx_jb, atoms in input order; not symmetrised',
+            'asymmetry': float(np.abs(hessian - hessian.T).max() / scale) if scale else 0.0,
+        })
+        return node
 
     def _declares(self, name: str) -> bool:
         return name in self.node.process_class.spec().outputs

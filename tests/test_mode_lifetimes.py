@@ -1,0 +1,78 @@
+"""Mode lifetimes against the Langevin oscillator (analytic VACF and a simulated one) and an undamped mode."""
+import numpy as np
+import pytest
+
+from aiida_qdots.analysis.mode_lifetimes import (
+    friction_kernel,
+    gle_lifetimes,
+    laplace_transform,
+    lorentzian_lifetimes,
+    mode_autocorrelation,
+    project_velocities,
+)
+
+DT = 1.0  # fs
+
+
+def langevin_vacf(t, omega, gamma):
+    """Normalised velocity autocorrelation of an underdamped Langevin oscillator."""
+    omega1 = np.sqrt(omega**2 - gamma**2 / 4)
+    return np.exp(-gamma * t / 2) * (np.cos(omega1 * t) - gamma / (2 * omega1) * np.sin(omega1 * t))
+
+
+def simulate_langevin(omega, gamma, n_steps, seed):
+    """Exact-in-distribution BAOAB integration (unit mass and kT): velocities every DT."""
+    rng = np.random.default_rng(seed)
+    q, v, out = 0.0, 1.0, np.empty(n_steps)
+    c1 = np.exp(-gamma * DT)
+    for k in range(n_steps):
+        v -= 0.5 * DT * omega**2 * q
+        q += 0.5 * DT * v
+        v = c1 * v + np.sqrt(1 - c1**2) * rng.normal()
+        q += 0.5 * DT * v
+        v -= 0.5 * DT * omega**2 * q
+        out[k] = v
+    return out
+
+
+def test_laplace_transform_of_an_exponential():
+    t = np.arange(4000) * DT
+    np.testing.assert_allclose(laplace_transform(np.exp(-t / 100.0), DT, 0.05), 1 / (0.05 + 0.01), rtol=1e-5)
+
+
+@pytest.mark.parametrize('omega, gamma', [(0.05, 0.004), (0.12, 0.02), (0.03, 0.01)])
+def test_gle_and_lorentzian_recover_the_langevin_friction(omega, gamma):
+    t = np.arange(6000) * DT
+    c = langevin_vacf(t, omega, gamma)[:, None]
+    tau, details = gle_lifetimes(c, DT, np.array([omega]))
+    # the piecewise-linear transform errs by O((omega dt)^2): 1 % at omega dt = 0.12 (a 52 fs period)
+    assert tau[0] == pytest.approx(1 / gamma, rel=0.02) and not details['undamped'][0]
+    kernel = friction_kernel(c[:, 0], DT, omega, np.array([0.5 * omega, omega, 2 * omega]))
+    np.testing.assert_allclose(kernel, gamma, rtol=0.03)  # Markovian: K(s) = gamma at every s
+    tau_l, line = lorentzian_lifetimes(c, DT, np.array([omega]))
+    assert tau_l[0] == pytest.approx(1 / gamma, rel=0.05) and not line['resolution_limited'][0]
+
+
+def test_simulated_langevin_mode_and_an_undamped_mode():
+    omega, gamma = 0.06, 0.006
+    damped = simulate_langevin(omega, gamma, 200000, seed=1)
+    t = np.arange(200000) * DT
+    undamped = np.cos(omega * t + 0.3)  # a harmonic mode in NVE: no energy exchange, no decay
+    c = mode_autocorrelation(np.stack([damped, undamped], axis=1), max_lag=3000)
+    tau, details = gle_lifetimes(c, DT, np.array([omega, omega]))
+    assert tau[0] == pytest.approx(1 / gamma, rel=0.15)
+    assert np.isinf(tau[1]) and details['undamped'][1]
+    tau_l, line = lorentzian_lifetimes(c, DT, np.array([omega, omega]))
+    assert tau_l[0] == pytest.approx(1 / gamma, rel=0.15)
+    assert np.isinf(tau_l[1]) and line['resolution_limited'][1]
+
+
+def test_projection_recovers_mode_velocities():
+    rng = np.random.default_rng(2)
+    n_atoms = 5
+    masses = rng.uniform(30, 120, n_atoms)
+    eigenvectors, _ = np.linalg.qr(rng.normal(size=(3 * n_atoms, 3 * n_atoms)))
+    qdot = rng.normal(size=(1000, 3 * n_atoms))
+    velocities = (qdot @ eigenvectors.T / np.repeat(np.sqrt(masses), 3)).reshape(1000, n_atoms, 3)
+    np.testing.assert_allclose(project_velocities(velocities, masses, eigenvectors, chunk_frames=64), qdot,
+                               atol=1e-10)

@@ -69,3 +69,47 @@ def test_hessian_settings_are_validated():
         HessianSettings(displacement=0.2)
     with pytest.raises(QdotsInputError, match='must be positive'):
         HessianSettings(displacement=-0.01)
+
+
+def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
+    """All four stages at `fast` on Cd68Se68: modes, lifetimes, MSD(T) slope for qdots.ued, G(r) and dG(r)."""
+    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.workchains.phonons import PhononsWorkChain
+
+    structure = nanocrystal_structure(diameter=20.0)
+    n = len(structure.sites)
+    _, node = run_get_node(PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast'))
+    assert node.is_finished_ok, node.exit_message
+    summary = node.outputs.modes_summary
+    assert summary['n_rigid_modes'] == 6 and summary['rigid_max_thz_unprojected'] < 0.05
+    assert summary['asymmetry'] < 1e-4 and summary['max_imaginary_thz'] < 0.01
+    assert summary['dos_integral'] == pytest.approx(3 * n - 6, rel=1e-3)
+    lifetimes = node.outputs.lifetimes
+    tau = lifetimes.get_array('tau_gle_fs')
+    assert tau.size == 3 * n - 6 and np.all((tau > 0) | np.isinf(tau))
+    slope = node.outputs.msd_slope
+    assert 0 < slope['slope_A2_per_K'] and slope['slope_stderr_A2_per_K'] < 0.2 * slope['slope_A2_per_K']
+    assert slope['temperatures_K'] == [150.0, 300.0, 450.0] and set(slope['by_element']) == {'Cd', 'Se'}
+    assert slope['fit']['max_relative_residual'] < 0.1  # MSD linear in T (nearly harmonic at these temperatures)
+    pdf = node.outputs.pdf
+    peaks = pdf.base.attributes.get('peaks_cold_angstrom')
+    assert abs(peaks[0] - 2.63) < 0.05 and any(abs(p - 4.3) < 0.1 for p in peaks)
+    assert np.abs(pdf.get_array('delta_g')).max() > 0
+    labels = sorted(c.label for c in node.called if c.label.startswith('md'))
+    assert labels == ['md 150 K', 'md 300 K', 'md 314 K', 'md 450 K']
+
+
+def test_phonons_rejects_bad_parameters(lammps_code):
+    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.workchains.phonons import PhononsWorkChain
+
+    structure = nanocrystal_structure(diameter=14.0)
+    with pytest.raises(ValueError, match='add the modes stage'):
+        PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast', {'stages': ['lifetimes']})
+    with pytest.raises(ValueError, match='temperatures must be positive'):
+        PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast',
+                                                   {'msd': {'temperatures': [300.0, -5.0]}})
+    zinc = orm.StructureData(ase=bulk('ZnO', 'wurtzite', a=3.25, c=5.2).repeat((2, 2, 2)))
+    zinc.pbc = (False, False, False)
+    with pytest.raises(ValueError, match='has no parameters for O'):
+        run_get_node(PhononsWorkChain.get_builder_from_protocol(lammps_code, zinc, 'fast'))

@@ -7,10 +7,11 @@ Generalised Langevin equation (GLE) of a mode of angular frequency w: qddot = -w
 whose Laplace transform gives C(s) = 1 / (s + K(s) + w^2/s), so K(s) = 1/C(s) - s - w^2/s. For Markovian friction
 K(s) = gamma at every s (a Langevin oscillator), and the lifetime is tau = 1/gamma: the decay time of the mode's
 energy, equal to 1/(2 pi FWHM) of the Lorentzian line of its velocity power spectrum (FWHM in 1/fs). The estimator
-takes K at s = w (the transform there needs only a few periods of C(t), and errors in C(s) are amplified least
-among s ~ w); ``friction_kernel`` gives K(s) on any grid to inspect the memory. Modes whose C(t) has not decayed
-within the run get tau = inf (flag ``undamped``): a lifetime longer than the run is not measured. Sample the
-velocities with omega dt << 1: the transform errs by O((omega dt)^2) (1 % in tau at omega dt = 0.12). Times in fs.
+fits gamma + W^2/s to 1/C(s) - s for s ~ w (the transform there needs only a few periods of C(t)), with the
+effective frequency W fitted too; ``friction_kernel`` gives K(s) on any grid to inspect the memory. Modes whose
+C(t) has not decayed within the run get tau = inf (flag ``undamped``): a lifetime longer than the run is not
+measured. Sample the velocities with omega dt << 1: the transform errs by O((omega dt)^2) (1 % in tau at
+omega dt = 0.12). Times in fs.
 """
 from __future__ import annotations
 
@@ -70,17 +71,31 @@ def friction_kernel(c: np.ndarray, dt_fs: float, angular_frequency, s: np.ndarra
     return 1.0 / transform - s - angular_frequency**2 / s
 
 
-def gle_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, decay_floor: float = 0.05
+S_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
+"""Laplace variables s = factor * w at which :func:`gle_lifetimes` samples 1/C(s) - s."""
+
+
+def gle_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, undecayed_rms: float = 0.5
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """tau_k = 1 / K_k(s = w_k) (fs) from the VACFs ``c`` (L, M); inf for modes whose |C| envelope over the last
-    tenth of the lags still exceeds ``decay_floor`` (not decayed within the window). Returns tau and details
-    (``friction_per_fs``, ``undamped``)."""
+    """tau_k = 1/gamma_k (fs) from the VACFs ``c`` (L, M): 1/C(s) - s = K(s) + W^2/s is fitted by gamma + W^2/s over
+    s = :data:`S_FACTORS` x w_k, so that the mode's effective (anharmonic, thermal) frequency W is fitted rather than
+    taken from the Hessian (a 1 % frequency shift would otherwise bias K by 2 % of w, more than most frictions).
+    tau = inf for modes whose C over the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped
+    cosine has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is
+    not positive. Details: ``friction_per_fs``, ``effective_angular_frequency_per_fs``, ``undamped``.
+    """
     omega = np.abs(np.asarray(angular_frequencies, dtype=float))
-    friction = 1.0 / laplace_transform(c, dt_fs, omega) - 2.0 * omega
-    tail = np.abs(c[-max(2, c.shape[0] // 10):]).max(axis=0)
-    undamped = (tail > decay_floor) | (friction <= 0)
+    s = np.array([factor * omega for factor in S_FACTORS])  # (S, M)
+    y = np.array([1.0 / laplace_transform(c, dt_fs, row) for row in s]) - s
+    x = 1.0 / s
+    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+    slope = ((x - x_mean) * (y - y_mean)).sum(axis=0) / ((x - x_mean) ** 2).sum(axis=0)
+    friction = y_mean - slope * x_mean
+    tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10):] ** 2, axis=0))
+    undamped = (tail > undecayed_rms) | (friction <= 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
-    return tau, {'friction_per_fs': friction, 'undamped': undamped}
+    return tau, {'friction_per_fs': friction, 'effective_angular_frequency_per_fs': np.sqrt(np.abs(slope)),
+                 'undamped': undamped}
 
 
 def _langevin_line(omega, amplitude, omega0, gamma):
@@ -92,7 +107,7 @@ def lorentzian_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.nd
                          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """tau_k = 1/(2 pi FWHM_k) (fs) from a Langevin-line fit (angular FWHM gamma, tau = 1/gamma) to the power
     spectrum of each mode's VACF (one-sided cosine transform with a Hann taper); modes whose fitted width is below
-    the spectral resolution 2 pi / t_max are ``resolution_limited`` and get tau = inf."""
+    twice the spectral resolution 2 pi / t_max (the taper's main lobe) are ``resolution_limited``: tau = inf."""
     c = np.asarray(c, dtype=float)
     n_lags, n_modes = c.shape
     taper = np.hanning(2 * n_lags)[n_lags:][:, None]
@@ -116,7 +131,7 @@ def lorentzian_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.nd
             limited[k] = True
             continue
         width[k] = abs(params[2])
-        limited[k] = width[k] < resolution
+        limited[k] = width[k] < 2 * resolution
         if not limited[k]:
             tau[k] = 1.0 / width[k]
     return tau, {'fwhm_thz': width / (2 * np.pi) * 1e3, 'resolution_limited': limited,

@@ -1,0 +1,165 @@
+"""Calcfunctions of ``qdots.phonons``: normal modes + DOS, mode lifetimes, MSD(T) slope and G(r) / dG(r).
+
+Kernels: :mod:`aiida_qdots.analysis.normal_modes`, :mod:`~aiida_qdots.analysis.mode_lifetimes`,
+:mod:`~aiida_qdots.analysis.thermal_msd` and :mod:`~aiida_qdots.analysis.pdf`. MD trajectories are the
+``trajectory`` outputs of ``qdots.lammps`` runs (positions in angstrom, velocities in angstrom/fs, times in fs);
+only frames of the NVE stage (time >= ``nve_start_fs``) are analysed. Frequencies in THz and cm^-1, times in fs.
+"""
+from __future__ import annotations
+
+import numpy as np
+from aiida import orm
+from aiida.engine import calcfunction
+
+from aiida_qdots.analysis.fluctuations import atomic_masses
+from aiida_qdots.analysis.mode_lifetimes import (
+    gle_lifetimes,
+    lorentzian_lifetimes,
+    mode_autocorrelation,
+    project_velocities,
+)
+from aiida_qdots.analysis.normal_modes import hessian_checks, normal_modes, phonon_dos
+from aiida_qdots.analysis.pdf import pdf_peaks, reduced_pdf
+from aiida_qdots.analysis.thermal_msd import DEBYE_WALLER_CONVENTION, msd_by_element, msd_temperature_slope
+
+
+def _nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Positions, velocities (or None) and the frame spacing (fs) of the frames at time >= ``nve_start_fs``."""
+    times = trajectory.get_array('times')
+    keep = times >= nve_start_fs - 1e-6
+    if keep.sum() < 16:
+        raise ValueError(f'trajectory <{trajectory.pk}> has {keep.sum()} NVE frames; need at least 16')
+    velocities = trajectory.get_array('velocities')[keep] if 'velocities' in trajectory.get_arraynames() else None
+    return trajectory.get_array('positions')[keep], velocities, float(np.median(np.diff(times[keep])))
+
+
+@calcfunction
+def analyse_normal_modes(hessian: orm.ArrayData, structure: orm.StructureData, parameters: orm.Dict
+                         ) -> dict[str, orm.Data]:
+    """Normal modes (rigid-body modes projected out) and Gaussian-broadened DOS (``dos_width_thz``)."""
+    atoms = structure.get_ase()
+    matrix = hessian.get_array('hessian')
+    checks = hessian_checks(matrix, atoms.positions)
+    raw = normal_modes(matrix, atoms.get_masses(), atoms.positions, project_rigid=False)
+    modes = normal_modes(matrix, atoms.get_masses(), atoms.positions)
+    vibrational = modes.frequencies_thz[~modes.rigid_mask]
+    width = float(parameters.get_dict().get('dos_width_thz', 0.1))
+    grid = np.linspace(min(0.0, vibrational.min()) - 5 * width, vibrational.max() + 5 * width, 1000)
+    modes_node = orm.ArrayData()
+    modes_node.set_array('frequencies_thz', modes.frequencies_thz)
+    modes_node.set_array('wavenumbers_cm1', modes.wavenumbers_cm1)
+    modes_node.set_array('angular_frequencies_per_fs', modes.angular_frequencies)
+    modes_node.set_array('eigenvectors', modes.eigenvectors)
+    modes_node.set_array('rigid_mask', modes.rigid_mask)
+    modes_node.base.attributes.set_many({
+        'units': {'frequencies_thz': 'THz', 'wavenumbers_cm1': 'cm^-1', 'angular_frequencies_per_fs': 'rad/fs'},
+        'convention': 'eigenvectors[:, k]: mass-weighted, orthonormal; negative frequency = imaginary mode; '
+                      'rigid-body modes projected out (Eckart) and marked by rigid_mask',
+    })
+    dos = orm.ArrayData()
+    dos.set_array('frequency_thz', grid)
+    dos.set_array('dos_per_thz', phonon_dos(vibrational, grid, width))
+    dos.base.attributes.set_many({'units': {'frequency_thz': 'THz', 'dos_per_thz': 'states/THz'},
+                                  'width_thz': width, 'n_modes': int(vibrational.size)})
+    summary = orm.Dict({
+        **checks, 'n_atoms': len(atoms), 'n_vibrational_modes': int(vibrational.size),
+        'n_rigid_modes': int(modes.rigid_mask.sum()), 'rigid_max_thz_unprojected': raw.rigid_max_thz,
+        'max_imaginary_thz': modes.max_imaginary_thz, 'max_frequency_thz': float(vibrational.max()),
+        'dos_integral': float(np.trapezoid(dos.get_array('dos_per_thz'), grid)),
+    })
+    return {'normal_modes': modes_node, 'dos': dos, 'modes_summary': summary}
+
+
+@calcfunction
+def analyse_lifetimes(trajectory: orm.TrajectoryData, normal_modes: orm.ArrayData, parameters: orm.Dict
+                      ) -> dict[str, orm.Data]:
+    """Per-mode lifetimes (fs) from the NVE velocities: GLE friction at s = w and the Lorentzian linewidth."""
+    p = parameters.get_dict()
+    _, velocities, dt = _nve_frames(trajectory, float(p['nve_start_fs']))
+    if velocities is None:
+        raise ValueError(f'trajectory <{trajectory.pk}> has no velocities')
+    rigid = normal_modes.get_array('rigid_mask')
+    omega = normal_modes.get_array('angular_frequencies_per_fs')[~rigid]
+    masses = atomic_masses([str(s) for s in trajectory.symbols])
+    qdot = project_velocities(velocities, masses, normal_modes.get_array('eigenvectors')[:, ~rigid])
+    max_lag = min(len(qdot) // 2, max(16, int(float(p.get('max_lag_fs', 2000.0)) / dt)))
+    c = mode_autocorrelation(qdot, max_lag)
+    tau_gle, gle = gle_lifetimes(c, dt, omega)
+    tau_lorentz, line = lorentzian_lifetimes(c, dt, omega)
+    node = orm.ArrayData()
+    node.set_array('frequency_thz', normal_modes.get_array('frequencies_thz')[~rigid])
+    node.set_array('tau_gle_fs', tau_gle)
+    node.set_array('tau_lorentzian_fs', tau_lorentz)
+    node.set_array('friction_per_fs', gle['friction_per_fs'])
+    node.set_array('undamped', gle['undamped'])
+    node.set_array('resolution_limited', line['resolution_limited'])
+    node.base.attributes.set_many({
+        'units': {'tau': 'fs', 'frequency_thz': 'THz', 'friction': '1/fs'}, 'frame_spacing_fs': dt,
+        'max_lag_fs': max_lag * dt, 'resolution_thz': line['resolution_thz'],
+        'convention': 'tau = 1/K(s=w) with K(s) = 1/C(s) - s - w^2/s (GLE); tau = 1/(2 pi FWHM) (Lorentzian); '
+                      'inf = not decayed / not resolved within the run',
+    })
+    finite = np.isfinite(tau_gle)
+    summary = orm.Dict({
+        'temperature_k': p.get('temperature_k'), 'n_modes': int(omega.size), 'n_resolved_gle': int(finite.sum()),
+        'median_tau_gle_fs': float(np.median(tau_gle[finite])) if finite.any() else None,
+        'median_tau_lorentzian_fs': float(np.median(tau_lorentz[np.isfinite(tau_lorentz)]))
+        if np.isfinite(tau_lorentz).any() else None,
+        'units': {'tau': 'fs'},
+    })
+    return {'lifetimes': node, 'lifetimes_summary': summary}
+
+
+@calcfunction
+def analyse_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
+    """<u^2>(T) per element (NVE frames, rigid motion removed) and the weighted slope d<u^2>/dT (A^2/K);
+    ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
+    p = parameters.get_dict()
+    temperatures, rows = [], []
+    for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
+        positions, _, _ = _nve_frames(trajectories[key], float(p['nve_start_fs']))
+        symbols = [str(s) for s in trajectories[key].symbols]
+        temperatures.append(float(p['temperatures'][key]))
+        rows.append(msd_by_element(positions, symbols))
+    names = list(rows[0])
+    msd = orm.ArrayData()
+    msd.set_array('temperature_k', np.array(temperatures))
+    for name in names:
+        msd.set_array(f'msd_{name}_A2', np.array([row[name]['msd_A2'] for row in rows]))
+        msd.set_array(f'sem_{name}_A2', np.array([row[name]['sem_A2'] for row in rows]))
+    msd.base.attributes.set_many({'units': {'msd': 'angstrom^2', 'temperature': 'K'},
+                                  'convention': DEBYE_WALLER_CONVENTION, 'groups': names})
+    fits = {name: msd_temperature_slope(temperatures, msd.get_array(f'msd_{name}_A2'),
+                                        np.maximum(msd.get_array(f'sem_{name}_A2'), 1e-12)) for name in names}
+    slope = orm.Dict({
+        'slope_A2_per_K': fits['all']['slope_A2_per_K'], 'slope_stderr_A2_per_K': fits['all']['slope_stderr_A2_per_K'],
+        'by_element': {name: {k: fits[name][k] for k in ('slope_A2_per_K', 'slope_stderr_A2_per_K')}
+                       for name in names if name != 'all'},
+        'fit': fits['all'], 'temperatures_K': temperatures, 'convention': DEBYE_WALLER_CONVENTION,
+    })
+    return {'msd': msd, 'msd_slope': slope}
+
+
+@calcfunction
+def analyse_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.TrajectoryData) -> orm.ArrayData:
+    """Electron-weighted G(r) of the NVE frames at two temperatures and dG = G_hot - G_cold (1/angstrom^2)."""
+    p = parameters.get_dict()
+    curves = {}
+    for name, trajectory in (('cold', cold), ('hot', hot)):
+        positions, _, _ = _nve_frames(trajectory, float(p['nve_start_fs']))
+        stride = max(1, len(positions) // int(p.get('max_frames', 200)))
+        r, curves[name] = reduced_pdf(positions[::stride], [str(s) for s in trajectory.symbols],
+                                      r_max=float(p.get('r_max', 10.0)), dr=float(p.get('dr', 0.02)))
+    node = orm.ArrayData()
+    node.set_array('r_angstrom', r)
+    node.set_array('g_cold', curves['cold'])
+    node.set_array('g_hot', curves['hot'])
+    node.set_array('delta_g', curves['hot'] - curves['cold'])
+    node.base.attributes.set_many({
+        'temperatures_k': [p['temperature_cold_k'], p['temperature_hot_k']],
+        'peaks_cold_angstrom': pdf_peaks(r, curves['cold']).tolist(),
+        'units': {'r': 'angstrom', 'g': '1/angstrom^2'},
+        'convention': 'G(r) = R(r)/r - 4 pi r rho0 gamma0(r), Z-weighted (large-Q electron scattering), sphere shape '
+                      'function; delta_g = G(hot) - G(cold)',
+    })
+    return node

@@ -113,3 +113,22 @@ def test_phonons_rejects_bad_parameters(lammps_code):
     zinc.pbc = (False, False, False)
     with pytest.raises(ValueError, match='has no parameters for O'):
         run_get_node(PhononsWorkChain.get_builder_from_protocol(lammps_code, zinc, 'fast'))
+
+
+def test_cli_launch_and_plot_phonons(lammps_code, tmp_path):
+    from click.testing import CliRunner
+
+    from aiida_qdots.cli import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ['launch', 'phonons', '--protocol', 'fast'])
+    assert result.exit_code != 0 and 'give either --diameter (nm) or --structure PK' in result.output
+    result = runner.invoke(cli, ['launch', 'phonons', '--diameter', '1.4', '--stages', 'modes', '--stages', 'msd',
+                                 '--code', lammps_code.full_label])
+    assert result.exit_code == 0, result.output
+    assert 'exit status 0' in result.output
+    pk = result.output.split('PhononsWorkChain: PK ')[1].split()[0]
+    path = tmp_path / 'phonons.png'
+    result = runner.invoke(cli, ['plot', 'phonons', pk, '-o', str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes()[:4] == b'\x89PNG'

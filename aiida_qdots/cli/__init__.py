@@ -11,4 +11,16 @@ def cli(profile):
     """Run, query and share CdSe quantum-dot simulation studies with AiiDA."""
 
 
-from aiida_qdots.cli import analyze, analyze_levels, build, clusters, demo, importers, launch, plots, setup, ued  # noqa: E402, F401  (register subcommands)
+from aiida_qdots.cli import (  # noqa: E402, F401  (register subcommands)
+    analyze,
+    analyze_levels,
+    build,
+    clusters,
+    demo,
+    importers,
+    launch,
+    phonons,
+    plots,
+    setup,
+    ued,
+)

@@ -1,6 +1,8 @@
 """``aiida-qdots launch``: submit the package's workchains."""
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from aiida_qdots.cli import cli
@@ -12,15 +14,35 @@ DAEMON = click.option('--daemon/--no-daemon', default=False, show_default=True,
                       help='Submit to the daemon and return, instead of running in this process.')
 
 
+@contextlib.contextmanager
+def refusing_bad_input():
+    """Builders and input validators refuse bad input with a ValueError (QdotsInputError, PortValidationError)
+    before anything is stored, ``load_code`` an unknown code with NotExistent: print the message, no traceback."""
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
+
+    try:
+        yield
+    except (ValueError, NotExistent, MultipleObjectsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def launch_process(builder, daemon: bool, label: str):
-    """Run ``builder`` here (blocking) or submit it to the daemon; print its PK and final state."""
+    """Run ``builder`` here (blocking) or submit it to the daemon; print its PK and final state.
+
+    Inputs are validated first: invalid ones end the command with their message and store nothing.
+    """
     from aiida.engine import run_get_node, submit
+    from aiida.engine.utils import instantiate_process
+    from aiida.manage import get_manager
 
     if daemon:
-        node = submit(builder)
+        with refusing_bad_input():
+            node = submit(builder)
         echo_pk(f'{label} submitted', node)
         return node
-    _, node = run_get_node(builder)
+    with refusing_bad_input():
+        process = instantiate_process(get_manager().get_runner(), builder)
+    _, node = run_get_node(process)
     echo_pk(label, node)
     click.echo(f'state: {node.process_state.value}, exit status {node.exit_status}'
                + (f' ({node.exit_message})' if node.exit_message else ''))
@@ -57,10 +79,11 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
 
     from aiida_qdots.workchains.ligand_ranking import LigandRankingWorkChain
 
-    builder = LigandRankingWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), composition, arrangements, protocol=protocol, relax=relax,
-        max_concurrent=max_concurrent,
-    )
+    with refusing_bad_input():
+        builder = LigandRankingWorkChain.get_builder_from_protocol(
+            orm.load_code(code_label), composition, arrangements, protocol=protocol, relax=relax,
+            max_concurrent=max_concurrent,
+        )
     node = launch_process(builder, daemon, 'ligand ranking')
     if node.is_finished and 'ranking' in node.outputs:
         for entry in node.outputs.ranking['ranking']:
@@ -93,9 +116,10 @@ def aimd(structure_pk, protocol, relax, code_label, daemon):
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
     structure = load_input_node(structure_pk, orm.StructureData, '--structure')
-    builder = AimdWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
-    )
+    with refusing_bad_input():
+        builder = AimdWorkChain.get_builder_from_protocol(
+            orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
+        )
     node = launch_process(builder, daemon, 'aimd')
     if node.is_finished_ok:
         trajectory = node.outputs.trajectory
@@ -127,7 +151,9 @@ def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code
         overrides['selection']['window_fs'] = window_fs
     if chunk_frames is not None:
         overrides['chunk_frames'] = chunk_frames
-    builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol, overrides)
+    with refusing_bad_input():
+        builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol,
+                                                                overrides)
     node = launch_process(builder, daemon, 'electronic')
     if node.is_finished_ok:
         stats = node.outputs.statistics
@@ -151,8 +177,9 @@ def namd(trajectory_pk, protocol, frames, cp2k_code, python_code, daemon):
 
     trajectory = load_input_node(trajectory_pk, orm.TrajectoryData, '--trajectory')
     overrides = {'window': {'n_frames': frames}} if frames else {}
-    builder = NamdWorkChain.get_builder_from_protocol(
-        orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides)
+    with refusing_bad_input():
+        builder = NamdWorkChain.get_builder_from_protocol(
+            orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides)
     node = launch_process(builder, daemon, 'namd')
     if node.is_finished_ok:
         s = node.outputs.summary

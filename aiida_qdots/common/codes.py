@@ -81,8 +81,11 @@ def job_environment() -> str:
     return '\n'.join(lines)
 
 
-def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None) -> tuple[orm.Computer, bool]:
-    """Load the computer ``label`` or create a ``core.local`` + ``core.direct`` one.
+def get_or_create_localhost(
+    label: str = LOCALHOST, mpiprocs: int | None = None, scheduler_type: str = 'core.direct'
+) -> tuple[orm.Computer, bool]:
+    """Load the computer ``label`` or create a ``core.local`` one with ``scheduler_type`` (``core.direct``, or
+    ``core.slurm`` for the local SLURM cluster of ``scripts/services.sh``).
 
     New computers run ``mpiprocs`` MPI ranks per job (default: the machine's cores). Returns the
     computer and whether it was created.
@@ -95,9 +98,9 @@ def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None)
         computer = orm.Computer(
             label=label,
             hostname='localhost',
-            description='this machine (qdots)',
+            description=f'this machine (qdots, {scheduler_type})',
             transport_type='core.local',
-            scheduler_type='core.direct',
+            scheduler_type=scheduler_type,
             workdir=workdir,
         ).store()
         computer.set_mpirun_command(['mpirun', '-np', '{tot_num_mpiprocs}'])
@@ -109,8 +112,13 @@ def get_or_create_localhost(label: str = LOCALHOST, mpiprocs: int | None = None)
     return computer, created
 
 
-def get_or_create_code(kind: str, computer: orm.Computer) -> tuple[orm.InstalledCode, bool]:
-    """Load ``<kind>@<computer>`` or register it as an InstalledCode. Returns code and whether it was created."""
+def get_or_create_code(
+    kind: str, computer: orm.Computer, executable: str | None = None
+) -> tuple[orm.InstalledCode, bool]:
+    """Load ``<kind>@<computer>`` or register it as an InstalledCode. Returns code and whether it was created.
+
+    ``executable``: absolute path on ``computer`` (a remote cluster); default: found on this machine's PATH.
+    """
     if kind not in CODES:
         raise QdotsInputError(f'unknown code kind {kind!r}; known: {", ".join(CODES)}')
     spec = CODES[kind]
@@ -122,9 +130,19 @@ def get_or_create_code(kind: str, computer: orm.Computer) -> tuple[orm.Installed
         label=spec.label,
         description=spec.description,
         computer=computer,
-        filepath_executable=find_executable(spec),
+        filepath_executable=executable or find_executable(spec),
         default_calc_job_plugin=spec.calc_job_plugin,
         prepend_text=job_environment(),
         with_mpi=spec.with_mpi,
     )
     return code.store(), True
+
+
+def check_code_plugin(code: orm.AbstractCode, kind: str) -> str | None:
+    """Validator message when ``code`` is registered for another CalcJob plugin than ``kind``'s (e.g. a LAMMPS
+    code given where CP2K runs); None when it fits or names no default plugin."""
+    default = code.default_calc_job_plugin
+    expected = CODES[kind].calc_job_plugin
+    if default and default != expected:
+        return f'code {code.full_label} runs {default} jobs, not {kind} ({expected})'
+    return None

@@ -56,6 +56,12 @@ class ProtocolMixin:
             raise QdotsInputError(
                 f'unknown protocol {protocol!r} for {cls.__name__}; available: {", ".join(data["protocols"])}'
             )
+        known = set(data['default_inputs']).union(*data['protocols'].values()) - {'description'}
+        unknown = sorted(set(overrides or {}) - known)
+        if unknown:  # a misspelt override would otherwise be dropped without a word
+            raise QdotsInputError(
+                f'unknown override(s) {", ".join(unknown)} for {cls.__name__}; known: {", ".join(sorted(known))}'
+            )
         spec = {k: v for k, v in data['protocols'][protocol].items() if k != 'description'}
         inputs = recursive_merge(data['default_inputs'], spec)
         return recursive_merge(inputs, overrides or {})

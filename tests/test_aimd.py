@@ -76,8 +76,8 @@ def start_structure(real_first_frame):
     return orm.StructureData(ase=atoms)
 
 
-def _builder(code, structure, stages, segment_steps):
-    overrides = {'relax': False, 'stages': stages, 'segment_steps': segment_steps}
+def _builder(code, structure, stages, segment_steps, **overrides):
+    overrides = {'relax': False, 'stages': stages, 'segment_steps': segment_steps, **overrides}
     return AimdWorkChain.get_builder_from_protocol(code, structure, 'fast', overrides)
 
 
@@ -171,7 +171,7 @@ def test_missing_restart_file_ends_in_named_exit_code(cp2k_code, localhost, star
     watcher = JobWatcher(pathlib.Path(localhost.get_workdir()), 'MAX_STEPS 4',
                          finished, lambda folder: (folder / 'aiida-1.restart').unlink())
     watcher.start()
-    _, node = run_get_node(_builder(cp2k_code, start_structure, stages, segment_steps=3))
+    _, node = run_get_node(_builder(cp2k_code, start_structure, stages, segment_steps=3, analysis=None))
     watcher.done.set()
     assert watcher.done.is_set()
     assert node.exit_status == AimdWorkChain.exit_codes.ERROR_NO_RESTART_FILE.status
@@ -180,6 +180,8 @@ def test_missing_restart_file_ends_in_named_exit_code(cp2k_code, localhost, star
 
 def test_invalid_stages_are_rejected(cp2k_code, start_structure):
     for stages, message in [
+        ([{'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 6}],
+         'the production stage has 6 steps; its analysis needs at least 16 frames'),
         ([{'name': 'heating', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 5}], 'named "production"'),
         ([{'name': 'production', 'ensemble': 'NPT', 'temperature': 300.0, 'steps': 5}], 'ensemble must be'),
         ([{'name': 'production', 'ensemble': 'NVE', 'temperature': -3.0, 'steps': 5}], 'must be positive'),

@@ -22,5 +22,6 @@ from aiida_qdots.cli import (  # noqa: E402, F401  (register subcommands)
     phonons,
     plots,
     setup,
+    study,
     ued,
 )

@@ -1,14 +1,19 @@
-"""``aiida-qdots demo``: the demonstration run on the embedded profile, through the daemon."""
+"""``aiida-qdots demo``: the main job. Both studies at the fast protocol on this machine, then the comparison
+table, the figures and the archive."""
 from __future__ import annotations
 
+import datetime
+import pathlib
 import time
 
 import click
 
 from aiida_qdots.cli import cli
 from aiida_qdots.cli.utils import echo_pk, with_profile
+from aiida_qdots.common.errors import QdotsInputError
 
-DEMO_GROUP = 'qdots/demo'
+STUCK_SECONDS = 120.0
+"""A submitted process still ``created`` after this long was never picked up by a daemon worker."""
 
 
 def ensure_daemon() -> None:
@@ -23,84 +28,92 @@ def ensure_daemon() -> None:
     click.echo('daemon: started with 1 worker')
 
 
-def wait_for(nodes: dict, poll: float = 2.0, timeout: float = 3600.0) -> None:
-    """Block until every process in ``nodes`` (label -> node) terminated, printing state changes."""
-    start = time.monotonic()
-    last: dict[str, str] = {}
+def follow(study: str, nodes: list, poll: float = 5.0) -> None:
+    """Print every state change of the study's processes (per configuration and stage) until ``nodes`` end."""
+    from aiida_qdots.query import status_table
+
+    start, seen = time.monotonic(), set()
     while True:
-        for label, node in nodes.items():
-            state = node.process_state.value if node.process_state else 'created'
-            if last.get(label) != state:
-                click.echo(f'  [{time.monotonic() - start:6.0f} s] {label}<{node.pk}>: {state}')
-                last[label] = state
-        if all(node.is_terminated for node in nodes.values()):
+        table = status_table(study)
+        for row in table.itertuples():
+            key = (row.pk, row.state)
+            if key not in seen:
+                seen.add(key)
+                click.echo(f'  [{time.monotonic() - start:5.0f} s] {row.entry} {row.stage}<{row.pk}>: {row.state}')
+        if all(node.is_terminated for node in nodes):
             return
-        if time.monotonic() - start > timeout:
-            raise click.ClickException(f'demo processes still running after {timeout:.0f} s; see `verdi process list`')
+        stuck = [node for node in nodes if node.process_state is None or node.process_state.value == 'created']
+        if stuck and time.monotonic() - start > STUCK_SECONDS:
+            raise click.ClickException(
+                f'{", ".join(f"<{n.pk}>" for n in stuck)} never started: no daemon worker took them. Try '
+                '`verdi daemon restart` and `verdi process repair`, or run the demo without --daemon')
         time.sleep(poll)
 
 
 @cli.command('demo')
+@click.option('--label', default=None, help='Study label (default: demo-<date>-<time>).')
+@click.option('--folder', type=click.Path(file_okay=False, path_type=pathlib.Path), default=pathlib.Path('qdots-demo'),
+              show_default=True, help='Where the table (CSV), the figures (PNG) and the archive go.')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--lammps-code', default='lammps@localhost', show_default=True)
+@click.option('--python-code', default='qdots-python@localhost', show_default=True)
+@click.option('--daemon/--no-daemon', default=False, show_default=True,
+              help='Submit to the daemon (started if needed) and follow, instead of running in this process.')
 @with_profile
-def demo(cp2k_code, lammps_code):
-    """Build the structures of both studies and run short real CP2K and LAMMPS jobs through the daemon.
+def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
+    """Both studies at the fast protocol (about 10 min on 2 cores), then table, figures and archive.
 
-    Stores the Se-rich and Cd-rich magic-size clusters, a 2 nm wurtzite CdSe nanocrystal, relaxes the
-    Cd-rich cluster with GFN1-xTB (CP2K, `fast` protocol) and runs 2 ps of NVT + NVE MD of the
-    nanocrystal with the Stillinger-Weber force field (LAMMPS). Everything goes into the group
-    `qdots/demo`; run it again for a new set of nodes.
+    Study A (qdots.study): Se-rich Cd17Se28H22 and Cd-rich Cd28Se17Cl22, ligand arrangement 0, each relaxed, AIMD
+    at 300 K, HOMO/LUMO of the NVE frames and NAMD (GFN1-xTB, CP2K). Study B (qdots.lattice_study): a 2 nm CdSe
+    core with one CdS monolayer (LAMMPS phonons: modes, lifetimes, MSD(T), G(r)) and the UED fit of the synthetic
+    demo set with its d<u^2>/dT. Everything is filed under the group qdots/<label>.
     """
     from aiida import orm
-    from aiida.engine import submit
+    from aiida.engine import run_get_node, submit
 
-    from aiida_qdots.calculations.functions import build_cluster, cluster_extras
-    from aiida_qdots.calculations.lammps_inputs import MDSettings, get_lammps_builder
-    from aiida_qdots.structures.nodes import nanocrystal_structure
-    from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
+    from aiida_qdots.cli.study import echo_tables
+    from aiida_qdots.data.ued import synthetic_ued_node
+    from aiida_qdots.plots.study import FIGURE_STAGES, plot_study_figure
+    from aiida_qdots.sharing import export_study
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+    from aiida_qdots.workchains.study import StudyWorkChain
 
-    ensure_daemon()
-    group, _ = orm.Group.collection.get_or_create(DEMO_GROUP)
-    clusters = {}
-    for composition in ('se-rich', 'cd-rich'):
-        structure = build_cluster(orm.Str(composition), orm.Int(0))
-        structure.base.extras.set('qdots', cluster_extras(composition, 0, protocol='fast'))
-        clusters[composition] = structure
-        echo_pk(f'{composition} cluster {structure.get_formula()}', structure)
-    nanocrystal = nanocrystal_structure(diameter=20.0, lattice='wurtzite')
-    echo_pk(f'nanocrystal {nanocrystal.get_formula()}', nanocrystal)
+    label = label or f'demo-{datetime.datetime.now():%Y%m%d-%H%M%S}'
+    start = time.monotonic()
+    data = synthetic_ued_node()
+    echo_pk('UED demo data (synthetic)', data)
+    lattice = LatticeStudyWorkChain.get_builder_from_protocol(
+        orm.load_code(lammps_code), label, [{'diameter': 20.0, 'shell_monolayers': 1}], {'synthetic': data}, 'fast')
+    study = StudyWorkChain.get_builder_from_protocol(
+        orm.load_code(cp2k_code), orm.load_code(python_code), label, ['se-rich', 'cd-rich'], [0], 'fast',
+        {'max_concurrent': 1})  # one CP2K job at a time on a workstation
+    click.echo(f'study {label!r}: qdots.lattice_study, then qdots.study; progress below '
+               f'(`aiida-qdots status --group qdots/{label}` from another shell)')
+    if daemon:
+        ensure_daemon()
+        nodes = [submit(lattice), submit(study)]
+        for node in nodes:
+            echo_pk(f'submitted {node.process_label}', node)
+        follow(label, nodes)
+    else:
+        nodes = [run_get_node(builder)[1] for builder in (lattice, study)]
+    for node in nodes:
+        state = 'finished' if node.is_finished_ok else f'FAILED: exit status {node.exit_status} {node.exit_message}'
+        click.echo(f'{node.process_label}<{node.pk}>: {state}')
 
-    cp2k = ClusterEnergyWorkChain.get_builder_from_protocol(
-        orm.load_code(cp2k_code), clusters['cd-rich'], protocol='fast', relax=True
-    )
-    lammps = get_lammps_builder(
-        orm.load_code(lammps_code), nanocrystal, settings=MDSettings(temperature=300.0, nvt_steps=1000, nve_steps=1000),
-    )
-    # One at a time: core.direct would start both at once on a 2-core machine.
-    processes = {}
-    for label, builder in (('cp2k relaxation', cp2k), ('lammps md', lammps)):
-        node = submit(builder)
-        echo_pk(f'submitted {label}', node)
-        processes[label] = node
-        wait_for({label: node})
-    group.add_nodes([*clusters.values(), nanocrystal, *processes.values()])
-
-    click.echo('\nresults')
-    relax = processes['cp2k relaxation']
-    if relax.is_finished_ok:
-        click.echo(f'  Cd28Se17Cl22 GFN1-xTB relaxed energy: {relax.outputs.energy.value:.4f} eV')
-    md = processes['lammps md']
-    if md.is_finished_ok:
-        results = md.outputs.results.get_dict()
-        final = results['final_thermo']
-        speed = ', '.join(f'{b["phase"]} {b["atom_steps_per_second"]:.2e}' for b in results['blocks'])
-        click.echo(f'  {nanocrystal.get_formula()} SW MD: T = {final["Temp"]:.1f} K, E_tot = {final["TotEng"]:.4f} eV '
-                   f'after {final["Time"]:g} ps; atom-steps/s: {speed}')
-    failed = [label for label, node in processes.items() if not node.is_finished_ok]
-    click.echo(f'  all nodes are in group {DEMO_GROUP!r}: `verdi group show {DEMO_GROUP}`')
-    if failed:
-        for label in failed:
-            node = processes[label]
-            click.echo(f'  {label}<{node.pk}> failed: exit status {node.exit_status} {node.exit_message or ""}')
-        raise click.ClickException(f'demo finished with failures: {", ".join(failed)}; see `verdi process report`')
+    folder.mkdir(parents=True, exist_ok=True)
+    echo_tables(label, folder / 'comparison.csv')
+    click.echo('\nfigures')
+    for figure in FIGURE_STAGES:
+        try:
+            for path in plot_study_figure(label, figure, folder):
+                click.echo(f'  {path}')
+        except QdotsInputError as exc:  # a failed stage's figure must not hide the others
+            click.echo(f'  figure {figure}: not made ({exc})')
+    archive = folder / f'{label}.aiida'
+    summary = export_study(label, archive)
+    click.echo(f'\narchive: {archive} ({summary["groups"]} groups, {summary["nodes"]} nodes); import it elsewhere '
+               f'with `aiida-qdots import archive {archive.name}`')
+    click.echo(f'demo done in {time.monotonic() - start:.0f} s')
+    if not all(node.is_finished_ok for node in nodes):
+        raise click.ClickException('a demo stage failed; see `verdi process report <PK>`')

@@ -5,11 +5,13 @@ import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
+from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
-from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
+from aiida_qdots.workchains.aimd_analysis import MIN_FRAMES, AimdAnalysisWorkChain
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 ENSEMBLES = ('NVT', 'NVE')
 EV_PER_PS = 'eV/atom/ps'
@@ -63,6 +65,21 @@ def validate_stages(value, _ctx=None):
                     '`steps_per_temperature`')
         if any(t <= 0 or n <= 0 for t, n in blocks):
             return f'stage {stage["name"]!r}: temperatures and step counts must be positive, got {blocks}'
+
+
+def validate_inputs(inputs, _ctx=None):
+    """The analysis of the production trajectory needs :data:`MIN_FRAMES` frames: refuse shorter production runs
+    up front instead of failing after the MD."""
+    if not inputs.get('analysis') or 'stages' not in inputs:
+        return None
+    production = [s for s in inputs['stages'].get_list() if s.get('name') == 'production']
+    try:
+        steps = sum(n for _, n in stage_blocks(production[0]))
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None  # validate_stages names the problem
+    if steps < MIN_FRAMES:
+        return (f'the production stage has {steps} steps; its analysis needs at least {MIN_FRAMES} frames '
+                '(give more steps, or omit the analysis: overrides {"analysis": null})')
 
 
 def md_parameters(base: dict, segment: dict, timestep_fs: float, thermostat: dict, previous: dict | None) -> dict:
@@ -170,7 +187,7 @@ def md_checks(plan: orm.List, **trajectories: orm.TrajectoryData) -> orm.Dict:
                      'units': {'temperature': 'K', 'drift': EV_PER_PS, 'energy': 'eV/atom'}})
 
 
-class AimdWorkChain(ProtocolMixin, WorkChain):
+class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Relax (optional), heat, equilibrate and run NVE production of a cluster with CP2K.
 
     Every stage is split into segments (``segment_steps``); each segment is one ``cp2k.base`` run
@@ -185,7 +202,8 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input('structure', valid_type=orm.StructureData, help='The cluster (non-periodic box).')
-        spec.input('code', valid_type=orm.AbstractCode, help='The CP2K code.')
+        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'),
+                   help='The CP2K code.')
         spec.input('parameters', valid_type=orm.Dict,
                    help='CP2K input without the MD section: the electronic method (from cluster_energy protocols).')
         spec.input('stages', valid_type=orm.List, validator=validate_stages,
@@ -213,6 +231,7 @@ class AimdWorkChain(ProtocolMixin, WorkChain):
             cls.results,
             if_(cls.should_analyse)(cls.run_analysis, cls.inspect_analysis),
         )
+        spec.inputs.validator = validate_inputs
         spec.output('relaxed_structure', valid_type=orm.StructureData, required=False)
         spec.output('trajectory', valid_type=orm.TrajectoryData,
                     help='Production stage: positions (A), velocities (A/fs), times (fs), energies (eV), T (K).')

@@ -21,6 +21,7 @@ from aiida_qdots.calculations.trajectory_analysis import (
 )
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.importers import trajectory_timestep
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 ANALYSIS_ERRORS = (QdotsInputError, ValueError, np.linalg.LinAlgError)
 """Exceptions of the analysis calcfunctions that end the workchain with an exit code instead of an exception."""
@@ -58,7 +59,7 @@ def validate_inputs(inputs, _ctx=None) -> str | None:
     return None
 
 
-class AimdAnalysisWorkChain(WorkChain):
+class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
     """Per-atom and per-element RMSF and mass-weighted VACF power spectra (total and per element) of a trajectory.
 
     Outputs ``rmsf`` (ArrayData), ``spectra`` (ArrayData) and ``summary`` (Dict): per-element mean RMSF

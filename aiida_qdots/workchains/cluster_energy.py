@@ -4,9 +4,11 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction
 
+from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.units import HARTREE_EV
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.cp2k_runs import RESTART_HANDLER, Cp2kBaseWorkChain
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
 @calcfunction
@@ -34,7 +36,13 @@ def cp2k_parameters(inputs: dict, elements: list[str], relax: bool) -> dict:
     return recursive_merge(parameters, {'GLOBAL': {'RUN_TYPE': 'GEO_OPT' if relax else 'ENERGY'}})
 
 
-class ClusterEnergyWorkChain(ProtocolMixin, WorkChain):
+def validate_inputs(inputs, _ctx=None):
+    """The CP2K code must be registered for the ``cp2k`` plugin (a LAMMPS code would fail only when run)."""
+    if 'cp2k' in inputs and 'code' in inputs['cp2k'].get('cp2k', {}):
+        return check_code_plugin(inputs['cp2k']['cp2k']['code'], 'cp2k')
+
+
+class ClusterEnergyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Total energy (eV) of a non-periodic cluster with CP2K, optionally after a geometry optimisation.
 
     Runs one ``cp2k.base`` work chain with its restart handler enabled, so an SCF failure, a walltime
@@ -50,6 +58,7 @@ class ClusterEnergyWorkChain(ProtocolMixin, WorkChain):
         spec.input('structure', valid_type=orm.StructureData, help='The cluster (non-periodic, in a vacuum box).')
         spec.input('relax', valid_type=orm.Bool, default=lambda: orm.Bool(False),
                    help='Optimise the geometry (GEO_OPT) before taking the energy.')
+        spec.inputs.validator = validate_inputs
         spec.outline(cls.run_cp2k, cls.inspect_cp2k)
         spec.output('energy', valid_type=orm.Float, help='Final total energy in eV.')
         spec.output('structure', valid_type=orm.StructureData, required=False,

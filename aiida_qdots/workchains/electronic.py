@@ -6,9 +6,11 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
 
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
+from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
 
@@ -102,7 +104,7 @@ def level_statistics(levels: orm.ArrayData) -> orm.Dict:
     return orm.Dict({**stats, 'n_frames': n_frames, 'units': 'eV'})
 
 
-class ElectronicWorkChain(ProtocolMixin, WorkChain):
+class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """HOMO, LUMO, LUMO+1 and gap of trajectory frames every ``stride_fs`` over the last ``window_fs``.
 
     The frames are re-evaluated in chunks of ``chunk_frames``, each one ``cp2k.base`` REFTRAJ run
@@ -117,7 +119,7 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         super().define(spec)
         spec.input('trajectory', valid_type=orm.TrajectoryData,
                    help='Positions in angstrom; frame times from `times` (fs) or the `timestep_fs` attribute.')
-        spec.input('code', valid_type=orm.AbstractCode)
+        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
         spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (method, SCF, &PRINT &MO).')
         spec.input('selection', valid_type=orm.Dict, validator=validate_selection,
                    help='{"stride_fs": 20, "window_fs": 10000}: frames every stride over the last window.')
@@ -142,6 +144,8 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         overrides = dict(overrides or {})
         method = ClusterEnergyWorkChain.get_protocol_inputs(protocol, overrides.pop('method', {}))
         inputs = cls.get_protocol_inputs(protocol, overrides)
+        builder = cls.get_builder()
+        builder.trajectory = trajectory  # checks the type before the symbols are read
         parameters = method_parameters(method, sorted(set(trajectory.symbols)))
         scf = parameters['FORCE_EVAL']['DFT']['SCF']
         for key in ('OT', 'OUTER_SCF'):
@@ -149,8 +153,6 @@ class ElectronicWorkChain(ProtocolMixin, WorkChain):
         parameters['FORCE_EVAL']['DFT']['SCF'] = recursive_merge(scf, inputs['scf'])
         parameters['FORCE_EVAL']['DFT']['PRINT'] = {'MO': {
             'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}}
-        builder = cls.get_builder()
-        builder.trajectory = trajectory
         builder.code = code
         builder.parameters = orm.Dict(parameters)
         builder.selection = orm.Dict(inputs['selection'])

@@ -8,6 +8,7 @@ from aiida_qdots.calculations.functions import build_cluster, cluster_extras, ra
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.clusters import COMPOSITIONS, build_magic_cluster, get_composition, ligand_arrangements
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
 def validate_composition(value, _ctx=None):
@@ -29,7 +30,7 @@ def validate_arrangements(value, _ctx=None):
         return f'ligand arrangement indices must be integers in 0..{n_options - 1}; got {bad}'
 
 
-class LigandRankingWorkChain(WorkChain):
+class LigandRankingWorkChain(LabelledOutputsMixin, WorkChain):
     """Build each requested ligand arrangement, compute its (relaxed) CP2K energy, and rank them.
 
     Arrangements run at most ``max_concurrent`` at a time (``core.direct`` would start them all at
@@ -73,6 +74,9 @@ class LigandRankingWorkChain(WorkChain):
         recipe = get_composition(composition)
         if arrangements is None:
             arrangements = list(range(len(ligand_arrangements(24 - recipe.n_ligands))))
+        message = validate_arrangements(orm.List(list(arrangements)))
+        if message:
+            raise QdotsInputError(message)
         # Every arrangement has the same elements, so one (unstored) example fixes the CP2K kinds.
         example = orm.StructureData(ase=build_magic_cluster(recipe.name, arrangements[0]))
         sub = ClusterEnergyWorkChain.get_builder_from_protocol(code, example, protocol, overrides, relax)

@@ -10,6 +10,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 from aiida_qdots.analysis.recombination import recombination_analysis
 from aiida_qdots.calculations.dish import DishCalculation, recombination_nodes
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
+from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.protocols import ProtocolMixin
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs
 from aiida_qdots.workchains.electronic import (
@@ -18,6 +19,7 @@ from aiida_qdots.workchains.electronic import (
     select_frames,
     trajectory_times,
 )
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
 def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]:
@@ -77,7 +79,7 @@ def namd_analysis(hamiltonian: orm.ArrayData, parameters: orm.Dict) -> dict[str,
     return recombination_nodes(summary, arrays)
 
 
-class NamdWorkChain(ProtocolMixin, WorkChain):
+class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Non-adiabatic MD in the classical path approximation over an MD window of a trajectory.
 
     1. CP2K REFTRAJ over every frame of the window (chunks of ``chunk_frames``) writing MOLDEN files;
@@ -91,8 +93,9 @@ class NamdWorkChain(ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input('trajectory', valid_type=orm.TrajectoryData, help='MD trajectory with one frame per MD step.')
-        spec.input('cp2k_code', valid_type=orm.AbstractCode)
-        spec.input('python_code', valid_type=orm.AbstractCode, help='Python with aiida-qdots and PySCF.')
+        spec.input('cp2k_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
+        spec.input('python_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'python'),
+                   help='Python with aiida-qdots and PySCF.')
         spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (as qdots.electronic).')
         spec.input('window', valid_type=orm.Dict, help='{"first_frame": k, "n_frames": n} of the trajectory.')
         spec.input('orbitals', valid_type=orm.Dict, help='{"below": n, "above": m} orbitals around the gap.')

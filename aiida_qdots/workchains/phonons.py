@@ -13,8 +13,10 @@ from aiida_qdots.calculations.lammps_inputs import (
     validate_lammps_inputs,
 )
 from aiida_qdots.calculations.phonon_analysis import analyse_lifetimes, analyse_msd, analyse_normal_modes, analyse_pdf
+from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 STAGES = ('modes', 'lifetimes', 'msd', 'pdf')
 
@@ -48,7 +50,7 @@ def validate_inputs(inputs, _ctx=None):
         return str(error)
 
 
-class PhononsWorkChain(ProtocolMixin, WorkChain):
+class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Phonons of a nanocrystal with LAMMPS; each stage (modes, lifetimes, msd, pdf) can run alone.
 
     1. CG minimisation, then the Hessian by central finite differences of LAMMPS forces -> normal modes and DOS;
@@ -63,7 +65,8 @@ class PhononsWorkChain(ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input('structure', valid_type=orm.StructureData, help='Non-periodic nanocrystal (aiida-qdots build).')
-        spec.input('code', valid_type=orm.AbstractCode, help='LAMMPS with the MANYBODY package.')
+        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'lammps'),
+                   help='LAMMPS with the MANYBODY package.')
         spec.input('force_field', valid_type=orm.SinglefileData, help='Force-field node (get_force_field_node).')
         spec.input('parameters', valid_type=orm.Dict, validator=validate_parameters,
                    help='stages, minimize, hessian, md, lifetimes, msd, pdf settings (see phonons.yaml)')

@@ -12,6 +12,7 @@ from aiida_qdots.calculations.ued_analysis import (
     validate_msd_slope,
 )
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 UED_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_err')
 
@@ -22,7 +23,7 @@ def validate_data(value, _ctx=None):
         return (f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}')
 
 
-class UedWorkChain(ProtocolMixin, WorkChain):
+class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Lattice heating from ultrafast electron diffraction, fitted by the Auger-heating / hot-hole-trapping model.
 
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;

@@ -1,0 +1,187 @@
+"""Query API: a study's results as pandas DataFrames, built with QueryBuilder projections.
+
+Results are found through the study's groups ``qdots/<study>/...`` and the ``qdots`` extras that filing sets
+(:mod:`aiida_qdots.common.filing`): one query per table projects the needed attributes of the result Dicts,
+never loading nodes one by one. Every row carries the PK and UUID of each node its values came from.
+
+Units are in the column names: ``_A`` angstrom, ``_ev`` eV, ``_fs`` / ``_ps`` / ``_ns`` time, ``_mev`` meV,
+``_A2_per_K`` angstrom^2/K.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from aiida import orm
+from aiida.common.links import LinkType
+
+from aiida_qdots.common.filing import EXTRAS_KEY, ROOT
+
+CONFIGURATION_KEYS = ('system', 'configuration', 'composition', 'ligand', 'arrangement', 'protocol', 'temperature_k')
+NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requested', 'shell_monolayers', 'protocol')
+
+CONFIGURATION_FIELDS = {
+    ('aimd', 'analysis__summary'): {'rmsf_mean_A': 'rmsf_mean', 'rmsf_by_element': 'rmsf_by_element'},
+    ('electronic', 'statistics'): {
+        'homo_mean_ev': 'homo.mean_ev', 'homo_std_ev': 'homo.std_ev', 'lumo_mean_ev': 'lumo.mean_ev',
+        'lumo_std_ev': 'lumo.std_ev', 'gap_mean_ev': 'gap.mean_ev', 'gap_std_ev': 'gap.std_ev',
+        'gap_sem_ev': 'gap.sem_ev', 'n_level_frames': 'n_frames'},
+    ('namd', 'summary'): {
+        'mean_abs_nac_mev': 'mean_abs_nac_mev', 'dephasing_time_fs': 'decoherence_time_fs',
+        'dephasing_convention': 'decoherence_convention', 'recombination_ns': 'recombination_tau_ns',
+        'recombination_ci_ns': 'recombination_ci_ns'},
+}
+"""(stage, output) -> {column: attribute path} of the per-configuration table."""
+
+NANOCRYSTAL_FIELDS = {
+    ('phonons', 'msd_slope'): {'du2_dT_A2_per_K': 'slope_A2_per_K', 'du2_dT_stderr_A2_per_K': 'slope_stderr_A2_per_K'},
+    ('phonons', 'modes_summary'): {'n_atoms': 'n_atoms', 'max_frequency_thz': 'max_frequency_thz'},
+    ('phonons', 'lifetimes_summary'): {
+        'n_modes': 'n_modes', 'n_resolved_gle': 'n_resolved_gle', 'median_tau_gle_fs': 'median_tau_gle_fs',
+        'median_tau_lorentzian_fs': 'median_tau_lorentzian_fs'},
+}
+
+UED_FIELDS = {('ued', 'fit'): {'sets': 'sets'}}
+
+
+def studies() -> list[str]:
+    """Labels of the studies in the profile (groups ``qdots/<study>``)."""
+    query = orm.QueryBuilder().append(orm.Group, filters={'label': {'like': f'{ROOT}/%'}}, project='label')
+    return sorted({label.split('/')[1] for label in query.all(flat=True)})
+
+
+def _escape_like(text: str) -> str:
+    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
+    """One row per (system, configuration) with ``fields`` of each (stage, output) Dict of ``study``.
+
+    One query: the study's groups -> Dict nodes whose extras name one of the (stage, output) pairs.
+    """
+    pairs = list(fields)
+    query = orm.QueryBuilder()
+    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{_escape_like(study)}/%'}}, tag='group')
+    filters = {f'extras.{EXTRAS_KEY}.study': study,
+               'or': [{f'extras.{EXTRAS_KEY}.stage': stage, f'extras.{EXTRAS_KEY}.output': output}
+                      for stage, output in pairs]}
+    paths = sorted({path for columns in fields.values() for path in columns.values()})
+    projections = ['id', 'uuid', f'extras.{EXTRAS_KEY}'] + [f'attributes.{path}' for path in paths]
+    query.append(orm.Dict, with_group='group', filters=filters, project=projections)
+    query.order_by({orm.Dict: {'id': 'asc'}})  # a configuration run twice in one study: the latest run wins
+    rows: dict[tuple, dict] = {}
+    for pk, uuid, extras, *values in query.iterall():
+        pair = (extras['stage'], extras['output'])
+        row = rows.setdefault((extras['system'], extras['configuration']), {k: extras.get(k) for k in keys})
+        by_path = dict(zip(paths, values, strict=True))
+        for column, path in fields[pair].items():
+            row[column] = by_path[path]
+        prefix = f'{pair[0]}_{pair[1].split("__")[-1]}'
+        row[f'{prefix}_pk'], row[f'{prefix}_uuid'] = pk, uuid
+    columns = list(keys)
+    for (stage, output), fields_of_pair in fields.items():
+        prefix = f'{stage}_{output.split("__")[-1]}'
+        columns += [*fields_of_pair, f'{prefix}_pk', f'{prefix}_uuid']
+    frame = pd.DataFrame(list(rows.values()), columns=columns)  # a fixed schema, whatever has finished
+    return frame.sort_values(['system', 'configuration'], ignore_index=True)
+
+
+def configuration_table(study: str) -> pd.DataFrame:
+    """Study A per configuration: mean RMSF (total and per element, angstrom), HOMO/LUMO/gap mean and std (eV),
+    dephasing time (fs, the protocol's convention), mean |NAC| (meV), recombination time and CI (ns)."""
+    frame = _stage_rows(study, CONFIGURATION_FIELDS, CONFIGURATION_KEYS)
+    per_element = pd.DataFrame([value if isinstance(value, dict) else {} for value in frame.pop('rmsf_by_element')],
+                               index=frame.index)
+    per_element = per_element[sorted(per_element.columns)].add_prefix('rmsf_').add_suffix('_A')
+    bounds = [value if isinstance(value, list) else [None, None] for value in frame.pop('recombination_ci_ns')]
+    frame['recombination_ci_low_ns'] = [low for low, _ in bounds]
+    frame['recombination_ci_high_ns'] = [high for _, high in bounds]
+    return pd.concat([frame, per_element], axis=1)
+
+
+def composition_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over the configurations of each composition: one row per quantity, columns
+    (composition, mean/std), e.g. Se-rich vs Cd-rich side by side."""
+    skip = {'arrangement', 'temperature_k'}
+    metrics = [c for c in table.select_dtypes('number') if not c.endswith('_pk') and c not in skip]
+    return table.groupby('composition')[metrics].agg(['mean', 'std']).T.unstack()
+
+
+def nanocrystal_table(study: str) -> pd.DataFrame:
+    """Study B per nanocrystal: d<u^2>/dT with its standard error (A^2/K), modes and lifetime summary."""
+    return _stage_rows(study, NANOCRYSTAL_FIELDS, NANOCRYSTAL_KEYS)
+
+
+def ued_table(study: str) -> pd.DataFrame:
+    """Study B per UED data set and pump: fitted Auger time tau_AR and trapping time (ps) with their CIs."""
+    frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
+    rows = []
+    for record in frame.to_dict('records'):
+        for pump in record.pop('sets', None) or []:
+            values, ci = pump['values'], pump['ci']
+            rows.append({
+                'data_set': record['configuration'], 'wavelength_nm': pump['wavelength_nm'],
+                'fluence_mj_cm2': pump['fluence_mj_cm2'], 'trapping': pump['trapping'],
+                'tau_auger_ps': pump['model']['tau_auger_ps'], 'tau_auger_ci_ps': ci.get('tau_auger_ps'),
+                'tau_trap_ps': pump['model']['tau_trap_ps'], 'tau_trap_ci_ps': ci.get('tau_trap_ps'),
+                'sigma_cm2': values.get('sigma_cm2'), 'chi2_reduced': pump['chi2_reduced'],
+                'plateau_k': pump['plateau_k'], 'msd_slope_from': record['msd_slope_from'],
+                'protocol': record['protocol'], 'ued_fit_pk': record['ued_fit_pk'],
+                'ued_fit_uuid': record['ued_fit_uuid']})
+    return pd.DataFrame(rows)
+
+
+def compare(study: str) -> dict[str, pd.DataFrame]:
+    """Every non-empty table of ``study``: ``configurations``, ``nanocrystals``, ``ued``."""
+    tables = {'configurations': configuration_table(study), 'nanocrystals': nanocrystal_table(study),
+              'ued': ued_table(study)}
+    return {name: table for name, table in tables.items() if not table.empty}
+
+
+def study_processes(study: str) -> list[orm.WorkflowNode]:
+    """The ``qdots.study`` / ``qdots.lattice_study`` workchains of ``study``, oldest first."""
+    query = orm.QueryBuilder().append(
+        orm.WorkflowNode, filters={f'extras.{EXTRAS_KEY}.study': study,
+                                   f'extras.{EXTRAS_KEY}.kind': {'in': ['study', 'lattice_study']}},
+        project='*').order_by({orm.WorkflowNode: {'ctime': 'asc'}})
+    return query.all(flat=True)
+
+
+def status_table(study: str) -> pd.DataFrame:
+    """Progress of ``study``: a row per process the study workchains called (``entry``: its call link label) and
+    per stage process of each configuration, with state and exit status."""
+    process = ['id', 'attributes.process_label', 'attributes.process_state', 'attributes.exit_status']
+
+    def called(query: orm.QueryBuilder) -> list[dict]:
+        query.append(orm.WorkflowNode, with_incoming='caller', tag='called', project=process, edge_tag='call',
+                     edge_project='label', edge_filters={'type': LinkType.CALL_WORK.value})
+        return [{'caller': row['caller']['id'], 'link': row['call']['label'], 'pk': row['called']['id'],
+                 'process': row['called']['attributes.process_label'],
+                 'state': row['called']['attributes.process_state'],
+                 'exit_status': row['called']['attributes.exit_status']} for row in query.iterdict()]
+
+    studies_query = orm.QueryBuilder().append(
+        orm.WorkflowNode, tag='caller', project='id',
+        filters={f'extras.{EXTRAS_KEY}.study': study, f'extras.{EXTRAS_KEY}.kind': {'in': ['study', 'lattice_study']}})
+    rows = [{'study_pk': r['caller'], 'entry': r['link'], 'process': r['process'], 'pk': r['pk'], 'state': r['state'],
+             'exit_status': r['exit_status'],
+             'stage': 'configuration' if r['process'] == 'ConfigurationWorkChain' else r['link'].split('_')[0]}
+            for r in called(studies_query)]
+    entries = {row['pk']: row for row in rows if row['stage'] == 'configuration'}
+    if entries:
+        stages_query = orm.QueryBuilder().append(orm.WorkflowNode, tag='caller', project='id',
+                                                 filters={'id': {'in': list(entries)}})
+        rows += [{**entries[r['caller']], 'stage': r['link'], 'process': r['process'], 'pk': r['pk'],
+                  'state': r['state'], 'exit_status': r['exit_status']} for r in called(stages_query)]
+    frame = pd.DataFrame(rows, columns=['study_pk', 'entry', 'stage', 'process', 'pk', 'state', 'exit_status'])
+    return frame.sort_values(['study_pk', 'entry', 'pk'], ignore_index=True)
+
+
+def stage_processes(study: str, stage: str) -> list[orm.WorkflowNode]:
+    """The finished ``stage`` workchains (``aimd``, ``electronic``, ``namd``, ``phonons``, ``ued``) filed in
+    ``study``, ordered by system and configuration."""
+    query = orm.QueryBuilder()
+    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{_escape_like(study)}/%/{stage}'}}, tag='group')
+    query.append(orm.WorkflowNode, with_group='group', filters={f'extras.{EXTRAS_KEY}.stage': stage},
+                 project=['*', f'extras.{EXTRAS_KEY}.system', f'extras.{EXTRAS_KEY}.configuration'])
+    return [node for node, *_ in sorted(query.all(), key=lambda row: (row[1], row[2]))]

@@ -1,0 +1,239 @@
+"""The dataset layer for real: ``qdots.study`` and ``qdots.lattice_study`` launched by their examples with
+``verdi run`` (fast protocol), their groups and extras, the query API, the CLI, figures and the archive round trip.
+
+In the Study A run a Cl kind that CP2K cannot read (a real CP2K abort) breaks every Cd-rich configuration: the
+Se-rich one must still finish and the study must say which failed and why.
+"""
+import contextlib
+import secrets
+
+import numpy as np
+import pandas as pd
+import pytest
+from aiida import orm
+from aiida.common.links import LinkType
+from click.testing import CliRunner
+from examples_support import verdi_run
+
+from aiida_qdots.cli import cli
+from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.query import (
+    composition_summary,
+    configuration_table,
+    nanocrystal_table,
+    stage_processes,
+    status_table,
+    studies,
+    ued_table,
+)
+from aiida_qdots.workchains.study import ConfigurationWorkChain, StudyWorkChain
+
+STUDY, LATTICE = 'test-study', 'test-lattice'
+SE_RICH, CD_RICH = 'Cd17Se28H22', 'Cd28Se17Cl22'
+BROKEN_CL = {'aimd': {'method': {'parameters': {'FORCE_EVAL': {'SUBSYS': {'KIND': [{'_': 'Cl', 'ELEMENT': 'Xx'}]}}}}}}
+
+
+@pytest.fixture(scope='module')
+def study_node(aiida_profile):
+    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+
+    computer, _ = get_or_create_localhost()
+    for kind in ('cp2k', 'python'):
+        get_or_create_code(kind, computer)
+    out = verdi_run(aiida_profile.name, 'study', '--label', STUDY, '--compositions', 'se-rich,cd-rich',
+                    '--arrangements', '0', overrides={'stages': BROKEN_CL})
+    node = orm.QueryBuilder().append(StudyWorkChain, filters={'label': STUDY}).one()[0]
+    assert f'{node.process_label}<{node.pk}> finished' in out
+    return node
+
+
+@pytest.fixture(scope='module')
+def lattice_node(aiida_profile):
+    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+
+    get_or_create_code('lammps', get_or_create_localhost()[0])
+    verdi_run(aiida_profile.name, 'lattice_study', '--label', LATTICE, '--nanocrystals', '1.2:0,1.2:1')
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    return orm.QueryBuilder().append(LatticeStudyWorkChain, filters={'label': LATTICE}).one()[0]
+
+
+def test_a_failed_configuration_does_not_stop_the_others(study_node):
+    assert study_node.exit_status == StudyWorkChain.exit_codes.ERROR_SOME_CONFIGURATIONS_FAILED.status
+    assert '1 of 2 configurations failed: cd_rich_arrangement_0 (aimd: qdots.aimd<' in study_node.exit_message
+    entries = study_node.outputs.summary['configurations']
+    assert entries['se_rich_arrangement_0']['ok'] and entries['se_rich_arrangement_0']['finished_stages'] == [
+        'aimd', 'electronic', 'namd']
+    broken = entries['cd_rich_arrangement_0']
+    assert not broken['ok'] and broken['failed_stage'] == 'aimd' and broken['finished_stages'] == []
+    assert broken['exit_status'] == ConfigurationWorkChain.exit_codes.ERROR_AIMD_FAILED.status
+
+
+def test_every_finished_stage_is_filed_with_its_extras(study_node):
+    for stage, outputs in (('aimd', {'trajectory', 'analysis__summary'}), ('electronic', {'statistics', 'levels'}),
+                           ('namd', {'summary', 'hamiltonian'})):
+        group = orm.load_group(f'qdots/{STUDY}/{SE_RICH}/arrangement-0/{stage}')
+        extras = [node.base.extras.get('qdots') for node in group.nodes]
+        assert all(e['study'] == STUDY and e['stage'] == stage and e['composition'] == 'se-rich' for e in extras)
+        assert all(e['protocol'] == 'fast' and e['temperature_k'] == 300.0 and e['arrangement'] == 0 for e in extras)
+        assert outputs <= {e['output'] for e in extras} and None in {e['output'] for e in extras}
+    assert not orm.QueryBuilder().append(orm.Group, filters={'label': {'like': f'qdots/{STUDY}/{CD_RICH}%'}}).count()
+    assert study_node in orm.load_group(f'qdots/{STUDY}').nodes
+    assert STUDY in studies()
+
+
+def test_configuration_table_holds_the_stored_values_and_their_sources(study_node):
+    table = configuration_table(STUDY)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row.system, row.configuration, row.composition, row.ligand) == (SE_RICH, 'arrangement-0', 'se-rich', 'H')
+    statistics = orm.load_node(row.electronic_statistics_uuid)
+    assert row.gap_mean_ev == statistics['gap']['mean_ev'] and row.homo_std_ev == statistics['homo']['std_ev']
+    assert 1.0 < row.gap_mean_ev < 6.0 and 0 < row.homo_std_ev < 0.5
+    aimd = orm.load_node(row.aimd_summary_pk)
+    for element, value in aimd['rmsf_by_element'].items():
+        assert row[f'rmsf_{element}_A'] == value > 0
+    namd = orm.load_node(row.namd_summary_uuid)
+    assert row.mean_abs_nac_mev == namd['mean_abs_nac_mev'] > 0
+    assert row.dephasing_time_fs == namd['decoherence_time_fs'] > 0
+    # provenance: the summary was made inside the NAMD stage of this study's Se-rich configuration
+    namd_stage = namd.creator.caller
+    configuration = namd_stage.caller
+    assert namd_stage.base.extras.get('qdots')['stage'] == 'namd' and configuration.caller.pk == study_node.pk
+
+
+def test_composition_summary_is_mean_and_std_per_composition():
+    table = pd.DataFrame({'composition': ['se-rich', 'se-rich', 'cd-rich', 'cd-rich', 'cd-rich'],
+                          'arrangement': [0, 1, 0, 1, 2], 'gap_mean_ev': [2.0, 2.2, 1.7, 1.8, 1.6],
+                          'namd_summary_pk': [1, 2, 3, 4, 5]})
+    summary = composition_summary(table)
+    assert list(summary.index) == ['gap_mean_ev']
+    assert summary.loc['gap_mean_ev', ('se-rich', 'mean')] == pytest.approx(2.1)
+    assert summary.loc['gap_mean_ev', ('cd-rich', 'std')] == pytest.approx(np.std([1.7, 1.8, 1.6], ddof=1))
+
+
+def test_cli_compare_status_and_figures(study_node, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ['compare', '--group', f'qdots/{STUDY}', '--csv', str(tmp_path / 'table.csv')])
+    assert result.exit_code == 0, result.output
+    assert SE_RICH in result.output and 'gap_mean_ev' in result.output
+    written = pd.read_csv(tmp_path / 'table.csv')
+    assert written['namd_summary_uuid'].tolist() == configuration_table(STUDY)['namd_summary_uuid'].tolist()
+
+    result = runner.invoke(cli, ['status', '--group', STUDY])
+    assert result.exit_code == 0, result.output
+    assert 'se_rich_arrangement_0' in result.output and 'namd finished' in result.output
+    assert 'cd_rich_arrangement_0' in result.output and '[480]' in result.output
+    assert set(status_table(STUDY)['stage']) == {'configuration', 'aimd', 'electronic', 'namd'}
+
+    for figure in ('3a', '4', '5'):
+        result = runner.invoke(cli, ['plot', 'figure', figure, '--group', f'qdots/{STUDY}', '--folder', str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / f'{STUDY}_figure_{figure}.png').stat().st_size > 10_000
+
+    for args, message in [(['compare', '--group', 'qdots/no-such-study'], "no study 'no-such-study'"),
+                          (['plot', 'figure', 'ued', '--group', STUDY], 'no finished ued stage')]:
+        result = runner.invoke(cli, args)
+        assert result.exit_code != 0 and message in result.output
+
+
+def test_lattice_study_tables_and_figures(lattice_node, tmp_path):
+    assert lattice_node.is_finished_ok, lattice_node.exit_message
+    crystals = nanocrystal_table(LATTICE)
+    assert crystals['configuration'].tolist() == ['d12A_shell0', 'd12A_shell1']
+    assert (crystals['du2_dT_A2_per_K'] > 0).all() and (crystals['n_modes'] > 0).all()
+    shell = crystals.set_index('configuration').loc['d12A_shell1']
+    assert 'S' in shell.system and shell.shell_monolayers == 1
+    ued = ued_table(LATTICE)
+    assert set(ued['wavelength_nm']) == {340.0, 400.0}
+    assert ued['msd_slope_from'].unique().tolist() == ['d12A_shell0']
+    auger = ued[~ued['trapping']].iloc[0]
+    low, high = auger.tau_auger_ci_ps
+    assert low < auger.tau_auger_ps < high
+    fit = orm.load_node(auger.ued_fit_uuid)
+    slope = orm.load_node(crystals.set_index('configuration').loc['d12A_shell0', 'phonons_msd_slope_uuid'])
+    assert fit.creator.caller.inputs.msd_slope.uuid == slope.uuid  # the UED fit used that nanocrystal's slope
+    result = CliRunner().invoke(cli, ['plot', 'figure', 'phonons', '--group', LATTICE, '--folder', str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob(f'{LATTICE}_phonons_*.png'))) == 2
+    assert len(stage_processes(LATTICE, 'ued')) == 1
+
+
+@contextlib.contextmanager
+def fresh_profile(tmp_path):
+    """A new, empty SQLite profile loaded for the duration; the test profile is loaded again afterwards."""
+    from aiida.manage import get_manager
+    from aiida.manage.configuration import create_profile, get_config
+
+    manager = get_manager()
+    previous = manager.get_profile().name
+    config = get_config()
+    name = f'qdots-import-{secrets.token_hex(4)}'
+    create_profile(config, name=name, email='import@qdots.test', storage_backend='core.sqlite_dos',
+                   storage_config={'filepath': str(tmp_path / name)})
+    try:
+        manager.load_profile(name, allow_switch=True)
+        yield name
+    finally:
+        manager.load_profile(previous, allow_switch=True)
+        config.delete_profile(name, delete_storage=True)
+
+
+def provenance(uuid: str) -> set[tuple]:
+    """Every link (source UUID, type, label, target UUID) on the way back from node ``uuid`` to its roots."""
+    links, todo, seen = set(), [orm.load_node(uuid)], set()
+    while todo:
+        node = todo.pop()
+        if node.uuid in seen:
+            continue
+        seen.add(node.uuid)
+        for link in node.base.links.get_incoming().all():
+            links.add((link.node.uuid, link.link_type.value, link.link_label, node.uuid))
+            todo.append(link.node)
+    return links
+
+
+def test_archive_round_trip_gives_the_same_table_and_provenance(study_node, lattice_node, tmp_path):
+    archive = tmp_path / 'study.aiida'
+    result = CliRunner().invoke(cli, ['export', '--group', f'qdots/{STUDY}', str(archive)])
+    assert result.exit_code == 0, result.output
+    before = configuration_table(STUDY)
+    sources = [uuid for column in before if column.endswith('_uuid') for uuid in before[column]]
+    links = {uuid: provenance(uuid) for uuid in sources}
+    assert any(link[1] == LinkType.CALL_WORK.value for link in links[before.namd_summary_uuid[0]])
+
+    with fresh_profile(tmp_path) as name:
+        assert not studies()
+        result = CliRunner().invoke(cli, ['-p', name, 'import', 'archive', str(archive)])
+        assert result.exit_code == 0, result.output
+        assert f'studies {STUDY}' in result.output
+        after = configuration_table(STUDY)
+        pk_columns = [c for c in before if c.endswith('_pk')]
+        pd.testing.assert_frame_equal(before.drop(columns=pk_columns), after.drop(columns=pk_columns))
+        assert {uuid: provenance(uuid) for uuid in sources} == links
+        assert not nanocrystal_table(STUDY).size and studies() == [STUDY]  # only this study was exported
+
+        junk = tmp_path / 'not-an-archive.aiida'
+        junk.write_text('gap_mean_ev\n1.9\n')
+        result = CliRunner().invoke(cli, ['-p', name, 'import', 'archive', str(junk)])
+        assert result.exit_code == 1 and 'cannot import' in result.output
+
+
+def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
+    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+
+    computer, _ = get_or_create_localhost()
+    cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]
+    nodes = orm.QueryBuilder().append(orm.Node).count()
+    for args, message in [
+        (('a/b', ['se-rich'], [0]), 'study label'),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'phonons': {}}}), 'unknown stage(s) phonons'),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'aimd': {'stagez': []}}}), 'unknown override(s) stagez'),
+        (('ok', ['se-rich'], [0], 'ultra'), "unknown protocol 'ultra'"),
+    ]:
+        with pytest.raises(QdotsInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
+            StudyWorkChain.get_builder_from_protocol(cp2k, python, *args)
+    result = CliRunner().invoke(cli, ['launch', 'study', '--label', 'x', '--composition', 'se-rich',
+                                      '--arrangements', '99'])
+    assert result.exit_code != 0 and 'arrangement' in result.output.lower()
+    assert orm.QueryBuilder().append(orm.Node).count() == nodes

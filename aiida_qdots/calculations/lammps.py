@@ -30,8 +30,9 @@ class QdotsLammpsCalculation(LammpsRawCalculation):
             'structure',
             valid_type=orm.StructureData,
             required=False,
-            help=f'Structure written as `{STRUCTURE_FILENAME}` (atom_style atomic, one atom type per kind, in the '
-            'order of `structure.kinds`); the parser maps outputs back to its frame and kinds.',
+            help=f'Structure written as `{STRUCTURE_FILENAME}` (atom_style atomic, or charge with the charges of a '
+            'pair-potential `files.potential`; one atom type per kind, in the order of `structure.kinds`); the '
+            'parser maps outputs back to its frame and kinds.',
         )
         spec.inputs['metadata']['options']['parser_name'].default = 'qdots.lammps'
         spec.output('thermo', valid_type=orm.ArrayData, required=False,
@@ -66,6 +67,8 @@ class QdotsLammpsCalculation(LammpsRawCalculation):
         """Write script and files as ``lammps.raw`` does, plus the structure data file."""
         calcinfo = super().prepare_for_submission(folder)
         if 'structure' in self.inputs:
+            potential = self.inputs.get('files', {}).get('potential')
+            charges = potential.base.attributes.get('charges', None) if potential is not None else None
             with folder.open(STRUCTURE_FILENAME, 'w') as handle:
-                handle.write(write_lammps_data(self.inputs.structure))
+                handle.write(write_lammps_data(self.inputs.structure, charges))
         return calcinfo

@@ -8,7 +8,9 @@ time steps and damping times in fs and are converted here. Three kinds of run:
 * minimisation (:class:`MinimizeSettings`): conjugate gradients, optionally with the cell relaxed;
 * single point (``settings=None``): energy and forces of the structure as given;
 * Hessian (:class:`HessianSettings`): central finite differences of the forces, every atom displaced by
-  +-h along x, y and z (``run 0`` each), the forces of all 6N configurations written to one dump file.
+  +-h along x, y and z (``run 0`` each), the forces of all 6N configurations written to one dump file; or, with
+  a LAMMPS that has the PHONON package, its ``dynamical_matrix`` command (the same differences done inside
+  LAMMPS, written as the mass-weighted matrix).
 
 Every script ends by writing ``final.dump`` (positions, velocities, forces of the last configuration),
 which the parser turns into the ``structure`` and ``forces`` outputs.
@@ -35,6 +37,8 @@ STRUCTURE_FILENAME = 'structure.data'
 TRAJECTORY_FILENAME = 'trajectory.dump'
 FINAL_FILENAME = 'final.dump'
 HESSIAN_FILENAME = 'hessian_forces.dump'
+DYNMAT_FILENAME = 'dynmat.dat'
+HESSIAN_METHODS = ('finite_differences', 'dynamical_matrix')
 FS_PER_PS = 1000.0
 NONPERIODIC_MARGIN = 1.0
 """Padding (angstrom) of the initial box around a non-periodic structure; shrink-wrapping then takes over."""
@@ -112,20 +116,32 @@ class MinimizeSettings:
 
 @dataclasses.dataclass(frozen=True)
 class HessianSettings:
-    """Hessian by central differences of LAMMPS forces: H[3i+a, :] = -(F(x_ia + h) - F(x_ia - h)) / (2h), with the
-    displacement ``h`` in angstrom (errors O(h^2) from anharmonicity, O(eps/h) from force round-off)."""
+    """Hessian by central differences of forces: H[3i+a, :] = -(F(x_ia + h) - F(x_ia - h)) / (2h), with the
+    displacement ``h`` in angstrom (errors O(h^2) from anharmonicity, O(eps/h) from force round-off).
+
+    ``method``: ``finite_differences`` (6N ``run 0`` in the script; any LAMMPS) or ``dynamical_matrix`` (LAMMPS'
+    PHONON package does the same differences and writes H / sqrt(m_i m_j)).
+    """
 
     displacement: float = 0.005
+    method: str = 'finite_differences'
 
     def __post_init__(self):
         _check_positive('finite-difference displacement (angstrom)', self.displacement)
         if self.displacement > 0.05:
             raise QdotsInputError(f'displacement {self.displacement} angstrom is too large for a harmonic Hessian '
                                   '(use <= 0.05)')
+        if self.method not in HESSIAN_METHODS:
+            raise QdotsInputError(f'Hessian method must be one of {", ".join(HESSIAN_METHODS)}, got {self.method!r}')
 
     @property
     def phases(self) -> list[str]:
         return ['hessian']
+
+    @property
+    def filename(self) -> str:
+        """The file the run writes its Hessian data to."""
+        return DYNMAT_FILENAME if self.method == 'dynamical_matrix' else HESSIAN_FILENAME
 
 
 def _check_positive(what: str, value) -> None:
@@ -205,15 +221,17 @@ def lammps_frame(structure: orm.StructureData) -> LammpsFrame:
     return LammpsFrame(names, symbols, masses, True, rotation, box, lattice_map, np.zeros(3))
 
 
-def write_lammps_data(structure: orm.StructureData) -> str:
-    """LAMMPS data file (``atom_style atomic``, types as in :func:`lammps_frame`) of ``structure``."""
+def write_lammps_data(structure: orm.StructureData, charges: Mapping[str, float] | None = None) -> str:
+    """LAMMPS data file (types as in :func:`lammps_frame`) of ``structure``: ``atom_style atomic``, or
+    ``atom_style charge`` with each atom's charge (e) from ``charges`` (element -> charge) when given."""
     frame = lammps_frame(structure)
     kind_index = {name: i + 1 for i, name in enumerate(frame.kinds)}
     positions = np.array([site.position for site in structure.sites], dtype=float) @ frame.rotation
     lo = [float(x) for x in frame.origin]
     box = frame.box.tolist()
+    style = 'atomic' if charges is None else 'charge'
     lines = [
-        f'LAMMPS data file written by aiida-qdots {__version__} (atom_style atomic, units metal)',
+        f'LAMMPS data file written by aiida-qdots {__version__} (atom_style {style}, units metal)',
         '',
         f'{len(positions)} atoms',
         f'{len(frame.kinds)} atom types',
@@ -228,9 +246,11 @@ def write_lammps_data(structure: orm.StructureData) -> str:
     lines += ['', 'Masses', '']
     lines += [f'{i + 1} {float(mass)!r}  # {name} ({symbol})' for i, (name, symbol, mass) in
               enumerate(zip(frame.kinds, frame.symbols, frame.masses, strict=True))]
-    lines += ['', 'Atoms  # atomic', '']
+    lines += ['', f'Atoms  # {style}', '']
+    kind_symbol = {kind.name: kind.symbol for kind in structure.kinds}
     for i, (site, pos) in enumerate(zip(structure.sites, positions, strict=True)):
-        lines.append(f'{i + 1} {kind_index[site.kind_name]} {pos[0]:.12f} {pos[1]:.12f} {pos[2]:.12f}')
+        charge = '' if charges is None else f' {charges[kind_symbol[site.kind_name]]!r}'
+        lines.append(f'{i + 1} {kind_index[site.kind_name]}{charge} {pos[0]:.12f} {pos[1]:.12f} {pos[2]:.12f}')
     return '\n'.join(lines) + '\n'
 
 
@@ -238,19 +258,33 @@ def _float(value: float) -> str:
     return f'{float(value):.10g}'
 
 
+def _pair_lines(force_field: orm.SinglefileData, symbols: tuple[str, ...]) -> list[str]:
+    """``pair_style`` / ``pair_coeff`` of ``force_field`` for atom types of ``symbols``: the many-body file, or
+    per-type Lennard-Jones parameters with Lorentz-Berthelot mixing (charges are in the data file)."""
+    attributes = force_field.base.attributes
+    style = f'{attributes.get("pair_style")} {attributes.get("pair_args", "")}'.strip()
+    lj = attributes.get('lj', None)
+    if lj is None:
+        return [f'pair_style {style}', f'pair_coeff * * {force_field.filename} {" ".join(symbols)}']
+    lines = [f'pair_style {style}', 'pair_modify mix arithmetic']
+    lines += [f'pair_coeff {i} {i} {_float(lj[symbol][0])} {_float(lj[symbol][1])}  # {symbol}'
+              for i, symbol in enumerate(symbols, 1)]
+    return lines
+
+
 def _setup_lines(structure: orm.StructureData, force_field: orm.SinglefileData, title: str) -> list[str]:
     frame = lammps_frame(structure)
     boundary = 'p p p' if frame.periodic else 's s s'
+    charged = force_field.base.attributes.get('charges', None) is not None
     return [
         f'# {title}: generated by aiida-qdots {__version__}',
         f'# force field: {force_field.base.attributes.get("force_field", force_field.filename)} '
         f'({force_field.base.attributes.get("citation", "no citation recorded")})',
         'units metal',
-        'atom_style atomic',
+        f'atom_style {"charge" if charged else "atomic"}',
         f'boundary {boundary}',
         f'read_data {STRUCTURE_FILENAME}',
-        f'pair_style {force_field.base.attributes.get("pair_style")}',
-        f'pair_coeff * * {force_field.filename} {" ".join(frame.symbols)}',
+        *_pair_lines(force_field, frame.symbols),
         'neighbor 2.0 bin',
         'neigh_modify every 1 delay 0 check yes',
     ]
@@ -370,12 +404,18 @@ def single_point_script(structure: orm.StructureData, force_field: orm.Singlefil
 
 
 def hessian_script(structure: orm.StructureData, force_field: orm.SinglefileData, settings: HessianSettings) -> str:
-    """LAMMPS script: forces at +-h displacements of every atom and direction, appended to one dump file."""
+    """LAMMPS script: forces at +-h displacements of every atom and direction, appended to one dump file; or the
+    PHONON package's ``dynamical_matrix`` with the same displacement."""
     validate_lammps_inputs(structure, force_field)
     h = _float(settings.displacement)
+    lines = _setup_lines(structure, force_field, f'Hessian ({settings.method.replace("_", " ")})')
+    if settings.method == 'dynamical_matrix':
+        lines.insert(lines.index(f'read_data {STRUCTURE_FILENAME}'), 'atom_modify map yes')  # needed by the command
+        lines += [*_thermo_lines(['step', 'pe'], 1), 'run 0',
+                  f'dynamical_matrix all regular {h} file {DYNMAT_FILENAME} binary no', *_final_dump_lines(structure)]
+        return '\n'.join(lines) + '\n'
     dump = (f'write_dump all custom {HESSIAN_FILENAME} id fx fy fz modify sort id append yes '
             'format float %.15g')
-    lines = _setup_lines(structure, force_field, 'finite-difference Hessian')
 
     def move(scale: str) -> str:
         return ('displace_atoms moved move ' + ' '.join(f'$({scale}(v_d=={d})*v_h)' for d in (1, 2, 3))
@@ -429,7 +469,7 @@ def get_lammps_builder(
     if isinstance(settings, MDSettings) and settings.dump_every:
         retrieve.insert(0, TRAJECTORY_FILENAME)
     if isinstance(settings, HessianSettings):
-        retrieve.insert(0, HESSIAN_FILENAME)
+        retrieve.insert(0, settings.filename)
 
     builder = QdotsLammpsCalculation.get_builder()
     builder.code = code

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from aiida_qdots.calculations.force_fields import FORCE_FIELDS
 from aiida_qdots.cli.launch import DAEMON, PROTOCOL, launch, launch_process
 from aiida_qdots.cli.plots import OUTPUT, _load, plot
 from aiida_qdots.cli.utils import echo_pk, with_profile
@@ -18,11 +19,13 @@ STAGES = click.Choice(['modes', 'lifetimes', 'msd', 'pdf'])
               help='... with this many CdS monolayers.')
 @click.option('--structure', 'structure_pk', default=None, help='... or use this stored StructureData (PK/UUID).')
 @click.option('--stages', type=STAGES, multiple=True, help='Stages to run (repeatable; default: all four).')
+@click.option('--force-field', type=click.Choice(sorted(FORCE_FIELDS)), default=None,
+              help="Force field (default: the protocol's, sw_zhou2013; lj_coulomb_rabani2002 covers Cd and Se only).")
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_phonons(diameter, shell_monolayers, structure_pk, stages, protocol, code_label, daemon):
+def launch_phonons(diameter, shell_monolayers, structure_pk, stages, force_field, protocol, code_label, daemon):
     """Normal modes, lifetimes, MSD(T) and G(r) of a nanocrystal with LAMMPS (qdots.phonons)."""
     from aiida import orm
 
@@ -40,6 +43,8 @@ def launch_phonons(diameter, shell_monolayers, structure_pk, stages, protocol, c
             if not isinstance(structure, orm.StructureData):
                 raise click.ClickException(f'node {structure.pk} is not a StructureData')
         overrides = {'stages': list(stages)} if stages else {}
+        if force_field:
+            overrides['force_field'] = force_field
         builder = PhononsWorkChain.get_builder_from_protocol(orm.load_code(code_label), structure, protocol,
                                                              overrides)
     except (QdotsInputError, ValueError) as exc:

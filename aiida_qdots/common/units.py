@@ -36,3 +36,9 @@ HC_EV_NM = 1239.84198
 
 MJ_EV = 1.0e-3 / EV_J
 """One millijoule in eV (fluences in mJ/cm^2)."""
+
+KCAL_MOL_EV = 4.184 / 96.48533212
+"""1 kcal/mol in eV (thermochemical calorie; 96.485 kJ/mol per eV)."""
+
+COULOMB_EV_ANGSTROM = 14.399645
+"""e^2 / (4 pi eps0) in eV angstrom (LAMMPS metal units' qqr2e)."""

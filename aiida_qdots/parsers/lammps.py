@@ -19,7 +19,13 @@ import numpy as np
 from aiida import orm
 from aiida.parsers import Parser
 
-from aiida_qdots.calculations.lammps_inputs import FINAL_FILENAME, HESSIAN_FILENAME, TRAJECTORY_FILENAME, lammps_frame
+from aiida_qdots.calculations.lammps_inputs import (
+    DYNMAT_FILENAME,
+    FINAL_FILENAME,
+    HESSIAN_FILENAME,
+    TRAJECTORY_FILENAME,
+    lammps_frame,
+)
 from aiida_qdots.common.errors import QdotsInputError
 
 FS_PER_PS = 1000.0
@@ -320,6 +326,18 @@ def parse_hessian_dump(text: str, displacement: float) -> np.ndarray:
     return -(forces[:, 0] - forces[:, 1]) / (2.0 * displacement)
 
 
+def parse_dynamical_matrix(text: str, masses: np.ndarray) -> np.ndarray:
+    """Hessian (3N, 3N; eV/angstrom^2, LAMMPS frame) from ``dynamical_matrix ... binary no`` output, which holds
+    H[3i+a, 3j+b] / sqrt(m_i m_j) (eV/angstrom^2/amu in metal units) row by row, three numbers per line;
+    ``masses`` (amu) per atom in id order."""
+    values = np.array(text.split(), dtype=float)
+    n_dof = 3 * len(masses)
+    if values.size != n_dof * n_dof:
+        raise QdotsInputError(f'{values.size} numbers in the dynamical matrix; expected (3 N)^2 = {n_dof * n_dof}')
+    dof_masses = np.repeat(np.asarray(masses, dtype=float), 3)
+    return values.reshape(n_dof, n_dof) * np.sqrt(np.outer(dof_masses, dof_masses))
+
+
 class LammpsLogParser(Parser):
     """Parse a ``lammps.raw`` / ``qdots.lammps`` run: screen output, trajectory dump and final dump."""
 
@@ -357,15 +375,24 @@ class LammpsLogParser(Parser):
         structure = self.node.inputs.structure if 'structure' in self.node.inputs else None
         frame = lammps_frame(structure) if structure is not None else None
         retrieve_list = [r if isinstance(r, str) else r[0] for r in self.node.get_retrieve_list() or []]
-        for filename in (HESSIAN_FILENAME, TRAJECTORY_FILENAME, FINAL_FILENAME):
+        for filename in (HESSIAN_FILENAME, DYNMAT_FILENAME, TRAJECTORY_FILENAME, FINAL_FILENAME):
             if filename not in retrieve_list:
                 continue
             if filename not in available:
                 return self._exit('ERROR_DUMP_MISSING', filename=filename)
             try:
-                if filename == HESSIAN_FILENAME:
-                    self.out('hessian', self._hessian_node(retrieved.base.repository.get_object_content(filename),
-                                                           settings['qdots']['displacement'], frame))
+                if filename in (HESSIAN_FILENAME, DYNMAT_FILENAME):
+                    content = retrieved.base.repository.get_object_content(filename)
+                    displacement = settings['qdots']['displacement']
+                    if filename == HESSIAN_FILENAME:
+                        hessian = parse_hessian_dump(content, displacement)
+                        method = 'central finite differences of LAMMPS forces'
+                    else:
+                        kind_mass = dict(zip(frame.kinds, frame.masses, strict=True))
+                        hessian = parse_dynamical_matrix(content, [kind_mass[site.kind_name]
+                                                                   for site in structure.sites])
+                        method = 'LAMMPS dynamical_matrix (PHONON package; central differences), times sqrt(m_i m_j)'
+                    self.out('hessian', self._hessian_node(hessian, displacement, frame, method))
                     continue
                 frames, dump_units = parse_lammps_dump(retrieved.base.repository.get_object_content(filename))
                 if not frames:
@@ -382,8 +409,8 @@ class LammpsLogParser(Parser):
         return None
 
     @staticmethod
-    def _hessian_node(text: str, displacement: float, frame) -> orm.ArrayData:
-        hessian = parse_hessian_dump(text, displacement)
+    def _hessian_node(hessian: np.ndarray, displacement: float, frame, method: str) -> orm.ArrayData:
+        """The Hessian output, rotated from the LAMMPS frame back to the input frame."""
         n_atoms = hessian.shape[0] // 3
         rotation = frame.rotation if frame is not None else np.eye(3)
         blocks = hessian.reshape(n_atoms, 3, n_atoms, 3)
@@ -393,7 +420,7 @@ class LammpsLogParser(Parser):
         scale = np.abs(hessian).max()
         node.base.attributes.set_many({
             'units': {'hessian': 'eV/angstrom^2'}, 'displacement_angstrom': float(displacement),
-            'method': 'central finite differences of LAMMPS forces',
+            'method': method,
             'convention': 'hessian[3i+a, 3j+b] = d2E / dx_ia dx_jb, atoms in input order; not symmetrised',
             'asymmetry': float(np.abs(hessian - hessian.T).max() / scale) if scale else 0.0,
         })

@@ -38,9 +38,20 @@ def validate_parameters(value, _ctx=None):
         return 'the pdf stage takes exactly 2 temperatures (cold, hot)'
     try:
         MDSettings(**{**p['md'], 'temperature': 300.0})
-        HessianSettings(displacement=p.get('hessian', {}).get('displacement', 0.005))
+        hessian = p.get('hessian', {})
+        if hessian.get('method', 'auto') != 'auto':
+            HessianSettings(displacement=hessian.get('displacement', 0.005), method=hessian['method'])
+        HessianSettings(displacement=hessian.get('displacement', 0.005))
     except (QdotsInputError, TypeError) as error:
         return f'invalid settings: {error}'
+
+
+def hessian_method(method: str, code: orm.AbstractCode) -> str:
+    """``auto``: ``dynamical_matrix`` when ``code`` was registered with the PHONON package (its ``lammps_packages``
+    extras), else ``finite_differences``; any other value as given."""
+    if method != 'auto':
+        return method
+    return 'dynamical_matrix' if 'PHONON' in code.base.extras.get('lammps_packages', []) else 'finite_differences'
 
 
 def validate_inputs(inputs, _ctx=None):
@@ -148,8 +159,9 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         return 'modes' in self.ctx.p['stages']
 
     def run_hessian(self):
-        node = self._submit(HessianSettings(self.ctx.p['hessian']['displacement']), 'hessian')
-        self.report(f'finite-difference Hessian ({6 * len(self.ctx.relaxed.sites)} force evaluations): '
+        method = hessian_method(self.ctx.p['hessian'].get('method', 'auto'), self.inputs.code)
+        node = self._submit(HessianSettings(self.ctx.p['hessian']['displacement'], method), 'hessian')
+        self.report(f'Hessian by {method.replace("_", " ")} ({6 * len(self.ctx.relaxed.sites)} force evaluations): '
                     f'qdots.lammps<{node.pk}>')
         return ToContext(hessian=node)
 

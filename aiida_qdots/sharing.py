@@ -23,14 +23,18 @@ def study_groups(study: str) -> list[orm.Group]:
 
 
 def export_study(study: str, path: str | pathlib.Path) -> dict:
-    """Write ``study`` to the archive ``path`` (overwritten); return counts of groups and nodes."""
+    """Write ``study`` to the archive ``path`` (overwritten); return the numbers of groups, filed nodes and nodes
+    in the archive (the filed ones with their provenance)."""
     from aiida.tools.archive import create_archive
+    from aiida.tools.archive.abstract import get_format
 
     groups = study_groups(study)
     if not groups:
         raise QdotsInputError(f'no groups qdots/{study}[/...] in this profile')
     create_archive(groups, filename=path, overwrite=True, include_logs=True, include_comments=True, **EXPORT_RULES)
-    return {'groups': len(groups), 'nodes': sum(group.count() for group in groups)}
+    with get_format().open(path, mode='r') as archive:
+        nodes = archive.querybuilder().append(orm.Node).count()
+    return {'groups': len(groups), 'filed': sum(group.count() for group in groups), 'nodes': nodes}
 
 
 def import_study(path: str | pathlib.Path) -> list[str]:

@@ -112,8 +112,9 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
             click.echo(f'  figure {figure}: not made ({exc})')
     archive = folder / f'{label}.aiida'
     summary = export_study(label, archive)
-    click.echo(f'\narchive: {archive} ({summary["groups"]} groups, {summary["nodes"]} nodes); import it elsewhere '
-               f'with `aiida-qdots import archive {archive.name}`')
+    click.echo(f'\narchive: {archive} ({summary["groups"]} groups, {summary["filed"]} filed nodes, '
+               f'{summary["nodes"]} nodes with provenance); import it elsewhere with '
+               f'`aiida-qdots import archive {archive.name}`')
     click.echo(f'demo done in {time.monotonic() - start:.0f} s')
     if not all(node.is_finished_ok for node in nodes):
         raise click.ClickException('a demo stage failed; see `verdi process report <PK>`')

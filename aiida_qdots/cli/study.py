@@ -199,7 +199,8 @@ def export_command(group_label, output, overwrite):
     if output.exists() and not overwrite:
         raise click.ClickException(f'{output} exists; give --overwrite to replace it')
     summary = export_study(study_of(group_label), output)
-    click.echo(f'wrote {output}: {summary["groups"]} groups, {summary["nodes"]} nodes')
+    click.echo(f'wrote {output}: {summary["groups"]} groups, {summary["filed"]} filed nodes, '
+               f'{summary["nodes"]} nodes with their provenance')
 
 
 @import_group.command('archive')

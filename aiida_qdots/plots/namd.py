@@ -36,12 +36,16 @@ def _outputs_of(node: orm.Node) -> dict[str, orm.Node]:
 
 
 def configuration_label(node: orm.Node) -> str:
-    """``<composition> #<configuration>`` from the ``qdots`` extras of the node or its creator, else its label/PK."""
+    """``<composition> #<index>`` (or ``<composition> <configuration name>``) from the ``qdots`` extras of the node
+    or its creator, else its label/PK."""
     for candidate in (node, node.creator if not isinstance(node, orm.ProcessNode) else None):
         extras = candidate.base.extras.get('qdots', {}) if candidate is not None else {}
         if 'composition' in extras:
-            index = extras.get('configuration')
-            return extras['composition'] + (f' #{index}' if index is not None else '')
+            configuration = extras.get('configuration')  # ranking index, or a study's configuration name
+            if configuration is None:
+                return extras['composition']
+            return f'{extras["composition"]} ' + (f'#{configuration}' if isinstance(configuration, int) else
+                                                  configuration)
     return node.label or f'PK {node.pk}'
 
 

@@ -77,6 +77,9 @@ def test_every_finished_stage_is_filed_with_its_extras(study_node):
         assert all(e['study'] == STUDY and e['stage'] == stage and e['composition'] == 'se-rich' for e in extras)
         assert all(e['protocol'] == 'fast' and e['temperature_k'] == 300.0 and e['arrangement'] == 0 for e in extras)
         assert outputs <= {e['output'] for e in extras} and None in {e['output'] for e in extras}
+    statistics = orm.load_node(configuration_table(STUDY).electronic_statistics_uuid[0])
+    assert statistics.label == 'ElectronicWorkChain statistics'  # outputs explain themselves in verdi node show
+    assert statistics.description == 'Mean and std (eV) of every level and the gap.'
     assert not orm.QueryBuilder().append(orm.Group, filters={'label': {'like': f'qdots/{STUDY}/{CD_RICH}%'}}).count()
     assert study_node in orm.load_group(f'qdots/{STUDY}').nodes
     assert STUDY in studies()

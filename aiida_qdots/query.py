@@ -15,7 +15,7 @@ import pandas as pd
 from aiida import orm
 from aiida.common.links import LinkType
 
-from aiida_qdots.common.filing import EXTRAS_KEY, ROOT
+from aiida_qdots.common.filing import EXTRAS_KEY, ROOT, STUDY_KINDS, escape_like
 
 CONFIGURATION_KEYS = ('system', 'configuration', 'composition', 'ligand', 'arrangement', 'protocol', 'temperature_k')
 NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requested', 'shell_monolayers', 'protocol')
@@ -50,8 +50,9 @@ def studies() -> list[str]:
     return sorted({label.split('/')[1] for label in query.all(flat=True)})
 
 
-def _escape_like(text: str) -> str:
-    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+def _study_workchains(study: str) -> dict:
+    """QueryBuilder filters of the ``qdots.study`` / ``qdots.lattice_study`` workchains of ``study``."""
+    return {f'extras.{EXTRAS_KEY}.study': study, f'extras.{EXTRAS_KEY}.kind': {'in': list(STUDY_KINDS)}}
 
 
 def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
     """
     pairs = list(fields)
     query = orm.QueryBuilder()
-    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{_escape_like(study)}/%'}}, tag='group')
+    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}, tag='group')
     filters = {f'extras.{EXTRAS_KEY}.study': study,
                'or': [{f'extras.{EXTRAS_KEY}.stage': stage, f'extras.{EXTRAS_KEY}.output': output}
                       for stage, output in pairs]}
@@ -140,10 +141,8 @@ def compare(study: str) -> dict[str, pd.DataFrame]:
 
 def study_processes(study: str) -> list[orm.WorkflowNode]:
     """The ``qdots.study`` / ``qdots.lattice_study`` workchains of ``study``, oldest first."""
-    query = orm.QueryBuilder().append(
-        orm.WorkflowNode, filters={f'extras.{EXTRAS_KEY}.study': study,
-                                   f'extras.{EXTRAS_KEY}.kind': {'in': ['study', 'lattice_study']}},
-        project='*').order_by({orm.WorkflowNode: {'ctime': 'asc'}})
+    query = orm.QueryBuilder().append(orm.WorkflowNode, filters=_study_workchains(study), project='*')
+    query.order_by({orm.WorkflowNode: {'ctime': 'asc'}})
     return query.all(flat=True)
 
 
@@ -160,9 +159,8 @@ def status_table(study: str) -> pd.DataFrame:
                  'state': row['called']['attributes.process_state'],
                  'exit_status': row['called']['attributes.exit_status']} for row in query.iterdict()]
 
-    studies_query = orm.QueryBuilder().append(
-        orm.WorkflowNode, tag='caller', project='id',
-        filters={f'extras.{EXTRAS_KEY}.study': study, f'extras.{EXTRAS_KEY}.kind': {'in': ['study', 'lattice_study']}})
+    studies_query = orm.QueryBuilder().append(orm.WorkflowNode, tag='caller', project='id',
+                                              filters=_study_workchains(study))
     rows = [{'study_pk': r['caller'], 'entry': r['link'], 'process': r['process'], 'pk': r['pk'], 'state': r['state'],
              'exit_status': r['exit_status'],
              'stage': 'configuration' if r['process'] == 'ConfigurationWorkChain' else r['link'].split('_')[0]}
@@ -181,7 +179,7 @@ def stage_processes(study: str, stage: str) -> list[orm.WorkflowNode]:
     """The finished ``stage`` workchains (``aimd``, ``electronic``, ``namd``, ``phonons``, ``ued``) filed in
     ``study``, ordered by system and configuration."""
     query = orm.QueryBuilder()
-    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{_escape_like(study)}/%/{stage}'}}, tag='group')
+    query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{escape_like(study)}/%/{stage}'}}, tag='group')
     query.append(orm.WorkflowNode, with_group='group', filters={f'extras.{EXTRAS_KEY}.stage': stage},
                  project=['*', f'extras.{EXTRAS_KEY}.system', f'extras.{EXTRAS_KEY}.configuration'])
     return [node for node, *_ in sorted(query.all(), key=lambda row: (row[1], row[2]))]

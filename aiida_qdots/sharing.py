@@ -6,7 +6,7 @@ import pathlib
 from aiida import orm
 
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.filing import ROOT, study_group_label
+from aiida_qdots.common.filing import ROOT, escape_like, study_group_label
 
 EXPORT_RULES = {'create_backward': True, 'call_calc_backward': True, 'call_work_backward': True,
                 'input_calc_forward': False, 'input_work_forward': False, 'return_backward': False}
@@ -17,9 +17,9 @@ processes called (the complete provenance of each result, reports included); not
 def study_groups(study: str) -> list[orm.Group]:
     """``qdots/<study>`` and every group below it."""
     label = study_group_label(study)
-    query = orm.QueryBuilder().append(orm.Group, filters={'or': [{'label': label},
-                                                                 {'label': {'like': f'{label}/%'}}]})
-    return [group for group in query.all(flat=True) if group.label == label or group.label.startswith(f'{label}/')]
+    query = orm.QueryBuilder().append(orm.Group, filters={'or': [
+        {'label': label}, {'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}]})
+    return query.all(flat=True)
 
 
 def export_study(study: str, path: str | pathlib.Path) -> dict:

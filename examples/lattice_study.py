@@ -12,7 +12,7 @@ from aiida import orm
 from aiida_qdots.data.ued import synthetic_ued_node
 from aiida_qdots.query import nanocrystal_table, ued_table
 from aiida_qdots.scripting import example_parser, launch
-from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain, nanocrystal_recipe
 
 parser = example_parser(__doc__)
 parser.add_argument('--label', required=True, help='Study label.')
@@ -22,8 +22,7 @@ parser.add_argument('--phonon-overrides', type=json.loads, default={})
 parser.add_argument('--code', default='lammps@localhost')
 args = parser.parse_args()
 
-recipes = [{'diameter': 10.0 * float(d), 'shell_monolayers': int(s)}
-           for d, s in (item.split(':') for item in args.nanocrystals.split(','))]
+recipes = [nanocrystal_recipe(item) for item in args.nanocrystals.split(',')]
 data = orm.load_node(args.ued_data) if args.ued_data else synthetic_ued_node()
 builder = LatticeStudyWorkChain.get_builder_from_protocol(
     orm.load_code(args.code), args.label, recipes, {'data': data}, args.protocol, args.phonon_overrides,

@@ -30,15 +30,13 @@ def study_of(group_label: str) -> str:
 
 
 def _nanocrystal(text: str) -> dict:
-    """``D[:S]``: diameter D in nm and S CdS shell monolayers -> a build_nanocrystal recipe (angstrom)."""
-    diameter, _, shell = text.partition(':')
+    """The recipe of one ``--nanocrystal D[:S]``; a usage error naming the option otherwise."""
+    from aiida_qdots.workchains.lattice_study import nanocrystal_recipe
+
     try:
-        recipe = {'diameter': 10.0 * float(diameter), 'shell_monolayers': int(shell or 0)}
-    except ValueError:
-        raise click.BadParameter(f'{text!r} is not DIAMETER_NM[:SHELL_MONOLAYERS], e.g. 3.0:2') from None
-    if not 0.5 <= recipe['diameter'] / 10.0 <= 20.0 or not 0 <= recipe['shell_monolayers'] <= 20:
-        raise click.BadParameter(f'{text!r}: diameter must be 0.5-20 nm and shell monolayers 0-20')
-    return recipe
+        return nanocrystal_recipe(text)
+    except QdotsInputError as exc:
+        raise click.BadParameter(str(exc), param_hint='--nanocrystal') from None
 
 
 @launch.command('study')
@@ -149,6 +147,7 @@ def _exit_text(exit_status) -> str:
 def status_command(group_label):
     """Progress of a study: state of every configuration and stage."""
     from aiida_qdots.query import status_table, study_processes
+    from aiida_qdots.workchains.study import configuration_key
 
     study = study_of(group_label)
     table = status_table(study)
@@ -162,7 +161,7 @@ def status_command(group_label):
                      for row in entry_rows.itertuples()]
             click.echo(f'  {entry:32s} {steps[0].split(" ", 1)[1]}  ' + ', '.join(steps[1:]))
         if 'compositions' in node.inputs:
-            expected = [f'{c.replace("-", "_")}_arrangement_{a}' for c in node.inputs.compositions.get_list()
+            expected = [configuration_key(c, a) for c in node.inputs.compositions.get_list()
                         for a in node.inputs.arrangements.get_list()]
             for entry in [e for e in expected if e not in set(rows['entry'])]:
                 click.echo(f'  {entry:32s} waiting')

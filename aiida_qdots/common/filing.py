@@ -17,6 +17,14 @@ from aiida_qdots.common.errors import QdotsInputError
 ROOT = 'qdots'
 EXTRAS_KEY = 'qdots'
 STUDY_LABEL = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+STUDY_KINDS = ('study', 'lattice_study')
+"""``kind`` extras of the study workchains (:func:`register_study`)."""
+
+
+def escape_like(text: str) -> str:
+    """``text`` with the QueryBuilder ``like`` wildcards ``%`` and ``_`` (and the escape ``\\``) escaped: a study
+    label may contain ``_``."""
+    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
 
 
 def validate_study_label(label: str) -> str | None:

@@ -29,6 +29,19 @@ def nanocrystal_key(recipe: dict) -> str:
     return f'd{diameter}A_shell{int(recipe.get("shell_monolayers", 0))}'
 
 
+def nanocrystal_recipe(text: str) -> dict:
+    """``D[:S]`` (diameter D in nm, S CdS shell monolayers, e.g. ``2.2:1``) -> a ``build_nanocrystal`` recipe
+    (diameter in angstrom); QdotsInputError for anything else or outside 0.5-20 nm and 0-20 monolayers."""
+    diameter, _, shell = text.partition(':')
+    try:
+        recipe = {'diameter': 10.0 * float(diameter), 'shell_monolayers': int(shell or 0)}
+    except ValueError:
+        raise QdotsInputError(f'{text!r} is not DIAMETER_NM[:SHELL_MONOLAYERS], e.g. 3.0:2') from None
+    if not 0.5 <= recipe['diameter'] / 10.0 <= 20.0 or not 0 <= recipe['shell_monolayers'] <= 20:
+        raise QdotsInputError(f'{text!r}: diameter must be 0.5-20 nm and shell monolayers 0-20')
+    return recipe
+
+
 def validate_inputs(inputs, _ctx=None):
     structures, data = inputs.get('structures', {}), inputs.get('ued_data', {})
     if not structures:

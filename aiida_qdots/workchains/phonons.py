@@ -39,9 +39,9 @@ def validate_parameters(value, _ctx=None):
     try:
         MDSettings(**{**p['md'], 'temperature': 300.0})
         hessian = p.get('hessian', {})
-        if hessian.get('method', 'auto') != 'auto':
-            HessianSettings(displacement=hessian.get('displacement', 0.005), method=hessian['method'])
-        HessianSettings(displacement=hessian.get('displacement', 0.005))
+        method = hessian.get('method', 'auto')  # auto resolves to a valid method when the code is known
+        HessianSettings(displacement=hessian.get('displacement', 0.005),
+                        method='finite_differences' if method == 'auto' else method)
     except (QdotsInputError, TypeError) as error:
         return f'invalid settings: {error}'
 

@@ -36,6 +36,11 @@ def configuration_label(arrangement: int) -> str:
     return f'arrangement-{arrangement}'
 
 
+def configuration_key(composition: str, arrangement: int) -> str:
+    """Call link label of a configuration in a study (``se_rich_arrangement_0``)."""
+    return f'{composition.replace("-", "_")}_arrangement_{arrangement}'
+
+
 def stage_protocol_inputs(protocol: str, overrides: dict) -> dict[str, dict]:
     """Each stage's full protocol inputs for ``protocol`` with its ``overrides``; QdotsInputError when any is bad."""
     unknown = sorted(set(overrides) - set(STAGES))
@@ -243,7 +248,7 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         batch, self.ctx.pending = self.ctx.pending[:size], self.ctx.pending[size:]
         inputs = self.exposed_inputs(ConfigurationWorkChain, namespace='configuration')
         for composition, arrangement in batch:
-            key = f'{composition.replace("-", "_")}_arrangement_{arrangement}'
+            key = configuration_key(composition, arrangement)
             metadata = {**inputs.get('metadata', {}), 'call_link_label': key}
             node = self.submit(ConfigurationWorkChain, **{
                 **inputs, 'composition': orm.Str(composition), 'arrangement': orm.Int(arrangement),

@@ -93,3 +93,26 @@ def test_cluster_energy_through_daemon_and_slurm_is_rotation_invariant(service_p
         assert isinstance(calc, orm.CalcJobNode) and calc.computer.scheduler_type == 'core.slurm'
         assert calc.get_job_id() is not None
         assert '_scheduler-stdout.txt' in calc.outputs.retrieved.base.repository.list_object_names()
+
+
+@pytest.mark.services
+def test_fast_study_through_daemon_and_slurm(service_profile):
+    """A fast qdots.lattice_study (1.2 nm particle: modes, lifetimes, MSD(T), G(r), then the UED fit of the
+    synthetic set) submitted to the 2-worker daemon of the PostgreSQL + RabbitMQ profile, every LAMMPS job through
+    SLURM: the study finishes, its comparison tables come from PostgreSQL, and every job has a SLURM job id."""
+    from aiida_qdots.data.ued import synthetic_ued_node
+    from aiida_qdots.query import nanocrystal_table, ued_table
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    builder = LatticeStudyWorkChain.get_builder_from_protocol(
+        orm.load_code(f'lammps@{SLURM_LABEL}'), 'services-study', [{'diameter': 12.0}],
+        {'synthetic': synthetic_ued_node()}, 'fast')
+    node = submit(builder)
+    wait_for_processes([node], timeout=900)
+    assert node.is_finished_ok, node.exit_message
+    crystals, fits = nanocrystal_table('services-study'), ued_table('services-study')
+    assert len(crystals) == 1 and crystals['du2_dT_A2_per_K'].iloc[0] > 0
+    assert sorted(fits['wavelength_nm']) == [340.0, 400.0]
+    jobs = [called for called in node.called_descendants if isinstance(called, orm.CalcJobNode)]
+    assert len(jobs) >= 5  # minimise, Hessian, MD at 150/300/314/450 K
+    assert all(job.computer.scheduler_type == 'core.slurm' and job.get_job_id() for job in jobs)

@@ -7,6 +7,7 @@ never loading nodes one by one. Every row carries the PK and UUID of each node i
 Units are in the column names: ``_A`` angstrom, ``_ev`` eV, ``_fs`` / ``_ps`` / ``_ns`` time, ``_mev`` meV,
 ``_A2_per_K`` angstrom^2/K.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -23,13 +24,22 @@ NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requeste
 CONFIGURATION_FIELDS = {
     ('aimd', 'analysis__summary'): {'rmsf_mean_A': 'rmsf_mean', 'rmsf_by_element': 'rmsf_by_element'},
     ('electronic', 'statistics'): {
-        'homo_mean_ev': 'homo.mean_ev', 'homo_std_ev': 'homo.std_ev', 'lumo_mean_ev': 'lumo.mean_ev',
-        'lumo_std_ev': 'lumo.std_ev', 'gap_mean_ev': 'gap.mean_ev', 'gap_std_ev': 'gap.std_ev',
-        'gap_sem_ev': 'gap.sem_ev', 'n_level_frames': 'n_frames'},
+        'homo_mean_ev': 'homo.mean_ev',
+        'homo_std_ev': 'homo.std_ev',
+        'lumo_mean_ev': 'lumo.mean_ev',
+        'lumo_std_ev': 'lumo.std_ev',
+        'gap_mean_ev': 'gap.mean_ev',
+        'gap_std_ev': 'gap.std_ev',
+        'gap_sem_ev': 'gap.sem_ev',
+        'n_level_frames': 'n_frames',
+    },
     ('namd', 'summary'): {
-        'mean_abs_nac_mev': 'mean_abs_nac_mev', 'dephasing_time_fs': 'decoherence_time_fs',
-        'dephasing_convention': 'decoherence_convention', 'recombination_ns': 'recombination_tau_ns',
-        'recombination_ci_ns': 'recombination_ci_ns'},
+        'mean_abs_nac_mev': 'mean_abs_nac_mev',
+        'dephasing_time_fs': 'decoherence_time_fs',
+        'dephasing_convention': 'decoherence_convention',
+        'recombination_ns': 'recombination_tau_ns',
+        'recombination_ci_ns': 'recombination_ci_ns',
+    },
 }
 """(stage, output) -> {column: attribute path} of the per-configuration table."""
 
@@ -37,8 +47,11 @@ NANOCRYSTAL_FIELDS = {
     ('phonons', 'msd_slope'): {'du2_dT_A2_per_K': 'slope_A2_per_K', 'du2_dT_stderr_A2_per_K': 'slope_stderr_A2_per_K'},
     ('phonons', 'modes_summary'): {'n_atoms': 'n_atoms', 'max_frequency_thz': 'max_frequency_thz'},
     ('phonons', 'lifetimes_summary'): {
-        'n_modes': 'n_modes', 'n_resolved_gle': 'n_resolved_gle', 'median_tau_gle_fs': 'median_tau_gle_fs',
-        'median_tau_lorentzian_fs': 'median_tau_lorentzian_fs'},
+        'n_modes': 'n_modes',
+        'n_resolved_gle': 'n_resolved_gle',
+        'median_tau_gle_fs': 'median_tau_gle_fs',
+        'median_tau_lorentzian_fs': 'median_tau_lorentzian_fs',
+    },
 }
 
 UED_FIELDS = {('ued', 'fit'): {'sets': 'sets'}}
@@ -63,9 +76,10 @@ def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
     pairs = list(fields)
     query = orm.QueryBuilder()
     query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}, tag='group')
-    filters = {f'extras.{EXTRAS_KEY}.study': study,
-               'or': [{f'extras.{EXTRAS_KEY}.stage': stage, f'extras.{EXTRAS_KEY}.output': output}
-                      for stage, output in pairs]}
+    filters = {
+        f'extras.{EXTRAS_KEY}.study': study,
+        'or': [{f'extras.{EXTRAS_KEY}.stage': stage, f'extras.{EXTRAS_KEY}.output': output} for stage, output in pairs],
+    }
     paths = sorted({path for columns in fields.values() for path in columns.values()})
     projections = ['id', 'uuid', f'extras.{EXTRAS_KEY}'] + [f'attributes.{path}' for path in paths]
     query.append(orm.Dict, with_group='group', filters=filters, project=projections)
@@ -91,8 +105,9 @@ def configuration_table(study: str) -> pd.DataFrame:
     """Study A per configuration: mean RMSF (total and per element, angstrom), HOMO/LUMO/gap mean and std (eV),
     dephasing time (fs, the protocol's convention), mean |NAC| (meV), recombination time and CI (ns)."""
     frame = _stage_rows(study, CONFIGURATION_FIELDS, CONFIGURATION_KEYS)
-    per_element = pd.DataFrame([value if isinstance(value, dict) else {} for value in frame.pop('rmsf_by_element')],
-                               index=frame.index)
+    per_element = pd.DataFrame(
+        [value if isinstance(value, dict) else {} for value in frame.pop('rmsf_by_element')], index=frame.index
+    )
     per_element = per_element[sorted(per_element.columns)].add_prefix('rmsf_').add_suffix('_A')
     bounds = [value if isinstance(value, list) else [None, None] for value in frame.pop('recombination_ci_ns')]
     frame['recombination_ci_low_ns'] = [low for low, _ in bounds]
@@ -120,22 +135,35 @@ def ued_table(study: str) -> pd.DataFrame:
     for record in frame.to_dict('records'):
         for pump in record.pop('sets', None) or []:
             values, ci = pump['values'], pump['ci']
-            rows.append({
-                'data_set': record['configuration'], 'wavelength_nm': pump['wavelength_nm'],
-                'fluence_mj_cm2': pump['fluence_mj_cm2'], 'trapping': pump['trapping'],
-                'tau_auger_ps': pump['model']['tau_auger_ps'], 'tau_auger_ci_ps': ci.get('tau_auger_ps'),
-                'tau_trap_ps': pump['model']['tau_trap_ps'], 'tau_trap_ci_ps': ci.get('tau_trap_ps'),
-                'sigma_cm2': values.get('sigma_cm2'), 'chi2_reduced': pump['chi2_reduced'],
-                'plateau_k': pump['plateau_k'], 'msd_slope_from': record['msd_slope_from'],
-                'protocol': record['protocol'], 'ued_fit_pk': record['ued_fit_pk'],
-                'ued_fit_uuid': record['ued_fit_uuid']})
+            rows.append(
+                {
+                    'data_set': record['configuration'],
+                    'wavelength_nm': pump['wavelength_nm'],
+                    'fluence_mj_cm2': pump['fluence_mj_cm2'],
+                    'trapping': pump['trapping'],
+                    'tau_auger_ps': pump['model']['tau_auger_ps'],
+                    'tau_auger_ci_ps': ci.get('tau_auger_ps'),
+                    'tau_trap_ps': pump['model']['tau_trap_ps'],
+                    'tau_trap_ci_ps': ci.get('tau_trap_ps'),
+                    'sigma_cm2': values.get('sigma_cm2'),
+                    'chi2_reduced': pump['chi2_reduced'],
+                    'plateau_k': pump['plateau_k'],
+                    'msd_slope_from': record['msd_slope_from'],
+                    'protocol': record['protocol'],
+                    'ued_fit_pk': record['ued_fit_pk'],
+                    'ued_fit_uuid': record['ued_fit_uuid'],
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def compare(study: str) -> dict[str, pd.DataFrame]:
     """Every non-empty table of ``study``: ``configurations``, ``nanocrystals``, ``ued``."""
-    tables = {'configurations': configuration_table(study), 'nanocrystals': nanocrystal_table(study),
-              'ued': ued_table(study)}
+    tables = {
+        'configurations': configuration_table(study),
+        'nanocrystals': nanocrystal_table(study),
+        'ued': ued_table(study),
+    }
     return {name: table for name, table in tables.items() if not table.empty}
 
 
@@ -152,25 +180,58 @@ def status_table(study: str) -> pd.DataFrame:
     process = ['id', 'attributes.process_label', 'attributes.process_state', 'attributes.exit_status']
 
     def called(query: orm.QueryBuilder) -> list[dict]:
-        query.append(orm.WorkflowNode, with_incoming='caller', tag='called', project=process, edge_tag='call',
-                     edge_project='label', edge_filters={'type': LinkType.CALL_WORK.value})
-        return [{'caller': row['caller']['id'], 'link': row['call']['label'], 'pk': row['called']['id'],
-                 'process': row['called']['attributes.process_label'],
-                 'state': row['called']['attributes.process_state'],
-                 'exit_status': row['called']['attributes.exit_status']} for row in query.iterdict()]
+        query.append(
+            orm.WorkflowNode,
+            with_incoming='caller',
+            tag='called',
+            project=process,
+            edge_tag='call',
+            edge_project='label',
+            edge_filters={'type': LinkType.CALL_WORK.value},
+        )
+        return [
+            {
+                'caller': row['caller']['id'],
+                'link': row['call']['label'],
+                'pk': row['called']['id'],
+                'process': row['called']['attributes.process_label'],
+                'state': row['called']['attributes.process_state'],
+                'exit_status': row['called']['attributes.exit_status'],
+            }
+            for row in query.iterdict()
+        ]
 
-    studies_query = orm.QueryBuilder().append(orm.WorkflowNode, tag='caller', project='id',
-                                              filters=_study_workchains(study))
-    rows = [{'study_pk': r['caller'], 'entry': r['link'], 'process': r['process'], 'pk': r['pk'], 'state': r['state'],
-             'exit_status': r['exit_status'],
-             'stage': 'configuration' if r['process'] == 'ConfigurationWorkChain' else r['link'].split('_')[0]}
-            for r in called(studies_query)]
+    studies_query = orm.QueryBuilder().append(
+        orm.WorkflowNode, tag='caller', project='id', filters=_study_workchains(study)
+    )
+    rows = [
+        {
+            'study_pk': r['caller'],
+            'entry': r['link'],
+            'process': r['process'],
+            'pk': r['pk'],
+            'state': r['state'],
+            'exit_status': r['exit_status'],
+            'stage': 'configuration' if r['process'] == 'ConfigurationWorkChain' else r['link'].split('_')[0],
+        }
+        for r in called(studies_query)
+    ]
     entries = {row['pk']: row for row in rows if row['stage'] == 'configuration'}
     if entries:
-        stages_query = orm.QueryBuilder().append(orm.WorkflowNode, tag='caller', project='id',
-                                                 filters={'id': {'in': list(entries)}})
-        rows += [{**entries[r['caller']], 'stage': r['link'], 'process': r['process'], 'pk': r['pk'],
-                  'state': r['state'], 'exit_status': r['exit_status']} for r in called(stages_query)]
+        stages_query = orm.QueryBuilder().append(
+            orm.WorkflowNode, tag='caller', project='id', filters={'id': {'in': list(entries)}}
+        )
+        rows += [
+            {
+                **entries[r['caller']],
+                'stage': r['link'],
+                'process': r['process'],
+                'pk': r['pk'],
+                'state': r['state'],
+                'exit_status': r['exit_status'],
+            }
+            for r in called(stages_query)
+        ]
     frame = pd.DataFrame(rows, columns=['study_pk', 'entry', 'stage', 'process', 'pk', 'state', 'exit_status'])
     return frame.sort_values(['study_pk', 'entry', 'pk'], ignore_index=True)
 
@@ -180,6 +241,10 @@ def stage_processes(study: str, stage: str) -> list[orm.WorkflowNode]:
     ``study``, ordered by system and configuration."""
     query = orm.QueryBuilder()
     query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{escape_like(study)}/%/{stage}'}}, tag='group')
-    query.append(orm.WorkflowNode, with_group='group', filters={f'extras.{EXTRAS_KEY}.stage': stage},
-                 project=['*', f'extras.{EXTRAS_KEY}.system', f'extras.{EXTRAS_KEY}.configuration'])
+    query.append(
+        orm.WorkflowNode,
+        with_group='group',
+        filters={f'extras.{EXTRAS_KEY}.stage': stage},
+        project=['*', f'extras.{EXTRAS_KEY}.system', f'extras.{EXTRAS_KEY}.configuration'],
+    )
     return [node for node, *_ in sorted(query.all(), key=lambda row: (row[1], row[2]))]

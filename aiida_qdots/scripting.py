@@ -3,6 +3,7 @@
 The scripts are run with ``verdi run examples/<name>.py [options]`` (``verdi -p PROFILE run`` for another profile);
 ``--submit`` hands the process to the daemon (``verdi daemon start``) instead of running it in ``verdi run``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ def example_parser(doc: str, protocol: bool = True) -> argparse.ArgumentParser:
     parser.add_argument('--submit', action='store_true', help='Submit to the daemon and return.')
     if protocol:
         parser.add_argument('--protocol', default='fast', choices=('fast', 'moderate', 'precise'))
-        parser.add_argument('--overrides', type=json.loads, default={},
-                            help='JSON merged into the protocol inputs, e.g. \'{"relax": false}\'.')
+        parser.add_argument(
+            '--overrides',
+            type=json.loads,
+            default={},
+            help='JSON merged into the protocol inputs, e.g. \'{"relax": false}\'.',
+        )
     return parser
 
 
@@ -31,6 +36,8 @@ def launch(builder, submit_to_daemon: bool) -> orm.ProcessNode:
         return node
     _, node = run_get_node(builder)
     message = f': {node.exit_message}' if node.exit_message else ''
-    print(f'{node.process_label}<{node.pk}> {node.process_state.value}, exit status {node.exit_status}{message}; '
-          f'`verdi process show {node.pk}` lists its outputs')
+    print(
+        f'{node.process_label}<{node.pk}> {node.process_state.value}, exit status {node.exit_status}{message}; '
+        f'`verdi process show {node.pk}` lists its outputs'
+    )
     return node

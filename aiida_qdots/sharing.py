@@ -1,4 +1,5 @@
 """Sharing a study: export its groups to an AiiDA archive with full provenance, import one safely."""
+
 from __future__ import annotations
 
 import pathlib
@@ -8,8 +9,14 @@ from aiida import orm
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import ROOT, escape_like, study_group_label
 
-EXPORT_RULES = {'create_backward': True, 'call_calc_backward': True, 'call_work_backward': True,
-                'input_calc_forward': False, 'input_work_forward': False, 'return_backward': False}
+EXPORT_RULES = {
+    'create_backward': True,
+    'call_calc_backward': True,
+    'call_work_backward': True,
+    'input_calc_forward': False,
+    'input_work_forward': False,
+    'return_backward': False,
+}
 """Traversal from the study's groups: every process that created or called a filed node and everything those
 processes called (the complete provenance of each result, reports included); not every later user of an input."""
 
@@ -17,8 +24,9 @@ processes called (the complete provenance of each result, reports included); not
 def study_groups(study: str) -> list[orm.Group]:
     """``qdots/<study>`` and every group below it."""
     label = study_group_label(study)
-    query = orm.QueryBuilder().append(orm.Group, filters={'or': [
-        {'label': label}, {'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}]})
+    query = orm.QueryBuilder().append(
+        orm.Group, filters={'or': [{'label': label}, {'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}]}
+    )
     return query.all(flat=True)
 
 

@@ -13,6 +13,7 @@ Prints both, their ratio, and the agreement of the two VACFs.
 
 Usage: ``python benchmarks/bench_analysis.py [--path FILE] [--frames 10000] [--repeat 5]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,10 @@ import time
 import numpy as np
 
 DEFAULT_PATH = (
-    pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'cd28se17cl22_aimd'
+    pathlib.Path(__file__).resolve().parents[2]
+    / 'shared'
+    / 'data'
+    / 'cd28se17cl22_aimd'
     / 'cl_aimd_frames_1-15000.extxyz.gz'
 )
 
@@ -35,7 +39,7 @@ def loop_vacf(velocities: np.ndarray, masses: np.ndarray, groups: dict[str, np.n
     for name, atoms in groups.items():
         v = velocities[:, atoms, :]
         weights = masses[atoms][None, :, None]
-        out[name] = np.array([np.sum(weights * v[:n_frames - tau] * v[tau:]) for tau in range(n_frames)]) / n_frames
+        out[name] = np.array([np.sum(weights * v[: n_frames - tau] * v[tau:]) for tau in range(n_frames)]) / n_frames
     return out
 
 
@@ -61,7 +65,7 @@ def main() -> None:
     start = time.perf_counter()
     parsed = read_trajectory(args.path)
     t_parse = time.perf_counter() - start
-    positions = parsed.positions[-args.frames:]
+    positions = parsed.positions[-args.frames :]
     symbols = parsed.symbols
     n_frames, n_atoms, _ = positions.shape
 
@@ -99,18 +103,31 @@ def main() -> None:
         for e in groups
     )
     acoustic, optical = band_fractions(spectrum.frequency_cm1, spectrum.total)
-    print(f'{args.path.name}: last {n_frames} frames x {n_atoms} atoms, {args.timestep:g} fs apart '
-          f'(parse {t_parse:.2f} s, not counted)')
-    print('  RMSF (A): ' + ', '.join(f'{e} {v:.4f}' for e, v in fluctuations.rmsf_by_element.items())
-          + f' ({fluctuations.iterations} Kabsch iterations)')
-    print(f'  main peak {main_peak(spectrum.frequency_cm1, spectrum.total):.1f} cm^-1, acoustic {acoustic:.3f}, '
-          f'optical {optical:.3f}')
-    print(f'  RMSF (iterated Kabsch)                     best {min(rmsf_times):7.3f} s   median '
-          f'{statistics.median(rmsf_times):7.3f} s')
-    print(f'  velocities + spectra, FFT VACF             best {min(spectra_times):7.3f} s   median '
-          f'{statistics.median(spectra_times):7.3f} s')
-    print(f'  RMSF + per-element spectra (qdots)         best {min(times):7.3f} s   median '
-          f'{statistics.median(times):7.3f} s   ({args.repeat} runs)')
+    print(
+        f'{args.path.name}: last {n_frames} frames x {n_atoms} atoms, {args.timestep:g} fs apart '
+        f'(parse {t_parse:.2f} s, not counted)'
+    )
+    print(
+        '  RMSF (A): '
+        + ', '.join(f'{e} {v:.4f}' for e, v in fluctuations.rmsf_by_element.items())
+        + f' ({fluctuations.iterations} Kabsch iterations)'
+    )
+    print(
+        f'  main peak {main_peak(spectrum.frequency_cm1, spectrum.total):.1f} cm^-1, acoustic {acoustic:.3f}, '
+        f'optical {optical:.3f}'
+    )
+    print(
+        f'  RMSF (iterated Kabsch)                     best {min(rmsf_times):7.3f} s   median '
+        f'{statistics.median(rmsf_times):7.3f} s'
+    )
+    print(
+        f'  velocities + spectra, FFT VACF             best {min(spectra_times):7.3f} s   median '
+        f'{statistics.median(spectra_times):7.3f} s'
+    )
+    print(
+        f'  RMSF + per-element spectra (qdots)         best {min(times):7.3f} s   median '
+        f'{statistics.median(times):7.3f} s   ({args.repeat} runs)'
+    )
     print(f'  per-lag loop VACF ({n_frames} lags x {len(groups)} elements) {t_loop_vacf:13.3f} s')
     print(f'  RMSF + per-element spectra with the loop   {t_loop:13.3f} s')
     print(f'  loop VACF / FFT velocities+spectra:       {t_loop_vacf / min(spectra_times):8.1f}x')

@@ -19,6 +19,7 @@ recombination time with its bootstrap interval (illustrative: the NAC is synthet
 
 Usage: ``python benchmarks/bench_dish.py [--duration-ns 1] [--realisations 1000] [--threads 2]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,11 @@ def main() -> None:
     per_time = max(1, args.realisations // args.initial_times)
     common = dict(initial_frames=args.initial_times, n_realisations=per_time, temperature_k=300.0, seed=args.seed)
     n_real = per_time * args.initial_times
-    print(f'Hamiltonian: S0/S1 on the real gap ({gap.size} frames at {dt:g} fs, mean {gap.mean():.3f} eV, '
-          f'sigma {gap.std():.3f} eV), synthetic NAC mean |hbar d| = {args.nac_mev:g} meV, '
-          f'decoherence time (gaussian_cumulant) {tau:.2f} fs')
+    print(
+        f'Hamiltonian: S0/S1 on the real gap ({gap.size} frames at {dt:g} fs, mean {gap.mean():.3f} eV, '
+        f'sigma {gap.std():.3f} eV), synthetic NAC mean |hbar d| = {args.nac_mev:g} meV, '
+        f'decoherence time (gaussian_cumulant) {tau:.2f} fs'
+    )
 
     backend = 'numba' if sh.numba is not None else 'numpy'
     if sh.numba is not None:
@@ -86,8 +89,10 @@ def main() -> None:
     result = sh.dish(energies, nacs, dt, tau, n_steps=steps, backend=backend, **common)
     production = time.perf_counter() - start
     rate_fast = result.trajectory_steps / production
-    print(f'{backend}: {args.duration_ns:g} ns x {n_real} realisations ({result.trajectory_steps:.3g} '
-          f'trajectory-steps) in {production:.2f} s = {rate_fast:.3g} trajectory-steps/s')
+    print(
+        f'{backend}: {args.duration_ns:g} ns x {n_real} realisations ({result.trajectory_steps:.3g} '
+        f'trajectory-steps) in {production:.2f} s = {rate_fast:.3g} trajectory-steps/s'
+    )
 
     start = time.perf_counter()
     numpy_run = sh.dish(energies, nacs, dt, tau, n_steps=args.numpy_steps, backend='numpy', **common)
@@ -100,21 +105,29 @@ def main() -> None:
     rate_loop = loop.trajectory_steps / (time.perf_counter() - start)
     print(f'plain Python per-trajectory loop: {rate_loop:.3g} trajectory-steps/s')
     check = sh.dish(energies, nacs, dt, tau, n_steps=args.python_steps, backend=backend, **few)
-    same = np.array_equal(check.active, loop.active) and np.array_equal(check.n_decoherence_events,
-                                                                        loop.n_decoherence_events)
-    print(f'same hops and decoherence events as the Python loop: {same} '
-          f'({int(loop.n_decoherence_events.sum())} events)')
-    print(f'ratio {backend} / Python loop: {rate_fast / rate_loop:.0f}x;  numpy / Python loop: '
-          f'{rate_numpy / rate_loop:.0f}x')
+    same = np.array_equal(check.active, loop.active) and np.array_equal(
+        check.n_decoherence_events, loop.n_decoherence_events
+    )
+    print(
+        f'same hops and decoherence events as the Python loop: {same} ({int(loop.n_decoherence_events.sum())} events)'
+    )
+    print(
+        f'ratio {backend} / Python loop: {rate_fast / rate_loop:.0f}x;  numpy / Python loop: '
+        f'{rate_numpy / rate_loop:.0f}x'
+    )
     print(f'1 ns x 1000 realisations at this speed: {1e9 / rate_fast:.1f} s')
 
     report = sh.check_population_conservation(result)
     fit = sh.fit_recombination(result, n_bootstrap=1000)
-    print(f'population conservation: max norm error {report["max_norm_error"]:.2e}; hops {int(result.n_hops.sum())}, '
-          f'decoherence events per realisation {result.n_decoherence_events.mean():.0f}')
-    print(f'recombination (synthetic NAC): tau = {fit.tau_ns:.2f} ns, 95 % interval {fit.ci_ns[0]:.2f}-'
-          f'{fit.ci_ns[1]:.2f} ns; golden-rule estimate 2<V^2><dE^-2>/tau_eff = '
-          f'{1e-6 / sh.golden_rule_rate(np.sqrt(np.mean(coupling**2)), gap, math.ceil(tau / dt) * dt):.2f} ns')
+    print(
+        f'population conservation: max norm error {report["max_norm_error"]:.2e}; hops {int(result.n_hops.sum())}, '
+        f'decoherence events per realisation {result.n_decoherence_events.mean():.0f}'
+    )
+    print(
+        f'recombination (synthetic NAC): tau = {fit.tau_ns:.2f} ns, 95 % interval {fit.ci_ns[0]:.2f}-'
+        f'{fit.ci_ns[1]:.2f} ns; golden-rule estimate 2<V^2><dE^-2>/tau_eff = '
+        f'{1e-6 / sh.golden_rule_rate(np.sqrt(np.mean(coupling**2)), gap, math.ceil(tau / dt) * dt):.2f} ns'
+    )
 
 
 if __name__ == '__main__':

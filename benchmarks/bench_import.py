@@ -12,6 +12,7 @@ Measures, in one process and in this order:
 
 Usage: ``python benchmarks/bench_import.py [--path FILE] [--timestep 1.0] [--no-tracemalloc]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,10 @@ import time
 import tracemalloc
 
 DEFAULT_PATH = (
-    pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'cd28se17cl22_aimd'
+    pathlib.Path(__file__).resolve().parents[2]
+    / 'shared'
+    / 'data'
+    / 'cd28se17cl22_aimd'
     / 'cl_aimd_frames_1-15000.extxyz.gz'
 )
 
@@ -65,8 +69,13 @@ def main() -> None:
         start = time.perf_counter()
         node = import_trajectory(args.path, args.timestep)
         t_import = time.perf_counter() - start
-        rows.append(('qdots import_trajectory (parse + store)', t_import, f'peak RSS {peak_rss_mib():.0f} MiB, '
-                                                                          f'node PK {node.pk}'))
+        rows.append(
+            (
+                'qdots import_trajectory (parse + store)',
+                t_import,
+                f'peak RSS {peak_rss_mib():.0f} MiB, node PK {node.pk}',
+            )
+        )
 
         if not args.no_tracemalloc:
             tracemalloc.start()
@@ -88,8 +97,9 @@ def main() -> None:
         start = time.perf_counter()
         images = ase.io.read(plain, index=':')
         t_ase = time.perf_counter() - start
-        rows.append(("ase.io.read(decompressed, index=':')", t_ase, f'{len(images)} frames, '
-                                                                    f'peak RSS {peak_rss_mib():.0f} MiB'))
+        rows.append(
+            ("ase.io.read(decompressed, index=':')", t_ase, f'{len(images)} frames, peak RSS {peak_rss_mib():.0f} MiB')
+        )
 
     print(f'{args.path.name}: {shape[0]} frames x {shape[1]} atoms')
     for name, seconds, note in rows:

@@ -9,6 +9,7 @@ Measured in one process on the demo model (aiida_qdots.data.ued.DEMO_SETS: 400 n
 
 Usage: ``python benchmarks/bench_kinetics.py [--trajectories 200000] [--python-trajectories 5000]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def python_ssa(model, fluence: float, n_trajectories: int, t_max: float, seed: i
             hot += 1
         free, t = 0, 0.0
         while True:
-            rates = [hot / model.tau_cool_ps, hot / model.tau_trap_ps, free * (free - 1) / 2 / model.tau_auger_ps,
-                     free / model.tau_radiative_ps]
+            rates = [
+                hot / model.tau_cool_ps,
+                hot / model.tau_trap_ps,
+                free * (free - 1) / 2 / model.tau_auger_ps,
+                free / model.tau_radiative_ps,
+            ]
             total = sum(rates)
             if total == 0:
                 break
@@ -75,21 +80,28 @@ def main() -> None:
         python_mean, python_events = python_ssa(model, fluence, args.python_trajectories, t_max, seed=1)
         python_time = time.perf_counter() - start
         vector_rate, python_rate = run.n_events / vector_time, python_events / python_time
-        print(f'{model.wavelength_nm:g} nm: vectorised {run.n_events} events in {vector_time:.2f} s = '
-              f'{vector_rate:.3g} events/s; Python loop {python_events} events in {python_time:.2f} s = '
-              f'{python_rate:.3g} events/s; ratio {vector_rate / python_rate:.0f}x')
-        print(f'   mean energy at {t_max:g} ps: master equation {exact:.4f} eV, vectorised '
-              f'{run.mean_energy([t_max])[0]:.4f} eV, Python loop {python_mean:.4f} eV')
+        print(
+            f'{model.wavelength_nm:g} nm: vectorised {run.n_events} events in {vector_time:.2f} s = '
+            f'{vector_rate:.3g} events/s; Python loop {python_events} events in {python_time:.2f} s = '
+            f'{python_rate:.3g} events/s; ratio {vector_rate / python_rate:.0f}x'
+        )
+        print(
+            f'   mean energy at {t_max:g} ps: master equation {exact:.4f} eV, vectorised '
+            f'{run.mean_energy([t_max])[0]:.4f} eV, Python loop {python_mean:.4f} eV'
+        )
     model = DEMO_SETS[0].model
     times = np.concatenate([np.arange(0.0, 50.0, 5.0), np.arange(50.0, 1501.0, 50.0)])
     truth = master_equation(model, 2.1, times)['delta_t_k']
     noisy = truth + np.random.default_rng(0).normal(0.0, 0.4, times.size)
     start = time.perf_counter()
-    fit = fit_lattice_heating(times, noisy, np.full(times.size, 0.4), 2.1,
-                              dataclasses.replace(model, tau_auger_ps=300.0, sigma_cm2=6e-16))
-    print(f'fit of tau_AR and sigma ({fit.n_evaluations} model evaluations): {time.perf_counter() - start:.2f} s; '
-          f'tau_AR {fit.values["tau_auger_ps"]:.0f} ps, 95% CI {fit.ci["tau_auger_ps"][0]:.0f}-'
-          f'{fit.ci["tau_auger_ps"][1]:.0f} (truth 625)')
+    fit = fit_lattice_heating(
+        times, noisy, np.full(times.size, 0.4), 2.1, dataclasses.replace(model, tau_auger_ps=300.0, sigma_cm2=6e-16)
+    )
+    print(
+        f'fit of tau_AR and sigma ({fit.n_evaluations} model evaluations): {time.perf_counter() - start:.2f} s; '
+        f'tau_AR {fit.values["tau_auger_ps"]:.0f} ps, 95% CI {fit.ci["tau_auger_ps"][0]:.0f}-'
+        f'{fit.ci["tau_auger_ps"][1]:.0f} (truth 625)'
+    )
 
 
 if __name__ == '__main__':

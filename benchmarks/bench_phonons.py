@@ -11,6 +11,7 @@
 
 Usage: ``python benchmarks/bench_phonons.py [--frames 10000] [--skip-lammps]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,11 @@ def bench_projection(n_atoms: int, n_frames: int, chunk: int) -> None:
     rng = np.random.default_rng(0)
     masses = rng.uniform(30, 120, n_atoms)
     eigenvectors, _ = np.linalg.qr(rng.normal(size=(3 * n_atoms, 3 * n_atoms)))
-    velocities = np.lib.format.open_memmap(pathlib.Path(tempfile.mkdtemp()) / 'v.npy', mode='w+',
-                                           dtype=np.float64, shape=(n_frames, n_atoms, 3))
+    velocities = np.lib.format.open_memmap(
+        pathlib.Path(tempfile.mkdtemp()) / 'v.npy', mode='w+', dtype=np.float64, shape=(n_frames, n_atoms, 3)
+    )
     for start in range(0, n_frames, chunk):
-        velocities[start:start + chunk] = rng.normal(size=(min(chunk, n_frames - start), n_atoms, 3))
+        velocities[start : start + chunk] = rng.normal(size=(min(chunk, n_frames - start), n_atoms, 3))
     start = time.perf_counter()
     projected = project_velocities(velocities, masses, eigenvectors, chunk_frames=chunk)
     ours = time.perf_counter() - start
@@ -46,9 +48,11 @@ def bench_projection(n_atoms: int, n_frames: int, chunk: int) -> None:
     for _ in range(0, n_frames, chunk):
         np.matmul(block, eigenvectors)
     bare = time.perf_counter() - start
-    print(f'projection {n_frames} frames x {n_atoms} atoms -> {projected.shape[1]} modes: {ours:.2f} s; bare BLAS '
-          f'matmul of the same shape {bare:.2f} s; ratio {ours / bare:.2f} (goal <= 2); peak RSS '
-          f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (velocities on disk, memory-mapped)')
+    print(
+        f'projection {n_frames} frames x {n_atoms} atoms -> {projected.shape[1]} modes: {ours:.2f} s; bare BLAS '
+        f'matmul of the same shape {bare:.2f} s; ratio {ours / bare:.2f} (goal <= 2); peak RSS '
+        f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (velocities on disk, memory-mapped)'
+    )
 
 
 def bench_pdf() -> None:
@@ -63,8 +67,10 @@ def bench_pdf() -> None:
     i, j = np.triu_indices(len(atoms), 1)
     np.histogram(distances, np.arange(0, 10.01, 0.02), weights=w[i] * w[j])
     baseline = time.perf_counter() - start
-    print(f'G(r) of a {len(atoms)}-atom frame to 10 A: {ours:.3f} s (goal < 0.5 s); all-pairs pdist baseline '
-          f'{baseline:.3f} s; ratio {baseline / ours:.1f}x')
+    print(
+        f'G(r) of a {len(atoms)}-atom frame to 10 A: {ours:.3f} s (goal < 0.5 s); all-pairs pdist baseline '
+        f'{baseline:.3f} s; ratio {baseline / ours:.1f}x'
+    )
 
 
 def bench_lammps() -> None:
@@ -86,15 +92,25 @@ def bench_lammps() -> None:
         (folder / 'structure.data').write_text(write_lammps_data(structure))
         (folder / 'input.in').write_text(script)
         shutil.copy(find_potential_file('CdTeZnSeHgS0.sw'), folder / 'CdTeZnSeHgS0.sw')
-        env = {**os.environ, 'OMP_NUM_THREADS': '1', 'OMPI_ALLOW_RUN_AS_ROOT': '1',
-               'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1'}
+        env = {
+            **os.environ,
+            'OMP_NUM_THREADS': '1',
+            'OMPI_ALLOW_RUN_AS_ROOT': '1',
+            'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1',
+        }
         for ranks in (1, 2):
             start = time.perf_counter()
-            subprocess.run(['mpirun', '-np', str(ranks), 'lmp', '-in', 'input.in', '-log', 'none', '-screen', 'none'],
-                           cwd=folder, env=env, check=True)
+            subprocess.run(
+                ['mpirun', '-np', str(ranks), 'lmp', '-in', 'input.in', '-log', 'none', '-screen', 'none'],
+                cwd=folder,
+                env=env,
+                check=True,
+            )
             rates[ranks] = len(atoms) * steps / (time.perf_counter() - start)
-    print(f'LAMMPS SW MD, {len(atoms)} atoms x {steps} steps: {rates[1]:.3g} atom-steps/s on 1 rank, '
-          f'{rates[2]:.3g} on 2 ranks (ratio {rates[2] / rates[1]:.2f}; wall time incl. start-up)')
+    print(
+        f'LAMMPS SW MD, {len(atoms)} atoms x {steps} steps: {rates[1]:.3g} atom-steps/s on 1 rank, '
+        f'{rates[2]:.3g} on 2 ranks (ratio {rates[2] / rates[1]:.2f}; wall time incl. start-up)'
+    )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ provenance noise (about 100 nodes per configuration). Values are random: this me
 The baseline is the same query when the profile holds only the measured study; the script prints both times and
 their ratio. Profiles and databases are deleted afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,13 @@ from aiida.orm.entities import EntityTypes
 CONFIGURATIONS = 12
 CALCS_PER_STAGE = 29
 STAGE_OUTPUTS = {
-    'aimd': {'trajectory': 'array.trajectory.TrajectoryData.', 'checks': 'dict.Dict.',
-             'analysis__summary': 'dict.Dict.', 'analysis__rmsf': 'array.ArrayData.',
-             'analysis__spectra': 'array.ArrayData.'},
+    'aimd': {
+        'trajectory': 'array.trajectory.TrajectoryData.',
+        'checks': 'dict.Dict.',
+        'analysis__summary': 'dict.Dict.',
+        'analysis__rmsf': 'array.ArrayData.',
+        'analysis__spectra': 'array.ArrayData.',
+    },
     'electronic': {'levels': 'array.ArrayData.', 'statistics': 'dict.Dict.'},
     'namd': {'hamiltonian': 'array.ArrayData.', 'summary': 'dict.Dict.', 'arrays': 'array.ArrayData.'},
 }
@@ -42,13 +47,20 @@ def _attributes(output: str, rng) -> dict:
     """Attributes shaped like the real result Dicts (random values)."""
     level = {key: float(rng.normal()) for key in ('mean_ev', 'std_ev', 'sem_ev', 'min_ev', 'max_ev')}
     return {
-        'analysis__summary': {'rmsf_mean': float(rng.random()), 'kinetic_temperature_k': 300.0,
-                              'rmsf_by_element': {el: float(rng.random()) for el in ('Cd', 'Se', 'H')}},
-        'statistics': {'homo': level, 'lumo': level, 'lumo_plus1': level, 'gap': level, 'n_frames': 500,
-                       'units': 'eV'},
-        'summary': {'mean_abs_nac_mev': float(rng.random()), 'decoherence_time_fs': float(5 + rng.random()),
-                    'decoherence_convention': 'gaussian_cumulant', 'recombination_tau_ns': float(rng.random()),
-                    'recombination_ci_ns': [0.1, 0.9], 'dephasing_fs': {'gaussian_cumulant': 5.0}},
+        'analysis__summary': {
+            'rmsf_mean': float(rng.random()),
+            'kinetic_temperature_k': 300.0,
+            'rmsf_by_element': {el: float(rng.random()) for el in ('Cd', 'Se', 'H')},
+        },
+        'statistics': {'homo': level, 'lumo': level, 'lumo_plus1': level, 'gap': level, 'n_frames': 500, 'units': 'eV'},
+        'summary': {
+            'mean_abs_nac_mev': float(rng.random()),
+            'decoherence_time_fs': float(5 + rng.random()),
+            'decoherence_convention': 'gaussian_cumulant',
+            'recombination_tau_ns': float(rng.random()),
+            'recombination_ci_ns': [0.1, 0.9],
+            'dephasing_fs': {'gaussian_cumulant': 5.0},
+        },
     }.get(output, {'array|values': [100, 3]})
 
 
@@ -65,8 +77,15 @@ class Filler:
     def _nodes(self, rows: list[dict]) -> list[int]:
         now = timezone.now()
         for row in rows:
-            row.update(uuid=str(uuid_module.uuid4()), ctime=now, mtime=now, user_id=self.user_id,
-                       repository_metadata={}, label='', description='')
+            row.update(
+                uuid=str(uuid_module.uuid4()),
+                ctime=now,
+                mtime=now,
+                user_id=self.user_id,
+                repository_metadata={},
+                label='',
+                description='',
+            )
             row.setdefault('extras', {})
             row.setdefault('process_type', None)
         self.n_nodes += len(rows)
@@ -78,36 +97,84 @@ class Filler:
             composition = ('se-rich', 'cd-rich')[index % 2]
             system = ('Cd17Se28H22', 'Cd28Se17Cl22')[index % 2]
             configuration = f'arrangement-{index // 2}'
-            common = {'study': study, 'system': system, 'configuration': configuration, 'composition': composition,
-                      'arrangement': index // 2, 'protocol': 'fast', 'temperature_k': 300.0}
+            common = {
+                'study': study,
+                'system': system,
+                'configuration': configuration,
+                'composition': composition,
+                'arrangement': index // 2,
+                'protocol': 'fast',
+                'temperature_k': 300.0,
+            }
             for stage, outputs in STAGE_OUTPUTS.items():
                 stage_pk, *output_pks = self._nodes(
-                    [{'node_type': 'process.workflow.workchain.WorkChainNode.', 'process_type': f'qdots.{stage}',
-                      'attributes': {'process_state': 'finished', 'exit_status': 0},
-                      'extras': {'qdots': {**common, 'stage': stage, 'output': None}}}]
-                    + [{'node_type': f'data.core.{node_type}', 'attributes': _attributes(output, self.rng),
-                        'extras': {'qdots': {**common, 'stage': stage, 'output': output}}}
-                       for output, node_type in outputs.items()])
-                links += [{'input_id': stage_pk, 'output_id': pk, 'label': label, 'type': LinkType.RETURN.value}
-                          for pk, label in zip(output_pks, outputs, strict=True)]
-                calc_pks = self._nodes([{'node_type': 'process.calculation.calcjob.CalcJobNode.',
-                                         'process_type': 'aiida.calculations:cp2k',
-                                         'attributes': {'process_state': 'finished', 'exit_status': 0}}
-                                        for _ in range(CALCS_PER_STAGE // 3)])
-                data_pks = self._nodes([{'node_type': 'data.core.dict.Dict.', 'attributes': {'x': 1}}
-                                        for _ in range(CALCS_PER_STAGE - CALCS_PER_STAGE // 3)])
-                links += [{'input_id': stage_pk, 'output_id': pk, 'label': f'call_{i}',
-                           'type': LinkType.CALL_CALC.value} for i, pk in enumerate(calc_pks)]
-                links += [{'input_id': data_pks[i], 'output_id': calc_pks[i % len(calc_pks)], 'label': f'in_{i}',
-                           'type': LinkType.INPUT_CALC.value} for i in range(len(data_pks))]
-                group = {'label': f'qdots/{study}/{system}/{configuration}/{stage}', 'type_string': 'core',
-                         'uuid': str(uuid_module.uuid4()), 'time': timezone.now(), 'description': '', 'extras': {},
-                         'user_id': self.user_id}
+                    [
+                        {
+                            'node_type': 'process.workflow.workchain.WorkChainNode.',
+                            'process_type': f'qdots.{stage}',
+                            'attributes': {'process_state': 'finished', 'exit_status': 0},
+                            'extras': {'qdots': {**common, 'stage': stage, 'output': None}},
+                        }
+                    ]
+                    + [
+                        {
+                            'node_type': f'data.core.{node_type}',
+                            'attributes': _attributes(output, self.rng),
+                            'extras': {'qdots': {**common, 'stage': stage, 'output': output}},
+                        }
+                        for output, node_type in outputs.items()
+                    ]
+                )
+                links += [
+                    {'input_id': stage_pk, 'output_id': pk, 'label': label, 'type': LinkType.RETURN.value}
+                    for pk, label in zip(output_pks, outputs, strict=True)
+                ]
+                calc_pks = self._nodes(
+                    [
+                        {
+                            'node_type': 'process.calculation.calcjob.CalcJobNode.',
+                            'process_type': 'aiida.calculations:cp2k',
+                            'attributes': {'process_state': 'finished', 'exit_status': 0},
+                        }
+                        for _ in range(CALCS_PER_STAGE // 3)
+                    ]
+                )
+                data_pks = self._nodes(
+                    [
+                        {'node_type': 'data.core.dict.Dict.', 'attributes': {'x': 1}}
+                        for _ in range(CALCS_PER_STAGE - CALCS_PER_STAGE // 3)
+                    ]
+                )
+                links += [
+                    {'input_id': stage_pk, 'output_id': pk, 'label': f'call_{i}', 'type': LinkType.CALL_CALC.value}
+                    for i, pk in enumerate(calc_pks)
+                ]
+                links += [
+                    {
+                        'input_id': data_pks[i],
+                        'output_id': calc_pks[i % len(calc_pks)],
+                        'label': f'in_{i}',
+                        'type': LinkType.INPUT_CALC.value,
+                    }
+                    for i in range(len(data_pks))
+                ]
+                group = {
+                    'label': f'qdots/{study}/{system}/{configuration}/{stage}',
+                    'type_string': 'core',
+                    'uuid': str(uuid_module.uuid4()),
+                    'time': timezone.now(),
+                    'description': '',
+                    'extras': {},
+                    'user_id': self.user_id,
+                }
                 groups.append((group, [stage_pk, *output_pks]))
         self.storage.bulk_insert(EntityTypes.LINK, links, allow_defaults=True)
         group_pks = self.storage.bulk_insert(EntityTypes.GROUP, [g for g, _ in groups], allow_defaults=True)
-        memberships = [{'dbgroup_id': group_pk, 'dbnode_id': pk}
-                       for group_pk, (_, members) in zip(group_pks, groups, strict=True) for pk in members]
+        memberships = [
+            {'dbgroup_id': group_pk, 'dbnode_id': pk}
+            for group_pk, (_, members) in zip(group_pks, groups, strict=True)
+            for pk in members
+        ]
         self.storage.bulk_insert(EntityTypes.GROUP_NODE, memberships, allow_defaults=True)
 
 
@@ -129,8 +196,13 @@ def make_profile(backend: str, workdir: str):
     config = get_config()
     name = f'qdots-bench-{backend}-{secrets.token_hex(3)}'
     if backend == 'sqlite':
-        profile = create_profile(config, name=name, email='bench@qdots', storage_backend='core.sqlite_dos',
-                                 storage_config={'filepath': f'{workdir}/{name}'})
+        profile = create_profile(
+            config,
+            name=name,
+            email='bench@qdots',
+            storage_backend='core.sqlite_dos',
+            storage_config={'filepath': f'{workdir}/{name}'},
+        )
         return profile, lambda: config.delete_profile(name, delete_storage=True)
     from aiida.cmdline.commands.cmd_presto import detect_postgres_config
     from aiida.manage.external.postgres import Postgres
@@ -140,8 +212,9 @@ def make_profile(backend: str, workdir: str):
     except ConnectionError as exc:
         print(f'psql: skipped ({exc}); start it with `bash scripts/services.sh start`')
         return None, None
-    profile = create_profile(config, name=name, email='bench@qdots', storage_backend='core.psql_dos',
-                             storage_config=storage_config)
+    profile = create_profile(
+        config, name=name, email='bench@qdots', storage_backend='core.psql_dos', storage_config=storage_config
+    )
 
     def cleanup():
         get_manager().reset_profile()
@@ -176,8 +249,11 @@ def main() -> None:
                 fill = time.perf_counter() - start
                 full, rows_full = time_query('bench-000')
                 assert rows_full == rows == CONFIGURATIONS, (rows, rows_full)
-                print(f'{backend:8s} {filler.n_nodes:8d} {rows:5d} {baseline:11.3f} {full:8.3f} '
-                      f'{full / baseline:6.2f} {fill:7.1f}', flush=True)
+                print(
+                    f'{backend:8s} {filler.n_nodes:8d} {rows:5d} {baseline:11.3f} {full:8.3f} '
+                    f'{full / baseline:6.2f} {fill:7.1f}',
+                    flush=True,
+                )
             finally:
                 cleanup()
 

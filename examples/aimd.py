@@ -1,7 +1,8 @@
 """Ab initio MD of a cluster at 300 K with CP2K (qdots.aimd): relax, heat, equilibrate, NVE production, analysis.
 
-    verdi run examples/aimd.py [--structure PK | --composition se-rich] [--overrides '{"relax": false}'] [--submit]
+verdi run examples/aimd.py [--structure PK | --composition se-rich] [--overrides '{"relax": false}'] [--submit]
 """
+
 from aiida import orm
 
 from aiida_qdots.calculations.functions import build_cluster
@@ -18,5 +19,7 @@ structure = orm.load_node(args.structure) if args.structure else build_cluster(o
 builder = AimdWorkChain.get_builder_from_protocol(orm.load_code(args.code), structure, args.protocol, args.overrides)
 node = launch(builder, args.submit)
 if node.is_finished_ok:
-    print(f'trajectory<{node.outputs.trajectory.pk}>: {node.outputs.trajectory.numsteps} frames; '
-          f'RMSF by element (A): {node.outputs.analysis.summary["rmsf_by_element"]}')
+    print(
+        f'trajectory<{node.outputs.trajectory.pk}>: {node.outputs.trajectory.numsteps} frames; '
+        f'RMSF by element (A): {node.outputs.analysis.summary["rmsf_by_element"]}'
+    )

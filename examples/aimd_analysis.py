@@ -1,7 +1,8 @@
 """RMSF and vibrational power spectra of a stored MD trajectory (qdots.aimd_analysis).
 
-    verdi run examples/aimd_analysis.py --trajectory PK [--parameters '{"last_frames": 1000}'] [--submit]
+verdi run examples/aimd_analysis.py --trajectory PK [--parameters '{"last_frames": 1000}'] [--submit]
 """
+
 import json
 
 from aiida import orm

@@ -1,7 +1,8 @@
 """GFN1-xTB total energy of a magic-size cluster (qdots.cluster_energy), optionally after relaxation.
 
-    verdi run examples/cluster_energy.py [--composition se-rich|cd-rich] [--arrangement 0] [--relax] [--submit]
+verdi run examples/cluster_energy.py [--composition se-rich|cd-rich] [--arrangement 0] [--relax] [--submit]
 """
+
 from aiida import orm
 
 from aiida_qdots.calculations.functions import build_cluster
@@ -17,7 +18,8 @@ args = parser.parse_args()
 
 structure = build_cluster(orm.Str(args.composition), orm.Int(args.arrangement))
 builder = ClusterEnergyWorkChain.get_builder_from_protocol(
-    orm.load_code(args.code), structure, args.protocol, args.overrides, relax=args.relax)
+    orm.load_code(args.code), structure, args.protocol, args.overrides, relax=args.relax
+)
 node = launch(builder, args.submit)
 if node.is_finished_ok:
     print(f'{structure.get_formula()}: E = {node.outputs.energy.value:.4f} eV')

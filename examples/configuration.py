@@ -1,7 +1,8 @@
 """One cluster configuration: build it, AIMD, electronic levels, NAMD (qdots.configuration).
 
-    verdi run examples/configuration.py [--composition cd-rich] [--arrangement 0] [--study LABEL] [--submit]
+verdi run examples/configuration.py [--composition cd-rich] [--arrangement 0] [--study LABEL] [--submit]
 """
+
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
@@ -26,5 +27,7 @@ if args.study:
     builder.study = orm.Str(args.study)
 node = launch(builder, args.submit)
 if node.is_finished_ok:
-    print(f'gap {node.outputs.electronic.statistics["gap"]["mean_ev"]:.3f} eV; '
-          f'recombination {node.outputs.namd.summary["recombination_tau_ns"]} ns')
+    print(
+        f'gap {node.outputs.electronic.statistics["gap"]["mean_ev"]:.3f} eV; '
+        f'recombination {node.outputs.namd.summary["recombination_tau_ns"]} ns'
+    )

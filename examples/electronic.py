@@ -1,7 +1,8 @@
 """HOMO/LUMO fluctuations along a trajectory: CP2K re-evaluates selected frames (qdots.electronic).
 
-    verdi run examples/electronic.py --trajectory PK [--overrides '{"selection": {"stride_fs": 20}}'] [--submit]
+verdi run examples/electronic.py --trajectory PK [--overrides '{"selection": {"stride_fs": 20}}'] [--submit]
 """
+
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
@@ -13,7 +14,8 @@ parser.add_argument('--code', default='cp2k@localhost')
 args = parser.parse_args()
 
 builder = ElectronicWorkChain.get_builder_from_protocol(
-    orm.load_code(args.code), orm.load_node(args.trajectory), args.protocol, args.overrides)
+    orm.load_code(args.code), orm.load_node(args.trajectory), args.protocol, args.overrides
+)
 node = launch(builder, args.submit)
 if node.is_finished_ok:
     stats = node.outputs.statistics

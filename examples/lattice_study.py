@@ -5,6 +5,7 @@
 
 Without ``--ued-data`` the package's synthetic demo set (labelled synthetic) is fitted.
 """
+
 import json
 
 from aiida import orm
@@ -25,8 +26,8 @@ args = parser.parse_args()
 recipes = [nanocrystal_recipe(item) for item in args.nanocrystals.split(',')]
 data = orm.load_node(args.ued_data) if args.ued_data else synthetic_ued_node()
 builder = LatticeStudyWorkChain.get_builder_from_protocol(
-    orm.load_code(args.code), args.label, recipes, {'data': data}, args.protocol, args.phonon_overrides,
-    args.overrides)
+    orm.load_code(args.code), args.label, recipes, {'data': data}, args.protocol, args.phonon_overrides, args.overrides
+)
 node = launch(builder, args.submit)
 if node.is_terminated:
     print(nanocrystal_table(args.label).to_string(index=False))

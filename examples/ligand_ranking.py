@@ -1,7 +1,8 @@
 """Rank ligand arrangements of a cluster by GFN1-xTB energy (qdots.ligand_ranking).
 
-    verdi run examples/ligand_ranking.py [--composition cd-rich] [--arrangements 0,1,2] [--relax] [--submit]
+verdi run examples/ligand_ranking.py [--composition cd-rich] [--arrangements 0,1,2] [--relax] [--submit]
 """
+
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
@@ -16,10 +17,18 @@ parser.add_argument('--code', default='cp2k@localhost')
 args = parser.parse_args()
 
 builder = LigandRankingWorkChain.get_builder_from_protocol(
-    orm.load_code(args.code), args.composition, [int(a) for a in args.arrangements.split(',')],
-    protocol=args.protocol, overrides=args.overrides, relax=args.relax, max_concurrent=args.max_concurrent)
+    orm.load_code(args.code),
+    args.composition,
+    [int(a) for a in args.arrangements.split(',')],
+    protocol=args.protocol,
+    overrides=args.overrides,
+    relax=args.relax,
+    max_concurrent=args.max_concurrent,
+)
 node = launch(builder, args.submit)
 if 'ranking' in node.outputs:
     for entry in node.outputs.ranking['ranking']:
-        print(f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]}, '
-              f'+{entry["relative_energy_mev"]:.1f} meV')
+        print(
+            f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]}, '
+            f'+{entry["relative_energy_mev"]:.1f} meV'
+        )

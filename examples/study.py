@@ -5,6 +5,7 @@
 Results land in the groups qdots/<label>/<system>/<configuration>/<stage>; compare them with
 ``aiida-qdots compare --group qdots/<label>``.
 """
+
 from aiida import orm
 
 from aiida_qdots.query import configuration_table
@@ -20,8 +21,14 @@ parser.add_argument('--python-code', default='qdots-python@localhost')
 args = parser.parse_args()
 
 builder = StudyWorkChain.get_builder_from_protocol(
-    orm.load_code(args.cp2k_code), orm.load_code(args.python_code), args.label, args.compositions.split(','),
-    [int(a) for a in args.arrangements.split(',')], args.protocol, args.overrides)
+    orm.load_code(args.cp2k_code),
+    orm.load_code(args.python_code),
+    args.label,
+    args.compositions.split(','),
+    [int(a) for a in args.arrangements.split(',')],
+    args.protocol,
+    args.overrides,
+)
 node = launch(builder, args.submit)
 if node.is_terminated:
     table = configuration_table(args.label)

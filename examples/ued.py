@@ -5,6 +5,7 @@
 Without ``--data`` the package's synthetic demo set (labelled synthetic) is stored and fitted. ``--msd-slope`` is
 the ``msd_slope`` output of a qdots.phonons run (or a stored Dict with slope_A2_per_K, slope_stderr_A2_per_K).
 """
+
 from aiida import orm
 
 from aiida_qdots.data.ued import synthetic_ued_node
@@ -21,5 +22,7 @@ builder = UedWorkChain.get_builder_from_protocol(data, orm.load_node(args.msd_sl
 node = launch(builder, args.submit)
 if node.is_finished_ok:
     for pump in node.outputs.fit['sets']:
-        print(f'{pump["wavelength_nm"]:g} nm: tau_AR {pump["model"]["tau_auger_ps"]:.0f} ps, '
-              f'tau_trap {pump["model"]["tau_trap_ps"]} ps')
+        print(
+            f'{pump["wavelength_nm"]:g} nm: tau_AR {pump["model"]["tau_auger_ps"]:.0f} ps, '
+            f'tau_trap {pump["model"]["tau_trap_ps"]} ps'
+        )

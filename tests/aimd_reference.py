@@ -1,4 +1,5 @@
 """The shared Cd28Se17Cl22 AIMD trajectory for the analysis tests, parsed once per test session."""
+
 from __future__ import annotations
 
 import functools

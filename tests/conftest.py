@@ -1,4 +1,5 @@
 """Shared fixtures: aiida-core's temporary profile, plus the real CP2K and LAMMPS codes."""
+
 import gzip
 import io
 import pathlib

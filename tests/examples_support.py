@@ -1,4 +1,5 @@
 """Running the ``examples/`` scripts the way users do: ``verdi -p <profile> run examples/<name>.py ARGS``."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import sys
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / 'examples'
 
 
-def verdi_run(profile_name: str, example: str, *args: str, overrides: dict | None = None,
-              timeout: float = 900.0) -> str:
+def verdi_run(
+    profile_name: str, example: str, *args: str, overrides: dict | None = None, timeout: float = 900.0
+) -> str:
     """Run an example with ``verdi run`` in a new process on the (committed) test profile; return its stdout.
 
     Fails the test with stdout and stderr when the script exits non-zero.
@@ -19,8 +21,14 @@ def verdi_run(profile_name: str, example: str, *args: str, overrides: dict | Non
 
     # End this process's open (read) transaction: it would lock the SQLite file against the script's writes.
     get_manager().get_profile_storage().get_session().commit()
-    command = [str(pathlib.Path(sys.executable).with_name('verdi')), '-p', profile_name, 'run',
-               str(EXAMPLES / f'{example}.py'), *args]
+    command = [
+        str(pathlib.Path(sys.executable).with_name('verdi')),
+        '-p',
+        profile_name,
+        'run',
+        str(EXAMPLES / f'{example}.py'),
+        *args,
+    ]
     if overrides is not None:
         command += ['--overrides', json.dumps(overrides)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -6,6 +6,7 @@ this is not CI); ``service_profile`` makes a core.psql_dos + core.rabbitmq profi
 --backend psql --computer slurm``, starts a daemon with 2 workers, and deletes profile, database and database user
 afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ SERVICE_BINARIES = ('pg_ctlcluster', 'rabbitmq-server', 'munged', 'slurmctld', '
 
 
 def _services_script(command: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(['bash', str(SERVICES_SCRIPT), command], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        ['bash', str(SERVICES_SCRIPT), command], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope='session')
@@ -36,8 +38,10 @@ def services():
     in_ci = os.environ.get('CI', '').lower() == 'true'
     missing = [name for name in SERVICE_BINARIES if shutil.which(name) is None]
     if missing and not in_ci:
-        pytest.skip(f'services not installed ({", ".join(missing)} not on PATH); '
-                    'install them with `sudo bash scripts/services.sh install`')
+        pytest.skip(
+            f'services not installed ({", ".join(missing)} not on PATH); '
+            'install them with `sudo bash scripts/services.sh install`'
+        )
     if _services_script('status', 60).returncode == 0:
         return
     result = _services_script('start', 900)
@@ -72,7 +76,9 @@ def service_profile(services, aiida_profile):
             client.stop_daemon(wait=True, timeout=DAEMON_TIMEOUT)
         manager.load_profile(aiida_profile.name, allow_switch=True)
         postgres = Postgres.from_profile(profile)
-        postgres.execute('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '  # pooled leftovers
-                         f"'{profile.storage_config['database_name']}' AND pid <> pg_backend_pid()")
+        postgres.execute(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '  # pooled leftovers
+            f"'{profile.storage_config['database_name']}' AND pid <> pg_backend_pid()"
+        )
         get_config().delete_profile(name, delete_storage=True)
         postgres.drop_dbuser(profile.storage_config['database_username'])

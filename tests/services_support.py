@@ -1,5 +1,6 @@
 """Helpers of the tests that run processes through the daemon and the local SLURM cluster (no fixtures here: those
 are in :mod:`services_fixtures`, which the test modules load with ``pytest_plugins``)."""
+
 from __future__ import annotations
 
 import subprocess

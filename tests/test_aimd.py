@@ -1,4 +1,5 @@
 """qdots.aimd: segment planning, CP2K MD parsing, and real GFN1-xTB MD runs with fault injection."""
+
 import os
 import pathlib
 import signal
@@ -56,7 +57,8 @@ def test_parse_md_output_keeps_complete_common_frames():
     rng = np.random.default_rng(1)
     pos, vel = rng.normal(size=(4, 2, 3)), rng.normal(size=(4, 2, 3)) * 1e-3
     ener = '#  Step Nr. Time[fs] Kin.[a.u.] Temp[K] Pot.[a.u.] Cons Qty[a.u.] UsedTime[s]\n' + ''.join(
-        f'{s} {float(s)} 0.01 300.0 -10.0 -9.99 1.0\n' for s in range(4))
+        f'{s} {float(s)} 0.01 300.0 -10.0 -9.99 1.0\n' for s in range(4)
+    )
     pos_text = _xyz(range(4), pos)
     frames = parse_md_output(pos_text[:-30], _xyz(range(4), vel), ener)  # last position frame cut short
     assert frames['steps'].tolist() == [0, 1, 2]
@@ -120,10 +122,16 @@ def _kill_cp2k_in(folder: pathlib.Path) -> None:
 def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, localhost, start_structure, tmp_path):
     """Kill CP2K mid-way through the production segment; cp2k.base restarts it from the restart file,
     the production trajectory is complete and contiguous, and the killed run's frames are in it."""
-    stages = [{'name': 'equilibration', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 6},
-              {'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 24}]
-    watcher = JobWatcher(pathlib.Path(localhost.get_workdir()), 'ENSEMBLE NVE',
-                         lambda folder: _frames_written(folder) >= 8, _kill_cp2k_in)
+    stages = [
+        {'name': 'equilibration', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 6},
+        {'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 24},
+    ]
+    watcher = JobWatcher(
+        pathlib.Path(localhost.get_workdir()),
+        'ENSEMBLE NVE',
+        lambda folder: _frames_written(folder) >= 8,
+        _kill_cp2k_in,
+    )
     watcher.start()
     _, node = run_get_node(_builder(cp2k_code, start_structure, stages, segment_steps=24))
     watcher.done.set()
@@ -147,6 +155,7 @@ def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, local
     summary = node.outputs.analysis.summary  # the RMSF/spectra analysis ran on the merged production trajectory
     assert set(summary['rmsf_by_element']) == {'Cd', 'Se', 'Cl'}
     from aiida_qdots.plots.aimd import plot_rmsf
+
     assert plot_rmsf(node, output=tmp_path / 'rmsf.png').stat().st_size > 1000
 
     checks = node.outputs.checks
@@ -154,6 +163,7 @@ def test_killed_segment_continues_from_restart_and_keeps_frames(cp2k_code, local
     assert abs(nve['drift_ev_per_atom_ps']) < 0.05
     # kinetic energy from the parsed velocities matches CP2K's own (a check of the unit conversion)
     from ase.data import atomic_masses, atomic_numbers
+
     masses = np.array([atomic_masses[atomic_numbers[s]] for s in trajectory.symbols])
     amu_a2_fs2_ev = 103.6426965
     kinetic = 0.5 * (masses[None, :, None] * trajectory.get_array('velocities') ** 2).sum(axis=(1, 2)) * amu_a2_fs2_ev
@@ -168,8 +178,12 @@ def test_missing_restart_file_ends_in_named_exit_code(cp2k_code, localhost, star
         out = folder / 'aiida.out'
         return out.exists() and 'PROGRAM ENDED' in out.read_text()
 
-    watcher = JobWatcher(pathlib.Path(localhost.get_workdir()), 'MAX_STEPS 4',
-                         finished, lambda folder: (folder / 'aiida-1.restart').unlink())
+    watcher = JobWatcher(
+        pathlib.Path(localhost.get_workdir()),
+        'MAX_STEPS 4',
+        finished,
+        lambda folder: (folder / 'aiida-1.restart').unlink(),
+    )
     watcher.start()
     _, node = run_get_node(_builder(cp2k_code, start_structure, stages, segment_steps=3, analysis=None))
     watcher.done.set()
@@ -180,8 +194,10 @@ def test_missing_restart_file_ends_in_named_exit_code(cp2k_code, localhost, star
 
 def test_invalid_stages_are_rejected(cp2k_code, start_structure):
     for stages, message in [
-        ([{'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 6}],
-         'the production stage has 6 steps; its analysis needs at least 16 frames'),
+        (
+            [{'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 6}],
+            'the production stage has 6 steps; its analysis needs at least 16 frames',
+        ),
         ([{'name': 'heating', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 5}], 'named "production"'),
         ([{'name': 'production', 'ensemble': 'NPT', 'temperature': 300.0, 'steps': 5}], 'ensemble must be'),
         ([{'name': 'production', 'ensemble': 'NVE', 'temperature': -3.0, 'steps': 5}], 'must be positive'),

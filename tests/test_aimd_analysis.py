@@ -1,4 +1,5 @@
 """qdots.aimd_analysis: calcfunctions, workchain, `aiida-qdots analyze trajectory` and `plot rmsf/spectra`."""
+
 import json
 
 import numpy as np
@@ -36,8 +37,9 @@ def invoke(*args):
 
 def stored_trajectory(positions, symbols, times=None, velocities=None, cells=None, pbc=None, **attributes):
     node = orm.TrajectoryData()
-    node.set_trajectory(symbols=list(symbols), positions=positions, times=times, velocities=velocities, cells=cells,
-                        pbc=pbc)
+    node.set_trajectory(
+        symbols=list(symbols), positions=positions, times=times, velocities=velocities, cells=cells, pbc=pbc
+    )
     node.base.attributes.set_many(attributes)
     return node.store()
 
@@ -51,8 +53,9 @@ def real_trajectory(aiida_profile, shared_data_dir):
 @pytest.fixture(scope='module')
 def real_analysis(real_trajectory):
     """qdots.aimd_analysis on the last 10 000 frames of the imported trajectory."""
-    results, node = run_get_node(AimdAnalysisWorkChain, trajectory=real_trajectory,
-                                 parameters=orm.Dict({'last_frames': LAST_FRAMES}))
+    results, node = run_get_node(
+        AimdAnalysisWorkChain, trajectory=real_trajectory, parameters=orm.Dict({'last_frames': LAST_FRAMES})
+    )
     return results, node
 
 
@@ -99,35 +102,69 @@ def test_workchain_on_imported_real_trajectory(real_trajectory, real_analysis, s
     kernel = rmsf_kernel(parsed.positions[-LAST_FRAMES:], parsed.symbols)
     assert rmsf_values == pytest.approx(kernel.rmsf_by_element, rel=1e-10)
     np.testing.assert_allclose(results['rmsf'].get_array('rmsf'), kernel.rmsf, rtol=1e-10)
-    velocities = central_difference_velocities(parsed.positions[-LAST_FRAMES - 1:], 1.0)[1:]
+    velocities = central_difference_velocities(parsed.positions[-LAST_FRAMES - 1 :], 1.0)[1:]
     spectrum = power_spectrum(velocities, parsed.symbols, 1.0)
     np.testing.assert_allclose(results['spectra'].get_array('total'), spectrum.total, rtol=1e-9, atol=1e-15)
     assert summary['spectrum_peak_cm1'] == pytest.approx(45.5, abs=1.0)
     assert summary['acoustic_fraction'] == pytest.approx(0.553, abs=2e-3)
     assert summary['acoustic_fraction'] + summary['optical_fraction'] == pytest.approx(1.0)
     assert summary['kinetic_temperature_k'] == pytest.approx(300.0, abs=5.0)
-    assert summary['window'] == {'start_frame': 5000, 'stop_frame': 15000, 'n_frames': 10000, 'timestep_fs': 1.0,
-                                 'start_time_fs': 5000.0, 'duration_fs': 9999.0}
+    assert summary['window'] == {
+        'start_frame': 5000,
+        'stop_frame': 15000,
+        'n_frames': 10000,
+        'timestep_fs': 1.0,
+        'start_time_fs': 5000.0,
+        'duration_fs': 9999.0,
+    }
     assert summary['acoustic_cutoff_cm1'] == 120.0 and summary['velocity_source'] == 'central differences of positions'
     assert summary['units']['rmsf_by_element'] == 'angstrom' and summary['units']['spectrum_peak_cm1'] == 'cm^-1'
     assert 'normalisation' in summary['conventions'] and 'alignment' in summary['conventions']
-    print('workchain summary:', {k: summary[k] for k in ('rmsf_by_element', 'spectrum_peak_cm1', 'acoustic_fraction',
-                                                         'optical_fraction', 'kinetic_temperature_k')})
+    print(
+        'workchain summary:',
+        {
+            k: summary[k]
+            for k in (
+                'rmsf_by_element',
+                'spectrum_peak_cm1',
+                'acoustic_fraction',
+                'optical_fraction',
+                'kinetic_temperature_k',
+            )
+        },
+    )
 
 
 def test_output_nodes_arrays_and_attributes(real_analysis):
     results, _ = real_analysis
     rmsf, spectra = results['rmsf'], results['spectra']
-    assert set(rmsf.get_arraynames()) == {'rmsf', 'symbols', 'masses', 'mean_structure', 'elements',
-                                          'rmsf_by_element', 'rmsf_by_element_std'}
+    assert set(rmsf.get_arraynames()) == {
+        'rmsf',
+        'symbols',
+        'masses',
+        'mean_structure',
+        'elements',
+        'rmsf_by_element',
+        'rmsf_by_element_std',
+    }
     assert rmsf.get_array('rmsf').shape == (67,) and rmsf.get_array('mean_structure').shape == (67, 3)
     assert rmsf.get_array('elements').tolist() == ['Cd', 'Se', 'Cl']
     attributes = rmsf.base.attributes.all
     assert attributes['units']['rmsf'] == 'angstrom' and attributes['units']['masses'] == 'amu'
     assert attributes['kabsch_converged'] and attributes['residual_rotation_deg'] < 1e-3
     assert attributes['mass_weighted_fit'] and attributes['window']['n_frames'] == LAST_FRAMES
-    assert set(spectra.get_arraynames()) == {'frequency_cm1', 'total', 'Cd', 'Se', 'Cl', 'lag_fs', 'vacf_total',
-                                             'vacf_Cd', 'vacf_Se', 'vacf_Cl'}
+    assert set(spectra.get_arraynames()) == {
+        'frequency_cm1',
+        'total',
+        'Cd',
+        'Se',
+        'Cl',
+        'lag_fs',
+        'vacf_total',
+        'vacf_Cd',
+        'vacf_Se',
+        'vacf_Cl',
+    }
     frequency, total = spectra.get_array('frequency_cm1'), spectra.get_array('total')
     attributes = spectra.base.attributes.all
     assert attributes['units']['total'] == 'eV/cm^-1' and attributes['units']['frequency_cm1'] == 'cm^-1'
@@ -136,16 +173,20 @@ def test_output_nodes_arrays_and_attributes(real_analysis):
     # Parseval on the stored arrays: sum(S) d_nu = C(0) = 2 <E_kin>
     assert np.sum(total) * frequency[1] == pytest.approx(spectra.get_array('vacf_total')[0], rel=1e-10)
     assert attributes['integral_total_ev'] == pytest.approx(spectra.get_array('vacf_total')[0], rel=1e-10)
-    np.testing.assert_allclose(spectra.get_array('Cd') + spectra.get_array('Se') + spectra.get_array('Cl'), total,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        spectra.get_array('Cd') + spectra.get_array('Se') + spectra.get_array('Cl'), total, rtol=1e-12, atol=1e-15
+    )
 
 
 def test_provenance_of_the_analysis(real_trajectory, real_analysis):
     results, node = real_analysis
     assert node.process_label == 'AimdAnalysisWorkChain'
     assert node.inputs.trajectory.uuid == real_trajectory.uuid
-    called = {link.link_label: link.node.process_label for link in node.base.links.get_outgoing().all()
-              if link.link_type.value == 'call_calc'}
+    called = {
+        link.link_label: link.node.process_label
+        for link in node.base.links.get_outgoing().all()
+        if link.link_type.value == 'call_calc'
+    }
     assert called == {'rmsf': 'trajectory_rmsf', 'spectra': 'trajectory_spectra', 'summary': 'analysis_summary'}
     for name, label in (('rmsf', 'trajectory_rmsf'), ('spectra', 'trajectory_spectra')):
         creator = results[name].creator
@@ -158,8 +199,11 @@ def test_provenance_of_the_analysis(real_trajectory, real_analysis):
     inputs = {link.link_label: link.node for link in creator.base.links.get_incoming().all()}
     assert inputs['rmsf'].uuid == results['rmsf'].uuid and inputs['spectra'].uuid == results['spectra'].uuid
     # the workchain returns exactly its calcfunctions' outputs
-    returned = {link.link_label: link.node.uuid for link in node.base.links.get_outgoing().all()
-                if link.link_type.value == 'return'}
+    returned = {
+        link.link_label: link.node.uuid
+        for link in node.base.links.get_outgoing().all()
+        if link.link_type.value == 'return'
+    }
     assert returned == {name: results[name].uuid for name in ('rmsf', 'spectra', 'summary')}
     # the trajectory leads to the summary through the graph
     assert real_trajectory.uuid in {n.uuid for n in results['rmsf'].creator.base.links.get_incoming().all_nodes()}
@@ -184,13 +228,20 @@ def test_md_trajectories_with_velocities(flavour):
         node = stored_trajectory(positions + 10.0, ['Cd', 'Se'], times=times, velocities=velocities, units=units)
     else:
         node = orm.TrajectoryData()
-        node.set_trajectory(symbols=['Cd', 'Se'], positions=positions + 10.0, times=times, velocities=velocities,
-                            cells=np.repeat(np.diag([20.0, 20.0, 20.0])[None], 2000, axis=0), pbc=(True, True, True))
+        node.set_trajectory(
+            symbols=['Cd', 'Se'],
+            positions=positions + 10.0,
+            times=times,
+            velocities=velocities,
+            cells=np.repeat(np.diag([20.0, 20.0, 20.0])[None], 2000, axis=0),
+            pbc=(True, True, True),
+        )
         node.set_array('kinetic_energy', 0.5 * np.einsum('n,tni->t', masses, velocities**2) * AMU_A2_FS2_EV)
         node.base.attributes.set_many({'units': units, 'timestep_fs': 2.0, 'stage': 'production'})
         node.store()
-    results, wc = run_get_node(AimdAnalysisWorkChain, trajectory=node,
-                               parameters=orm.Dict({'start_frame': 500, 'peak_min_cm1': 20.0}))
+    results, wc = run_get_node(
+        AimdAnalysisWorkChain, trajectory=node, parameters=orm.Dict({'start_frame': 500, 'peak_min_cm1': 20.0})
+    )
     assert wc.is_finished_ok, wc.exit_message
     summary = results['summary']
     expected = np.sqrt(5.0 / (masses.prod() / masses.sum()) / AMU_A2_FS2_EV) / (2 * np.pi * SPEED_OF_LIGHT_CM_FS)
@@ -214,8 +265,9 @@ def test_periodic_wrapped_trajectory_is_unwrapped():
     cell = np.diag([15.0, 15.0, 15.0])
     wrapped = frames - np.floor(frames / 15.0) * 15.0
     times = np.arange(300) * 1.0
-    periodic = stored_trajectory(wrapped, SYMBOLS, times=times, cells=np.tile(cell, (300, 1, 1)),
-                                 pbc=(True, True, True))
+    periodic = stored_trajectory(
+        wrapped, SYMBOLS, times=times, cells=np.tile(cell, (300, 1, 1)), pbc=(True, True, True)
+    )
     plain = stored_trajectory(frames, SYMBOLS, times=times)
     parameters = orm.Dict()
     a, b = trajectory_rmsf(periodic, parameters), trajectory_rmsf(plain, parameters)
@@ -258,8 +310,11 @@ def test_non_finite_positions_give_the_named_exit_code():
 
 def test_unconverged_alignment_gives_the_named_exit_code_with_outputs():
     node = stored_trajectory(fluctuating(n_frames=100), SYMBOLS, times=np.arange(100.0))
-    results, wc = run_get_node(AimdAnalysisWorkChain, trajectory=node,
-                               parameters=orm.Dict({'fit_max_iterations': 1, 'fit_tolerance_angstrom': 1e-12}))
+    results, wc = run_get_node(
+        AimdAnalysisWorkChain,
+        trajectory=node,
+        parameters=orm.Dict({'fit_max_iterations': 1, 'fit_tolerance_angstrom': 1e-12}),
+    )
     assert wc.exit_status == AimdAnalysisWorkChain.exit_codes.ERROR_ALIGNMENT_NOT_CONVERGED.status == 420
     assert 'stopped after 1 iterations' in wc.exit_message
     assert set(results) == {'rmsf', 'spectra', 'summary'}
@@ -281,7 +336,9 @@ def test_cli_analyze_trajectory_json(real_trajectory):
     assert pks['trajectory'] == real_trajectory.pk
     workchain = orm.load_node(pks['workchain'])
     assert workchain.is_finished_ok and workchain.inputs.parameters.get_dict() == {
-        'acoustic_cutoff_cm1': 120.0, 'last_frames': 2000}
+        'acoustic_cutoff_cm1': 120.0,
+        'last_frames': 2000,
+    }
     for name in ('rmsf', 'spectra', 'summary'):
         assert workchain.outputs[name].pk == pks[name]
     assert orm.load_node(pks['summary'])['window']['start_frame'] == 13000
@@ -291,8 +348,16 @@ def test_cli_analyze_trajectory_text_and_errors(real_trajectory):
     result = invoke('analyze', 'trajectory', real_trajectory.uuid, '--last-frames', 500, '--acoustic-cutoff', 100)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith('AimdAnalysisWorkChain: PK ')
-    for text in ('window: frames 14500..14999 (500 frames, 1 fs apart)', 'RMSF Cd ', 'RMSF Se ', 'RMSF Cl ',
-                 'main peak: ', 'acoustic (< 100 cm^-1): ', 'optical: ', 'summary: PK '):
+    for text in (
+        'window: frames 14500..14999 (500 frames, 1 fs apart)',
+        'RMSF Cd ',
+        'RMSF Se ',
+        'RMSF Cl ',
+        'main peak: ',
+        'acoustic (< 100 cm^-1): ',
+        'optical: ',
+        'summary: PK ',
+    ):
         assert text in result.stdout
     result = CliRunner().invoke(cli, ['analyze', 'trajectory', str(real_trajectory.pk), '--last-frames', '20000'])
     assert result.exit_code != 0 and 'longer than the trajectory (15000 frames)' in result.output

@@ -1,4 +1,5 @@
 """Magic-size cluster builder: composition, charge, coordination, symmetry and ligand arrangements."""
+
 import math
 
 import numpy as np
@@ -94,10 +95,13 @@ def test_arrangement_indices_are_stable():
     assert [o.multiplicity for o in options][:4] == [12, 24, 12, 12]
 
 
-@pytest.mark.parametrize(('composition', 'formula', 'ligand', 'site'), [
-    ('se-rich', {'Cd': 17, 'Se': 28, 'H': 22}, 'H', 'Se'),
-    ('cd-rich', {'Cd': 28, 'Se': 17, 'Cl': 22}, 'Cl', 'Cd'),
-])
+@pytest.mark.parametrize(
+    ('composition', 'formula', 'ligand', 'site'),
+    [
+        ('se-rich', {'Cd': 17, 'Se': 28, 'H': 22}, 'H', 'Se'),
+        ('cd-rich', {'Cd': 28, 'Se': 17, 'Cl': 22}, 'Cl', 'Cd'),
+    ],
+)
 def test_clusters_are_neutral_with_ligands_on_surface_sites(composition, formula, ligand, site):
     atoms = build_magic_cluster(composition, arrangement=5)
     symbols = atoms.get_chemical_symbols()
@@ -140,14 +144,17 @@ def test_equivalent_arrangements_have_equal_geometry():
     np.testing.assert_allclose(distances(a), distances(b), atol=1e-8)
 
 
-@pytest.mark.parametrize(('kwargs', 'message'), [
-    ({'composition': 'Cd33Se33'}, 'unknown cluster composition'),
-    ({'composition': 'se-rich', 'n_ligands': 25}, 'cannot place 25'),
-    ({'composition': 'se-rich', 'n_ligands': 20}, 'formal charge of -2'),
-    ({'composition': 'cd-rich', 'arrangement': 17}, 'must be 0..16'),
-    ({'composition': 'cd-rich', 'bare_sites': (3, 3)}, '2 distinct indices'),
-    ({'composition': 'cd-rich', 'bare_sites': (0, 24)}, '2 distinct indices'),
-])
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        ({'composition': 'Cd33Se33'}, 'unknown cluster composition'),
+        ({'composition': 'se-rich', 'n_ligands': 25}, 'cannot place 25'),
+        ({'composition': 'se-rich', 'n_ligands': 20}, 'formal charge of -2'),
+        ({'composition': 'cd-rich', 'arrangement': 17}, 'must be 0..16'),
+        ({'composition': 'cd-rich', 'bare_sites': (3, 3)}, '2 distinct indices'),
+        ({'composition': 'cd-rich', 'bare_sites': (0, 24)}, '2 distinct indices'),
+    ],
+)
 def test_bad_recipes_are_rejected(kwargs, message):
     with pytest.raises(QdotsInputError, match=message):
         build_magic_cluster(**kwargs)

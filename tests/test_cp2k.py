@@ -1,4 +1,5 @@
 """Real CP2K (GFN1-xTB, `fast` protocol) runs through AiiDA: energies, relaxation, ranking, failures."""
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -93,21 +94,25 @@ def test_invalid_inputs_are_rejected_before_running(cp2k_code):
         builder = LigandRankingWorkChain.get_builder_from_protocol(cp2k_code, 'cd-rich', arrangements=[0, 40])
         run_get_node(builder)
     with pytest.raises(ValueError, match='unknown protocol'):
-        ClusterEnergyWorkChain.get_builder_from_protocol(cp2k_code, build_cluster(orm.Str('cd-rich'), orm.Int(0)),
-                                                         protocol='ultra')
+        ClusterEnergyWorkChain.get_builder_from_protocol(
+            cp2k_code, build_cluster(orm.Str('cd-rich'), orm.Int(0)), protocol='ultra'
+        )
 
 
 SCF_OK = '  outer SCF loop converged in   1 iterations or    9 steps\n'
 SCF_FAILED = ' *** WARNING in qs_scf.F:601 :: SCF run NOT converged ***\n'
 
 
-@pytest.mark.parametrize(('output', 'expected'), [
-    (SCF_OK, True),
-    (SCF_FAILED, False),
-    (SCF_FAILED + SCF_OK, True),  # an early MD/GEO_OPT step failed, the last one converged
-    (SCF_OK + SCF_FAILED, False),
-    ('no SCF here', None),
-])
+@pytest.mark.parametrize(
+    ('output', 'expected'),
+    [
+        (SCF_OK, True),
+        (SCF_FAILED, False),
+        (SCF_FAILED + SCF_OK, True),  # an early MD/GEO_OPT step failed, the last one converged
+        (SCF_OK + SCF_FAILED, False),
+        ('no SCF here', None),
+    ],
+)
 def test_final_scf_convergence_check(output, expected):
     from aiida_qdots.parsers.cp2k import final_scf_converged
 

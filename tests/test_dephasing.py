@@ -1,4 +1,5 @@
 """Pure-dephasing analysis (pure NumPy): quadrature, Kubo noise in both limits, conventions, the real gap data."""
+
 import math
 import pathlib
 
@@ -53,7 +54,7 @@ def test_autocorrelation_matches_direct_sum(estimator):
     x = np.random.default_rng(0).standard_normal(257) * 0.1 + 1.7
     dx = x - x.mean()
     lags = 40
-    direct = np.array([np.dot(dx[:x.size - k], dx[k:]) for k in range(lags)])
+    direct = np.array([np.dot(dx[: x.size - k], dx[k:]) for k in range(lags)])
     direct /= x.size if estimator == 'biased' else x.size - np.arange(lags)
     np.testing.assert_allclose(autocorrelation(x, lags, estimator), direct, rtol=1e-12, atol=1e-15)
     assert autocorrelation(x, 1, estimator)[0] == pytest.approx(x.var(), rel=1e-12)
@@ -62,8 +63,9 @@ def test_autocorrelation_matches_direct_sum(estimator):
 def test_cumulant_quadrature_is_exact_for_constant_and_second_order_for_smooth_c():
     sigma, h = 0.07, 0.5
     t = h * np.arange(200)
-    np.testing.assert_allclose(cumulant(np.full(t.size, sigma**2), h), sigma**2 * t**2 / (2 * HBAR_EV_FS**2),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        cumulant(np.full(t.size, sigma**2), h), sigma**2 * t**2 / (2 * HBAR_EV_FS**2), rtol=1e-12
+    )
     # exponential C: error of the piecewise-linear interpolant, O(h^2)
     errors = []
     for step in (0.8, 0.4, 0.2):
@@ -91,8 +93,12 @@ def test_cumulant_is_the_exact_dephasing_of_gaussian_noise():
     """
     sigma, tau_c, dt = 0.05, 13.16, 0.25
     noise = ornstein_uhlenbeck(240, dt, sigma, tau_c, seed=3, n_series=10000)
-    phase = np.concatenate([np.zeros((noise.shape[0], 1)),
-                            np.cumsum((noise[:, 1:] + noise[:, :-1]) / 2 * dt, axis=1)], axis=1) / HBAR_EV_FS
+    phase = (
+        np.concatenate(
+            [np.zeros((noise.shape[0], 1)), np.cumsum((noise[:, 1:] + noise[:, :-1]) / 2 * dt, axis=1)], axis=1
+        )
+        / HBAR_EV_FS
+    )
     coherence = np.mean(np.exp(-1j * phase), axis=0)  # real in expectation (symmetric noise)
     t = dt * np.arange(noise.shape[1])
     expected = np.exp(-kubo_cumulant(t, sigma, tau_c))
@@ -172,7 +178,7 @@ def test_real_gap_gaussian_dephasing_time_is_hbar_over_sigma(shared_data_dir):
     assert result.times_fs['libra_sigma'] == pytest.approx(math.sqrt(12 / 5) * HBAR_EV_FS / sigma, rel=1e-12)
     assert result.resolved and result.n_fit_points >= 5
     assert result.acf[0] == pytest.approx(sigma**2) and result.dephasing[0] == 1.0
-    assert np.all(np.diff(result.dephasing[:result.n_fit_points]) < 0)
+    assert np.all(np.diff(result.dephasing[: result.n_fit_points]) < 0)
     # HOMO-LUMO pair matrix (the DISH decoherence time of S0/S1)
     energies = np.stack([levels['homo'], levels['lumo']], axis=1)
     matrix = pair_dephasing_times(energies, 2.0)

@@ -1,4 +1,5 @@
 """qdots.electronic: per-frame orbital energies from CP2K REFTRAJ chunks, checked against single points."""
+
 import numpy as np
 import pytest
 from aiida import orm

@@ -1,6 +1,7 @@
 """Level statistics (pure NumPy) and the analyze_levels calcfunction / `aiida-qdots analyze levels` on imported
 real HOMO/LUMO labels.
 """
+
 import json
 import math
 import pathlib
@@ -31,8 +32,14 @@ from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import HBAR_EV_FS
 from aiida_qdots.structures.trajectories import parse_levels_csv
 
-CONVENTION_NAMES = {'gaussian_cumulant', 'pyxaid_gaussian', 'exponential_cumulant', 'one_over_e',
-                    'gaussian_short_time', 'libra_sigma'}
+CONVENTION_NAMES = {
+    'gaussian_cumulant',
+    'pyxaid_gaussian',
+    'exponential_cumulant',
+    'one_over_e',
+    'gaussian_short_time',
+    'libra_sigma',
+}
 
 
 def ar1(n, a, sigma, seed):
@@ -112,8 +119,15 @@ def test_analyze_levels_calcfunction(real_levels):
     assert summary['dephasing_resolved'] and summary['levels_uuid'] == real_levels.uuid
     assert summary['statistics']['gap']['sem_block_size'] >= 1
     curves = outputs['dephasing']
-    assert {'time_fs', 'acf', 'cumulant', 'dephasing', 'fit_gaussian_cumulant', 'fit_pyxaid_gaussian',
-            'fit_exponential_cumulant'} == set(curves.get_arraynames())
+    assert {
+        'time_fs',
+        'acf',
+        'cumulant',
+        'dephasing',
+        'fit_gaussian_cumulant',
+        'fit_pyxaid_gaussian',
+        'fit_exponential_cumulant',
+    } == set(curves.get_arraynames())
     t = curves.get_array('time_fs')
     assert t[1] == 2.0 and t.size == 2500
     assert curves.get_array('acf')[0] == pytest.approx(gap.var())
@@ -128,8 +142,9 @@ def test_analyze_levels_calcfunction(real_levels):
 
 
 def test_analyze_levels_window_and_parameters(real_levels):
-    outputs, _ = run_get_node(analyze_levels, levels=real_levels,
-                              parameters=orm.Dict({'last_frames': 1000, 'max_lag_fs': 100.0}))
+    outputs, _ = run_get_node(
+        analyze_levels, levels=real_levels, parameters=orm.Dict({'last_frames': 1000, 'max_lag_fs': 100.0})
+    )
     summary = outputs['summary'].get_dict()
     assert summary['window']['start_row'] == 4000 and summary['window']['n_frames'] == 1000
     assert summary['window']['start_time_fs'] == 8000.0

@@ -3,6 +3,7 @@
 Inputs are trimmed with ``--overrides`` where a full fast run would take minutes; the study and lattice-study
 scripts run in tests/test_study.py. Each test checks what the script printed against the stored nodes.
 """
+
 import re
 
 import pytest
@@ -28,8 +29,9 @@ def profile_name(aiida_profile, localhost, cp2k_code, lammps_code, python_code):
 def test_every_workchain_has_an_example():
     from importlib.metadata import entry_points
 
-    names = {ep.name.removeprefix('qdots.') for ep in entry_points(group='aiida.workflows')
-             if ep.name.startswith('qdots.')}
+    names = {
+        ep.name.removeprefix('qdots.') for ep in entry_points(group='aiida.workflows') if ep.name.startswith('qdots.')
+    }
     assert names == {path.stem for path in EXAMPLES.glob('*.py')}
 
 
@@ -56,8 +58,13 @@ def test_aimd_and_its_analysis_examples(profile_name, real_first_frame, import_r
     atoms.pbc = False
     start = orm.StructureData(ase=atoms).store()
     stages = [{'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 16}]
-    out = verdi_run(profile_name, 'aimd', '--structure', str(start.pk),
-                    overrides={'relax': False, 'stages': stages, 'segment_steps': 16})
+    out = verdi_run(
+        profile_name,
+        'aimd',
+        '--structure',
+        str(start.pk),
+        overrides={'relax': False, 'stages': stages, 'segment_steps': 16},
+    )
     node = _process(out)
     assert node.is_finished_ok and node.outputs.trajectory.numsteps == 16
     assert f'trajectory<{node.outputs.trajectory.pk}>' in out
@@ -67,8 +74,13 @@ def test_aimd_and_its_analysis_examples(profile_name, real_first_frame, import_r
 
 
 def test_electronic_example(profile_name, real_trajectory):
-    out = verdi_run(profile_name, 'electronic', '--trajectory', str(real_trajectory.pk),
-                    overrides={'selection': {'stride_fs': 1.0, 'window_fs': None}, 'chunk_frames': 5})
+    out = verdi_run(
+        profile_name,
+        'electronic',
+        '--trajectory',
+        str(real_trajectory.pk),
+        overrides={'selection': {'stride_fs': 1.0, 'window_fs': None}, 'chunk_frames': 5},
+    )
     node = _process(out)
     assert node.is_finished_ok
     gap = node.outputs.statistics['gap']
@@ -76,8 +88,11 @@ def test_electronic_example(profile_name, real_trajectory):
 
 
 def test_namd_example(profile_name, import_real_frames):
-    overrides = {'window': {'n_frames': 6, 'first_frame': 0}, 'chunk_frames': 6,
-                 'namd': {'duration_fs': 1.0e4, 'n_realisations': 50, 'initial_frames': 2, 'n_bootstrap': 50}}
+    overrides = {
+        'window': {'n_frames': 6, 'first_frame': 0},
+        'chunk_frames': 6,
+        'namd': {'duration_fs': 1.0e4, 'n_realisations': 50, 'initial_frames': 2, 'n_bootstrap': 50},
+    }
     out = verdi_run(profile_name, 'namd', '--trajectory', str(import_real_frames(6).pk), overrides=overrides)
     node = _process(out)
     assert node.is_finished_ok
@@ -97,8 +112,9 @@ def test_phonons_and_ued_examples(profile_name):
 def test_configuration_example_reports_the_failed_stage(profile_name):
     """A Cl kind CP2K cannot read makes the Cd-rich cluster's AIMD fail for real: named exit code, nothing filed."""
     broken = {'aimd': {'method': {'parameters': {'FORCE_EVAL': {'SUBSYS': {'KIND': [{'_': 'Cl', 'ELEMENT': 'Xx'}]}}}}}}
-    out = verdi_run(profile_name, 'configuration', '--composition', 'cd-rich', '--study', 'example-broken',
-                    overrides=broken)
+    out = verdi_run(
+        profile_name, 'configuration', '--composition', 'cd-rich', '--study', 'example-broken', overrides=broken
+    )
     node = _process(out)
     assert node.exit_status == ConfigurationWorkChain.exit_codes.ERROR_AIMD_FAILED.status
     assert 'qdots.aimd<' in node.exit_message and 'structure' in node.outputs

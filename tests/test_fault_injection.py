@@ -4,6 +4,7 @@ CP2K killed inside a SLURM job or the job cancelled, a node failure, the daemon 
 workchains on 2 workers (run by a PostgreSQL + RabbitMQ profile with a daemon and the local SLURM cluster), and a
 tampered archive imported into the test profile.
 """
+
 import io
 import json
 import pathlib
@@ -101,6 +102,7 @@ def _change_repository_file(source: pathlib.Path, target: pathlib.Path) -> None:
         if name.startswith('repo/') and not name.endswith('/') and data:
             return data[:-1] + bytes([data[-1] ^ 0x01])
         return data
+
     _rewrite_zip(source, target, change)
 
 
@@ -111,14 +113,19 @@ def _change_metadata(source: pathlib.Path, target: pathlib.Path) -> None:
             metadata['export_version'] = '0.1'
             return json.dumps(metadata).encode()
         return data
+
     _rewrite_zip(source, target, change)
 
 
-@pytest.mark.parametrize(('tamper', 'error', 'message'), [
-    (_flip_byte_in_database, CorruptStorage, 'Bad CRC-32'),
-    (_change_repository_file, ImportValidationError, 'repository key is different'),
-    (_change_metadata, IncompatibleStorageSchema, "archive version '0.1'"),
-], ids=['byte_in_zip', 'repository_file', 'metadata'])
+@pytest.mark.parametrize(
+    ('tamper', 'error', 'message'),
+    [
+        (_flip_byte_in_database, CorruptStorage, 'Bad CRC-32'),
+        (_change_repository_file, ImportValidationError, 'repository key is different'),
+        (_change_metadata, IncompatibleStorageSchema, "archive version '0.1'"),
+    ],
+    ids=['byte_in_zip', 'repository_file', 'metadata'],
+)
 def test_tampered_archive_import_fails_cleanly(import_real_frames, tmp_path, tamper, error, message):
     """An exported trajectory (arrays in repository files) is tampered with in three ways; each import fails with
     a named AiiDA error and leaves nodes, links, groups and referenced file hashes as they were (a file written
@@ -127,8 +134,9 @@ def test_tampered_archive_import_fails_cleanly(import_real_frames, tmp_path, tam
     storage = get_manager().get_profile_storage()
     trajectory = import_real_frames(3)
     positions = trajectory.get_positions()
-    note = orm.SinglefileData(io.BytesIO(f'{tmp_path.name}: first 3 frames of the Cd28Se17Cl22 AIMD'.encode()),
-                              filename='README.txt').store()  # one repository file no other test has
+    note = orm.SinglefileData(
+        io.BytesIO(f'{tmp_path.name}: first 3 frames of the Cd28Se17Cl22 AIMD'.encode()), filename='README.txt'
+    ).store()  # one repository file no other test has
     archive = tmp_path / 'study.aiida'
     create_archive([trajectory, note], filename=archive)
     uuid = trajectory.uuid
@@ -172,13 +180,17 @@ def test_cp2k_killed_in_slurm_job_restarts_from_restart_file(service_profile, re
     stages = [{'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 2 * SEGMENT_STEPS}]
     overrides = {'relax': False, 'stages': stages, 'segment_steps': SEGMENT_STEPS, 'analysis': None}
     builder = AimdWorkChain.get_builder_from_protocol(
-        orm.load_code(f'cp2k@{SLURM_LABEL}'), orm.StructureData(ase=atoms), 'fast', overrides)
+        orm.load_code(f'cp2k@{SLURM_LABEL}'), orm.StructureData(ase=atoms), 'fast', overrides
+    )
     node = submit(builder)
 
     def running_long_enough():
         calc = _cp2k_run_of_segment(node, 1)
-        return node.is_terminated or (calc is not None and calc.get_job_id() is not None and _frames_written(
-            pathlib.Path(calc.get_remote_workdir())) >= 4)
+        return node.is_terminated or (
+            calc is not None
+            and calc.get_job_id() is not None
+            and _frames_written(pathlib.Path(calc.get_remote_workdir())) >= 4
+        )
 
     wait_for_processes([node], timeout=600, until=running_long_enough)
     victim = _cp2k_run_of_segment(node, 1)
@@ -216,13 +228,13 @@ def test_cp2k_killed_in_slurm_job_restarts_from_restart_file(service_profile, re
 
 
 @pytest.mark.services
-def test_node_failure_during_md_ends_in_named_exit_code_and_keeps_earlier_stages(service_profile,
-                                                                                  small_nanocrystal):
+def test_node_failure_during_md_ends_in_named_exit_code_and_keeps_earlier_stages(service_profile, small_nanocrystal):
     """The SLURM node goes down while the lifetimes MD runs: the job dies, qdots.phonons stops with
     ERROR_MD_FAILED, and the normal modes computed before (and the MD's partial output) stay stored."""
     md = {'nvt_steps': 2000, 'nve_steps': 2_000_000, 'dump_every': 1000}  # far longer than the test waits
-    node = submit(phonon_modes_builder(orm.StructureData(ase=small_nanocrystal),
-                                       {'stages': ['modes', 'lifetimes'], 'md': md}))
+    node = submit(
+        phonon_modes_builder(orm.StructureData(ase=small_nanocrystal), {'stages': ['modes', 'lifetimes'], 'md': md})
+    )
 
     def md_running():
         calc = called(node, 'md_300_K')
@@ -233,8 +245,9 @@ def test_node_failure_during_md_ends_in_named_exit_code_and_keeps_earlier_stages
 
     wait_for_processes([node], timeout=300, until=md_running)
     assert not node.is_terminated, node.exit_message
-    subprocess.run(['scontrol', 'update', f'nodename={SLURM_NODE}', 'state=down', 'reason=qdots fault test'],
-                   check=True)
+    subprocess.run(
+        ['scontrol', 'update', f'nodename={SLURM_NODE}', 'state=down', 'reason=qdots fault test'], check=True
+    )
     try:
         wait_for_processes([node], timeout=300)
     finally:
@@ -305,8 +318,11 @@ def test_twelve_concurrent_workchains_on_two_workers(service_profile, small_nano
     assert len(calcfunctions) == len(nodes) and {c.caller.pk for c in calcfunctions} == {n.pk for n in nodes}
     linked = set()
     for direction in ('with_incoming', 'with_outgoing'):  # an input of a process, or created by one
-        query = orm.QueryBuilder().append(orm.Data, filters=new, tag='data', project='id').append(
-            orm.ProcessNode, **{direction: 'data'})
+        query = (
+            orm.QueryBuilder()
+            .append(orm.Data, filters=new, tag='data', project='id')
+            .append(orm.ProcessNode, **{direction: 'data'})
+        )
         linked |= set(query.all(flat=True))
     all_new = set(orm.QueryBuilder().append(orm.Data, filters=new, project='id').all(flat=True))
     assert all_new == linked, f'orphaned data nodes: {sorted(all_new - linked)}'

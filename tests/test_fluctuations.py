@@ -1,4 +1,5 @@
 """RMSF kernels (pure NumPy): rigid-body invariance, Gaussian fluctuations, Kabsch fits, the real AIMD data."""
+
 import numpy as np
 import pytest
 from aimd_reference import LAST_FRAMES, parsed_trajectory
@@ -76,6 +77,7 @@ def test_rmsf_invariant_under_rigid_motion_of_each_frame():
     np.testing.assert_allclose(moved.rmsf, reference.rmsf, rtol=0, atol=1e-7)
     for element in ('Cd', 'Se', 'Cl'):
         assert moved.rmsf_by_element[element] == pytest.approx(reference.rmsf_by_element[element], abs=1e-7)
+
     # the mean structure is the same up to one overall rotation: same internal distances
     def distances(x):
         return np.linalg.norm(x[:, None] - x[None], axis=-1)
@@ -84,7 +86,8 @@ def test_rmsf_invariant_under_rigid_motion_of_each_frame():
     # equal-weight fitting is invariant too
     np.testing.assert_allclose(
         rmsf(rigidly_moved(frames, seed=6), SYMBOLS, mass_weighted=False).rmsf,
-        rmsf(frames, SYMBOLS, mass_weighted=False).rmsf, atol=1e-7,
+        rmsf(frames, SYMBOLS, mass_weighted=False).rmsf,
+        atol=1e-7,
     )
 
 
@@ -145,8 +148,9 @@ def test_unwrap_periodic_positions():
     true = 4.0 + np.cumsum(steps, axis=0)
     wrapped = true - np.floor(true @ np.linalg.inv(cell)) @ cell
     assert np.abs(wrapped - true).max() > 1.0  # atoms did cross the boundary
-    np.testing.assert_allclose(unwrap_positions(wrapped, cell, (True, True, True)), true - true[0] + wrapped[0],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        unwrap_positions(wrapped, cell, (True, True, True)), true - true[0] + wrapped[0], atol=1e-9
+    )
     # non-periodic directions are left alone
     only_x = unwrap_positions(wrapped, cell, (True, False, False))
     np.testing.assert_allclose(only_x[..., 1:], wrapped[..., 1:])
@@ -179,8 +183,7 @@ def test_real_cd28se17cl22_rmsf(real_window):
     positions, symbols = real_window
     result = rmsf(positions, symbols)
     values = result.rmsf_by_element
-    print('RMSF (A), last 10 000 frames:', {e: round(v, 4) for e, v in values.items()},
-          'iterations', result.iterations)
+    print('RMSF (A), last 10 000 frames:', {e: round(v, 4) for e, v in values.items()}, 'iterations', result.iterations)
     assert result.elements == ['Cd', 'Se', 'Cl'] and result.n_frames == LAST_FRAMES
     assert values['Cl'] > values['Cd'] > values['Se']
     assert values == pytest.approx({'Cd': 0.3565, 'Se': 0.3061, 'Cl': 0.4905}, abs=5e-4)

@@ -1,4 +1,5 @@
 """Trajectory and orbital-level import into AiiDA (Python API and `aiida-qdots import`), on the real data."""
+
 import gzip
 import hashlib
 import re
@@ -66,8 +67,12 @@ def test_import_real_trajectory(real_trajectory, shared_data_dir):
     assert attributes['source_sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert attributes['source_format'] == 'extxyz'
     assert attributes['timestep_fs'] == 1.0
-    assert attributes['units'] == {'positions': 'angstrom', 'cells': 'angstrom', 'velocities': 'angstrom/fs',
-                                   'time': 'fs'}
+    assert attributes['units'] == {
+        'positions': 'angstrom',
+        'cells': 'angstrom',
+        'velocities': 'angstrom/fs',
+        'time': 'fs',
+    }
     assert attributes['n_frames'] == 15000 and attributes['n_atoms'] == 67 and not attributes['has_velocities']
     assert node.label == 'cd28se17cl22 aimd'
     np.testing.assert_allclose(node.get_times()[[0, 1, -1]], [0.0, 1.0, 14999.0])
@@ -118,8 +123,17 @@ def test_import_real_levels(real_trajectory, shared_data_dir):
     assert inputs['csv'].get_content('rb') == (shared_data_dir / LEVELS_1).read_bytes()
     assert inputs['stride'].value == 2
 
-    result = invoke('import', 'levels', shared_data_dir / LEVELS_2, '--trajectory', trajectory.pk, '--stride', 10,
-                    '--first-frame', 10001)
+    result = invoke(
+        'import',
+        'levels',
+        shared_data_dir / LEVELS_2,
+        '--trajectory',
+        trajectory.pk,
+        '--stride',
+        10,
+        '--first-frame',
+        10001,
+    )
     assert result.exit_code == 0, result.output
     second = orm.load_node(printed_pk(result.output))
     index = second.get_array('frame_index')
@@ -191,8 +205,10 @@ def test_cli_errors_without_traceback(aiida_profile, tmp_path):
     [
         (lambda lines: lines.__setitem__(6, '3'), r'frame 1, line 7: frame has 3 atoms, frame 0 has 4'),
         (lambda lines: lines.__setitem__(14, 'Cd 1.0 2.0 x'), r"frame 2, line 15: column 4: 'x' is not a finite"),
-        (lambda lines: lines.__setitem__(11, lines[11].replace('Cl', 'Se')),
-         r'frame 1, line 12: species changed: atom 3 is Se, in frame 0 it is Cl'),
+        (
+            lambda lines: lines.__setitem__(11, lines[11].replace('Cl', 'Se')),
+            r'frame 1, line 12: species changed: atom 3 is Se, in frame 0 it is Cl',
+        ),
         (lambda lines: lines.clear(), r'file is empty'),
     ],
 )
@@ -209,8 +225,11 @@ def test_bad_trajectory_stores_nothing(aiida_profile, tmp_path, edit, message):
 def test_cp2k_timestep_must_match_file(aiida_profile, tmp_path):
     write(tmp_path / 'qd-pos-1.xyz', cp2k_text(SYMBOLS, frames(3), [0, 10, 20], dt_fs=0.5))
     before = node_count()
-    with pytest.raises(QdotsInputError, match=r'frame 1 is at 5 fs and frame 0 at 0 fs \(5 fs apart\), but the time '
-                                              r'step is 1 fs'):
+    with pytest.raises(
+        QdotsInputError,
+        match=r'frame 1 is at 5 fs and frame 0 at 0 fs \(5 fs apart\), but the time '
+        r'step is 1 fs',
+    ):
         import_trajectory(tmp_path / 'qd-pos-1.xyz', 1.0)
     write(tmp_path / 'qd-vel-1.xyz', cp2k_text(SYMBOLS, frames(2), [0, 10], dt_fs=0.5))
     with pytest.raises(TrajectoryFormatError, match=r'qd-vel-1.xyz: velocity file has 2 frames, qd-pos-1.xyz has 3'):
@@ -227,13 +246,22 @@ def levels_text(numbers, homo=-5.0, lumo=-3.4):
     'text, stride, first, message',
     [
         ('Files,HOMO (eV),gap\nst1,-5.0,1.0\n', 2, None, r'required column\(s\) LUMO not found'),
-        (levels_text([1, 3, 5]).replace('-3.4', '-3.4eV', 1), 2, None,
-         r"row 1 \(line 2\), column 'LUMO \(eV\)': '-3.4eV' is not a number"),
+        (
+            levels_text([1, 3, 5]).replace('-3.4', '-3.4eV', 1),
+            2,
+            None,
+            r"row 1 \(line 2\), column 'LUMO \(eV\)': '-3.4eV' is not a number",
+        ),
         (levels_text([1, 3, 5]).replace('-3.4', 'nan', 1), 2, None, r"row 1 \(line 2\), column 'LUMO \(eV\)': nan"),
         (levels_text([1, 3]) + 'st5,-3.0,-3.5,-2.9,-0.5,0.6\n', 2, None, r'row 3 \(line 4\), .*LUMO -3.5 eV is not'),
         (levels_text([1, 3, 6]), 2, None, r"row 3 \(line 4\), column 'Files': frame 'st6' follows 'st3'"),
-        (levels_text([1, 3, 5]), 3, None, r"row 2 \(line 3\), column 'Files': frame 'st3' follows 'st1', but with "
-                                          r"stride 3 it should be 'st4'"),
+        (
+            levels_text([1, 3, 5]),
+            3,
+            None,
+            r"row 2 \(line 3\), column 'Files': frame 'st3' follows 'st1', but with "
+            r"stride 3 it should be 'st4'",
+        ),
         (levels_text([15, 17, 19, 21]), 2, None, r"row 4: frame 'st21' is not in the trajectory \(its 20 frames"),
         (levels_text([1, 3]), 2, 3, r"first frame is 'st1' but first_frame=3"),
         ('HOMO,LUMO\n-5,-3\n-5,-3\n', 5, 17, r'row 2: frame 22 is not in the trajectory'),
@@ -245,8 +273,11 @@ def test_bad_levels_store_nothing(small_trajectory, tmp_path, text, stride, firs
     with pytest.raises(QdotsInputError, match=message):
         import_levels(path, small_trajectory, stride, first_frame=first)
     assert node_count() == before
-    result = CliRunner().invoke(cli, ['import', 'levels', str(path), '--trajectory', str(small_trajectory.pk),
-                                      '--stride', str(stride)] + (['--first-frame', str(first)] if first else []))
+    result = CliRunner().invoke(
+        cli,
+        ['import', 'levels', str(path), '--trajectory', str(small_trajectory.pk), '--stride', str(stride)]
+        + (['--first-frame', str(first)] if first else []),
+    )
     assert result.exit_code == 1 and 'Traceback' not in result.output
     assert re.search(message, result.output.replace('\n', ' ')), result.output
     assert node_count() == before
@@ -259,7 +290,7 @@ def test_levels_need_a_trajectory(aiida_profile, tmp_path):
     with pytest.raises(QdotsInputError, match=f'node {other.pk} is a Int, not a TrajectoryData'):
         import_levels(path, other.pk, 2)
     result = CliRunner().invoke(cli, ['import', 'levels', str(path), '--trajectory', '999999', '--stride', '2'])
-    assert result.exit_code == 1 and "Error: no trajectory node 999999" in result.output
+    assert result.exit_code == 1 and 'Error: no trajectory node 999999' in result.output
     assert node_count() == before
 
 

@@ -1,4 +1,5 @@
 """Kinetic models (Gillespie SSA vs master equation, Poisson start, energy conservation) and Debye-Waller fits."""
+
 import dataclasses
 
 import numpy as np
@@ -53,8 +54,9 @@ def test_initial_pairs_are_poisson():
 
 def test_energy_is_conserved_per_trajectory():
     """N0 E_ph = lattice energy + E_gap (radiative + trapped + remaining free + hot ones still hot, minus excess)."""
-    model = dataclasses.replace(DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0,
-                                tau_radiative_ps=500.0)
+    model = dataclasses.replace(
+        DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0, tau_radiative_ps=500.0
+    )
     run = gillespie(model, 2.1, 5000, 800.0, seed=2)
     radiative = np.bincount(run.event_trajectory[run.event_kind == 3], minlength=run.n0.size)
     lattice = run.deposited_energy()

@@ -1,4 +1,5 @@
 """LAMMPS stage: force-field nodes, script generation, the qdots.lammps CalcJob and parser, real runs."""
+
 import hashlib
 import io
 import pathlib
@@ -59,7 +60,7 @@ def sw_energy(atoms: Atoms, potential: str) -> float:
                 energy += 0.5 * p['A'] * p['eps'] * (p['B'] * s ** p['p'] - s ** p['q']) * radial
                 near.append((j, r, d, np.exp(p['gamma'] * p['sigma'] / (r - cut))))
         for n, (j, rj, dj, gj) in enumerate(near):
-            for k, rk, dk, gk in near[n + 1:]:
+            for k, rk, dk, gk in near[n + 1 :]:
                 p = params[(sym[centre], sym[j], sym[k])]
                 energy += p['lam'] * p['eps'] * (dj @ dk / (rj * rk) - p['cos0']) ** 2 * gj * gk
     return energy
@@ -121,8 +122,13 @@ def test_invalid_inputs_raise_before_running(lammps_code, force_field):
     gold = orm.StructureData(ase=Atoms('CdAu', positions=[(0, 0, 0), (2.7, 0, 0)], cell=[10, 10, 10]))
     with pytest.raises(QdotsInputError, match='no parameters for Au'):
         get_lammps_builder(lammps_code, gold, force_field, MDSettings())
-    for bad in ({'timestep': 0.0}, {'temperature': -5.0}, {'nvt_steps': 0, 'nve_steps': 0}, {'nve_steps': -1},
-                {'thermostat': 'berendsen'}):
+    for bad in (
+        {'timestep': 0.0},
+        {'temperature': -5.0},
+        {'nvt_steps': 0, 'nve_steps': 0},
+        {'nve_steps': -1},
+        {'thermostat': 'berendsen'},
+    ):
         with pytest.raises(QdotsInputError):
             MDSettings(**bad)
     assert settings_from_dict({'mode': 'md', 'timestep': 2.0}) == MDSettings(timestep=2.0)
@@ -155,10 +161,13 @@ def test_parse_log_string_with_error():
     assert arrays['Step'].tolist() == [0, 10] and np.allclose(arrays['PotEng'], [-259.62305, -259.5])
 
 
-@pytest.mark.parametrize(('command', 'status', 'message'), [
-    ('not_a_lammps_command 1', 309, 'Unknown command: not_a_lammps_command'),
-    ('quit', 354, 'no "Total wall time" line'),  # LAMMPS stops early with exit status 0, like a killed job
-])
+@pytest.mark.parametrize(
+    ('command', 'status', 'message'),
+    [
+        ('not_a_lammps_command 1', 309, 'Unknown command: not_a_lammps_command'),
+        ('quit', 354, 'no "Total wall time" line'),  # LAMMPS stops early with exit status 0, like a killed job
+    ],
+)
 def test_failed_lammps_run_exit_codes(lammps_code, force_field, command, status, message):
     """Real LAMMPS runs that stop on an ERROR line (309, with the error text) or before the script's end (354)."""
     structure = orm.StructureData(ase=build_nanocrystal(12.0))
@@ -204,8 +213,10 @@ def test_minimize_periodic_wurtzite(lammps_code, force_field):
     assert abs(rel['final_thermo']['Press']) < 50.0  # bar
     assert rel['energy_per_atom'] <= out['energy_per_atom'] + 1e-9
     cell = relaxed['structure'].get_ase().cell
-    print(f'fixed cell: E = {out["energy_per_atom"]:.6f} eV/atom; relaxed: E = {rel["energy_per_atom"]:.6f} eV/atom, '
-          f'a = {cell.lengths()[0] / 3:.4f} A, c = {cell.lengths()[2] / 2:.4f} A')
+    print(
+        f'fixed cell: E = {out["energy_per_atom"]:.6f} eV/atom; relaxed: E = {rel["energy_per_atom"]:.6f} eV/atom, '
+        f'a = {cell.lengths()[0] / 3:.4f} A, c = {cell.lengths()[2] / 2:.4f} A'
+    )
 
 
 def test_md_nanocrystal_nvt_then_nve(lammps_code, force_field):
@@ -215,8 +226,9 @@ def test_md_nanocrystal_nvt_then_nve(lammps_code, force_field):
     n = len(atoms)
     assert 200 <= n <= 400
     structure = orm.StructureData(ase=atoms)
-    settings = MDSettings(temperature=300.0, timestep=2.0, nvt_steps=2000, nve_steps=1000, thermo_every=10,
-                          dump_every=100)
+    settings = MDSettings(
+        temperature=300.0, timestep=2.0, nvt_steps=2000, nve_steps=1000, thermo_every=10, dump_every=100
+    )
     assert 'boundary s s s' in md_script(structure, force_field, settings)
     results, node = run_get_node(get_lammps_builder(lammps_code, structure, force_field, settings))
     assert node.is_finished_ok, node.exit_message
@@ -255,8 +267,10 @@ def test_md_nanocrystal_nvt_then_nve(lammps_code, force_field):
     assert np.allclose(positions[0], atoms.positions, atol=1e-6)
     assert trajectory.base.attributes.get('units')['velocities'] == 'angstrom/fs'
     rate = [b['atom_steps_per_second'] for b in out['blocks']]
-    print(f'N = {n}; <T>(NVT, last 2 ps) = {mean_temp:.1f} K; NVE drift = {drift:.2e} eV/atom/ps, '
-          f'std(E_tot)/std(E_kin) = {ratio:.1e}; {rate[0]:.3g}, {rate[1]:.3g} atom-steps/s')
+    print(
+        f'N = {n}; <T>(NVT, last 2 ps) = {mean_temp:.1f} K; NVE drift = {drift:.2e} eV/atom/ps, '
+        f'std(E_tot)/std(E_kin) = {ratio:.1e}; {rate[0]:.3g}, {rate[1]:.3g} atom-steps/s'
+    )
 
 
 def test_parse_dump_triclinic_and_sorting():
@@ -281,8 +295,15 @@ def test_md_periodic_langevin_rotated_frame(lammps_code, force_field):
     atoms = wurtzite()
     atoms.rotate(40, (2, 1, -1), rotate_cell=True)
     structure = orm.StructureData(ase=atoms)
-    settings = MDSettings(temperature=300.0, timestep=2.0, nvt_steps=200, nve_steps=20, thermostat='langevin',
-                          thermo_every=1, dump_every=1)
+    settings = MDSettings(
+        temperature=300.0,
+        timestep=2.0,
+        nvt_steps=200,
+        nve_steps=20,
+        thermostat='langevin',
+        thermo_every=1,
+        dump_every=1,
+    )
     results, node = run_get_node(get_lammps_builder(lammps_code, structure, force_field, settings, num_mpiprocs=2))
     assert node.is_finished_ok, node.exit_message
     out = results['results'].get_dict()

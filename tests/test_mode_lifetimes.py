@@ -1,4 +1,5 @@
 """Mode lifetimes against the Langevin oscillator (analytic VACF and a simulated one) and an undamped mode."""
+
 import numpy as np
 import pytest
 
@@ -74,5 +75,4 @@ def test_projection_recovers_mode_velocities():
     eigenvectors, _ = np.linalg.qr(rng.normal(size=(3 * n_atoms, 3 * n_atoms)))
     qdot = rng.normal(size=(1000, 3 * n_atoms))
     velocities = (qdot @ eigenvectors.T / np.repeat(np.sqrt(masses), 3)).reshape(1000, n_atoms, 3)
-    np.testing.assert_allclose(project_velocities(velocities, masses, eigenvectors, chunk_frames=64), qdot,
-                               atol=1e-10)
+    np.testing.assert_allclose(project_velocities(velocities, masses, eigenvectors, chunk_frames=64), qdot, atol=1e-10)

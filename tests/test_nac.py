@@ -1,4 +1,5 @@
 """NACs from time-overlaps (pure NumPy): analytic rotation, phase correction, state tracking, orthonormality check."""
+
 import numpy as np
 import pytest
 

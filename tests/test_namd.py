@@ -1,4 +1,5 @@
 """qdots.namd on real frames: chunked CP2K REFTRAJ + MOLDEN -> overlaps -> NACs, dephasing, DISH."""
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -18,8 +19,11 @@ def test_chunks_keep_every_consecutive_pair_in_one_chunk():
 def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
     """The whole chain, with the recombination analysis as a ``qdots.dish`` job: same numbers as in process."""
     ten_frames = import_real_frames(10)
-    overrides = {'window': {'n_frames': 10, 'first_frame': 0}, 'chunk_frames': 5,
-                 'namd': {'duration_fs': 2.0e4, 'n_realisations': 100, 'initial_frames': 2, 'n_bootstrap': 100}}
+    overrides = {
+        'window': {'n_frames': 10, 'first_frame': 0},
+        'chunk_frames': 5,
+        'namd': {'duration_fs': 2.0e4, 'n_realisations': 100, 'initial_frames': 2, 'n_bootstrap': 100},
+    }
     builder = NamdWorkChain.get_builder_from_protocol(cp2k_code, python_code, ten_frames, 'fast', overrides)
     builder.dish_code = python_code
     _, node = run_get_node(builder)
@@ -61,7 +65,8 @@ def test_dish_job_rejects_incomplete_inputs():
     with pytest.raises(ValueError, match=r'hamiltonian lacks the array\(s\) homo_index, overlaps'):
         builder.hamiltonian = hamiltonian
     with pytest.raises(ValueError, match='n_realisations must be a positive integer'):
-        builder.parameters = orm.Dict({'timestep_fs': 1.0, 'duration_fs': 10.0, 'n_realisations': 0,
-                                       'initial_frames': 1})
+        builder.parameters = orm.Dict(
+            {'timestep_fs': 1.0, 'duration_fs': 10.0, 'n_realisations': 0, 'initial_frames': 1}
+        )
     with pytest.raises(ValueError, match='parameters lack duration_fs'):
         builder.parameters = orm.Dict({'timestep_fs': 1.0, 'n_realisations': 5, 'initial_frames': 1})

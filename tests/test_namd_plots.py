@@ -1,4 +1,5 @@
 """Study A figures (seed Fig. 3a, 4) from the real imported HOMO/LUMO labels, and their CLI."""
+
 import numpy as np
 import pytest
 from aiida import orm

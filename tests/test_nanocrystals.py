@@ -1,4 +1,5 @@
 """Nanocrystal builders: wurtzite / zinc-blende CdSe spheres and CdSe/CdS core/shell particles."""
+
 import json
 import math
 import re

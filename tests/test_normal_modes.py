@@ -1,4 +1,5 @@
 """Normal modes against analytic spring networks: frequencies, rigid-body modes, symmetry, DOS normalisation."""
+
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ def spring_hessian(positions: np.ndarray, pairs, k: float) -> np.ndarray:
         u = positions[j] - positions[i]
         block = k * np.outer(u, u) / (u @ u)
         for a, b, sign in ((i, i, 1), (j, j, 1), (i, j, -1), (j, i, -1)):
-            hessian[3 * a:3 * a + 3, 3 * b:3 * b + 3] += sign * block
+            hessian[3 * a : 3 * a + 3, 3 * b : 3 * b + 3] += sign * block
     return hessian
 
 
@@ -38,9 +39,12 @@ def test_tetrahedral_cluster_has_six_rigid_modes_and_normalised_dos():
     rng = np.random.default_rng(4)
     corners = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float) * 1.5
     positions = np.vstack([[0.0, 0.0, 0.0], corners, 2.2 * corners + rng.normal(0, 0.05, (4, 3))])
-    pairs = [(0, i) for i in range(1, 5)] + [(i, i + 4) for i in range(1, 5)] + \
-        [(i, j) for i in range(1, 5) for j in range(i + 1, 5)] + [(i + 4, j) for i in range(1, 5) for j in range(1, 5)
-                                                                   if j != i]
+    pairs = (
+        [(0, i) for i in range(1, 5)]
+        + [(i, i + 4) for i in range(1, 5)]
+        + [(i, j) for i in range(1, 5) for j in range(i + 1, 5)]
+        + [(i + 4, j) for i in range(1, 5) for j in range(1, 5) if j != i]
+    )
     hessian = spring_hessian(positions, pairs, 2.0)
     checks = hessian_checks(hessian, positions)
     assert checks['asymmetry'] == 0.0 and checks['translation_residual'] < 1e-12

@@ -1,4 +1,5 @@
 """qdots.overlaps: MOLDEN orbitals from a real CP2K REFTRAJ run, PySCF cross-overlaps, self-checks."""
+
 import numpy as np
 import pytest
 from aiida import orm

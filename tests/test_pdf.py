@@ -1,4 +1,5 @@
 """G(r) of finite particles: ideal neighbour distances of a perfect wurtzite particle; zero for an ideal-gas sphere."""
+
 import numpy as np
 import pytest
 

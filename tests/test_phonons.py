@@ -1,4 +1,5 @@
 """Finite-difference Hessians from LAMMPS (SW, Debian lmp) and the normal modes of a relaxed nanocrystal."""
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -39,8 +40,10 @@ def test_hessian_predicts_force_changes_in_a_rotated_crystal(lammps_code, force_
     u = np.random.default_rng(2).normal(scale=1e-3, size=atoms.positions.shape)
     moved = atoms.copy()
     moved.positions += u
-    forces = [run_ok(get_lammps_builder(lammps_code, orm.StructureData(ase=a), force_field))['forces'].get_array(
-        'forces') for a in (atoms, moved)]
+    forces = [
+        run_ok(get_lammps_builder(lammps_code, orm.StructureData(ase=a), force_field))['forces'].get_array('forces')
+        for a in (atoms, moved)
+    ]
     change, predicted = (forces[1] - forces[0]).ravel(), -hessian @ u.ravel()
     assert np.abs(change - predicted).max() < 0.02 * np.abs(change).max()
 
@@ -48,8 +51,11 @@ def test_hessian_predicts_force_changes_in_a_rotated_crystal(lammps_code, force_
 def test_relaxed_nanocrystal_normal_modes(lammps_code, force_field):
     atoms = build_nanocrystal(16.0)
     n = len(atoms)
-    relaxed = run_ok(get_lammps_builder(lammps_code, orm.StructureData(ase=atoms), force_field,
-                                        MinimizeSettings(force_tolerance=1e-6)))['structure']
+    relaxed = run_ok(
+        get_lammps_builder(
+            lammps_code, orm.StructureData(ase=atoms), force_field, MinimizeSettings(force_tolerance=1e-6)
+        )
+    )['structure']
     results = run_ok(get_lammps_builder(lammps_code, relaxed, force_field, HessianSettings()))
     hessian = results['hessian'].get_array('hessian')
     positions = relaxed.get_ase().positions
@@ -71,8 +77,14 @@ def test_dynamical_matrix_equals_finite_differences(lammps_code, lammps_phonon_c
     it by itself (method auto) for a code registered with the PHONON package."""
     assert 'PHONON' in lammps_phonon_code.base.extras.get('lammps_packages')
     assert 'PHONON' not in lammps_code.base.extras.get('lammps_packages', [])
-    relaxed = run_ok(get_lammps_builder(lammps_code, orm.StructureData(ase=build_nanocrystal(16.0)), force_field,
-                                        MinimizeSettings(force_tolerance=1e-6)))['structure']
+    relaxed = run_ok(
+        get_lammps_builder(
+            lammps_code,
+            orm.StructureData(ase=build_nanocrystal(16.0)),
+            force_field,
+            MinimizeSettings(force_tolerance=1e-6),
+        )
+    )['structure']
     hessians = {}
     for code, method in ((lammps_code, 'finite_differences'), (lammps_phonon_code, 'dynamical_matrix')):
         node = run_ok(get_lammps_builder(code, relaxed, force_field, HessianSettings(method=method)))['hessian']
@@ -95,8 +107,9 @@ def test_core_shell_lifetimes_at_moderate_length(lammps_code):
     10 ps): nearly every mode gets a GLE lifetime of about a picosecond, and where the Lorentzian linewidth is
     resolved the two estimates agree (measured: 1213 of 1290 modes, median 1.41 ps; GLE/Lorentzian 1.28). ~1 min."""
     structure = orm.StructureData(ase=build_nanocrystal(22.0, shell_monolayers=1))
-    builder = PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'moderate',
-                                                         {'stages': ['modes', 'lifetimes']})
+    builder = PhononsWorkChain.get_builder_from_protocol(
+        lammps_code, structure, 'moderate', {'stages': ['modes', 'lifetimes']}
+    )
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     summary = node.outputs.lifetimes_summary
@@ -159,8 +172,9 @@ def test_phonons_rejects_bad_parameters(lammps_code):
     with pytest.raises(ValueError, match='add the modes stage'):
         PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast', {'stages': ['lifetimes']})
     with pytest.raises(ValueError, match='temperatures must be positive'):
-        PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast',
-                                                   {'msd': {'temperatures': [300.0, -5.0]}})
+        PhononsWorkChain.get_builder_from_protocol(
+            lammps_code, structure, 'fast', {'msd': {'temperatures': [300.0, -5.0]}}
+        )
     zinc = orm.StructureData(ase=bulk('ZnO', 'wurtzite', a=3.25, c=5.2).repeat((2, 2, 2)))
     zinc.pbc = (False, False, False)
     with pytest.raises(ValueError, match='has no parameters for O'):
@@ -175,8 +189,21 @@ def test_cli_launch_and_plot_phonons(lammps_code, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ['launch', 'phonons', '--protocol', 'fast'])
     assert result.exit_code != 0 and 'give either --diameter (nm) or --structure PK' in result.output
-    result = runner.invoke(cli, ['launch', 'phonons', '--diameter', '1.4', '--stages', 'modes', '--stages', 'msd',
-                                 '--code', lammps_code.full_label])
+    result = runner.invoke(
+        cli,
+        [
+            'launch',
+            'phonons',
+            '--diameter',
+            '1.4',
+            '--stages',
+            'modes',
+            '--stages',
+            'msd',
+            '--code',
+            lammps_code.full_label,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert 'exit status 0' in result.output
     pk = result.output.split('PhononsWorkChain: PK ')[1].split()[0]

@@ -4,6 +4,7 @@ Checked against an independent NumPy evaluation of the same energy expression (L
 Coulomb with its self term), against the bulk wurtzite lattice the model was fitted to, and by the rigid-body
 modes of a relaxed nanocrystal.
 """
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -26,8 +27,9 @@ def rabani(aiida_profile):
     return get_force_field_node(NAME)
 
 
-def lj_dsf_pair_energy(positions: np.ndarray, symbols: list[str], parameters: dict, alpha: float = 0.2,
-                       cutoff: float = 12.0) -> float:
+def lj_dsf_pair_energy(
+    positions: np.ndarray, symbols: list[str], parameters: dict, alpha: float = 0.2, cutoff: float = 12.0
+) -> float:
     """Pair energy (eV) of an isolated cluster: 12-6 LJ with Lorentz-Berthelot mixing plus the damped shifted
     force Coulomb pair sum (Fennell and Gezelter, J. Chem. Phys. 124, 234104 (2006)). The configuration-
     independent self term is left out: energy differences and forces do not contain it."""
@@ -41,7 +43,7 @@ def lj_dsf_pair_energy(positions: np.ndarray, symbols: list[str], parameters: di
     sigma, epsilon = (sig[i] + sig[j]) / 2, np.sqrt(eps[i] * eps[j])
     lj = 4 * epsilon * ((sigma / r) ** 12 - (sigma / r) ** 6)
     shift = erfc(alpha * cutoff) / cutoff
-    slope = shift / cutoff + 2 * alpha / np.sqrt(np.pi) * np.exp(-(alpha * cutoff) ** 2) / cutoff
+    slope = shift / cutoff + 2 * alpha / np.sqrt(np.pi) * np.exp(-((alpha * cutoff) ** 2)) / cutoff
     coulomb = q[i] * q[j] * (erfc(alpha * r) / r - shift + slope * (r - cutoff))
     return float(lj.sum() + COULOMB_EV_ANGSTROM * coulomb.sum())
 
@@ -95,8 +97,10 @@ def test_lammps_energy_and_forces_equal_an_independent_evaluation(lammps_code, r
         for atom, axis in np.ndindex(positions.shape):
             step = np.zeros_like(positions)
             step[atom, axis] = h
-            gradient[atom, axis] = (lj_dsf_pair_energy(positions + step, symbols, parameters)
-                                    - lj_dsf_pair_energy(positions - step, symbols, parameters)) / (2 * h)
+            gradient[atom, axis] = (
+                lj_dsf_pair_energy(positions + step, symbols, parameters)
+                - lj_dsf_pair_energy(positions - step, symbols, parameters)
+            ) / (2 * h)
         np.testing.assert_allclose(results['forces'].get_array('forces'), -gradient, atol=2e-4)  # eV/A
     assert energies[1] - energies[0] == pytest.approx(expected[1] - expected[0], abs=1e-4)  # LAMMPS' erfc fit
 
@@ -118,7 +122,8 @@ def test_nanocrystal_modes_with_the_rabani_force_field(lammps_code, rabani):
     """qdots.phonons (modes) on a 1.6 nm CdSe particle: 6 rigid-body modes near zero, the rest real."""
     structure = orm.StructureData(ase=build_nanocrystal(16.0))
     builder = PhononsWorkChain.get_builder_from_protocol(
-        lammps_code, structure, 'fast', {'stages': ['modes'], 'force_field': NAME})
+        lammps_code, structure, 'fast', {'stages': ['modes'], 'force_field': NAME}
+    )
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     assert node.inputs.force_field.pk == rabani.pk

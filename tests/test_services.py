@@ -3,6 +3,7 @@
 Services come from ``scripts/services.sh`` (started by the ``services`` fixture), the profile and the SLURM computer
 from ``aiida-qdots setup --backend psql --computer slurm``. The remote-cluster registration needs no services.
 """
+
 import numpy as np
 import pytest
 import yaml
@@ -24,10 +25,16 @@ pytest_plugins = ['services_fixtures']
 def test_setup_registers_a_remote_cluster_from_its_config(aiida_profile, tmp_path):
     """`--computer-config`: a core.ssh + core.slurm computer configured for the user, codes at the given paths
     (nothing connects to the cluster); a second run reuses all of it."""
-    config = {'label': 'faraway', 'hostname': 'login.cluster.example.org', 'workdir': '/scratch/{username}/aiida',
-              'mpirun_command': 'srun --cpu-bind=cores', 'mpiprocs_per_machine': 128,
-              'prepend_text': 'module load cp2k/2023.1', 'transport': {'username': 'alice', 'safe_interval': 5.0},
-              'codes': {'cp2k': '/opt/cp2k/bin/cp2k.psmp', 'lammps': '/opt/lammps/bin/lmp'}}
+    config = {
+        'label': 'faraway',
+        'hostname': 'login.cluster.example.org',
+        'workdir': '/scratch/{username}/aiida',
+        'mpirun_command': 'srun --cpu-bind=cores',
+        'mpiprocs_per_machine': 128,
+        'prepend_text': 'module load cp2k/2023.1',
+        'transport': {'username': 'alice', 'safe_interval': 5.0},
+        'codes': {'cp2k': '/opt/cp2k/bin/cp2k.psmp', 'lammps': '/opt/lammps/bin/lmp'},
+    }
     path = tmp_path / 'faraway.yaml'
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(cli, ['setup', '--computer-config', str(path)])
@@ -77,11 +84,14 @@ def test_cluster_energy_through_daemon_and_slurm_is_rotation_invariant(service_p
     atoms = build_magic_cluster('se-rich', 0)
     rotated = atoms.copy()
     centre = rotated.get_center_of_mass()
-    rotated.positions = Rotation.from_euler('zyx', [37.0, 21.0, -58.0], degrees=True).apply(
-        rotated.positions - centre) + centre
+    rotated.positions = (
+        Rotation.from_euler('zyx', [37.0, 21.0, -58.0], degrees=True).apply(rotated.positions - centre) + centre
+    )
     code = orm.load_code(f'cp2k@{SLURM_LABEL}')
-    nodes = [submit(ClusterEnergyWorkChain.get_builder_from_protocol(code, orm.StructureData(ase=a), 'fast'))
-             for a in (atoms, rotated)]
+    nodes = [
+        submit(ClusterEnergyWorkChain.get_builder_from_protocol(code, orm.StructureData(ase=a), 'fast'))
+        for a in (atoms, rotated)
+    ]
     wait_for_processes(nodes, timeout=600)
     assert all(node.is_finished_ok for node in nodes), [node.exit_message for node in nodes]
     energies = [node.outputs.energy.value for node in nodes]
@@ -105,8 +115,12 @@ def test_fast_study_through_daemon_and_slurm(service_profile):
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(f'lammps@{SLURM_LABEL}'), 'services-study', [{'diameter': 12.0}],
-        {'synthetic': synthetic_ued_node()}, 'fast')
+        orm.load_code(f'lammps@{SLURM_LABEL}'),
+        'services-study',
+        [{'diameter': 12.0}],
+        {'synthetic': synthetic_ued_node()},
+        'fast',
+    )
     node = submit(builder)
     wait_for_processes([node], timeout=900)
     assert node.is_finished_ok, node.exit_message

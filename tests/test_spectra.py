@@ -1,4 +1,5 @@
 """VACF power-spectrum kernels (pure NumPy/SciPy): known frequencies, Parseval, projections, the real AIMD data."""
+
 import numpy as np
 import pytest
 from aimd_reference import LAST_FRAMES, parsed_trajectory
@@ -117,10 +118,12 @@ def test_fft_vacf_equals_the_per_lag_sum():
     groups = {'a': np.array([0, 2, 5]), 'b': np.array([1, 3, 4, 6])}
     fast = mass_weighted_vacf(v, m, groups, max_lag=120)
     for name, atoms in groups.items():
-        direct = np.array([
-            np.sum(m[atoms][None, :, None] * v[:n_frames - tau, atoms] * v[tau:, atoms]) / n_frames
-            for tau in range(120)
-        ])
+        direct = np.array(
+            [
+                np.sum(m[atoms][None, :, None] * v[: n_frames - tau, atoms] * v[tau:, atoms]) / n_frames
+                for tau in range(120)
+            ]
+        )
         np.testing.assert_allclose(fast[name], direct, rtol=1e-10, atol=1e-10)
     full = mass_weighted_vacf(v, m, {'all': np.arange(7)})['all']
     assert full.shape == (n_frames,)
@@ -149,8 +152,9 @@ def test_harmonic_oscillators_give_their_frequency(window):
     peak = main_peak(spectrum.frequency_cm1, spectrum.total)
     assert abs(peak - 180.0) < spectrum.resolution_cm1
     # the same from central differences of the positions
-    from_positions = power_spectrum(central_difference_velocities(x, 1.0), ['Se'] * 6, 1.0, window=window,
-                                    remove_com=False)
+    from_positions = power_spectrum(
+        central_difference_velocities(x, 1.0), ['Se'] * 6, 1.0, window=window, remove_com=False
+    )
     assert abs(main_peak(from_positions.frequency_cm1, from_positions.total) - 180.0) < spectrum.resolution_cm1
     # all weight is near 180: essentially nothing below 120 cm^-1
     assert band_fractions(spectrum.frequency_cm1, spectrum.total)[1] > 0.99
@@ -271,7 +275,7 @@ def test_bad_spectrum_input():
 def real_spectrum(shared_data_dir):
     """Spectrum of the last 10 000 frames; velocities by central differences that use frame 4999 too."""
     parsed = parsed_trajectory(shared_data_dir)
-    positions = parsed.positions[-LAST_FRAMES - 1:]
+    positions = parsed.positions[-LAST_FRAMES - 1 :]
     velocities = central_difference_velocities(positions, 1.0)[1:]
     return power_spectrum(velocities, parsed.symbols, 1.0), parsed.symbols
 
@@ -289,8 +293,10 @@ def test_real_cd28se17cl22_spectrum(real_spectrum):
     acoustic, optical = band_fractions(spectrum.frequency_cm1, spectrum.total)
     peaks = {e: main_peak(spectrum.frequency_cm1, spectrum.by_element[e]) for e in spectrum.elements}
     element_acoustic = {e: band_fractions(spectrum.frequency_cm1, spectrum.by_element[e])[0] for e in spectrum.elements}
-    print(f'T = {temperature:.1f} K, peak {peak:.1f} cm^-1, acoustic {acoustic:.3f}, optical {optical:.3f}, '
-          f'element peaks {peaks}, element acoustic fractions {element_acoustic}')
+    print(
+        f'T = {temperature:.1f} K, peak {peak:.1f} cm^-1, acoustic {acoustic:.3f}, optical {optical:.3f}, '
+        f'element peaks {peaks}, element acoustic fractions {element_acoustic}'
+    )
     # equipartition at the source's 300 K confirms the 1 fs frame interval
     assert temperature == pytest.approx(300.0, abs=5.0)
     for element in ('Cd', 'Se', 'Cl'):

@@ -4,6 +4,7 @@
 In the Study A run a Cl kind that CP2K cannot read (a real CP2K abort) breaks every Cd-rich configuration: the
 Se-rich one must still finish and the study must say which failed and why.
 """
+
 import contextlib
 import secrets
 
@@ -40,8 +41,17 @@ def study_node(aiida_profile):
     computer, _ = get_or_create_localhost()
     for kind in ('cp2k', 'python'):
         get_or_create_code(kind, computer)
-    out = verdi_run(aiida_profile.name, 'study', '--label', STUDY, '--compositions', 'se-rich,cd-rich',
-                    '--arrangements', '0', overrides={'stages': BROKEN_CL})
+    out = verdi_run(
+        aiida_profile.name,
+        'study',
+        '--label',
+        STUDY,
+        '--compositions',
+        'se-rich,cd-rich',
+        '--arrangements',
+        '0',
+        overrides={'stages': BROKEN_CL},
+    )
     node = orm.QueryBuilder().append(StudyWorkChain, filters={'label': STUDY}).one()[0]
     assert f'{node.process_label}<{node.pk}> finished' in out
     return node
@@ -63,15 +73,21 @@ def test_a_failed_configuration_does_not_stop_the_others(study_node):
     assert '1 of 2 configurations failed: cd_rich_arrangement_0 (aimd: qdots.aimd<' in study_node.exit_message
     entries = study_node.outputs.summary['configurations']
     assert entries['se_rich_arrangement_0']['ok'] and entries['se_rich_arrangement_0']['finished_stages'] == [
-        'aimd', 'electronic', 'namd']
+        'aimd',
+        'electronic',
+        'namd',
+    ]
     broken = entries['cd_rich_arrangement_0']
     assert not broken['ok'] and broken['failed_stage'] == 'aimd' and broken['finished_stages'] == []
     assert broken['exit_status'] == ConfigurationWorkChain.exit_codes.ERROR_AIMD_FAILED.status
 
 
 def test_every_finished_stage_is_filed_with_its_extras(study_node):
-    for stage, outputs in (('aimd', {'trajectory', 'analysis__summary'}), ('electronic', {'statistics', 'levels'}),
-                           ('namd', {'summary', 'hamiltonian'})):
+    for stage, outputs in (
+        ('aimd', {'trajectory', 'analysis__summary'}),
+        ('electronic', {'statistics', 'levels'}),
+        ('namd', {'summary', 'hamiltonian'}),
+    ):
         group = orm.load_group(f'qdots/{STUDY}/{SE_RICH}/arrangement-0/{stage}')
         extras = [node.base.extras.get('qdots') for node in group.nodes]
         assert all(e['study'] == STUDY and e['stage'] == stage and e['composition'] == 'se-rich' for e in extras)
@@ -106,9 +122,14 @@ def test_configuration_table_holds_the_stored_values_and_their_sources(study_nod
 
 
 def test_composition_summary_is_mean_and_std_per_composition():
-    table = pd.DataFrame({'composition': ['se-rich', 'se-rich', 'cd-rich', 'cd-rich', 'cd-rich'],
-                          'arrangement': [0, 1, 0, 1, 2], 'gap_mean_ev': [2.0, 2.2, 1.7, 1.8, 1.6],
-                          'namd_summary_pk': [1, 2, 3, 4, 5]})
+    table = pd.DataFrame(
+        {
+            'composition': ['se-rich', 'se-rich', 'cd-rich', 'cd-rich', 'cd-rich'],
+            'arrangement': [0, 1, 0, 1, 2],
+            'gap_mean_ev': [2.0, 2.2, 1.7, 1.8, 1.6],
+            'namd_summary_pk': [1, 2, 3, 4, 5],
+        }
+    )
     summary = composition_summary(table)
     assert list(summary.index) == ['gap_mean_ev']
     assert summary.loc['gap_mean_ev', ('se-rich', 'mean')] == pytest.approx(2.1)
@@ -134,8 +155,10 @@ def test_cli_compare_status_and_figures(study_node, tmp_path):
         assert result.exit_code == 0, result.output
         assert (tmp_path / f'{STUDY}_figure_{figure}.png').stat().st_size > 10_000
 
-    for args, message in [(['compare', '--group', 'qdots/no-such-study'], "no study 'no-such-study'"),
-                          (['plot', 'figure', 'ued', '--group', STUDY], 'no finished ued stage')]:
+    for args, message in [
+        (['compare', '--group', 'qdots/no-such-study'], "no study 'no-such-study'"),
+        (['plot', 'figure', 'ued', '--group', STUDY], 'no finished ued stage'),
+    ]:
         result = runner.invoke(cli, args)
         assert result.exit_code != 0 and message in result.output
 
@@ -172,8 +195,13 @@ def fresh_profile(tmp_path):
     previous = manager.get_profile().name
     config = get_config()
     name = f'qdots-import-{secrets.token_hex(4)}'
-    create_profile(config, name=name, email='import@qdots.test', storage_backend='core.sqlite_dos',
-                   storage_config={'filepath': str(tmp_path / name)})
+    create_profile(
+        config,
+        name=name,
+        email='import@qdots.test',
+        storage_backend='core.sqlite_dos',
+        storage_config={'filepath': str(tmp_path / name)},
+    )
     try:
         manager.load_profile(name, allow_switch=True)
         yield name
@@ -236,7 +264,8 @@ def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
     ]:
         with pytest.raises(QdotsInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
             StudyWorkChain.get_builder_from_protocol(cp2k, python, *args)
-    result = CliRunner().invoke(cli, ['launch', 'study', '--label', 'x', '--composition', 'se-rich',
-                                      '--arrangements', '99'])
+    result = CliRunner().invoke(
+        cli, ['launch', 'study', '--label', 'x', '--composition', 'se-rich', '--arrangements', '99']
+    )
     assert result.exit_code != 0 and 'arrangement' in result.output.lower()
     assert orm.QueryBuilder().append(orm.Node).count() == nodes

@@ -8,6 +8,7 @@ Regimes compared (constant coupling V = hbar d, decoherence events every tau_eff
 With |c_1|^2 just below 1, the clock fires at the first step with t >= tau / |c_1|^2, i.e.
 tau_eff = ceil(tau / dt) dt when tau / dt is not an integer.
 """
+
 import math
 import pathlib
 
@@ -96,14 +97,24 @@ def test_rabi_without_decoherence_dish_and_fssh(backend):
     gap, coupling, dt = 0.1, 0.02, 0.1
     energies, nacs = constant_two_state(gap, coupling)
     rabi = sh.rabi_population(np.arange(101) * 10 * dt, gap, coupling)
-    coherent = sh.dish(energies, nacs, dt, np.inf, n_steps=1000, initial_state=0, n_realisations=3, record_every=10,
-                       backend=backend)
+    coherent = sh.dish(
+        energies, nacs, dt, np.inf, n_steps=1000, initial_state=0, n_realisations=3, record_every=10, backend=backend
+    )
     np.testing.assert_allclose(coherent.wavefunction_populations[:, 1], rabi, atol=1e-12)
     assert coherent.n_decoherence_events.sum() == 0 and coherent.n_hops.sum() == 0
     assert np.all(coherent.populations[:, 0] == 1.0)
     n_real = 4000 if backend != 'python' else 400
-    fssh = sh.fssh(energies, nacs, dt, n_steps=1000, initial_state=0, n_realisations=n_real, record_every=10,
-                   temperature_k=None, backend=backend)
+    fssh = sh.fssh(
+        energies,
+        nacs,
+        dt,
+        n_steps=1000,
+        initial_state=0,
+        n_realisations=n_real,
+        record_every=10,
+        temperature_k=None,
+        backend=backend,
+    )
     np.testing.assert_allclose(fssh.wavefunction_populations[:, 1], rabi, atol=1e-12)
     # fewest switches keeps the fraction of trajectories in S1 equal to |c_1|^2 (binomial noise only)
     assert np.max(np.abs(fssh.populations[:, 1] - rabi)) < 5 * math.sqrt(0.14 * 0.86 / n_real) + 1e-3
@@ -120,8 +131,17 @@ def test_trajectory_is_iterated_modulo_its_length():
     c = np.array([0.0, 1.0], dtype=complex)
     for s in range(100):
         c = u[(start + s) % 40] @ c
-    result = sh.dish(energies, nacs, 0.5, np.inf, n_steps=100, initial_frames=[start], n_realisations=1,
-                     record_every=100, backend='numpy')
+    result = sh.dish(
+        energies,
+        nacs,
+        0.5,
+        np.inf,
+        n_steps=100,
+        initial_frames=[start],
+        n_realisations=1,
+        record_every=100,
+        backend='numpy',
+    )
     np.testing.assert_allclose(result.wavefunction_populations[-1], np.abs(c) ** 2, atol=1e-13)
     assert result.initial_frames.tolist() == [start]
 
@@ -142,8 +162,9 @@ def test_backends_give_identical_hops(method):
     """Counter-based random numbers: the plain-Python loop, NumPy and numba runs give the same hops."""
     energies, nacs = three_state_noise()
     tau = np.array([[np.inf, 4.0, 6.0], [4.0, np.inf, 5.0], [6.0, 5.0, np.inf]])
-    options = dict(n_steps=1500, initial_state=2, initial_frames=3, n_realisations=4, temperature_k=600.0,
-                   record_every=7, seed=11)
+    options = dict(
+        n_steps=1500, initial_state=2, initial_frames=3, n_realisations=4, temperature_k=600.0, record_every=7, seed=11
+    )
     runs = {}
     for backend in BACKENDS:
         if method == 'dish':
@@ -196,8 +217,7 @@ def test_dish_rate_in_the_quantum_zeno_regime():
     assert fit.rate_per_fs == pytest.approx(expected, rel=0.08)
     assert fit.ci_fs[0] < 1 / expected < fit.ci_fs[1]
     # Zeno: faster decoherence slows the transfer (k proportional to tau)
-    faster = sh.dish(energies, nacs, dt, tau / 2, n_steps=3000, n_realisations=4000, temperature_k=0.0,
-                     record_every=30)
+    faster = sh.dish(energies, nacs, dt, tau / 2, n_steps=3000, n_realisations=4000, temperature_k=0.0, record_every=30)
     ratio = sh.fit_recombination(faster, n_bootstrap=0).rate_per_fs / fit.rate_per_fs
     assert ratio == pytest.approx(math.ceil(tau / 2 / dt) / math.ceil(tau / dt), rel=0.12)
 
@@ -206,8 +226,9 @@ def test_dish_rate_in_the_golden_rule_regime():
     dt, coupling, tau = 0.5, 0.04, 10.2  # dE tau / hbar = 16, phase spread sigma tau / hbar = 3 rad
     gap = 1.0 + ou_noise(40_000, dt, 0.2, 50.0, seed=7)
     energies, nacs = sh.two_state_model(gap, coupling / HBAR_EV_FS)
-    result = sh.dish(energies, nacs, dt, tau, n_steps=4000, initial_frames=100, n_realisations=40,
-                     temperature_k=0.0, record_every=40)
+    result = sh.dish(
+        energies, nacs, dt, tau, n_steps=4000, initial_frames=100, n_realisations=40, temperature_k=0.0, record_every=40
+    )
     interval = math.ceil(tau / dt) * dt
     fit = sh.fit_recombination(result, n_bootstrap=300)
     expected = sh.golden_rule_rate(coupling, gap, interval)
@@ -221,8 +242,9 @@ def test_dish_detailed_balance():
     """dE = k_B T: the long-time populations of DISH with Boltzmann-weighted upward hops are P1/P0 = exp(-1)."""
     temperature = 300.0
     energies, nacs = constant_two_state(KB_EV_K * temperature, 0.01)
-    result = sh.dish(energies, nacs, 0.5, 10.0, n_steps=6000, n_realisations=4000, temperature_k=temperature,
-                     record_every=20)
+    result = sh.dish(
+        energies, nacs, 0.5, 10.0, n_steps=6000, n_realisations=4000, temperature_k=temperature, record_every=20
+    )
     late = result.time_fs >= 1500.0  # ~5 relaxation times 1 / (k_down + k_up) = 300 fs in
     assert result.populations[late, 1].mean() == pytest.approx(1 / (1 + math.e), abs=0.02)  # ~4 standard errors
     assert result.n_rejected_hops.sum() > 0
@@ -236,12 +258,28 @@ def test_recombination_fit_and_bootstrap_interval():
     lifetimes = rng.exponential(tau, n_groups * per_group)
     active = np.where(time[None, :] < lifetimes[:, None], 1, 0).astype(np.int8)
     result = sh.SurfaceHoppingResult(
-        method='dish', backend='numpy', time_fs=time, populations=np.stack([1 - active.mean(0), active.mean(0)], 1),
-        wavefunction_populations=np.zeros((time.size, 2)), active=active,
-        initial_frames=np.repeat(np.arange(n_groups), per_group), groups=np.repeat(np.arange(n_groups), per_group),
-        initial_state=1, n_hops=np.zeros(1000, int), n_decoherence_events=np.zeros(1000, int),
-        n_rejected_hops=np.zeros(1000, int), max_norm_error=0.0, dt_fs=1.0, n_steps=3000, record_every=30,
-        n_intervals=100, temperature_k=300.0, decoherence_times_fs=None, seed=0, substeps=1)
+        method='dish',
+        backend='numpy',
+        time_fs=time,
+        populations=np.stack([1 - active.mean(0), active.mean(0)], 1),
+        wavefunction_populations=np.zeros((time.size, 2)),
+        active=active,
+        initial_frames=np.repeat(np.arange(n_groups), per_group),
+        groups=np.repeat(np.arange(n_groups), per_group),
+        initial_state=1,
+        n_hops=np.zeros(1000, int),
+        n_decoherence_events=np.zeros(1000, int),
+        n_rejected_hops=np.zeros(1000, int),
+        max_norm_error=0.0,
+        dt_fs=1.0,
+        n_steps=3000,
+        record_every=30,
+        n_intervals=100,
+        temperature_k=300.0,
+        decoherence_times_fs=None,
+        seed=0,
+        substeps=1,
+    )
     fit = sh.fit_recombination(result, n_bootstrap=500, seed=1)
     assert fit.tau_fs == pytest.approx(tau, rel=0.1)
     assert fit.ci_fs[0] < tau < fit.ci_fs[1] and fit.ci_fs[1] - fit.ci_fs[0] < tau

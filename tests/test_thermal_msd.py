@@ -1,4 +1,5 @@
 """Thermal MSD against an Einstein solid (equipartition) and the invariance under rigid-body motion."""
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation

@@ -1,4 +1,5 @@
 """Trajectory and orbital-level readers (pure Python): real Cd28Se17Cl22 data and small files in each format."""
+
 import gzip
 import hashlib
 import json
@@ -136,8 +137,11 @@ def test_extxyz_errors_name_file_frame_line(tmp_path, frame, old, new, message):
 def test_extxyz_truncated_and_empty(tmp_path):
     text = three_frames()
     path = write(tmp_path / 'f.extxyz', text[: text.index('Cd 2.0 2.0 2.0', text.index('Cd 2.5'))])
-    with pytest.raises(TrajectoryFormatError, match=r'^f.extxyz, frame 2, line 14: file ends inside the frame: '
-                                                    r'expected 3 atom lines, found 1'):
+    with pytest.raises(
+        TrajectoryFormatError,
+        match=r'^f.extxyz, frame 2, line 14: file ends inside the frame: '
+        r'expected 3 atom lines, found 1',
+    ):
         read_trajectory(path)
     with pytest.raises(TrajectoryFormatError, match=r'^e.extxyz: file is empty'):
         read_trajectory(write(tmp_path / 'e.extxyz', ''))
@@ -279,8 +283,11 @@ def test_cp2k_positions_and_velocities(tmp_path):
     assert parsed.velocity_source.name == 'qd-vel-1.xyz'
     assert parsed.velocity_sha256 == hashlib.sha256((tmp_path / 'qd-vel-1.xyz').read_bytes()).hexdigest()
     check_frame_times(parsed, 5.0)
-    with pytest.raises(QdotsInputError, match=r'qd-pos-1.xyz: frame 1 is at 5 fs and frame 0 at 0 fs \(5 fs apart\), '
-                                              r'but the time step is 0.5 fs'):
+    with pytest.raises(
+        QdotsInputError,
+        match=r'qd-pos-1.xyz: frame 1 is at 5 fs and frame 0 at 0 fs \(5 fs apart\), '
+        r'but the time step is 0.5 fs',
+    ):
         check_frame_times(parsed, 0.5)
     (tmp_path / 'qd-vel-1.xyz').unlink()
     assert read_trajectory(path).velocities is None
@@ -359,15 +366,31 @@ def test_levels_without_labels_or_gap():
     'text, stride, first, message',
     [
         ('Files,HOMO (eV),Bandgap (eV)\nst1,-5,2\n', 2, None, r'required column\(s\) LUMO not found'),
-        (levels_csv([1, 3, 5]).replace('-3.4', 'abc', 1), 2, None,
-         r"row 1 \(line 2\), column 'LUMO \(eV\)': 'abc' is not a number"),
-        (levels_csv([1, 3, 5]).replace('-5.0', 'NaN', 1), 2, None,
-         r"row 1 \(line 2\), column 'HOMO \(eV\)': NaN is not a finite energy"),
+        (
+            levels_csv([1, 3, 5]).replace('-3.4', 'abc', 1),
+            2,
+            None,
+            r"row 1 \(line 2\), column 'LUMO \(eV\)': 'abc' is not a number",
+        ),
+        (
+            levels_csv([1, 3, 5]).replace('-5.0', 'NaN', 1),
+            2,
+            None,
+            r"row 1 \(line 2\), column 'HOMO \(eV\)': NaN is not a finite energy",
+        ),
         (levels_csv([1, 3, 5]).replace('-5.0', '', 1), 2, None, r"row 1 \(line 2\), column 'HOMO \(eV\)': empty value"),
-        (levels_csv([1, 3]) + levels_csv([5], homo=-3.0, lumo=-3.5).split('\n', 1)[1], 2, None,
-         r"row 3 \(line 4\), column 'LUMO \(eV\)': LUMO -3.5 eV is not above HOMO -3 eV"),
-        (levels_csv([1, 3, 7, 9]), 2, None,
-         r"row 3 \(line 4\), column 'Files': frame 'st7' follows 'st3', but with stride 2 it should be 'st5'"),
+        (
+            levels_csv([1, 3]) + levels_csv([5], homo=-3.0, lumo=-3.5).split('\n', 1)[1],
+            2,
+            None,
+            r"row 3 \(line 4\), column 'LUMO \(eV\)': LUMO -3.5 eV is not above HOMO -3 eV",
+        ),
+        (
+            levels_csv([1, 3, 7, 9]),
+            2,
+            None,
+            r"row 3 \(line 4\), column 'Files': frame 'st7' follows 'st3', but with stride 2 it should be 'st5'",
+        ),
         (levels_csv([1, 3]), 2, 10001, r"row 1, column 'Files': first frame is 'st1' but first_frame=10001"),
         (levels_csv([1, 3]).replace('st3', 'last'), 2, None, r"row 2 \(line 3\), column 'Files': label 'last' does"),
         (levels_csv([1, 3]).replace('1.6', '1.7', 1), 2, None, r"row 1 \(line 2\), column 'Bandgap \(eV\)': 1.7 eV"),
@@ -387,9 +410,15 @@ def test_levels_frames_outside_trajectory():
     parsed = parse_levels_csv(levels_csv([11, 13, 15]).encode(), 'x.csv', 2)
     with pytest.raises(QdotsInputError, match=r"x.csv: row 3: frame 'st15' is beyond the trajectory, which has 14"):
         levels_frame_indices(parsed, 14)
-    with pytest.raises(QdotsInputError, match=r"row 3: frame 'st15' is not in the trajectory \(its 14 frames are "
-                                              r'labelled st1 ... st14\)'):
+    with pytest.raises(
+        QdotsInputError,
+        match=r"row 3: frame 'st15' is not in the trajectory \(its 14 frames are "
+        r'labelled st1 ... st14\)',
+    ):
         levels_frame_indices(parsed, 14, [f'st{k}' for k in range(1, 15)])
-    with pytest.raises(QdotsInputError, match=r"row 3: frame 'st15' is trajectory frame 4, the previous row frame 3: "
-                                              r'not 2 \(the stride\) frames apart'):
+    with pytest.raises(
+        QdotsInputError,
+        match=r"row 3: frame 'st15' is trajectory frame 4, the previous row frame 3: "
+        r'not 2 \(the stride\) frames apart',
+    ):
         levels_frame_indices(parsed, 5, ['st9', 'st11', 'st12', 'st13', 'st15'])

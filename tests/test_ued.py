@@ -1,4 +1,5 @@
 """UED data import (validation), the qdots.ued workchain on the synthetic demo set, its CLI and figure."""
+
 import json
 
 import numpy as np
@@ -14,8 +15,10 @@ from aiida_qdots.plots.ued import plot_ued
 from aiida_qdots.workchains.ued import UedWorkChain
 
 GOOD = [
-    (2.1, 400, 0.0, '100', 1.687, 1.0, 1e-3), (2.1, 400, 0.0, '002', 1.793, 1.0, 1e-3),
-    (2.1, 400, 10.0, '100', 1.687, 0.99, 1e-3), (2.1, 400, 10.0, '002', 1.793, 0.98, 1e-3),
+    (2.1, 400, 0.0, '100', 1.687, 1.0, 1e-3),
+    (2.1, 400, 0.0, '002', 1.793, 1.0, 1e-3),
+    (2.1, 400, 10.0, '100', 1.687, 0.99, 1e-3),
+    (2.1, 400, 10.0, '002', 1.793, 0.98, 1e-3),
 ]
 
 
@@ -31,20 +34,26 @@ def test_import_ued_csv_and_json(aiida_profile, tmp_path):
     assert node.base.attributes.get('peaks') == ['100', '002'] and node.base.attributes.get('synthetic') is False
     assert len(node.base.attributes.get('source')['sha256']) == 64
     records = [dict(zip(COLUMNS, row, strict=True)) for row in GOOD]
-    as_json = import_ued(tmp_path.joinpath('ued.json'), label='json') if tmp_path.joinpath('ued.json').write_text(
-        json.dumps(records)) else None
+    as_json = (
+        import_ued(tmp_path.joinpath('ued.json'), label='json')
+        if tmp_path.joinpath('ued.json').write_text(json.dumps(records))
+        else None
+    )
     np.testing.assert_array_equal(as_json.get_array('intensity_ratio'), node.get_array('intensity_ratio'))
 
 
-@pytest.mark.parametrize('rows, columns, message', [
-    (GOOD, COLUMNS[:-1], 'missing column.s. intensity_ratio_err'),
-    ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.793, 'nan', 1e-3)], COLUMNS, "row 4, column 'intensity_ratio': not a"),
-    ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.793, -0.5, 1e-3)], COLUMNS, "row 4, column 'intensity_ratio': must be"),
-    ([*GOOD[:2], (2.1, 400, -5.0, '100', 1.687, 0.99, 1e-3), GOOD[3]], COLUMNS, "row 3, column 'delay_ps': delays"),
-    ([*GOOD, GOOD[3]], COLUMNS, r"row 5, column 'delay_ps': duplicate"),
-    ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.9, 0.98, 1e-3)], COLUMNS, 'peak 002 has more than one Q'),
-    (GOOD[:3], COLUMNS, 'no row for fluence 2.1 mJ/cm.2, 400.0 nm, delay 10.0 ps, peak 002'),
-])
+@pytest.mark.parametrize(
+    'rows, columns, message',
+    [
+        (GOOD, COLUMNS[:-1], 'missing column.s. intensity_ratio_err'),
+        ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.793, 'nan', 1e-3)], COLUMNS, "row 4, column 'intensity_ratio': not a"),
+        ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.793, -0.5, 1e-3)], COLUMNS, "row 4, column 'intensity_ratio': must be"),
+        ([*GOOD[:2], (2.1, 400, -5.0, '100', 1.687, 0.99, 1e-3), GOOD[3]], COLUMNS, "row 3, column 'delay_ps': delays"),
+        ([*GOOD, GOOD[3]], COLUMNS, r"row 5, column 'delay_ps': duplicate"),
+        ([*GOOD[:3], (2.1, 400, 10.0, '002', 1.9, 0.98, 1e-3)], COLUMNS, 'peak 002 has more than one Q'),
+        (GOOD[:3], COLUMNS, 'no row for fluence 2.1 mJ/cm.2, 400.0 nm, delay 10.0 ps, peak 002'),
+    ],
+)
 def test_bad_ued_files_are_rejected_naming_row_and_column(aiida_profile, tmp_path, rows, columns, message):
     before = orm.QueryBuilder().append(orm.Node).count()
     with pytest.raises(QdotsInputError, match=message):

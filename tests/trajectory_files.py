@@ -1,4 +1,5 @@
 """Writers of small trajectory files in the real formats (extended XYZ, POSCAR, XDATCAR, CP2K) for the tests."""
+
 from __future__ import annotations
 
 import pathlib
@@ -30,8 +31,14 @@ def extxyz_text(positions: np.ndarray, symbols=SYMBOLS, labels: bool = True, lat
     return ''.join(out)
 
 
-def poscar_text(symbols: list[str], cell: np.ndarray, positions: np.ndarray, cartesian: bool = False,
-                scale: float = 1.0, comment: str = 'frame') -> str:
+def poscar_text(
+    symbols: list[str],
+    cell: np.ndarray,
+    positions: np.ndarray,
+    cartesian: bool = False,
+    scale: float = 1.0,
+    comment: str = 'frame',
+) -> str:
     """A VASP 5 POSCAR; ``cell`` and Cartesian ``positions`` are the unscaled values written to the file."""
     species = list(dict.fromkeys(symbols))
     lines = [comment, f'{scale:.10f}']
@@ -43,16 +50,22 @@ def poscar_text(symbols: list[str], cell: np.ndarray, positions: np.ndarray, car
     return '\n'.join(lines) + '\n'
 
 
-def xdatcar_text(symbols: list[str], cells: np.ndarray, positions: np.ndarray, variable: bool = False,
-                 cartesian: bool = False) -> str:
+def xdatcar_text(
+    symbols: list[str], cells: np.ndarray, positions: np.ndarray, variable: bool = False, cartesian: bool = False
+) -> str:
     """A VASP 5 XDATCAR with one header (fixed cell) or a header before every configuration (variable cell)."""
     species = list(dict.fromkeys(symbols))
     mode = 'Cartesian' if cartesian else 'Direct'
 
     def header(cell):
         rows = [f'    {" ".join(f"{x:12.6f}" for x in row)}' for row in cell]
-        return ['unknown system', '           1', *rows, '   ' + '   '.join(species),
-                '   ' + '   '.join(f'{symbols.count(s):3d}' for s in species)]
+        return [
+            'unknown system',
+            '           1',
+            *rows,
+            '   ' + '   '.join(species),
+            '   ' + '   '.join(f'{symbols.count(s):3d}' for s in species),
+        ]
 
     lines = header(cells[0])
     for k, (cell, pos) in enumerate(zip(cells, positions, strict=True)):

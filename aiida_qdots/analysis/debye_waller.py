@@ -5,6 +5,7 @@ Convention (3D): I(Q, t) / I0(Q) = exp(-Q^2 du2(t) / 3), du2 = change of the 3D 
 intercept and slope du2 / 3; a significant Q^4 term (curvature in x) marks non-thermal, localized disorder
 (high-Q peaks drop more than heating predicts). dT = du2 / (d<u^2>/dT) with the slope from MD (qdots.phonons).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -93,9 +94,18 @@ def debye_waller_fit(q, ratio, ratio_err, alpha: float = 0.01) -> DebyeWallerFit
     c_err = np.sqrt(a11 / det)
     z = c / c_err
     p_curvature = 2 * stats.norm.sf(np.abs(z))
-    return DebyeWallerFit(du2=3 * slope, du2_err=3 / np.sqrt(sxx), chi2=chi2, dof=dof,
-                          p_linear=stats.chi2.sf(chi2, dof), q4_coefficient=c, q4_z=z, p_curvature=p_curvature,
-                          flagged=p_curvature < alpha, alpha=alpha)
+    return DebyeWallerFit(
+        du2=3 * slope,
+        du2_err=3 / np.sqrt(sxx),
+        chi2=chi2,
+        dof=dof,
+        p_linear=stats.chi2.sf(chi2, dof),
+        q4_coefficient=c,
+        q4_z=z,
+        p_curvature=p_curvature,
+        flagged=p_curvature < alpha,
+        alpha=alpha,
+    )
 
 
 def lattice_temperature(du2, du2_err, slope_a2_per_k: float, slope_err_a2_per_k: float = 0.0):

@@ -34,6 +34,7 @@ Analytic reference (used by the tests): for Gaussian noise with ``C(t) = sigma^2
 tau = hbar/sigma when ``sigma tau_c / hbar >> 1`` (slow modulation), exponential with
 ``T2 = hbar^2 / (sigma^2 tau_c)`` when ``sigma tau_c / hbar << 1`` (fast modulation, motional narrowing).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,9 +51,9 @@ PAPER_CONVENTION = 'gaussian_cumulant'
 """The dephasing time the paper reports: Gaussian fit exp(-(t/tau)^2/2) of the cumulant dephasing function."""
 
 CONVENTIONS = {
-    'gaussian_cumulant': 'least-squares fit of D(t) = exp(-g(t)) by exp(-(t/tau)^2/2) (the paper\'s form)',
+    'gaussian_cumulant': "least-squares fit of D(t) = exp(-g(t)) by exp(-(t/tau)^2/2) (the paper's form)",
     'pyxaid_gaussian': 'least-squares fit of D(t) by exp(-(t/tau)^2) (PYXAID form; sqrt(2) x gaussian_cumulant '
-                       'for a Gaussian D)',
+    'for a Gaussian D)',
     'exponential_cumulant': 'least-squares fit of D(t) by exp(-t/tau)',
     'one_over_e': 'time at which D(t) = 1/e (g(t) = 1), linear interpolation of g between lags',
     'gaussian_short_time': 'hbar/sigma_gap: analytic short-time limit of the exp(-(t/tau)^2/2) convention',

@@ -13,6 +13,7 @@ Conventions (energies in eV, times in fs):
   plateau); when no admissible B passes, the largest admissible B is used and ``converged`` is False.
 * ``statistical_inefficiency = (SEM / SEM_1)^2``: the number of frames per independent sample.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,7 +97,7 @@ def blocking_table(x, min_blocks: int = MIN_BLOCKS) -> list[BlockingEstimate]:
     size = 1
     while x.size // size >= max(2, min_blocks):
         n_blocks = x.size // size
-        means = x[:n_blocks * size].reshape(n_blocks, size).mean(axis=1)
+        means = x[: n_blocks * size].reshape(n_blocks, size).mean(axis=1)
         sem = float(np.std(means, ddof=1) / np.sqrt(n_blocks))
         rows.append(BlockingEstimate(size, n_blocks, sem, float(sem / np.sqrt(2.0 * (n_blocks - 1)))))
         size *= 2

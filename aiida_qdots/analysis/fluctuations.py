@@ -13,6 +13,7 @@ Conventions (lengths in angstrom, masses in amu):
 Memory stays bounded: frames are processed in chunks of about :data:`CHUNK_VALUES` numbers, and no aligned
 copy of the trajectory is kept (:func:`apply_alignment` makes one on request).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -19,6 +19,7 @@ sweep); :func:`master_equation` integrates the exact master equation over (hot, 
 deposited energy is what the fits use (smooth in the parameters). Times in ps (UED delays), energies in eV,
 temperatures in K.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,14 +50,24 @@ class KineticModel:
     diameter_nm: float = 5.0
 
     def __post_init__(self):
-        for name in ('tau_auger_ps', 'tau_radiative_ps', 'tau_cool_ps', 'tau_trap_ps', 'gap_ev', 'wavelength_nm',
-                     'sigma_cm2', 'diameter_nm'):
+        for name in (
+            'tau_auger_ps',
+            'tau_radiative_ps',
+            'tau_cool_ps',
+            'tau_trap_ps',
+            'gap_ev',
+            'wavelength_nm',
+            'sigma_cm2',
+            'diameter_nm',
+        ):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f'{name} must be positive, got {value!r}')
         if self.photon_ev <= self.gap_ev:
-            raise ValueError(f'photon energy {self.photon_ev:.3f} eV ({self.wavelength_nm} nm) is below the gap '
-                             f'{self.gap_ev} eV: nothing is absorbed')
+            raise ValueError(
+                f'photon energy {self.photon_ev:.3f} eV ({self.wavelength_nm} nm) is below the gap '
+                f'{self.gap_ev} eV: nothing is absorbed'
+            )
 
     @property
     def photon_ev(self) -> float:
@@ -124,8 +135,15 @@ class SsaResult:
         return cumulative[np.searchsorted(self.event_time_ps[order], time_ps, side='right')] / self.n0.size
 
 
-def gillespie(model: KineticModel, fluence_mj_cm2: float, n_trajectories: int, t_max_ps: float,
-              seed: int = 0, n0: np.ndarray | None = None, hot_start: bool = True) -> SsaResult:
+def gillespie(
+    model: KineticModel,
+    fluence_mj_cm2: float,
+    n_trajectories: int,
+    t_max_ps: float,
+    seed: int = 0,
+    n0: np.ndarray | None = None,
+    hot_start: bool = True,
+) -> SsaResult:
     """Gillespie SSA of ``n_trajectories`` particles up to ``t_max_ps``, vectorised over trajectories.
 
     Initial pairs are Poisson(<N>) unless ``n0`` is given; ``hot_start=False`` starts every pair free (no cooling
@@ -166,17 +184,26 @@ def gillespie(model: KineticModel, fluence_mj_cm2: float, n_trajectories: int, t
         columns = [np.concatenate(column) for column in zip(*events, strict=True)]
     else:
         columns = [np.empty(0), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)]
-    return SsaResult(n0=n0, event_time_ps=columns[0], event_energy_ev=columns[1],
-                     event_kind=columns[2].astype(np.int64), event_trajectory=columns[3].astype(np.int64),
-                     hot=hot, free=free, trapped=trapped, t_max_ps=float(t_max_ps))
+    return SsaResult(
+        n0=n0,
+        event_time_ps=columns[0],
+        event_energy_ev=columns[1],
+        event_kind=columns[2].astype(np.int64),
+        event_trajectory=columns[3].astype(np.int64),
+        hot=hot,
+        free=free,
+        trapped=trapped,
+        t_max_ps=float(t_max_ps),
+    )
 
 
 def _max_pairs(mean: float) -> int:
     return int(stats.poisson.isf(POISSON_TAIL, mean)) + 1 if mean > 0 else 0
 
 
-def master_equation(model: KineticModel, fluence_mj_cm2: float, time_ps, hot_start: bool = True,
-                    n_max: int | None = None) -> dict[str, np.ndarray]:
+def master_equation(
+    model: KineticModel, fluence_mj_cm2: float, time_ps, hot_start: bool = True, n_max: int | None = None
+) -> dict[str, np.ndarray]:
     """Exact mean deposited energy (eV), dT (K) and mean free pairs at ``time_ps`` from the master equation.
 
     States are (hot h, free c) with h + c <= n_max; the generator Q is augmented by the energy flux of each state
@@ -193,9 +220,12 @@ def master_equation(model: KineticModel, fluence_mj_cm2: float, time_ps, hot_sta
     generator = np.zeros((size + 1, size + 1))
     k_cool, k_trap = 1.0 / model.tau_cool_ps, 1.0 / model.tau_trap_ps
     for (h, c), k in index.items():
-        moves = [((h - 1, c + 1), h * k_cool, model.excess_ev), ((h - 1, c), h * k_trap, model.excess_ev),
-                 ((h, c - 1), c * (c - 1) / 2 / model.tau_auger_ps, model.gap_ev),
-                 ((h, c - 1), c / model.tau_radiative_ps, 0.0)]
+        moves = [
+            ((h - 1, c + 1), h * k_cool, model.excess_ev),
+            ((h - 1, c), h * k_trap, model.excess_ev),
+            ((h, c - 1), c * (c - 1) / 2 / model.tau_auger_ps, model.gap_ev),
+            ((h, c - 1), c / model.tau_radiative_ps, 0.0),
+        ]
         for target, rate, energy in moves:
             if rate > 0:
                 generator[index[target], k] += rate
@@ -218,8 +248,12 @@ def master_equation(model: KineticModel, fluence_mj_cm2: float, time_ps, hot_sta
             previous = t
         out_energy[i] = probability[size]
         out_free[i] = probability[:size] @ free_count
-    return {'energy_ev': out_energy, 'delta_t_k': out_energy / model.heat_capacity_ev_k, 'free_pairs': out_free,
-            'n_max': np.array(n_max)}
+    return {
+        'energy_ev': out_energy,
+        'delta_t_k': out_energy / model.heat_capacity_ev_k,
+        'free_pairs': out_free,
+        'n_max': np.array(n_max),
+    }
 
 
 def lattice_temperature_rise(model: KineticModel, fluence_mj_cm2: float, time_ps) -> np.ndarray:
@@ -249,8 +283,15 @@ class HeatingFit:
     message: str
 
 
-def fit_lattice_heating(time_ps, delta_t_k, delta_t_err_k, fluence_mj_cm2: float, model: KineticModel,
-                        free: tuple[str, ...] = ('tau_auger_ps', 'sigma_cm2'), confidence: float = 0.95) -> HeatingFit:
+def fit_lattice_heating(
+    time_ps,
+    delta_t_k,
+    delta_t_err_k,
+    fluence_mj_cm2: float,
+    model: KineticModel,
+    free: tuple[str, ...] = ('tau_auger_ps', 'sigma_cm2'),
+    confidence: float = 0.95,
+) -> HeatingFit:
     """Fit the ``free`` parameters of ``model`` (starting values) to dT(t) (K) with errors, by the master equation."""
     from scipy.optimize import least_squares
 
@@ -276,11 +317,22 @@ def fit_lattice_heating(time_ps, delta_t_k, delta_t_err_k, fluence_mj_cm2: float
     z = stats.norm.ppf(0.5 + confidence / 2)
     sigma = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     values = dict(zip(free, np.exp(result.x).tolist(), strict=True))
-    ci = {name: (float(np.exp(x - z * s)), float(np.exp(x + z * s)))
-          for name, x, s in zip(free, result.x, sigma, strict=True)}
+    ci = {
+        name: (float(np.exp(x - z * s)), float(np.exp(x + z * s)))
+        for name, x, s in zip(free, result.x, sigma, strict=True)
+    }
     fitted_model = dataclasses.replace(model, **values)
     fitted = np.full(time_ps.size, np.nan)
     fitted[order[after]] = curve(result.x)
-    return HeatingFit(free=tuple(free), values=values, ci=ci, confidence=confidence, chi2_reduced=chi2,
-                      model=fitted_model, fitted_k=fitted, n_evaluations=int(result.nfev),
-                      success=bool(result.success), message=str(result.message))
+    return HeatingFit(
+        free=tuple(free),
+        values=values,
+        ci=ci,
+        confidence=confidence,
+        chi2_reduced=chi2,
+        model=fitted_model,
+        fitted_k=fitted,
+        n_evaluations=int(result.nfev),
+        success=bool(result.success),
+        message=str(result.message),
+    )

@@ -13,14 +13,16 @@ C(t) has not decayed within the run get tau = inf (flag ``undamped``): a lifetim
 measured. Sample the velocities with omega dt << 1: the transform errs by O((omega dt)^2) (1 % in tau at
 omega dt = 0.12). Times in fs.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import curve_fit
 
 
-def project_velocities(velocities: np.ndarray, masses: np.ndarray, eigenvectors: np.ndarray,
-                       chunk_frames: int = 2048) -> np.ndarray:
+def project_velocities(
+    velocities: np.ndarray, masses: np.ndarray, eigenvectors: np.ndarray, chunk_frames: int = 2048
+) -> np.ndarray:
     """(T, M) mode velocities of ``velocities`` (T, N, 3; angstrom/fs) on the columns of ``eigenvectors`` (3N, M),
     one BLAS matmul per chunk of frames (memory: one chunk of (chunk_frames, 3N) plus the output)."""
     n_frames = velocities.shape[0]
@@ -28,8 +30,8 @@ def project_velocities(velocities: np.ndarray, masses: np.ndarray, eigenvectors:
     basis = eigenvectors * weights[:, None]
     out = np.empty((n_frames, eigenvectors.shape[1]))
     for start in range(0, n_frames, chunk_frames):
-        block = np.asarray(velocities[start:start + chunk_frames], dtype=float).reshape(-1, weights.size)
-        np.matmul(block, basis, out=out[start:start + chunk_frames])
+        block = np.asarray(velocities[start : start + chunk_frames], dtype=float).reshape(-1, weights.size)
+        np.matmul(block, basis, out=out[start : start + chunk_frames])
     return out
 
 
@@ -75,8 +77,9 @@ S_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
 """Laplace variables s = factor * w at which :func:`gle_lifetimes` samples 1/C(s) - s."""
 
 
-def gle_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, undecayed_rms: float = 0.5
-                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def gle_lifetimes(
+    c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, undecayed_rms: float = 0.5
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """tau_k = 1/gamma_k (fs) from the VACFs ``c`` (L, M): 1/C(s) - s = K(s) + W^2/s is fitted by gamma + W^2/s over
     s = :data:`S_FACTORS` x w_k, so that the mode's effective (anharmonic, thermal) frequency W is fitted rather than
     taken from the Hessian (a 1 % frequency shift would otherwise bias K by 2 % of w, more than most frictions).
@@ -91,11 +94,14 @@ def gle_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, 
     x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
     slope = ((x - x_mean) * (y - y_mean)).sum(axis=0) / ((x - x_mean) ** 2).sum(axis=0)
     friction = y_mean - slope * x_mean
-    tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10):] ** 2, axis=0))
+    tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
     undamped = (tail > undecayed_rms) | (friction <= 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
-    return tau, {'friction_per_fs': friction, 'effective_angular_frequency_per_fs': np.sqrt(np.abs(slope)),
-                 'undamped': undamped}
+    return tau, {
+        'friction_per_fs': friction,
+        'effective_angular_frequency_per_fs': np.sqrt(np.abs(slope)),
+        'undamped': undamped,
+    }
 
 
 def _langevin_line(omega, amplitude, omega0, gamma):
@@ -103,8 +109,9 @@ def _langevin_line(omega, amplitude, omega0, gamma):
     return amplitude * gamma * omega**2 / ((omega**2 - omega0**2) ** 2 + (gamma * omega) ** 2)
 
 
-def lorentzian_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray
-                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def lorentzian_lifetimes(
+    c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """tau_k = 1/(2 pi FWHM_k) (fs) from a Langevin-line fit (angular FWHM gamma, tau = 1/gamma) to the power
     spectrum of each mode's VACF (one-sided cosine transform with a Hann taper); modes whose fitted width is below
     twice the spectral resolution 2 pi / t_max (the taper's main lobe) are ``resolution_limited``: tau = inf."""
@@ -112,8 +119,10 @@ def lorentzian_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.nd
     n_lags, n_modes = c.shape
     taper = np.hanning(2 * n_lags)[n_lags:][:, None]
     size = 8 * n_lags
-    spectrum = np.fft.rfft(np.vstack([c * taper, np.zeros((size - 2 * n_lags + 1, n_modes)),
-                                      (c * taper)[:0:-1]]), axis=0).real * dt_fs
+    spectrum = (
+        np.fft.rfft(np.vstack([c * taper, np.zeros((size - 2 * n_lags + 1, n_modes)), (c * taper)[:0:-1]]), axis=0).real
+        * dt_fs
+    )
     omega_grid = 2 * np.pi * np.fft.rfftfreq(size, dt_fs)
     resolution = 2 * np.pi / (n_lags * dt_fs)
     tau, width = np.full(n_modes, np.inf), np.full(n_modes, np.nan)
@@ -134,5 +143,8 @@ def lorentzian_lifetimes(c: np.ndarray, dt_fs: float, angular_frequencies: np.nd
         limited[k] = width[k] < 2 * resolution
         if not limited[k]:
             tau[k] = 1.0 / width[k]
-    return tau, {'fwhm_thz': width / (2 * np.pi) * 1e3, 'resolution_limited': limited,
-                 'resolution_thz': resolution / (2 * np.pi) * 1e3}
+    return tau, {
+        'fwhm_thz': width / (2 * np.pi) * 1e3,
+        'resolution_limited': limited,
+        'resolution_thz': resolution / (2 * np.pi) * 1e3,
+    }

@@ -25,6 +25,7 @@ Conventions (times in fs, energies in eV):
 * Statistics (:func:`nac_statistics`): mean of ``hbar |d_ij|`` (meV) over time and the pairs i < j (all pairs, or
   the ones given), and its histogram.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,6 +37,7 @@ from aiida_qdots.common.units import HBAR_EV_FS
 
 ORTHONORMALITY_TOLERANCE = 1e-6
 """Largest allowed element-wise deviation of the same-time MO overlap matrix from the identity."""
+
 
 class OrthonormalityError(ValueError):
     """Molecular orbitals are not orthonormal in the AO overlap metric (wrong AO order, basis or normalisation)."""
@@ -108,8 +110,9 @@ def check_orthonormality(overlaps, tolerance: float = ORTHONORMALITY_TOLERANCE, 
     deviation = np.abs(s - np.eye(s.shape[1])[None])
     worst = float(deviation.max()) if deviation.size else 0.0
     if not np.isfinite(worst) or worst > tolerance:
-        t, i, j = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(deviation), deviation, np.inf))),
-                                   deviation.shape)
+        t, i, j = np.unravel_index(
+            int(np.nanargmax(np.where(np.isfinite(deviation), deviation, np.inf))), deviation.shape
+        )
         raise OrthonormalityError(
             f'{label} {t}: <{i}|{j}> = {complex(s[t, i, j]).real:.3g}, expected {float(i == j):g} '
             f'(max |S(t,t) - I| = {worst:.3g} > {tolerance:g}): the molecular orbitals are not orthonormal in the AO '

@@ -4,6 +4,7 @@ Units: Hessian in eV/angstrom^2, masses in amu, positions in angstrom; angular f
 (omega^2 = eigenvalue of the mass-weighted Hessian times :data:`OMEGA2_RAD2_FS2`), frequencies in THz and
 cm^-1 at the edges. Imaginary modes (negative eigenvalues) get negative frequencies.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,8 +67,9 @@ class NormalModes:
         return self.angular_frequencies / (2 * np.pi * SPEED_OF_LIGHT_CM_FS)
 
 
-def normal_modes(hessian: np.ndarray, masses: np.ndarray, positions: np.ndarray, project_rigid: bool = True
-                 ) -> NormalModes:
+def normal_modes(
+    hessian: np.ndarray, masses: np.ndarray, positions: np.ndarray, project_rigid: bool = True
+) -> NormalModes:
     """Diagonalise the symmetrised, mass-weighted Hessian; with ``project_rigid`` the translations and rotations are
     projected out first (P D P, which also removes the rotational residual of a not fully relaxed structure), so
     they come out at exactly zero. Rigid-body modes are identified by their overlap with the rigid-body subspace."""
@@ -87,12 +89,17 @@ def normal_modes(hessian: np.ndarray, masses: np.ndarray, positions: np.ndarray,
     omega = np.sign(eigenvalues) * np.sqrt(np.abs(eigenvalues) * OMEGA2_RAD2_FS2)
     overlap = np.sum((basis.T @ eigenvectors) ** 2, axis=0)
     rigid = np.zeros(n, dtype=bool)
-    rigid[np.argsort(overlap)[-basis.shape[1]:]] = True
+    rigid[np.argsort(overlap)[-basis.shape[1] :]] = True
     thz = omega / (2 * np.pi) * 1e3
     vibrational = thz[~rigid]
-    return NormalModes(angular_frequencies=omega, frequencies_thz=thz, eigenvectors=eigenvectors, rigid_mask=rigid,
-                       rigid_max_thz=float(np.abs(thz[rigid]).max()),
-                       max_imaginary_thz=float(max(0.0, -vibrational.min())) if vibrational.size else 0.0)
+    return NormalModes(
+        angular_frequencies=omega,
+        frequencies_thz=thz,
+        eigenvectors=eigenvectors,
+        rigid_mask=rigid,
+        rigid_max_thz=float(np.abs(thz[rigid]).max()),
+        max_imaginary_thz=float(max(0.0, -vibrational.min())) if vibrational.size else 0.0,
+    )
 
 
 def phonon_dos(frequencies_thz, grid_thz, width_thz: float, weights=None) -> np.ndarray:

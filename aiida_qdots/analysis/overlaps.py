@@ -6,6 +6,7 @@ cross-overlap between two geometries is PySCF's ``intor_cross('int1e_ovlp', mol_
 the basis the MOLDEN file itself carries, so CP2K's AO order and normalisation are used as written;
 the check C^T S C = 1 at every frame catches any mismatch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def orbital_window(occupations: np.ndarray, below: int, above: int) -> np.ndarra
     """Indices of ``below`` orbitals up to the HOMO and ``above`` from the LUMO (closed shell)."""
     homo = int(np.rint(occupations.sum() / 2.0)) - 1
     if homo - below + 1 < 0 or homo + above >= len(occupations):
-        raise ValueError(f'window of {below} occupied + {above} virtual orbitals around HOMO {homo} does not fit in '
-                         f'{len(occupations)} orbitals (print more ADDED_MOS)')
+        raise ValueError(
+            f'window of {below} occupied + {above} virtual orbitals around HOMO {homo} does not fit in '
+            f'{len(occupations)} orbitals (print more ADDED_MOS)'
+        )
     return np.arange(homo - below + 1, homo + above + 1)
 
 
@@ -49,8 +52,9 @@ def orbital_metric(mol, coefficients: np.ndarray) -> np.ndarray:
     return coefficients.T @ mol.intor('int1e_ovlp') @ coefficients
 
 
-def time_overlaps(paths: list[pathlib.Path], below: int, above: int,
-                  tolerance: float = ORTHONORMALITY_TOLERANCE) -> dict[str, np.ndarray]:
+def time_overlaps(
+    paths: list[pathlib.Path], below: int, above: int, tolerance: float = ORTHONORMALITY_TOLERANCE
+) -> dict[str, np.ndarray]:
     """Orbital energies and consecutive-frame overlaps for a window of ``below`` + ``above`` orbitals.
 
     Returns ``energies`` (frames x window, eV), ``overlaps`` (frames-1 x window x window) with
@@ -78,8 +82,11 @@ def time_overlaps(paths: list[pathlib.Path], below: int, above: int,
         errors.append(error)
         previous = (mol, block)
     return {
-        'energies': np.array(energies), 'overlaps': np.array(overlaps), 'orthonormality_error': np.array(errors),
-        'homo_index': np.array(below - 1), 'orbital_index': window,
+        'energies': np.array(energies),
+        'overlaps': np.array(overlaps),
+        'orthonormality_error': np.array(errors),
+        'homo_index': np.array(below - 1),
+        'orbital_index': window,
     }
 
 
@@ -95,8 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     result = time_overlaps(paths, args.below, args.above)
     steps = np.array([int(MOLDEN_STEP.search(p.name.replace('_', '-')).group(1)) for p in paths])
     np.savez_compressed(args.output, steps=steps, **result)
-    print(f'{len(paths)} frames, window {args.below}+{args.above}, '
-          f'max orthonormality error {result["orthonormality_error"].max():.2e}')
+    print(
+        f'{len(paths)} frames, window {args.below}+{args.above}, '
+        f'max orthonormality error {result["orthonormality_error"].max():.2e}'
+    )
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ and only the particle's structure remains. Weights: the atomic number Z, i.e. th
 electron scattering factor f_e ~ (Z - f_x(Q)) / Q^2 -> Z / Q^2 (the Q^-2 factor is common to all elements);
 pass ``weights`` to use tabulated Q-averaged factors instead. Distances in angstrom.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,9 @@ def particle_radius(positions: np.ndarray) -> float:
     return float(np.sqrt(5.0 / 3.0 * np.mean(np.sum(centred**2, axis=1))))
 
 
-def reduced_pdf(frames: np.ndarray, symbols, r_max: float = 12.0, dr: float = 0.02, weights=None,
-                radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def reduced_pdf(
+    frames: np.ndarray, symbols, r_max: float = 12.0, dr: float = 0.02, weights=None, radius: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(r, G(r)) of the module's convention averaged over ``frames`` (T, N, 3) or one (N, 3) frame; ``radius``
     defaults to the mean structure's :func:`particle_radius`."""
     frames = np.asarray(frames, dtype=float)

@@ -8,6 +8,7 @@ Inputs are the assembled Hamiltonian of ``qdots.namd``: ``energies`` (frames, or
 ``overlaps`` (frames - 1, orbitals, orbitals) with ``overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>``, and the
 window index of the HOMO. Times in fs, energies in eV, NACs in 1/fs (reported as hbar|d| in meV).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def recombination_analysis(energies: np.ndarray, overlaps: np.ndarray, homo_index: int,
-                           parameters: dict) -> tuple[dict, dict[str, np.ndarray]]:
+def recombination_analysis(
+    energies: np.ndarray, overlaps: np.ndarray, homo_index: int, parameters: dict
+) -> tuple[dict, dict[str, np.ndarray]]:
     """NACs (phase-corrected), S0/S1 dephasing and DISH recombination of the HOMO -> LUMO excitation.
 
     S1 - S0 = E_LUMO - E_HOMO and d_01 = d_HOMO,LUMO (1/fs); the decoherence time is the dephasing time of that
@@ -52,29 +54,48 @@ def recombination_analysis(energies: np.ndarray, overlaps: np.ndarray, homo_inde
     convention = parameters.get('convention', PAPER_CONVENTION)
     dephasing = dephasing_analysis(gap, dt)
     tau = pair_dephasing_times(two_energies, dt, convention)
-    run = dish(two_energies, two_nacs, dt, tau, duration_fs=float(parameters['duration_fs']),
-               n_realisations=int(parameters['n_realisations']), initial_frames=int(parameters['initial_frames']),
-               temperature_k=parameters.get('temperature_k', 300.0), seed=int(parameters.get('seed', 0)))
+    run = dish(
+        two_energies,
+        two_nacs,
+        dt,
+        tau,
+        duration_fs=float(parameters['duration_fs']),
+        n_realisations=int(parameters['n_realisations']),
+        initial_frames=int(parameters['initial_frames']),
+        temperature_k=parameters.get('temperature_k', 300.0),
+        seed=int(parameters.get('seed', 0)),
+    )
     conservation = check_population_conservation(run)
     fit = fit_recombination(run, n_bootstrap=int(parameters.get('n_bootstrap', 500)))
     summary = {
         'mean_abs_nac_mev': float(nac_energy(np.abs(nac_hl), unit='mev').mean()),
         'nac_convention': NAC_CONVENTION,
-        'gap_mean_ev': float(gap.mean()), 'gap_std_ev': float(gap.std()),
+        'gap_mean_ev': float(gap.mean()),
+        'gap_std_ev': float(gap.std()),
         'dephasing_fs': {k: (None if v is None else float(v)) for k, v in dephasing.times_fs.items()},
         'decoherence_convention': convention,
         'decoherence_time_fs': float(tau[0, 1]),
-        'recombination_tau_ns': _finite(fit.tau_ns), 'recombination_ci_ns': [_finite(v) for v in fit.ci_ns],
-        'confidence': fit.confidence, 'fit_model': fit.model, 'method': METHOD,
-        'n_realisations': int(parameters['n_realisations']), 'initial_frames': int(parameters['initial_frames']),
-        'duration_fs': float(parameters['duration_fs']), 'population_conservation': conservation,
+        'recombination_tau_ns': _finite(fit.tau_ns),
+        'recombination_ci_ns': [_finite(v) for v in fit.ci_ns],
+        'confidence': fit.confidence,
+        'fit_model': fit.model,
+        'method': METHOD,
+        'n_realisations': int(parameters['n_realisations']),
+        'initial_frames': int(parameters['initial_frames']),
+        'duration_fs': float(parameters['duration_fs']),
+        'population_conservation': conservation,
         'min_diagonal_overlap': result.min_diagonal_overlap,
         'units': {'nac': 'meV', 'time': 'fs (recombination in ns)', 'energy': 'eV'},
     }
     arrays = {
-        'nac_homo_lumo_per_fs': nac_hl, 'gap_ev': gap, 'population_time_fs': fit.time_fs,
-        'excited_population': fit.population, 'fitted_population': fit.fitted, 'nac_window_per_fs': result.nac,
-        'dephasing_time_fs': dephasing.time_fs, 'dephasing_function': dephasing.dephasing,
+        'nac_homo_lumo_per_fs': nac_hl,
+        'gap_ev': gap,
+        'population_time_fs': fit.time_fs,
+        'excited_population': fit.population,
+        'fitted_population': fit.fitted,
+        'nac_window_per_fs': result.nac,
+        'dephasing_time_fs': dephasing.time_fs,
+        'dephasing_function': dephasing.dephasing,
         'gap_acf_ev2': dephasing.acf,
     }
     arrays.update({f'dephasing_fit_{name}': curve for name, curve in dephasing.fitted.items()})
@@ -95,8 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     summary, arrays = recombination_analysis(energies, overlaps, homo, parameters)
     np.savez_compressed(args.arrays, **arrays)
     pathlib.Path(args.summary).write_text(json.dumps(summary, indent=1))
-    print(f'{energies.shape[0]} frames, {summary["n_realisations"]} x {summary["initial_frames"]} DISH runs of '
-          f'{summary["duration_fs"]:g} fs: tau = {summary["recombination_tau_ns"]} ns')
+    print(
+        f'{energies.shape[0]} frames, {summary["n_realisations"]} x {summary["initial_frames"]} DISH runs of '
+        f'{summary["duration_fs"]:g} fs: tau = {summary["recombination_tau_ns"]} ns'
+    )
 
 
 if __name__ == '__main__':

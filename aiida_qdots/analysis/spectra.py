@@ -29,6 +29,7 @@ Conventions (velocities in angstrom/fs, masses in amu, times in fs, energies in 
   each bin is the interval of width d_nu around its wavenumber (half of it for k = 0), split linearly at the
   cutoff, so the two fractions add up to 1.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -139,7 +140,7 @@ def mass_weighted_vacf(
         atoms = np.asarray(atoms, dtype=int)
         power = np.zeros(n_fft // 2 + 1)
         for k in range(0, atoms.size, chunk):
-            index = atoms[k:k + chunk]
+            index = atoms[k : k + chunk]
             series = np.ascontiguousarray(v[:, index, :].transpose(1, 2, 0))  # (atoms, 3, T)
             spectrum = sfft.rfft(series, n=n_fft, axis=-1)
             power += np.einsum('n,nif->f', m[index], spectrum.real**2 + spectrum.imag**2)
@@ -171,7 +172,7 @@ def spectral_density(
     even = np.zeros(size)
     even[:n_lags] = c
     if n_lags > 1:
-        even[-(n_lags - 1):] = c[1:][::-1]
+        even[-(n_lags - 1) :] = c[1:][::-1]
     two_sided = sfft.rfft(even).real * dt  # per fs^-1
     gain = np.full(two_sided.size, 2.0)
     gain[0] = 1.0

@@ -1,4 +1,5 @@
 """Structural descriptors of finite clusters. Pure NumPy; lengths in angstrom."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -55,6 +55,7 @@ quantum-Zeno regime dE tau / hbar << 1 (:func:`zeno_rate`; faster decoherence, s
 phase (:func:`golden_rule_rate`: Fermi's golden rule with the Lorentzian line of half-width hbar/tau that the
 decoherence gives, in its wing).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -97,8 +98,9 @@ def check_hamiltonian(energies, nacs) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError('NACs must be real (real orbitals); got complex values')
     d = np.asarray(nacs, dtype=float)
     if d.shape != (e.shape[0] - 1, e.shape[1], e.shape[1]):
-        raise ValueError(f'nacs must have shape {(e.shape[0] - 1, e.shape[1], e.shape[1])} (intervals, n, n), '
-                         f'got {d.shape}')
+        raise ValueError(
+            f'nacs must have shape {(e.shape[0] - 1, e.shape[1], e.shape[1])} (intervals, n, n), got {d.shape}'
+        )
     if not (np.all(np.isfinite(e)) and np.all(np.isfinite(d))):
         raise ValueError('energies and NACs must be finite')
     scale = max(float(np.abs(d).max()), 1e-300)
@@ -258,8 +260,25 @@ def _record(r, col, active, n, cre, cim, active_out, pop_sum, chunk):
         pop_sum[chunk, col, i] += cre[i] * cre[i] + cim[i] * cim[i]
 
 
-def _dish_realisation(r, ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start, key, initial, n_steps,
-                      record_every, active_out, pop_sum, chunk):
+def _dish_realisation(
+    r,
+    ure,
+    uim,
+    e_mid,
+    inv_tau,
+    n,
+    n_frames,
+    dt,
+    beta,
+    start,
+    key,
+    initial,
+    n_steps,
+    record_every,
+    active_out,
+    pop_sum,
+    chunk,
+):
     cre = _alloc(n)
     cim = _alloc(n)
     nre = _alloc(n)
@@ -361,8 +380,25 @@ def _dish_realisation(r, ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start,
     return hops, events, rejected, worst
 
 
-def _fssh_realisation(r, ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start, key, initial, n_steps,
-                      record_every, active_out, pop_sum, chunk):
+def _fssh_realisation(
+    r,
+    ure,
+    uim,
+    e_mid,
+    inv_tau,
+    n,
+    n_frames,
+    dt,
+    beta,
+    start,
+    key,
+    initial,
+    n_steps,
+    record_every,
+    active_out,
+    pop_sum,
+    chunk,
+):
     cre = _alloc(n)
     cim = _alloc(n)
     nre = _alloc(n)
@@ -436,8 +472,13 @@ _alloc = _zeros_list
 
 def _plain(function):
     """``function`` with its helper globals bound to the plain-Python versions (the reference backend)."""
-    names = {'_uniform': _uniform_python, '_exp': math.exp, '_alloc': _zeros_list, '_propagate': _propagate,
-             '_record': _record}
+    names = {
+        '_uniform': _uniform_python,
+        '_exp': math.exp,
+        '_alloc': _zeros_list,
+        '_propagate': _propagate,
+        '_record': _record,
+    }
     return types.FunctionType(function.__code__, {**function.__globals__, **names}, function.__name__)
 
 
@@ -465,23 +506,97 @@ if numba is not None:
     _dish_compiled = numba.njit(cache=True)(_dish_realisation)
     _fssh_compiled = numba.njit(cache=True)(_fssh_realisation)
 
-    def _dish_parallel_source(ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start, keys, initial, n_steps,
-                              record_every, chunk_bounds, active_out, pop_sum, hops, events, rejected, worst):
+    def _dish_parallel_source(
+        ure,
+        uim,
+        e_mid,
+        inv_tau,
+        n,
+        n_frames,
+        dt,
+        beta,
+        start,
+        keys,
+        initial,
+        n_steps,
+        record_every,
+        chunk_bounds,
+        active_out,
+        pop_sum,
+        hops,
+        events,
+        rejected,
+        worst,
+    ):
         for chunk in numba.prange(chunk_bounds.size - 1):
             for r in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
-                h, e, x, w = _dish_compiled(r, ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start[r], keys[r],
-                                            initial, n_steps, record_every, active_out, pop_sum, chunk)
+                h, e, x, w = _dish_compiled(
+                    r,
+                    ure,
+                    uim,
+                    e_mid,
+                    inv_tau,
+                    n,
+                    n_frames,
+                    dt,
+                    beta,
+                    start[r],
+                    keys[r],
+                    initial,
+                    n_steps,
+                    record_every,
+                    active_out,
+                    pop_sum,
+                    chunk,
+                )
                 hops[r] = h
                 events[r] = e
                 rejected[r] = x
                 worst[r] = w
 
-    def _fssh_parallel_source(ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start, keys, initial, n_steps,
-                              record_every, chunk_bounds, active_out, pop_sum, hops, events, rejected, worst):
+    def _fssh_parallel_source(
+        ure,
+        uim,
+        e_mid,
+        inv_tau,
+        n,
+        n_frames,
+        dt,
+        beta,
+        start,
+        keys,
+        initial,
+        n_steps,
+        record_every,
+        chunk_bounds,
+        active_out,
+        pop_sum,
+        hops,
+        events,
+        rejected,
+        worst,
+    ):
         for chunk in numba.prange(chunk_bounds.size - 1):
             for r in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
-                h, e, x, w = _fssh_compiled(r, ure, uim, e_mid, inv_tau, n, n_frames, dt, beta, start[r], keys[r],
-                                            initial, n_steps, record_every, active_out, pop_sum, chunk)
+                h, e, x, w = _fssh_compiled(
+                    r,
+                    ure,
+                    uim,
+                    e_mid,
+                    inv_tau,
+                    n,
+                    n_frames,
+                    dt,
+                    beta,
+                    start[r],
+                    keys[r],
+                    initial,
+                    n_steps,
+                    record_every,
+                    active_out,
+                    pop_sum,
+                    chunk,
+                )
                 hops[r] = h
                 events[r] = e
                 rejected[r] = x
@@ -496,8 +611,7 @@ if numba is not None:
 # ------------------------------------------------------------------------------------------- NumPy backend
 
 
-def _numpy_dish(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_steps, record_every, active_out,
-                pop_sum):
+def _numpy_dish(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_steps, record_every, active_out, pop_sum):
     """DISH vectorised over realisations with NumPy: the same arithmetic, in the same order, as the kernels."""
     n_real = start.size
     n_frames, n, _ = ure.shape
@@ -541,7 +655,7 @@ def _numpy_dish(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_step
             rest = np.zeros(ev.size)
             for i in range(n):
                 rest = rest + np.where(b != i, pe[:, i], 0.0)
-            projected_in = (_uniform_numpy(keys[ev], 4 * s + 1) * norm[ev] < pe[rows[:ev.size], b]) | (rest <= 0.0)
+            projected_in = (_uniform_numpy(keys[ev], 4 * s + 1) * norm[ev] < pe[rows[: ev.size], b]) | (rest <= 0.0)
             target = a.copy()
             collapse = np.full(ev.size, -1, dtype=np.int64)
             target[projected_in] = b[projected_in]
@@ -549,7 +663,8 @@ def _numpy_dish(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_step
             choose = ~projected_in & (a == b)
             if choose.any():
                 target[choose] = _numpy_choice(
-                    _uniform_numpy(keys[ev[choose]], 4 * s + 2) * rest[choose], pe[choose],
+                    _uniform_numpy(keys[ev[choose]], 4 * s + 2) * rest[choose],
+                    pe[choose],
                     np.ones((int(choose.sum()), n), dtype=bool) & (np.arange(n) != b[choose, None]),
                 )
             out = np.flatnonzero(~projected_in)
@@ -585,8 +700,7 @@ def _numpy_dish(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_step
     return hops, events, rejected, worst
 
 
-def _numpy_fssh(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_steps, record_every, active_out,
-                pop_sum):
+def _numpy_fssh(ure, uim, e_mid, inv_tau, dt, beta, start, keys, initial, n_steps, record_every, active_out, pop_sum):
     """FSSH vectorised over realisations with NumPy (same arithmetic and order as the kernels)."""
     n_real = start.size
     n_frames, n, _ = ure.shape
@@ -757,8 +871,23 @@ def _inverse_times(decoherence_times_fs, n: int) -> np.ndarray:
     return 1.0 / tau
 
 
-def _run(method, energies, nacs, dt_fs, decoherence_times_fs, n_steps, duration_fs, initial_state, initial_frames,
-         n_realisations, temperature_k, record_every, seed, substeps, backend) -> SurfaceHoppingResult:
+def _run(
+    method,
+    energies,
+    nacs,
+    dt_fs,
+    decoherence_times_fs,
+    n_steps,
+    duration_fs,
+    initial_state,
+    initial_frames,
+    n_realisations,
+    temperature_k,
+    record_every,
+    seed,
+    substeps,
+    backend,
+) -> SurfaceHoppingResult:
     e, d = check_hamiltonian(energies, nacs)
     dt = _positive(dt_fs, 'dt_fs')
     n = e.shape[1]
@@ -810,22 +939,72 @@ def _run(method, energies, nacs, dt_fs, decoherence_times_fs, n_steps, duration_
         events = np.zeros(n_real, dtype=np.int64)
         rejected = np.zeros(n_real, dtype=np.int64)
         worst = np.zeros(n_real)
-        _NUMBA_KERNELS[method](ure.reshape(-1), uim.reshape(-1), e_mid.reshape(-1), inverse.reshape(-1), n,
-                              n_intervals, dt, beta, start, keys, int(initial_state), steps, every, bounds,
-                              active_out, pop_sum, hops, events, rejected, worst)
+        _NUMBA_KERNELS[method](
+            ure.reshape(-1),
+            uim.reshape(-1),
+            e_mid.reshape(-1),
+            inverse.reshape(-1),
+            n,
+            n_intervals,
+            dt,
+            beta,
+            start,
+            keys,
+            int(initial_state),
+            steps,
+            every,
+            bounds,
+            active_out,
+            pop_sum,
+            hops,
+            events,
+            rejected,
+            worst,
+        )
     elif chosen == 'numpy':
         pop_sum = np.zeros((1, n_out, n))
         kernel = _numpy_dish if method == 'dish' else _numpy_fssh
-        hops, events, rejected, worst = kernel(ure, uim, e_mid, inverse.reshape(-1), dt, beta, start, keys,
-                                               int(initial_state), steps, every, active_out, pop_sum)
+        hops, events, rejected, worst = kernel(
+            ure,
+            uim,
+            e_mid,
+            inverse.reshape(-1),
+            dt,
+            beta,
+            start,
+            keys,
+            int(initial_state),
+            steps,
+            every,
+            active_out,
+            pop_sum,
+        )
     else:
         pop_sum = np.zeros((1, n_out, n))
         realisation = _dish_python_realisation if method == 'dish' else _fssh_python_realisation
-        flat = [ure.reshape(-1).tolist(), uim.reshape(-1).tolist(), e_mid.reshape(-1).tolist(),
-                inverse.reshape(-1).tolist()]
+        flat = [
+            ure.reshape(-1).tolist(),
+            uim.reshape(-1).tolist(),
+            e_mid.reshape(-1).tolist(),
+            inverse.reshape(-1).tolist(),
+        ]
         outcome = [
-            realisation(r, *flat, n, n_intervals, dt, beta, int(start[r]), int(keys[r]), int(initial_state), steps,
-                        every, active_out, pop_sum, 0)
+            realisation(
+                r,
+                *flat,
+                n,
+                n_intervals,
+                dt,
+                beta,
+                int(start[r]),
+                int(keys[r]),
+                int(initial_state),
+                steps,
+                every,
+                active_out,
+                pop_sum,
+                0,
+            )
             for r in range(n_real)
         ]
         hops, events, rejected, worst = (np.array(column) for column in zip(*outcome, strict=True))
@@ -850,7 +1029,8 @@ def _run(method, energies, nacs, dt_fs, decoherence_times_fs, n_steps, duration_
         n_intervals=n_intervals,
         temperature_k=None if temperature_k is None else float(temperature_k),
         decoherence_times_fs=np.broadcast_to(np.asarray(decoherence_times_fs, dtype=float), (n, n)).copy()
-        if method == 'dish' else None,
+        if method == 'dish'
+        else None,
         seed=int(seed),
         substeps=int(substeps),
     )
@@ -882,8 +1062,23 @@ def dish(
     (a count of evenly spaced start intervals, or the intervals); ``temperature_k`` for the Boltzmann factor of
     upward hops (None: accept all); the active states are recorded every ``record_every`` steps.
     """
-    return _run('dish', energies, nacs, dt_fs, decoherence_times_fs, n_steps, duration_fs, initial_state,
-                initial_frames, n_realisations, temperature_k, record_every, seed, substeps, backend)
+    return _run(
+        'dish',
+        energies,
+        nacs,
+        dt_fs,
+        decoherence_times_fs,
+        n_steps,
+        duration_fs,
+        initial_state,
+        initial_frames,
+        n_realisations,
+        temperature_k,
+        record_every,
+        seed,
+        substeps,
+        backend,
+    )
 
 
 def fssh(
@@ -905,8 +1100,23 @@ def fssh(
     """Fewest-switches surface hopping in the CPA (module docstring) with the inputs of :func:`dish` (no
     decoherence times).
     """
-    return _run('fssh', energies, nacs, dt_fs, None, n_steps, duration_fs, initial_state, initial_frames,
-                n_realisations, temperature_k, record_every, seed, substeps, backend)
+    return _run(
+        'fssh',
+        energies,
+        nacs,
+        dt_fs,
+        None,
+        n_steps,
+        duration_fs,
+        initial_state,
+        initial_frames,
+        n_realisations,
+        temperature_k,
+        record_every,
+        seed,
+        substeps,
+        backend,
+    )
 
 
 def check_population_conservation(result: SurfaceHoppingResult, tolerance: float = 1e-8) -> dict[str, float]:

@@ -6,6 +6,7 @@ particle's rigid-body translation and rotation (iterative mass-weighted Kabsch a
 Debye-Waller convention: I/I0 = exp(-Q^2 <u^2> / 3). Its standard error comes from blocking the per-frame
 series (frames are correlated; :func:`aiida_qdots.analysis.electronic.series_statistics`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,10 @@ import numpy as np
 from aiida_qdots.analysis.electronic import series_statistics
 from aiida_qdots.analysis.fluctuations import align_to_mean, atomic_masses, element_indices, frame_chunks
 
-DEBYE_WALLER_CONVENTION = ('3D mean-square displacement <u^2> = <|r-<r>|^2> with rigid-body motion removed; '
-                           'Debye-Waller I/I0 = exp(-Q^2 <u^2>/3)')
+DEBYE_WALLER_CONVENTION = (
+    '3D mean-square displacement <u^2> = <|r-<r>|^2> with rigid-body motion removed; '
+    'Debye-Waller I/I0 = exp(-Q^2 <u^2>/3)'
+)
 
 
 def msd_series(positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -32,8 +35,9 @@ def msd_series(positions: np.ndarray, symbols: list[str], masses: np.ndarray | N
     return series
 
 
-def msd_by_element(positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None,
-                   min_blocks: int = 8) -> dict[str, dict[str, float]]:
+def msd_by_element(
+    positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None, min_blocks: int = 8
+) -> dict[str, dict[str, float]]:
     """Mean <u^2> (angstrom^2) per element and 'all', with its block-averaged standard error ``sem``."""
     result = {}
     for name, values in msd_series(positions, symbols, masses).items():
@@ -60,6 +64,10 @@ def msd_temperature_slope(temperatures_k, msd_a2, msd_err_a2=None) -> dict[str, 
     dof = max(t.size - 2, 1)
     chi2 = float(np.sum((residual / sigma) ** 2) / dof) if t.size > 2 else 0.0
     covariance = np.linalg.inv(design.T @ design) * (chi2 if msd_err_a2 is None else max(chi2, 1.0))
-    return {'slope_A2_per_K': float(coefficients[1]), 'slope_stderr_A2_per_K': float(np.sqrt(covariance[1, 1])),
-            'intercept_A2': float(coefficients[0]), 'chi2_reduced': chi2,
-            'max_relative_residual': float(np.max(np.abs(residual) / y))}
+    return {
+        'slope_A2_per_K': float(coefficients[1]),
+        'slope_stderr_A2_per_K': float(np.sqrt(covariance[1, 1])),
+        'intercept_A2': float(coefficients[0]),
+        'chi2_reduced': chi2,
+        'max_relative_residual': float(np.max(np.abs(residual) / y)),
+    }

@@ -6,6 +6,7 @@ function (:func:`aiida_qdots.analysis.recombination.recombination_analysis`) thr
 ``python -m aiida_qdots.analysis.recombination`` under any scheduler, so the results are identical for the
 same Hamiltonian, parameters and seed.
 """
+
 from __future__ import annotations
 
 import io
@@ -63,11 +64,19 @@ class DishCalculation(CalcJob):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('hamiltonian', valid_type=orm.ArrayData, validator=validate_hamiltonian,
-                   help='energies (eV), overlaps <i(t)|j(t+1)>, homo_index: the output of qdots.namd')
-        spec.input('parameters', valid_type=orm.Dict, validator=validate_parameters,
-                   help='timestep_fs, duration_fs, n_realisations, initial_frames; optional temperature_k, '
-                        'convention, seed, n_bootstrap (as the namd input of qdots.namd)')
+        spec.input(
+            'hamiltonian',
+            valid_type=orm.ArrayData,
+            validator=validate_hamiltonian,
+            help='energies (eV), overlaps <i(t)|j(t+1)>, homo_index: the output of qdots.namd',
+        )
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            validator=validate_parameters,
+            help='timestep_fs, duration_fs, n_realisations, initial_frames; optional temperature_k, '
+            'convention, seed, n_bootstrap (as the namd input of qdots.namd)',
+        )
         spec.inputs['metadata']['options']['parser_name'].default = 'qdots.dish'
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['withmpi'].default = False
@@ -79,16 +88,28 @@ class DishCalculation(CalcJob):
     def prepare_for_submission(self, folder):
         hamiltonian = self.inputs.hamiltonian
         buffer = io.BytesIO()
-        np.savez(buffer, energies=hamiltonian.get_array('energies'), overlaps=hamiltonian.get_array('overlaps'),
-                 homo_index=hamiltonian.get_array('homo_index'))
+        np.savez(
+            buffer,
+            energies=hamiltonian.get_array('energies'),
+            overlaps=hamiltonian.get_array('overlaps'),
+            homo_index=hamiltonian.get_array('homo_index'),
+        )
         with folder.open(HAMILTONIAN, 'wb') as handle:
             handle.write(buffer.getvalue())
         with folder.open(PARAMETERS, 'w') as handle:
             json.dump(self.inputs.parameters.get_dict(), handle, indent=1)
         code = CodeInfo()
         code.code_uuid = self.inputs.code.uuid
-        code.cmdline_params = ['-m', 'aiida_qdots.analysis.recombination', HAMILTONIAN, PARAMETERS,
-                               '--arrays', ARRAYS, '--summary', SUMMARY]
+        code.cmdline_params = [
+            '-m',
+            'aiida_qdots.analysis.recombination',
+            HAMILTONIAN,
+            PARAMETERS,
+            '--arrays',
+            ARRAYS,
+            '--summary',
+            SUMMARY,
+        ]
         code.stdout_name, code.stderr_name = LOG, ERR
         calc = CalcInfo()
         calc.codes_info = [code]

@@ -16,6 +16,7 @@ SHA-256), so every LAMMPS run links to the exact file it used. Node attributes: 
 ``sha256``, ``source_path`` (where it was read) and, for pair potentials, ``charges`` (e) and ``lj``
 (element -> [epsilon in eV, sigma in angstrom]).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -70,8 +71,10 @@ FORCE_FIELDS = {
         pair_args='0.2 12.0',
         elements=('Cd', 'Se'),
         citation='E. Rabani, J. Chem. Phys. 116, 258 (2002)',
-        description=('Lennard-Jones + Coulomb pair potential for CdSe (q = +-1.18 e, Lorentz-Berthelot mixing); '
-                     'Coulomb by damped shifted force, alpha 0.2 1/A, cutoff 12 A (LJ cut at 12 A, unshifted)'),
+        description=(
+            'Lennard-Jones + Coulomb pair potential for CdSe (q = +-1.18 e, Lorentz-Berthelot mixing); '
+            'Coulomb by damped shifted force, alpha 0.2 1/A, cutoff 12 A (LJ cut at 12 A, unshifted)'
+        ),
         packaged=True,
     ),
 }
@@ -125,8 +128,9 @@ def read_pair_parameters(path: str | os.PathLike) -> dict[str, tuple[float, floa
             try:
                 element, charge, epsilon, sigma = tokens[0], *map(float, tokens[1:])
             except ValueError:
-                raise QdotsInputError(f'{path}:{number}: expected `element charge epsilon sigma`, got {line!r}') \
-                    from None
+                raise QdotsInputError(
+                    f'{path}:{number}: expected `element charge epsilon sigma`, got {line!r}'
+                ) from None
             if epsilon <= 0 or sigma <= 0:
                 raise QdotsInputError(f'{path}:{number}: epsilon and sigma must be positive')
             parameters[element] = (charge, epsilon * KCAL_MOL_EV, sigma)

@@ -1,4 +1,5 @@
 """Calcfunctions that give the package's builders and small derivations provenance."""
+
 from __future__ import annotations
 
 from aiida import orm

@@ -10,6 +10,7 @@
 
 Inputs are best made with :func:`aiida_qdots.calculations.lammps_inputs.get_lammps_builder`.
 """
+
 from __future__ import annotations
 
 from aiida import orm
@@ -35,21 +36,49 @@ class QdotsLammpsCalculation(LammpsRawCalculation):
             'parser maps outputs back to its frame and kinds.',
         )
         spec.inputs['metadata']['options']['parser_name'].default = 'qdots.lammps'
-        spec.output('thermo', valid_type=orm.ArrayData, required=False,
-                    help='Thermo tables of every run/minimize block, one array per column, plus `block`.')
-        spec.output('trajectory', valid_type=orm.TrajectoryData, required=False,
-                    help='Dumped frames: positions (angstrom), velocities (angstrom/fs), times (fs).')
-        spec.output('structure', valid_type=orm.StructureData, required=False,
-                    help='Final configuration (e.g. the minimised structure), kinds and frame of the input.')
-        spec.output('forces', valid_type=orm.ArrayData, required=False,
-                    help='Array `forces` (eV/angstrom) on the final configuration, same atom order as the input.')
-        spec.output('hessian', valid_type=orm.ArrayData, required=False,
-                    help='Finite-difference Hessian (eV/angstrom^2, 3N x 3N, input atom order and frame).')
-        spec.exit_code(352, 'ERROR_DUMP_MISSING', invalidates_cache=True,
-                       message='the dump file {filename} requested in the retrieve list was not retrieved')
+        spec.output(
+            'thermo',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='Thermo tables of every run/minimize block, one array per column, plus `block`.',
+        )
+        spec.output(
+            'trajectory',
+            valid_type=orm.TrajectoryData,
+            required=False,
+            help='Dumped frames: positions (angstrom), velocities (angstrom/fs), times (fs).',
+        )
+        spec.output(
+            'structure',
+            valid_type=orm.StructureData,
+            required=False,
+            help='Final configuration (e.g. the minimised structure), kinds and frame of the input.',
+        )
+        spec.output(
+            'forces',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='Array `forces` (eV/angstrom) on the final configuration, same atom order as the input.',
+        )
+        spec.output(
+            'hessian',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='Finite-difference Hessian (eV/angstrom^2, 3N x 3N, input atom order and frame).',
+        )
+        spec.exit_code(
+            352,
+            'ERROR_DUMP_MISSING',
+            invalidates_cache=True,
+            message='the dump file {filename} requested in the retrieve list was not retrieved',
+        )
         spec.exit_code(353, 'ERROR_DUMP_INVALID', message='the dump file {filename} could not be parsed: {error}')
-        spec.exit_code(354, 'ERROR_OUTPUT_INCOMPLETE', invalidates_cache=True,
-                       message='LAMMPS output ends before the end of the script (killed or out of walltime?): {detail}')
+        spec.exit_code(
+            354,
+            'ERROR_OUTPUT_INCOMPLETE',
+            invalidates_cache=True,
+            message='LAMMPS output ends before the end of the script (killed or out of walltime?): {detail}',
+        )
 
     @classmethod
     def validate_inputs(cls, value, ctx):

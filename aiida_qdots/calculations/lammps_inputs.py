@@ -20,6 +20,7 @@ box from the cell; non-periodic nanocrystals get ``boundary s s s``. Shrink-wrap
 fixed ``f`` walls because the box then follows the atoms (an evaporating surface atom is never
 lost, no vacuum size to guess) and there are no periodic images of the cluster at all.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -129,8 +130,9 @@ class HessianSettings:
     def __post_init__(self):
         _check_positive('finite-difference displacement (angstrom)', self.displacement)
         if self.displacement > 0.05:
-            raise QdotsInputError(f'displacement {self.displacement} angstrom is too large for a harmonic Hessian '
-                                  '(use <= 0.05)')
+            raise QdotsInputError(
+                f'displacement {self.displacement} angstrom is too large for a harmonic Hessian (use <= 0.05)'
+            )
         if self.method not in HESSIAN_METHODS:
             raise QdotsInputError(f'Hessian method must be one of {", ".join(HESSIAN_METHODS)}, got {self.method!r}')
 
@@ -244,8 +246,10 @@ def write_lammps_data(structure: orm.StructureData, charges: Mapping[str, float]
     if frame.periodic and any(t != 0.0 for t in tilts):
         lines.append('{!r} {!r} {!r} xy xz yz'.format(*tilts))
     lines += ['', 'Masses', '']
-    lines += [f'{i + 1} {float(mass)!r}  # {name} ({symbol})' for i, (name, symbol, mass) in
-              enumerate(zip(frame.kinds, frame.symbols, frame.masses, strict=True))]
+    lines += [
+        f'{i + 1} {float(mass)!r}  # {name} ({symbol})'
+        for i, (name, symbol, mass) in enumerate(zip(frame.kinds, frame.symbols, frame.masses, strict=True))
+    ]
     lines += ['', f'Atoms  # {style}', '']
     kind_symbol = {kind.name: kind.symbol for kind in structure.kinds}
     for i, (site, pos) in enumerate(zip(structure.sites, positions, strict=True)):
@@ -267,8 +271,10 @@ def _pair_lines(force_field: orm.SinglefileData, symbols: tuple[str, ...]) -> li
     if lj is None:
         return [f'pair_style {style}', f'pair_coeff * * {force_field.filename} {" ".join(symbols)}']
     lines = [f'pair_style {style}', 'pair_modify mix arithmetic']
-    lines += [f'pair_coeff {i} {i} {_float(lj[symbol][0])} {_float(lj[symbol][1])}  # {symbol}'
-              for i, symbol in enumerate(symbols, 1)]
+    lines += [
+        f'pair_coeff {i} {i} {_float(lj[symbol][0])} {_float(lj[symbol][1])}  # {symbol}'
+        for i, symbol in enumerate(symbols, 1)
+    ]
     return lines
 
 
@@ -319,8 +325,10 @@ def validate_lammps_inputs(structure: orm.StructureData, force_field: orm.Single
             'make it with get_force_field_node'
         )
     if attributes.get('units', 'metal') != 'metal':
-        raise QdotsInputError(f'force field {force_field.filename} is in LAMMPS units {attributes.get("units")}, '
-                              'the generated scripts use metal')
+        raise QdotsInputError(
+            f'force field {force_field.filename} is in LAMMPS units {attributes.get("units")}, '
+            'the generated scripts use metal'
+        )
     frame = lammps_frame(structure)
     missing = sorted(set(frame.symbols) - set(attributes.get('elements')))
     if missing:
@@ -342,9 +350,7 @@ def md_script(structure: orm.StructureData, force_field: orm.SinglefileData, set
     lines = _setup_lines(structure, force_field, 'molecular dynamics')
     lines += [f'timestep {_float(dt)}', *_thermo_lines(columns, settings.thermo_every)]
     rot = 'no' if frame.periodic else 'yes'
-    lines.append(
-        f'velocity all create {_float(seed_temp)} {settings.seed} dist gaussian mom yes rot {rot} loop all'
-    )
+    lines.append(f'velocity all create {_float(seed_temp)} {settings.seed} dist gaussian mom yes rot {rot} loop all')
     if settings.dump_every:
         lines += [
             f'dump traj all custom {settings.dump_every} {TRAJECTORY_FILENAME} id type element xu yu zu vx vy vz',
@@ -411,22 +417,42 @@ def hessian_script(structure: orm.StructureData, force_field: orm.SinglefileData
     lines = _setup_lines(structure, force_field, f'Hessian ({settings.method.replace("_", " ")})')
     if settings.method == 'dynamical_matrix':
         lines.insert(lines.index(f'read_data {STRUCTURE_FILENAME}'), 'atom_modify map yes')  # needed by the command
-        lines += [*_thermo_lines(['step', 'pe'], 1), 'run 0',
-                  f'dynamical_matrix all regular {h} file {DYNMAT_FILENAME} binary no', *_final_dump_lines(structure)]
+        lines += [
+            *_thermo_lines(['step', 'pe'], 1),
+            'run 0',
+            f'dynamical_matrix all regular {h} file {DYNMAT_FILENAME} binary no',
+            *_final_dump_lines(structure),
+        ]
         return '\n'.join(lines) + '\n'
-    dump = (f'write_dump all custom {HESSIAN_FILENAME} id fx fy fz modify sort id append yes '
-            'format float %.15g')
+    dump = f'write_dump all custom {HESSIAN_FILENAME} id fx fy fz modify sort id append yes format float %.15g'
 
     def move(scale: str) -> str:
-        return ('displace_atoms moved move ' + ' '.join(f'$({scale}(v_d=={d})*v_h)' for d in (1, 2, 3))
-                + ' units box')
+        return 'displace_atoms moved move ' + ' '.join(f'$({scale}(v_d=={d})*v_h)' for d in (1, 2, 3)) + ' units box'
 
-    lines += [*_thermo_lines(['step', 'pe'], 1), 'run 0', f'variable h equal {h}',
-              'variable natoms equal atoms', 'variable i loop ${natoms}', 'label atom_loop',
-              'group moved id ${i}', 'variable d loop 3', 'label direction_loop',
-              move(''), 'run 0 post no', dump, move('-2*'), 'run 0 post no', dump, move(''),
-              'next d', 'jump SELF direction_loop', 'group moved delete', 'next i', 'jump SELF atom_loop',
-              *_final_dump_lines(structure)]
+    lines += [
+        *_thermo_lines(['step', 'pe'], 1),
+        'run 0',
+        f'variable h equal {h}',
+        'variable natoms equal atoms',
+        'variable i loop ${natoms}',
+        'label atom_loop',
+        'group moved id ${i}',
+        'variable d loop 3',
+        'label direction_loop',
+        move(''),
+        'run 0 post no',
+        dump,
+        move('-2*'),
+        'run 0 post no',
+        dump,
+        move(''),
+        'next d',
+        'jump SELF direction_loop',
+        'group moved delete',
+        'next i',
+        'jump SELF atom_loop',
+        *_final_dump_lines(structure),
+    ]
     return '\n'.join(lines) + '\n'
 
 
@@ -460,8 +486,9 @@ def get_lammps_builder(
     elif settings is None:
         mode, script = 'single_point', single_point_script(structure, force_field)
     else:
-        raise QdotsInputError('settings must be MDSettings, MinimizeSettings, HessianSettings or None, got '
-                              f'{type(settings).__name__}')
+        raise QdotsInputError(
+            f'settings must be MDSettings, MinimizeSettings, HessianSettings or None, got {type(settings).__name__}'
+        )
     record = {'mode': mode, 'phases': settings.phases if settings else ['single_point']}
     if settings is not None:
         record.update(dataclasses.asdict(settings))

@@ -8,6 +8,7 @@ and ``time_fs`` (fs, evenly spaced) or the attributes ``stride`` and ``timestep_
 
 Graph: levels + parameters -> :func:`analyze_levels` -> ``summary`` (Dict) and ``dephasing`` (ArrayData).
 """
+
 from __future__ import annotations
 
 import math
@@ -62,12 +63,12 @@ SUMMARY_UNITS = {
 STATISTICS_CONVENTIONS = {
     'std': 'population standard deviation (ddof=0) over the sampled frames',
     'sem': 'standard error of the mean by block averaging (Flyvbjerg-Petersen): block lengths 1, 2, 4, ... frames '
-           'leaving >= min_blocks blocks; the smallest B with SEM_2B - SEM_B <= SEM_2B / sqrt(2 (n_2B - 1)) '
-           '(plateau); else the largest B, sem_converged = false',
+    'leaving >= min_blocks blocks; the smallest B with SEM_2B - SEM_B <= SEM_2B / sqrt(2 (n_2B - 1)) '
+    '(plateau); else the largest B, sem_converged = false',
     'autocorrelation': 'C(k dt) = sum_t dE(t) dE(t+k) / N (biased) or / (N-k) (unbiased), dE = gap - <gap>, by '
-                       'zero-padded FFT, eV^2',
+    'zero-padded FFT, eV^2',
     'cumulant': 'g(t) = hbar^-2 int_0^t int_0^t1 C(t2) dt2 dt1, exact double integral of the piecewise-linear C; '
-                'D(t) = exp(-g(t))',
+    'D(t) = exp(-g(t))',
     'fit_window': 'lags 0 <= t <= first lag with D <= fit_floor (or <= fit_max_fs); least squares on D(t)',
 }
 
@@ -100,8 +101,12 @@ def levels_analysis_parameters(values: dict | None = None) -> dict[str, Any]:
         value = params[key]
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
-                or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise QdotsInputError(f'{key} must be a positive finite number, got {value!r}')
         params[key] = float(value)
     if not params['fit_floor'] < 1:
@@ -197,8 +202,14 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
     params = levels_analysis_parameters(parameters.get_dict() if parameters is not None else {})
     series, start, stop, dt = check_levels(levels, params)
     statistics = level_statistics(series, params['min_blocks'])
-    result = dephasing_analysis(series['gap'], dt, max_lag_fs=params['max_lag_fs'], estimator=params['estimator'],
-                                fit_floor=params['fit_floor'], fit_max_fs=params['fit_max_fs'])
+    result = dephasing_analysis(
+        series['gap'],
+        dt,
+        max_lag_fs=params['max_lag_fs'],
+        estimator=params['estimator'],
+        fit_floor=params['fit_floor'],
+        fit_max_fs=params['fit_max_fs'],
+    )
     times = {name: _number(value) for name, value in result.times_fs.items()}
     window = {
         'start_row': start,
@@ -214,25 +225,27 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
         summary[f'{name}_mean_ev'] = stats.mean
         summary[f'{name}_std_ev'] = stats.std
         summary[f'{name}_sem_ev'] = stats.sem
-    summary.update({
-        'statistics': {name: stats.as_dict() for name, stats in statistics.items()},
-        'dephasing_fs': times,
-        'paper_convention': PAPER_CONVENTION,
-        'dephasing_paper_fs': times[PAPER_CONVENTION],
-        'conventions': {**CONVENTIONS, **STATISTICS_CONVENTIONS},
-        'fit_rms': {name: _number(value) for name, value in result.fit_rms.items()},
-        'fit_window_fs': result.fit_window_fs,
-        'n_fit_points': result.n_fit_points,
-        'dephasing_resolved': result.resolved,
-        'dephasing_decayed': result.decayed,
-        'gap_sigma_ev': result.sigma_ev,
-        'estimator': result.estimator,
-        'fit_floor': result.fit_floor,
-        'max_lag_fs': float(result.time_fs[-1]),
-        'window': window,
-        'units': dict(SUMMARY_UNITS),
-        'levels_uuid': levels.uuid,
-    })
+    summary.update(
+        {
+            'statistics': {name: stats.as_dict() for name, stats in statistics.items()},
+            'dephasing_fs': times,
+            'paper_convention': PAPER_CONVENTION,
+            'dephasing_paper_fs': times[PAPER_CONVENTION],
+            'conventions': {**CONVENTIONS, **STATISTICS_CONVENTIONS},
+            'fit_rms': {name: _number(value) for name, value in result.fit_rms.items()},
+            'fit_window_fs': result.fit_window_fs,
+            'n_fit_points': result.n_fit_points,
+            'dephasing_resolved': result.resolved,
+            'dephasing_decayed': result.decayed,
+            'gap_sigma_ev': result.sigma_ev,
+            'estimator': result.estimator,
+            'fit_floor': result.fit_floor,
+            'max_lag_fs': float(result.time_fs[-1]),
+            'window': window,
+            'units': dict(SUMMARY_UNITS),
+            'levels_uuid': levels.uuid,
+        }
+    )
     warnings = []
     if not result.resolved:
         warnings.append(
@@ -258,24 +271,26 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
     for name, curve in result.fitted.items():
         arrays.set_array(f'fit_{name}', curve)
         units[f'fit_{name}'] = 'dimensionless'
-    arrays.base.attributes.set_many({
-        'analysis': 'pure_dephasing',
-        'units': units,
-        'times_fs': times,
-        'paper_convention': PAPER_CONVENTION,
-        'conventions': dict(CONVENTIONS),
-        'fitted_models': {name: FITTED_MODELS[name] for name in result.fitted},
-        'sigma_ev': result.sigma_ev,
-        'mean_ev': result.mean_ev,
-        'timestep_fs': dt,
-        'estimator': result.estimator,
-        'fit_window_fs': result.fit_window_fs,
-        'n_fit_points': result.n_fit_points,
-        'resolved': result.resolved,
-        'series': 'gap (LUMO - HOMO)',
-        'window': window,
-        'levels_uuid': levels.uuid,
-    })
+    arrays.base.attributes.set_many(
+        {
+            'analysis': 'pure_dephasing',
+            'units': units,
+            'times_fs': times,
+            'paper_convention': PAPER_CONVENTION,
+            'conventions': dict(CONVENTIONS),
+            'fitted_models': {name: FITTED_MODELS[name] for name in result.fitted},
+            'sigma_ev': result.sigma_ev,
+            'mean_ev': result.mean_ev,
+            'timestep_fs': dt,
+            'estimator': result.estimator,
+            'fit_window_fs': result.fit_window_fs,
+            'n_fit_points': result.n_fit_points,
+            'resolved': result.resolved,
+            'series': 'gap (LUMO - HOMO)',
+            'window': window,
+            'levels_uuid': levels.uuid,
+        }
+    )
     arrays.label = 'gap dephasing'
     arrays.description = (
         f'gap autocorrelation, cumulant and dephasing function; tau ({PAPER_CONVENTION}) = '

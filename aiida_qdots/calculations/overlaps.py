@@ -1,4 +1,5 @@
 """``qdots.overlaps``: orbital time-overlaps computed next to CP2K's MOLDEN files on the compute machine."""
+
 from __future__ import annotations
 
 from aiida import orm
@@ -27,15 +28,23 @@ class OverlapsCalculation(CalcJob):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('parent_folder', valid_type=orm.RemoteData,
-                   help='CP2K run folder with <project>-MOS-1_<step>.molden files.')
-        spec.input('window', valid_type=orm.Dict, validator=validate_window,
-                   help='{"below": n occupied up to the HOMO, "above": n virtual from the LUMO}')
+        spec.input(
+            'parent_folder', valid_type=orm.RemoteData, help='CP2K run folder with <project>-MOS-1_<step>.molden files.'
+        )
+        spec.input(
+            'window',
+            valid_type=orm.Dict,
+            validator=validate_window,
+            help='{"below": n occupied up to the HOMO, "above": n virtual from the LUMO}',
+        )
         spec.inputs['metadata']['options']['parser_name'].default = 'qdots.overlaps'
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['withmpi'].default = False
-        spec.output('overlaps', valid_type=orm.ArrayData,
-                    help='energies (eV), overlaps[t,i,j] = <i(t)|j(t+1)>, steps, orthonormality_error, homo_index.')
+        spec.output(
+            'overlaps',
+            valid_type=orm.ArrayData,
+            help='energies (eV), overlaps[t,i,j] = <i(t)|j(t+1)>, steps, orthonormality_error, homo_index.',
+        )
         spec.exit_code(310, 'ERROR_NOT_ORTHONORMAL', message='orbitals failed the C^T S C = 1 check: {detail}')
         spec.exit_code(311, 'ERROR_OUTPUT_MISSING', message='overlaps.npz was not produced: {detail}')
         spec.exit_code(312, 'ERROR_TOO_FEW_FRAMES', message='fewer than 2 MOLDEN frames in the parent folder')
@@ -45,8 +54,17 @@ class OverlapsCalculation(CalcJob):
         window = self.inputs.window.get_dict()
         code = CodeInfo()
         code.code_uuid = self.inputs.code.uuid
-        code.cmdline_params = ['-m', 'aiida_qdots.analysis.overlaps', PARENT, '--below', str(window['below']),
-                               '--above', str(window['above']), '--output', OUTPUT]
+        code.cmdline_params = [
+            '-m',
+            'aiida_qdots.analysis.overlaps',
+            PARENT,
+            '--below',
+            str(window['below']),
+            '--above',
+            str(window['above']),
+            '--output',
+            OUTPUT,
+        ]
         code.stdout_name = 'overlaps.log'
         code.stderr_name = 'overlaps.err'
         calc = CalcInfo()

@@ -5,6 +5,7 @@ Kernels: :mod:`aiida_qdots.analysis.normal_modes`, :mod:`~aiida_qdots.analysis.m
 ``trajectory`` outputs of ``qdots.lammps`` runs (positions in angstrom, velocities in angstrom/fs, times in fs);
 only frames of the NVE stage (time >= ``nve_start_fs``) are analysed. Frequencies in THz and cm^-1, times in fs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def _nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np
 
 
 @calcfunction
-def analyse_normal_modes(hessian: orm.ArrayData, structure: orm.StructureData, parameters: orm.Dict
-                         ) -> dict[str, orm.Data]:
+def analyse_normal_modes(
+    hessian: orm.ArrayData, structure: orm.StructureData, parameters: orm.Dict
+) -> dict[str, orm.Data]:
     """Normal modes (rigid-body modes projected out) and Gaussian-broadened DOS (``dos_width_thz``)."""
     atoms = structure.get_ase()
     matrix = hessian.get_array('hessian')
@@ -51,28 +53,42 @@ def analyse_normal_modes(hessian: orm.ArrayData, structure: orm.StructureData, p
     modes_node.set_array('angular_frequencies_per_fs', modes.angular_frequencies)
     modes_node.set_array('eigenvectors', modes.eigenvectors)
     modes_node.set_array('rigid_mask', modes.rigid_mask)
-    modes_node.base.attributes.set_many({
-        'units': {'frequencies_thz': 'THz', 'wavenumbers_cm1': 'cm^-1', 'angular_frequencies_per_fs': 'rad/fs'},
-        'convention': 'eigenvectors[:, k]: mass-weighted, orthonormal; negative frequency = imaginary mode; '
-                      'rigid-body modes projected out (Eckart) and marked by rigid_mask',
-    })
+    modes_node.base.attributes.set_many(
+        {
+            'units': {'frequencies_thz': 'THz', 'wavenumbers_cm1': 'cm^-1', 'angular_frequencies_per_fs': 'rad/fs'},
+            'convention': 'eigenvectors[:, k]: mass-weighted, orthonormal; negative frequency = imaginary mode; '
+            'rigid-body modes projected out (Eckart) and marked by rigid_mask',
+        }
+    )
     dos = orm.ArrayData()
     dos.set_array('frequency_thz', grid)
     dos.set_array('dos_per_thz', phonon_dos(vibrational, grid, width))
-    dos.base.attributes.set_many({'units': {'frequency_thz': 'THz', 'dos_per_thz': 'states/THz'},
-                                  'width_thz': width, 'n_modes': int(vibrational.size)})
-    summary = orm.Dict({
-        **checks, 'n_atoms': len(atoms), 'n_vibrational_modes': int(vibrational.size),
-        'n_rigid_modes': int(modes.rigid_mask.sum()), 'rigid_max_thz_unprojected': raw.rigid_max_thz,
-        'max_imaginary_thz': modes.max_imaginary_thz, 'max_frequency_thz': float(vibrational.max()),
-        'dos_integral': float(np.trapezoid(dos.get_array('dos_per_thz'), grid)),
-    })
+    dos.base.attributes.set_many(
+        {
+            'units': {'frequency_thz': 'THz', 'dos_per_thz': 'states/THz'},
+            'width_thz': width,
+            'n_modes': int(vibrational.size),
+        }
+    )
+    summary = orm.Dict(
+        {
+            **checks,
+            'n_atoms': len(atoms),
+            'n_vibrational_modes': int(vibrational.size),
+            'n_rigid_modes': int(modes.rigid_mask.sum()),
+            'rigid_max_thz_unprojected': raw.rigid_max_thz,
+            'max_imaginary_thz': modes.max_imaginary_thz,
+            'max_frequency_thz': float(vibrational.max()),
+            'dos_integral': float(np.trapezoid(dos.get_array('dos_per_thz'), grid)),
+        }
+    )
     return {'normal_modes': modes_node, 'dos': dos, 'modes_summary': summary}
 
 
 @calcfunction
-def analyse_lifetimes(trajectory: orm.TrajectoryData, normal_modes: orm.ArrayData, parameters: orm.Dict
-                      ) -> dict[str, orm.Data]:
+def analyse_lifetimes(
+    trajectory: orm.TrajectoryData, normal_modes: orm.ArrayData, parameters: orm.Dict
+) -> dict[str, orm.Data]:
     """Per-mode lifetimes (fs) from the NVE velocities: GLE friction at s = w and the Lorentzian linewidth."""
     p = parameters.get_dict()
     _, velocities, dt = _nve_frames(trajectory, float(p['nve_start_fs']))
@@ -93,20 +109,29 @@ def analyse_lifetimes(trajectory: orm.TrajectoryData, normal_modes: orm.ArrayDat
     node.set_array('friction_per_fs', gle['friction_per_fs'])
     node.set_array('undamped', gle['undamped'])
     node.set_array('resolution_limited', line['resolution_limited'])
-    node.base.attributes.set_many({
-        'units': {'tau': 'fs', 'frequency_thz': 'THz', 'friction': '1/fs'}, 'frame_spacing_fs': dt,
-        'max_lag_fs': max_lag * dt, 'resolution_thz': line['resolution_thz'],
-        'convention': 'tau = 1/K(s=w) with K(s) = 1/C(s) - s - w^2/s (GLE); tau = 1/(2 pi FWHM) (Lorentzian); '
-                      'inf = not decayed / not resolved within the run',
-    })
+    node.base.attributes.set_many(
+        {
+            'units': {'tau': 'fs', 'frequency_thz': 'THz', 'friction': '1/fs'},
+            'frame_spacing_fs': dt,
+            'max_lag_fs': max_lag * dt,
+            'resolution_thz': line['resolution_thz'],
+            'convention': 'tau = 1/K(s=w) with K(s) = 1/C(s) - s - w^2/s (GLE); tau = 1/(2 pi FWHM) (Lorentzian); '
+            'inf = not decayed / not resolved within the run',
+        }
+    )
     finite = np.isfinite(tau_gle)
-    summary = orm.Dict({
-        'temperature_k': p.get('temperature_k'), 'n_modes': int(omega.size), 'n_resolved_gle': int(finite.sum()),
-        'median_tau_gle_fs': float(np.median(tau_gle[finite])) if finite.any() else None,
-        'median_tau_lorentzian_fs': float(np.median(tau_lorentz[np.isfinite(tau_lorentz)]))
-        if np.isfinite(tau_lorentz).any() else None,
-        'units': {'tau': 'fs'},
-    })
+    summary = orm.Dict(
+        {
+            'temperature_k': p.get('temperature_k'),
+            'n_modes': int(omega.size),
+            'n_resolved_gle': int(finite.sum()),
+            'median_tau_gle_fs': float(np.median(tau_gle[finite])) if finite.any() else None,
+            'median_tau_lorentzian_fs': float(np.median(tau_lorentz[np.isfinite(tau_lorentz)]))
+            if np.isfinite(tau_lorentz).any()
+            else None,
+            'units': {'tau': 'fs'},
+        }
+    )
     return {'lifetimes': node, 'lifetimes_summary': summary}
 
 
@@ -127,16 +152,29 @@ def analyse_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     for name in names:
         msd.set_array(f'msd_{name}_A2', np.array([row[name]['msd_A2'] for row in rows]))
         msd.set_array(f'sem_{name}_A2', np.array([row[name]['sem_A2'] for row in rows]))
-    msd.base.attributes.set_many({'units': {'msd': 'angstrom^2', 'temperature': 'K'},
-                                  'convention': DEBYE_WALLER_CONVENTION, 'groups': names})
-    fits = {name: msd_temperature_slope(temperatures, msd.get_array(f'msd_{name}_A2'),
-                                        np.maximum(msd.get_array(f'sem_{name}_A2'), 1e-12)) for name in names}
-    slope = orm.Dict({
-        'slope_A2_per_K': fits['all']['slope_A2_per_K'], 'slope_stderr_A2_per_K': fits['all']['slope_stderr_A2_per_K'],
-        'by_element': {name: {k: fits[name][k] for k in ('slope_A2_per_K', 'slope_stderr_A2_per_K')}
-                       for name in names if name != 'all'},
-        'fit': fits['all'], 'temperatures_K': temperatures, 'convention': DEBYE_WALLER_CONVENTION,
-    })
+    msd.base.attributes.set_many(
+        {'units': {'msd': 'angstrom^2', 'temperature': 'K'}, 'convention': DEBYE_WALLER_CONVENTION, 'groups': names}
+    )
+    fits = {
+        name: msd_temperature_slope(
+            temperatures, msd.get_array(f'msd_{name}_A2'), np.maximum(msd.get_array(f'sem_{name}_A2'), 1e-12)
+        )
+        for name in names
+    }
+    slope = orm.Dict(
+        {
+            'slope_A2_per_K': fits['all']['slope_A2_per_K'],
+            'slope_stderr_A2_per_K': fits['all']['slope_stderr_A2_per_K'],
+            'by_element': {
+                name: {k: fits[name][k] for k in ('slope_A2_per_K', 'slope_stderr_A2_per_K')}
+                for name in names
+                if name != 'all'
+            },
+            'fit': fits['all'],
+            'temperatures_K': temperatures,
+            'convention': DEBYE_WALLER_CONVENTION,
+        }
+    )
     return {'msd': msd, 'msd_slope': slope}
 
 
@@ -148,18 +186,24 @@ def analyse_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.Traject
     for name, trajectory in (('cold', cold), ('hot', hot)):
         positions, _, _ = _nve_frames(trajectory, float(p['nve_start_fs']))
         stride = max(1, len(positions) // int(p.get('max_frames', 200)))
-        r, curves[name] = reduced_pdf(positions[::stride], [str(s) for s in trajectory.symbols],
-                                      r_max=float(p.get('r_max', 10.0)), dr=float(p.get('dr', 0.02)))
+        r, curves[name] = reduced_pdf(
+            positions[::stride],
+            [str(s) for s in trajectory.symbols],
+            r_max=float(p.get('r_max', 10.0)),
+            dr=float(p.get('dr', 0.02)),
+        )
     node = orm.ArrayData()
     node.set_array('r_angstrom', r)
     node.set_array('g_cold', curves['cold'])
     node.set_array('g_hot', curves['hot'])
     node.set_array('delta_g', curves['hot'] - curves['cold'])
-    node.base.attributes.set_many({
-        'temperatures_k': [p['temperature_cold_k'], p['temperature_hot_k']],
-        'peaks_cold_angstrom': pdf_peaks(r, curves['cold']).tolist(),
-        'units': {'r': 'angstrom', 'g': '1/angstrom^2'},
-        'convention': 'G(r) = R(r)/r - 4 pi r rho0 gamma0(r), Z-weighted (large-Q electron scattering), sphere shape '
-                      'function; delta_g = G(hot) - G(cold)',
-    })
+    node.base.attributes.set_many(
+        {
+            'temperatures_k': [p['temperature_cold_k'], p['temperature_hot_k']],
+            'peaks_cold_angstrom': pdf_peaks(r, curves['cold']).tolist(),
+            'units': {'r': 'angstrom', 'g': '1/angstrom^2'},
+            'convention': 'G(r) = R(r)/r - 4 pi r rho0 gamma0(r), Z-weighted (large-Q electron scattering), sphere shape '
+            'function; delta_g = G(hot) - G(cold)',
+        }
+    )
     return node

@@ -9,6 +9,7 @@ Graph: trajectory + parameters -> :func:`trajectory_rmsf` -> ``rmsf`` (ArrayData
 trajectory + parameters -> :func:`trajectory_spectra` -> ``spectra`` (ArrayData);
 rmsf + spectra + parameters -> :func:`analysis_summary` -> ``summary`` (Dict).
 """
+
 from __future__ import annotations
 
 import math
@@ -87,19 +88,19 @@ SUMMARY_UNITS = {
 
 SPECTRUM_CONVENTIONS = {
     'vacf': 'C(tau) = (1/T) sum_t sum_n m_n v_n(t).v_n(t+tau) (biased estimator, mass-weighted, summed over the '
-            'atoms of the group), by FFT with zero padding; in eV (amu A^2 fs^-2 x 103.6427)',
+    'atoms of the group), by FFT with zero padding; in eV (amu A^2 fs^-2 x 103.6427)',
     'spectrum': 'one-sided density S(nu) = g c dt [C(0) + 2 sum_tau w(tau) C(tau) cos(2 pi nu c tau dt)], '
-                'g = 1 at nu = 0 (and Nyquist), else 2',
+    'g = 1 at nu = 0 (and Nyquist), else 2',
     'normalisation': 'sum(S) * resolution_cm1 = C(0) = sum_n m_n <|v_n|^2> = 2 <E_kin> (eV); element spectra sum to '
-                     'the total',
+    'the total',
     'window_hann': 'w(tau) = (1 + cos(pi tau / L)) / 2 over lags 0..L-1',
     'fractions': 'acoustic = integral of the total spectrum below the cutoff / whole integral; optical = 1 - acoustic',
     'masses': 'standard atomic weights (ASE table)',
 }
 RMSF_CONVENTIONS = {
     'alignment': 'each frame centred on its (mass-weighted) centroid and Kabsch-rotated onto the mean structure; '
-                 'the mean is iterated (frame 0, then the mean of the aligned frames) until it changes by less than '
-                 'the tolerance (RMS over atoms)',
+    'the mean is iterated (frame 0, then the mean of the aligned frames) until it changes by less than '
+    'the tolerance (RMS over atoms)',
     'rmsf': 'sqrt(<|x_n(t) - <x_n>|^2>_t) over the aligned frames of the window',
     'per_element': "arithmetic mean (and standard deviation) of the per-atom RMSF over the element's atoms",
 }
@@ -228,7 +229,7 @@ def window_velocities(
             raise QdotsInputError(f'frame {start + int(bad[0])} has non-finite velocities')
         return np.asarray(velocities, dtype=float), 'trajectory'
     positions, offset, _ = _window_positions(trajectory, start, stop, margin=1)
-    velocities = central_difference_velocities(positions, timestep)[offset:offset + stop - start]
+    velocities = central_difference_velocities(positions, timestep)[offset : offset + stop - start]
     return velocities, 'central differences of positions'
 
 
@@ -244,8 +245,11 @@ def trajectory_rmsf(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> orm
     start, stop, timestep = check_trajectory(trajectory, params)
     positions, _, unwrapped = _window_positions(trajectory, start, stop)
     result = rmsf_kernel(
-        positions, trajectory.symbols, mass_weighted=params['mass_weighted_fit'],
-        tolerance=params['fit_tolerance_angstrom'], max_iterations=params['fit_max_iterations'],
+        positions,
+        trajectory.symbols,
+        mass_weighted=params['mass_weighted_fit'],
+        tolerance=params['fit_tolerance_angstrom'],
+        max_iterations=params['fit_max_iterations'],
     )
     node = orm.ArrayData()
     node.set_array('rmsf', result.rmsf)
@@ -255,29 +259,37 @@ def trajectory_rmsf(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> orm
     node.set_array('elements', np.array(result.elements, dtype=str))
     node.set_array('rmsf_by_element', np.array([result.rmsf_by_element[e] for e in result.elements]))
     node.set_array('rmsf_by_element_std', np.array([result.rmsf_by_element_std[e] for e in result.elements]))
-    node.base.attributes.set_many({
-        'analysis': 'rmsf',
-        'units': {'rmsf': 'angstrom', 'mean_structure': 'angstrom', 'masses': 'amu', 'rmsf_by_element': 'angstrom',
-                  'rmsf_by_element_std': 'angstrom'},
-        'rmsf_by_element': result.rmsf_by_element,
-        'rmsf_by_element_std': result.rmsf_by_element_std,
-        'rmsf_mean': float(result.rmsf.mean()),
-        'elements': result.elements,
-        'window': _window_info(start, stop, timestep),
-        'mass_weighted_fit': result.mass_weighted,
-        'kabsch_iterations': result.iterations,
-        'kabsch_converged': result.converged,
-        'kabsch_change_angstrom': result.change,
-        'fit_tolerance_angstrom': params['fit_tolerance_angstrom'],
-        'residual_rotation_deg': result.residual_rotation_deg,
-        'residual_translation_angstrom': result.residual_translation,
-        'unwrapped_periodic_images': unwrapped,
-        'conventions': dict(RMSF_CONVENTIONS),
-        'trajectory_uuid': trajectory.uuid,
-    })
+    node.base.attributes.set_many(
+        {
+            'analysis': 'rmsf',
+            'units': {
+                'rmsf': 'angstrom',
+                'mean_structure': 'angstrom',
+                'masses': 'amu',
+                'rmsf_by_element': 'angstrom',
+                'rmsf_by_element_std': 'angstrom',
+            },
+            'rmsf_by_element': result.rmsf_by_element,
+            'rmsf_by_element_std': result.rmsf_by_element_std,
+            'rmsf_mean': float(result.rmsf.mean()),
+            'elements': result.elements,
+            'window': _window_info(start, stop, timestep),
+            'mass_weighted_fit': result.mass_weighted,
+            'kabsch_iterations': result.iterations,
+            'kabsch_converged': result.converged,
+            'kabsch_change_angstrom': result.change,
+            'fit_tolerance_angstrom': params['fit_tolerance_angstrom'],
+            'residual_rotation_deg': result.residual_rotation_deg,
+            'residual_translation_angstrom': result.residual_translation,
+            'unwrapped_periodic_images': unwrapped,
+            'conventions': dict(RMSF_CONVENTIONS),
+            'trajectory_uuid': trajectory.uuid,
+        }
+    )
     node.label = f'RMSF of {trajectory.label}' if trajectory.label else 'RMSF'
     node.description = (
-        'RMSF (A): ' + ', '.join(f'{e} {v:.3f}' for e, v in result.rmsf_by_element.items())
+        'RMSF (A): '
+        + ', '.join(f'{e} {v:.3f}' for e, v in result.rmsf_by_element.items())
         + f' over frames {start}..{stop - 1}'
     )
     return node
@@ -292,8 +304,12 @@ def trajectory_spectra(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> 
     start, stop, timestep = check_trajectory(trajectory, params)
     velocities, source = window_velocities(trajectory, params, start, stop, timestep)
     spectrum = power_spectrum(
-        velocities, trajectory.symbols, timestep, window=params['spectrum_window'],
-        max_lag_fs=params['max_lag_fs'], remove_com=params['remove_com_velocity'],
+        velocities,
+        trajectory.symbols,
+        timestep,
+        window=params['spectrum_window'],
+        max_lag_fs=params['max_lag_fs'],
+        remove_com=params['remove_com_velocity'],
     )
     node = orm.ArrayData()
     node.set_array('frequency_cm1', spectrum.frequency_cm1)
@@ -309,29 +325,31 @@ def trajectory_spectra(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> 
     for element in spectrum.elements:
         units[element] = 'eV/cm^-1'
         units[f'vacf_{element}'] = 'eV'
-    node.base.attributes.set_many({
-        'analysis': 'power_spectrum',
-        'units': units,
-        'elements': spectrum.elements,
-        'n_atoms_by_element': spectrum.n_atoms_by_element,
-        'window': _window_info(start, stop, timestep),
-        'estimator': 'biased',
-        'lag_window': spectrum.window,
-        'max_lag_fs': spectrum.max_lag_fs,
-        'resolution_cm1': spectrum.resolution_cm1,
-        'integral_total_ev': spectrum.integral_total,
-        'integral_by_element_ev': spectrum.integral_by_element,
-        'kinetic_temperature_k': kinetic_temperature(spectrum.integral_total, n_atoms, constraints),
-        'kinetic_temperature_by_element_k': {
-            e: kinetic_temperature(spectrum.integral_by_element[e], spectrum.n_atoms_by_element[e])
-            for e in spectrum.elements
-        },
-        'kinetic_temperature_dof': f'3N - {constraints}' if constraints else '3N (3 N_e per element)',
-        'velocity_source': source,
-        'com_velocity_removed': spectrum.com_velocity_removed,
-        'conventions': dict(SPECTRUM_CONVENTIONS),
-        'trajectory_uuid': trajectory.uuid,
-    })
+    node.base.attributes.set_many(
+        {
+            'analysis': 'power_spectrum',
+            'units': units,
+            'elements': spectrum.elements,
+            'n_atoms_by_element': spectrum.n_atoms_by_element,
+            'window': _window_info(start, stop, timestep),
+            'estimator': 'biased',
+            'lag_window': spectrum.window,
+            'max_lag_fs': spectrum.max_lag_fs,
+            'resolution_cm1': spectrum.resolution_cm1,
+            'integral_total_ev': spectrum.integral_total,
+            'integral_by_element_ev': spectrum.integral_by_element,
+            'kinetic_temperature_k': kinetic_temperature(spectrum.integral_total, n_atoms, constraints),
+            'kinetic_temperature_by_element_k': {
+                e: kinetic_temperature(spectrum.integral_by_element[e], spectrum.n_atoms_by_element[e])
+                for e in spectrum.elements
+            },
+            'kinetic_temperature_dof': f'3N - {constraints}' if constraints else '3N (3 N_e per element)',
+            'velocity_source': source,
+            'com_velocity_removed': spectrum.com_velocity_removed,
+            'conventions': dict(SPECTRUM_CONVENTIONS),
+            'trajectory_uuid': trajectory.uuid,
+        }
+    )
     node.label = f'power spectra of {trajectory.label}' if trajectory.label else 'power spectra'
     node.description = (
         f'mass-weighted VACF power spectra (eV/cm^-1), total and {", ".join(spectrum.elements)}, frames '

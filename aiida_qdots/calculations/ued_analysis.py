@@ -5,6 +5,7 @@ output or a user Dict) -> :func:`lattice_temperature_from_dw` -> ``lattice_tempe
 :func:`fit_heating` -> ``fit`` (Dict) and ``fit_curves``. Kernels: :mod:`aiida_qdots.analysis.debye_waller` and
 :mod:`aiida_qdots.analysis.kinetics`. Delays in ps, du2 in angstrom^2 (3D), temperatures in K.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,12 +56,16 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
     node.set_array('delay_ps', delays)
     for name in ('du2', 'du2_err', 'chi2', 'p_linear', 'q4_coefficient', 'q4_z', 'p_curvature', 'flagged'):
         node.set_array(name, np.array([getattr(fit, name) for fit in fits]))
-    node.base.attributes.set_many({
-        'sets': data.base.attributes.get('sets'), 'alpha': alpha, 'dof': fits[0].dof,
-        'flagged_delays_ps': [delays[fit.flagged].tolist() for fit in fits],
-        'units': {'du2': 'angstrom^2', 'delay_ps': 'ps', 'q4_coefficient': 'angstrom^4'},
-        'convention': '-ln(I/I0) = Q^2 du2 / 3 (3D mean-square displacement); curvature test: y = b Q^2 + c Q^4',
-    })
+    node.base.attributes.set_many(
+        {
+            'sets': data.base.attributes.get('sets'),
+            'alpha': alpha,
+            'dof': fits[0].dof,
+            'flagged_delays_ps': [delays[fit.flagged].tolist() for fit in fits],
+            'units': {'du2': 'angstrom^2', 'delay_ps': 'ps', 'q4_coefficient': 'angstrom^4'},
+            'convention': '-ln(I/I0) = Q^2 du2 / 3 (3D mean-square displacement); curvature test: y = b Q^2 + c Q^4',
+        }
+    )
     return node
 
 
@@ -68,16 +73,24 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
 def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict) -> orm.ArrayData:
     """dT(t) = du2(t) / (d<u^2>/dT) per set (K), errors of du2 and of the slope propagated."""
     slope = msd_slope.get_dict()
-    delta_t, error = lattice_temperature(debye_waller.get_array('du2'), debye_waller.get_array('du2_err'),
-                                         slope['slope_A2_per_K'], slope['slope_stderr_A2_per_K'])
+    delta_t, error = lattice_temperature(
+        debye_waller.get_array('du2'),
+        debye_waller.get_array('du2_err'),
+        slope['slope_A2_per_K'],
+        slope['slope_stderr_A2_per_K'],
+    )
     node = orm.ArrayData()
     node.set_array('delay_ps', debye_waller.get_array('delay_ps'))
     node.set_array('delta_t_k', delta_t)
     node.set_array('delta_t_err_k', error)
-    node.base.attributes.set_many({'sets': debye_waller.base.attributes.get('sets'),
-                                   'slope_A2_per_K': slope['slope_A2_per_K'],
-                                   'slope_stderr_A2_per_K': slope['slope_stderr_A2_per_K'],
-                                   'units': {'delta_t_k': 'K', 'delay_ps': 'ps'}})
+    node.base.attributes.set_many(
+        {
+            'sets': debye_waller.base.attributes.get('sets'),
+            'slope_A2_per_K': slope['slope_A2_per_K'],
+            'slope_stderr_A2_per_K': slope['slope_stderr_A2_per_K'],
+            'units': {'delta_t_k': 'K', 'delay_ps': 'ps'},
+        }
+    )
     return node
 
 
@@ -105,10 +118,15 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     for s in order:
         pump = sets[s]
         traps = float(pump['wavelength_nm']) in trapping
-        start = KineticModel(**{**base, **settings.get('by_wavelength_nm', {}).get(f'{pump["wavelength_nm"]:g}', {}),
-                                'wavelength_nm': pump['wavelength_nm'],
-                                **({'tau_auger_ps': tau_auger} if traps and tau_auger else {}),
-                                **({} if traps else {'tau_trap_ps': np.inf})})
+        start = KineticModel(
+            **{
+                **base,
+                **settings.get('by_wavelength_nm', {}).get(f'{pump["wavelength_nm"]:g}', {}),
+                'wavelength_nm': pump['wavelength_nm'],
+                **({'tau_auger_ps': tau_auger} if traps and tau_auger else {}),
+                **({} if traps else {'tau_trap_ps': np.inf}),
+            }
+        )
         if traps and not np.isfinite(start.tau_trap_ps):
             start = dataclasses.replace(start, tau_trap_ps=5.0)
         free = ('tau_trap_ps', 'sigma_cm2') if traps else ('tau_auger_ps', 'sigma_cm2')
@@ -126,16 +144,26 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         model_dict = dataclasses.asdict(fit.model)
         model_dict['tau_trap_ps'] = None if np.isinf(model_dict['tau_trap_ps']) else model_dict['tau_trap_ps']
         results[s] = {
-            **pump, 'trapping': traps, 'free': list(fit.free), 'values': fit.values,
-            'ci': {k: list(v) for k, v in fit.ci.items()}, 'confidence': fit.confidence,
-            'chi2_reduced': fit.chi2_reduced, 'success': fit.success, 'message': fit.message,
-            'n_evaluations': fit.n_evaluations, 'model': model_dict,
-            'plateau_k': float(mean['delta_t_k'][-1]), 'mean_initial_pairs': fit.model.mean_pairs(
-                pump['fluence_mj_cm2']),
+            **pump,
+            'trapping': traps,
+            'free': list(fit.free),
+            'values': fit.values,
+            'ci': {k: list(v) for k, v in fit.ci.items()},
+            'confidence': fit.confidence,
+            'chi2_reduced': fit.chi2_reduced,
+            'success': fit.success,
+            'message': fit.message,
+            'n_evaluations': fit.n_evaluations,
+            'model': model_dict,
+            'plateau_k': float(mean['delta_t_k'][-1]),
+            'mean_initial_pairs': fit.model.mean_pairs(pump['fluence_mj_cm2']),
             'ssa_check': {'n_trajectories': n_trajectories, 'z_final_energy': float(z)},
         }
     curves.base.attributes.set('units', {'time_ps': 'ps', 'delta_t_k': 'K'})
-    summary = {'sets': results, 'method': 'master equation of the Auger / cooling / trapping model fitted by '
-                                          'least squares (log parameters), CI from the scaled Jacobian covariance',
-               'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K'}}
+    summary = {
+        'sets': results,
+        'method': 'master equation of the Auger / cooling / trapping model fitted by '
+        'least squares (log parameters), CI from the scaled Jacobian covariance',
+        'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K'},
+    }
     return {'fit': orm.Dict(summary), 'fit_curves': curves}

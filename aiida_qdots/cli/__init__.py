@@ -1,4 +1,5 @@
 """The ``aiida-qdots`` command line."""
+
 import click
 
 from aiida_qdots.cli.utils import PROFILE_OPTION

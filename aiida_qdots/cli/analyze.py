@@ -1,4 +1,5 @@
 """``aiida-qdots analyze``: run the analyses on stored data, with provenance, in this process."""
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,25 @@ def analyze():
 
 @analyze.command('trajectory')
 @click.argument('pk')
-@click.option('--last-frames', type=click.IntRange(min=1), default=None,
-              help='Analyse the last N frames (default: the whole trajectory).')
-@click.option('--acoustic-cutoff', type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
-              help='Boundary between the acoustic and the optical region, in cm^-1.')
-@click.option('--json', 'as_json', is_flag=True,
-              help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, node_pks.')
+@click.option(
+    '--last-frames',
+    type=click.IntRange(min=1),
+    default=None,
+    help='Analyse the last N frames (default: the whole trajectory).',
+)
+@click.option(
+    '--acoustic-cutoff',
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help='Boundary between the acoustic and the optical region, in cm^-1.',
+)
+@click.option(
+    '--json',
+    'as_json',
+    is_flag=True,
+    help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, node_pks.',
+)
 @with_profile
 def analyze_trajectory(pk, last_frames, acoustic_cutoff, as_json):
     """RMSF and vibrational power spectra of the stored trajectory PK (PK or UUID) via qdots.aimd_analysis.
@@ -54,27 +68,40 @@ def analyze_trajectory(pk, last_frames, acoustic_cutoff, as_json):
     outputs = {name: node.outputs[name] for name in ('rmsf', 'spectra', 'summary')}
     summary = outputs['summary'].get_dict()
     if as_json:
-        click.echo(json.dumps({
-            'rmsf_by_element': summary['rmsf_by_element'],
-            'spectrum_peak_cm1': summary['spectrum_peak_cm1'],
-            'optical_fraction': summary['optical_fraction'],
-            'node_pks': {'workchain': node.pk, 'trajectory': trajectory.pk,
-                         **{name: output.pk for name, output in outputs.items()}},
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    'rmsf_by_element': summary['rmsf_by_element'],
+                    'spectrum_peak_cm1': summary['spectrum_peak_cm1'],
+                    'optical_fraction': summary['optical_fraction'],
+                    'node_pks': {
+                        'workchain': node.pk,
+                        'trajectory': trajectory.pk,
+                        **{name: output.pk for name, output in outputs.items()},
+                    },
+                }
+            )
+        )
         return
     echo_pk('AimdAnalysisWorkChain', node)
     window = summary['window']
-    click.echo(f'window: frames {window["start_frame"]}..{window["stop_frame"] - 1} ({window["n_frames"]} frames, '
-               f'{window["timestep_fs"]:g} fs apart)')
+    click.echo(
+        f'window: frames {window["start_frame"]}..{window["stop_frame"] - 1} ({window["n_frames"]} frames, '
+        f'{window["timestep_fs"]:g} fs apart)'
+    )
     counts = outputs['spectra'].base.attributes.get('n_atoms_by_element')
     spread = outputs['rmsf'].base.attributes.get('rmsf_by_element_std')
     for element, value in summary['rmsf_by_element'].items():
-        click.echo(f'RMSF {element:<3} {value:.3f} A  (s.d. over atoms {spread[element]:.3f} A, {counts[element]} '
-                   f'atoms)')
+        click.echo(
+            f'RMSF {element:<3} {value:.3f} A  (s.d. over atoms {spread[element]:.3f} A, {counts[element]} atoms)'
+        )
     click.echo(f'main peak: {summary["spectrum_peak_cm1"]:.1f} cm^-1')
-    click.echo(f'acoustic (< {summary["acoustic_cutoff_cm1"]:g} cm^-1): {summary["acoustic_fraction"]:.3f}   '
-               f'optical: {summary["optical_fraction"]:.3f}')
-    click.echo(f'kinetic temperature: {summary["kinetic_temperature_k"]:.1f} K '
-               f'(velocities: {summary["velocity_source"]})')
+    click.echo(
+        f'acoustic (< {summary["acoustic_cutoff_cm1"]:g} cm^-1): {summary["acoustic_fraction"]:.3f}   '
+        f'optical: {summary["optical_fraction"]:.3f}'
+    )
+    click.echo(
+        f'kinetic temperature: {summary["kinetic_temperature_k"]:.1f} K (velocities: {summary["velocity_source"]})'
+    )
     for name, output in outputs.items():
         echo_pk(name, output)

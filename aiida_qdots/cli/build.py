@@ -1,4 +1,5 @@
 """``aiida-qdots build``: store structures made by the package's builders."""
+
 import click
 
 from aiida_qdots.cli import cli

@@ -1,4 +1,5 @@
 """``aiida-qdots build cluster`` and ``build arrangements``: the magic-size clusters of the first study."""
+
 import click
 
 from aiida_qdots.cli.build import build
@@ -26,8 +27,13 @@ def arrangements(composition):
 
 @build.command('cluster')
 @click.option('--composition', type=COMPOSITION, required=True, help='se-rich = Cd17Se28H22, cd-rich = Cd28Se17Cl22.')
-@click.option('--arrangement', type=click.IntRange(min=0), default=0, show_default=True,
-              help='Symmetry-distinct ligand arrangement index (see `build arrangements`).')
+@click.option(
+    '--arrangement',
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help='Symmetry-distinct ligand arrangement index (see `build arrangements`).',
+)
 @with_profile
 def cluster(composition, arrangement):
     """Build a magic-size cluster and store it (through a calcfunction, so it has provenance)."""

@@ -1,5 +1,6 @@
 """``aiida-qdots demo``: the main job. Both studies at the fast protocol on this machine, then the comparison
 table, the figures and the archive."""
+
 from __future__ import annotations
 
 import datetime
@@ -46,19 +47,29 @@ def follow(study: str, nodes: list, poll: float = 5.0) -> None:
         if stuck and time.monotonic() - start > STUCK_SECONDS:
             raise click.ClickException(
                 f'{", ".join(f"<{n.pk}>" for n in stuck)} never started: no daemon worker took them. Try '
-                '`verdi daemon restart` and `verdi process repair`, or run the demo without --daemon')
+                '`verdi daemon restart` and `verdi process repair`, or run the demo without --daemon'
+            )
         time.sleep(poll)
 
 
 @cli.command('demo')
 @click.option('--label', default=None, help='Study label (default: demo-<date>-<time>).')
-@click.option('--folder', type=click.Path(file_okay=False, path_type=pathlib.Path), default=pathlib.Path('qdots-demo'),
-              show_default=True, help='Where the table (CSV), the figures (PNG) and the archive go.')
+@click.option(
+    '--folder',
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path('qdots-demo'),
+    show_default=True,
+    help='Where the table (CSV), the figures (PNG) and the archive go.',
+)
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--lammps-code', default='lammps@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
-@click.option('--daemon/--no-daemon', default=False, show_default=True,
-              help='Submit to the daemon (started if needed) and follow, instead of running in this process.')
+@click.option(
+    '--daemon/--no-daemon',
+    default=False,
+    show_default=True,
+    help='Submit to the daemon (started if needed) and follow, instead of running in this process.',
+)
 @with_profile
 def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
     """Both studies at the fast protocol (about 10 min on 2 cores), then table, figures and archive.
@@ -83,12 +94,21 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
     data = synthetic_ued_node()
     echo_pk('UED demo data (synthetic)', data)
     lattice = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(lammps_code), label, [{'diameter': 20.0, 'shell_monolayers': 1}], {'synthetic': data}, 'fast')
+        orm.load_code(lammps_code), label, [{'diameter': 20.0, 'shell_monolayers': 1}], {'synthetic': data}, 'fast'
+    )
     study = StudyWorkChain.get_builder_from_protocol(
-        orm.load_code(cp2k_code), orm.load_code(python_code), label, ['se-rich', 'cd-rich'], [0], 'fast',
-        {'max_concurrent': 1})  # one CP2K job at a time on a workstation
-    click.echo(f'study {label!r}: qdots.lattice_study, then qdots.study; progress below '
-               f'(`aiida-qdots status --group qdots/{label}` from another shell)')
+        orm.load_code(cp2k_code),
+        orm.load_code(python_code),
+        label,
+        ['se-rich', 'cd-rich'],
+        [0],
+        'fast',
+        {'max_concurrent': 1},
+    )  # one CP2K job at a time on a workstation
+    click.echo(
+        f'study {label!r}: qdots.lattice_study, then qdots.study; progress below '
+        f'(`aiida-qdots status --group qdots/{label}` from another shell)'
+    )
     if daemon:
         ensure_daemon()
         nodes = [submit(lattice), submit(study)]
@@ -112,9 +132,11 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
             click.echo(f'  figure {figure}: not made ({exc})')
     archive = folder / f'{label}.aiida'
     summary = export_study(label, archive)
-    click.echo(f'\narchive: {archive} ({summary["groups"]} groups, {summary["filed"]} filed nodes, '
-               f'{summary["nodes"]} nodes with provenance); import it elsewhere with '
-               f'`aiida-qdots import archive {archive.name}`')
+    click.echo(
+        f'\narchive: {archive} ({summary["groups"]} groups, {summary["filed"]} filed nodes, '
+        f'{summary["nodes"]} nodes with provenance); import it elsewhere with '
+        f'`aiida-qdots import archive {archive.name}`'
+    )
     click.echo(f'demo done in {time.monotonic() - start:.0f} s')
     if not all(node.is_finished_ok for node in nodes):
         raise click.ClickException('a demo stage failed; see `verdi process report <PK>`')

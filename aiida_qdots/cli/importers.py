@@ -1,4 +1,5 @@
 """``aiida-qdots import``: store foreign trajectories and per-frame orbital energies."""
+
 import pathlib
 
 import click
@@ -45,7 +46,10 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
 @click.option('--trajectory', 'trajectory', required=True, help='PK or UUID of the imported TrajectoryData.')
 @click.option('--stride', type=int, required=True, help='The CSV has one row every STRIDE trajectory frames.')
 @click.option(
-    '--first-frame', 'first_frame', type=int, default=None,
+    '--first-frame',
+    'first_frame',
+    type=int,
+    default=None,
     help='Frame number of the first row (default: from its label, e.g. st10001, else 1).',
 )
 @with_profile

@@ -1,4 +1,5 @@
 """``aiida-qdots launch``: submit the package's workchains."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,12 @@ from aiida_qdots.cli.utils import echo_pk, with_profile
 from aiida_qdots.structures.clusters import COMPOSITIONS
 
 PROTOCOL = click.Choice(['fast', 'moderate', 'precise'])
-DAEMON = click.option('--daemon/--no-daemon', default=False, show_default=True,
-                      help='Submit to the daemon and return, instead of running in this process.')
+DAEMON = click.option(
+    '--daemon/--no-daemon',
+    default=False,
+    show_default=True,
+    help='Submit to the daemon and return, instead of running in this process.',
+)
 
 
 @contextlib.contextmanager
@@ -44,8 +49,10 @@ def launch_process(builder, daemon: bool, label: str):
         process = instantiate_process(get_manager().get_runner(), builder)
     _, node = run_get_node(process)
     echo_pk(label, node)
-    click.echo(f'state: {node.process_state.value}, exit status {node.exit_status}'
-               + (f' ({node.exit_message})' if node.exit_message else ''))
+    click.echo(
+        f'state: {node.process_state.value}, exit status {node.exit_status}'
+        + (f' ({node.exit_message})' if node.exit_message else '')
+    )
     return node
 
 
@@ -65,8 +72,12 @@ def launch():
 
 @launch.command('ligand-ranking')
 @click.option('--composition', type=click.Choice(sorted(COMPOSITIONS)), required=True)
-@click.option('--arrangements', callback=parse_indices, default=None,
-              help='Comma-separated arrangement indices (default: all symmetry-distinct ones).')
+@click.option(
+    '--arrangements',
+    callback=parse_indices,
+    default=None,
+    help='Comma-separated arrangement indices (default: all symmetry-distinct ones).',
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--relax/--no-relax', default=True, show_default=True, help='Relax each arrangement first.')
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
@@ -81,14 +92,20 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
 
     with refusing_bad_input():
         builder = LigandRankingWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label), composition, arrangements, protocol=protocol, relax=relax,
+            orm.load_code(code_label),
+            composition,
+            arrangements,
+            protocol=protocol,
+            relax=relax,
             max_concurrent=max_concurrent,
         )
     node = launch_process(builder, daemon, 'ligand ranking')
     if node.is_finished and 'ranking' in node.outputs:
         for entry in node.outputs.ranking['ranking']:
-            click.echo(f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]} '
-                       f'{entry["relative_energy_mev"]:8.1f} meV')
+            click.echo(
+                f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]} '
+                f'{entry["relative_energy_mev"]:8.1f} meV'
+            )
 
 
 def load_input_node(pk: int, node_type, option: str):
@@ -125,16 +142,22 @@ def aimd(structure_pk, protocol, relax, code_label, daemon):
         trajectory = node.outputs.trajectory
         click.echo(f'production trajectory: PK {trajectory.pk} ({trajectory.numsteps} frames)')
         for block in node.outputs.checks['blocks']:
-            click.echo(f'  {block["stage"]:>13} {block["ensemble"]} {block["target_temperature_K"]:5.0f} K: '
-                       f'mean {block["mean_temperature_K"]:6.1f} K')
+            click.echo(
+                f'  {block["stage"]:>13} {block["ensemble"]} {block["target_temperature_K"]:5.0f} K: '
+                f'mean {block["mean_temperature_K"]:6.1f} K'
+            )
 
 
 @launch.command('electronic')
 @click.option('--trajectory', 'trajectory_pk', type=int, required=True, help='PK of a TrajectoryData.')
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--stride-fs', type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True)
-@click.option('--window-fs', type=click.FloatRange(min=0, min_open=True), default=None,
-              help='Only the last WINDOW fs (default: the protocol, 10 ps).')
+@click.option(
+    '--window-fs',
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help='Only the last WINDOW fs (default: the protocol, 10 ps).',
+)
 @click.option('--chunk-frames', type=click.IntRange(min=1), default=None, help='Frames per CP2K job.')
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
 @DAEMON
@@ -152,8 +175,9 @@ def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code
     if chunk_frames is not None:
         overrides['chunk_frames'] = chunk_frames
     with refusing_bad_input():
-        builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol,
-                                                                overrides)
+        builder = ElectronicWorkChain.get_builder_from_protocol(
+            orm.load_code(code_label), trajectory, protocol, overrides
+        )
     node = launch_process(builder, daemon, 'electronic')
     if node.is_finished_ok:
         stats = node.outputs.statistics
@@ -179,10 +203,13 @@ def namd(trajectory_pk, protocol, frames, cp2k_code, python_code, daemon):
     overrides = {'window': {'n_frames': frames}} if frames else {}
     with refusing_bad_input():
         builder = NamdWorkChain.get_builder_from_protocol(
-            orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides)
+            orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides
+        )
     node = launch_process(builder, daemon, 'namd')
     if node.is_finished_ok:
         s = node.outputs.summary
-        click.echo(f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV; dephasing {s["decoherence_time_fs"]:.2f} fs '
-                   f'({s["decoherence_convention"]}); recombination {s["recombination_tau_ns"]} ns, '
-                   f'CI {s["recombination_ci_ns"]}')
+        click.echo(
+            f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV; dephasing {s["decoherence_time_fs"]:.2f} fs '
+            f'({s["decoherence_convention"]}); recombination {s["recombination_tau_ns"]} ns, '
+            f'CI {s["recombination_ci_ns"]}'
+        )

@@ -1,4 +1,5 @@
 """``aiida-qdots launch phonons`` and ``plot phonons``: LAMMPS phonons of a (core/shell) nanocrystal."""
+
 from __future__ import annotations
 
 import click
@@ -13,14 +14,27 @@ STAGES = click.Choice(['modes', 'lifetimes', 'msd', 'pdf'])
 
 
 @launch.command('phonons')
-@click.option('--diameter', type=click.FloatRange(min=0.5, max=20.0), default=None,
-              help='Build a wurtzite CdSe core of this diameter (nm) ...')
-@click.option('--shell-monolayers', type=click.IntRange(min=0, max=20), default=0, show_default=True,
-              help='... with this many CdS monolayers.')
+@click.option(
+    '--diameter',
+    type=click.FloatRange(min=0.5, max=20.0),
+    default=None,
+    help='Build a wurtzite CdSe core of this diameter (nm) ...',
+)
+@click.option(
+    '--shell-monolayers',
+    type=click.IntRange(min=0, max=20),
+    default=0,
+    show_default=True,
+    help='... with this many CdS monolayers.',
+)
 @click.option('--structure', 'structure_pk', default=None, help='... or use this stored StructureData (PK/UUID).')
 @click.option('--stages', type=STAGES, multiple=True, help='Stages to run (repeatable; default: all four).')
-@click.option('--force-field', type=click.Choice(sorted(FORCE_FIELDS)), default=None,
-              help="Force field (default: the protocol's, sw_zhou2013; lj_coulomb_rabani2002 covers Cd and Se only).")
+@click.option(
+    '--force-field',
+    type=click.Choice(sorted(FORCE_FIELDS)),
+    default=None,
+    help="Force field (default: the protocol's, sw_zhou2013; lj_coulomb_rabani2002 covers Cd and Se only).",
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
@@ -45,8 +59,7 @@ def launch_phonons(diameter, shell_monolayers, structure_pk, stages, force_field
         overrides = {'stages': list(stages)} if stages else {}
         if force_field:
             overrides['force_field'] = force_field
-        builder = PhononsWorkChain.get_builder_from_protocol(orm.load_code(code_label), structure, protocol,
-                                                             overrides)
+        builder = PhononsWorkChain.get_builder_from_protocol(orm.load_code(code_label), structure, protocol, overrides)
     except (QdotsInputError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     launch_process(builder, daemon, 'PhononsWorkChain')

@@ -1,4 +1,5 @@
 """``aiida-qdots plot``: the studies' figures from stored nodes, as PNG files."""
+
 from __future__ import annotations
 
 import pathlib
@@ -9,8 +10,13 @@ from aiida_qdots.cli import cli
 from aiida_qdots.cli.utils import with_profile
 from aiida_qdots.common.errors import QdotsInputError
 
-OUTPUT = click.option('--output', '-o', type=click.Path(dir_okay=False, path_type=pathlib.Path), default=None,
-                      help='PNG file to write (default: <figure>_<PK>.png in the working directory).')
+OUTPUT = click.option(
+    '--output',
+    '-o',
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help='PNG file to write (default: <figure>_<PK>.png in the working directory).',
+)
 
 
 def _load(pk: str):
@@ -46,8 +52,12 @@ def plot_rmsf_command(pk, output):
 @plot.command('spectra')
 @click.argument('pk')
 @OUTPUT
-@click.option('--max-wavenumber', type=click.FloatRange(min=0, min_open=True), default=None,
-              help='Upper end of the wavenumber axis in cm^-1 (default: where 99.8% of the spectral weight lies).')
+@click.option(
+    '--max-wavenumber',
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help='Upper end of the wavenumber axis in cm^-1 (default: where 99.8% of the spectral weight lies).',
+)
 @with_profile
 def plot_spectra_command(pk, output, max_wavenumber):
     """Power spectra (total and per element) of the analysis PK (the workchain or an output of it)."""

@@ -1,4 +1,5 @@
 """``aiida-qdots setup``: profile, computer and codes, idempotently."""
+
 from __future__ import annotations
 
 import os
@@ -59,9 +60,13 @@ def _create_psql_profile(name: str) -> None:
         raise click.ClickException(f'PostgreSQL: {exc}; {SERVICES_HINT}') from exc
     config = get_config()
     create_profile(
-        config, name=name, email=get_config_option('autofill.user.email') or 'aiida@localhost',
-        storage_backend='core.psql_dos', storage_config=storage_config,
-        broker_backend='core.rabbitmq', broker_config=broker_config,
+        config,
+        name=name,
+        email=get_config_option('autofill.user.email') or 'aiida@localhost',
+        storage_backend='core.psql_dos',
+        storage_config=storage_config,
+        broker_backend='core.rabbitmq',
+        broker_config=broker_config,
     )
     config.set_option('runner.poll.interval', 1, scope=name)
     if 'consumer_timeout' in _read_text(RABBITMQ_ADVANCED_CONFIG):
@@ -72,22 +77,43 @@ def _create_psql_profile(name: str) -> None:
 
 
 @cli.command('setup')
-@click.option('--profile-name', default=None,
-              help='Profile to create or reuse (default: the root --profile, else the default profile, '
-                   f'else "{DEFAULT_PROFILE}").')
-@click.option('--backend', type=click.Choice(['sqlite', 'psql']), default='sqlite', show_default=True,
-              help='Storage of a profile this command creates. sqlite: `verdi presto` (SQLite, ZeroMQ broker, no '
-                   'services). psql: core.psql_dos on the local PostgreSQL with a core.rabbitmq broker, for several '
-                   'daemon workers (services: scripts/services.sh). An existing profile is used as it is.')
-@click.option('--computer', 'computer_label', default='localhost', show_default=True,
-              help='Computer to register the codes on; created if missing: "slurm" is the local SLURM cluster '
-                   '(core.local + core.slurm, scripts/services.sh), any other label core.local + core.direct.')
-@click.option('--computer-config', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
-              default=None,
-              help='YAML file describing a remote cluster (hostname, core.ssh options, scheduler, code paths; '
-                   'see docs/cluster.md): create and configure that computer and register its codes.')
-@click.option('--mpiprocs', type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
-              help='MPI ranks per job on a local core.direct computer (on slurm: the CPUs of the SLURM node).')
+@click.option(
+    '--profile-name',
+    default=None,
+    help='Profile to create or reuse (default: the root --profile, else the default profile, '
+    f'else "{DEFAULT_PROFILE}").',
+)
+@click.option(
+    '--backend',
+    type=click.Choice(['sqlite', 'psql']),
+    default='sqlite',
+    show_default=True,
+    help='Storage of a profile this command creates. sqlite: `verdi presto` (SQLite, ZeroMQ broker, no '
+    'services). psql: core.psql_dos on the local PostgreSQL with a core.rabbitmq broker, for several '
+    'daemon workers (services: scripts/services.sh). An existing profile is used as it is.',
+)
+@click.option(
+    '--computer',
+    'computer_label',
+    default='localhost',
+    show_default=True,
+    help='Computer to register the codes on; created if missing: "slurm" is the local SLURM cluster '
+    '(core.local + core.slurm, scripts/services.sh), any other label core.local + core.direct.',
+)
+@click.option(
+    '--computer-config',
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help='YAML file describing a remote cluster (hostname, core.ssh options, scheduler, code paths; '
+    'see docs/cluster.md): create and configure that computer and register its codes.',
+)
+@click.option(
+    '--mpiprocs',
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help='MPI ranks per job on a local core.direct computer (on slurm: the CPUs of the SLURM node).',
+)
 @click.pass_context
 def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs):
     """Create or reuse a profile and register cp2k, lammps and qdots-python on a computer.

@@ -1,5 +1,6 @@
 """Whole studies: ``launch study``, ``launch lattice-study``, ``compare``, ``status``, ``plot figure``, ``export`` and
 ``import archive``."""
+
 from __future__ import annotations
 
 import pathlib
@@ -13,8 +14,13 @@ from aiida_qdots.cli.plots import plot
 from aiida_qdots.cli.utils import echo_pk, with_profile
 from aiida_qdots.common.errors import QdotsInputError
 
-STUDY_GROUP = click.option('--group', 'group_label', required=True, metavar='qdots/<study>',
-                           help='The study group, qdots/<study> (or just the study label).')
+STUDY_GROUP = click.option(
+    '--group',
+    'group_label',
+    required=True,
+    metavar='qdots/<study>',
+    help='The study group, qdots/<study> (or just the study label).',
+)
 
 
 def study_of(group_label: str) -> str:
@@ -41,13 +47,28 @@ def _nanocrystal(text: str) -> dict:
 
 @launch.command('study')
 @click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
-@click.option('--composition', 'compositions', type=click.Choice(['se-rich', 'cd-rich']), multiple=True,
-              default=('se-rich', 'cd-rich'), show_default=True, help='Cluster composition (repeatable).')
-@click.option('--arrangements', default='0', show_default=True,
-              help='Comma-separated ligand-arrangement indices run for every composition (the paper: 0,1,2,3,4,5).')
+@click.option(
+    '--composition',
+    'compositions',
+    type=click.Choice(['se-rich', 'cd-rich']),
+    multiple=True,
+    default=('se-rich', 'cd-rich'),
+    show_default=True,
+    help='Cluster composition (repeatable).',
+)
+@click.option(
+    '--arrangements',
+    default='0',
+    show_default=True,
+    help='Comma-separated ligand-arrangement indices run for every composition (the paper: 0,1,2,3,4,5).',
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
-@click.option('--max-concurrent', type=click.IntRange(min=1), default=None,
-              help='Configurations running at once (default: the protocol\'s).')
+@click.option(
+    '--max-concurrent',
+    type=click.IntRange(min=1),
+    default=None,
+    help="Configurations running at once (default: the protocol's).",
+)
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON
@@ -61,13 +82,20 @@ def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp
     try:
         indices = [int(a) for a in arrangements.split(',') if a.strip()]
     except ValueError:
-        raise click.BadParameter(f'{arrangements!r} is not a comma-separated list of integers',
-                                 param_hint='--arrangements') from None
+        raise click.BadParameter(
+            f'{arrangements!r} is not a comma-separated list of integers', param_hint='--arrangements'
+        ) from None
     overrides = {'max_concurrent': max_concurrent} if max_concurrent else {}
     with refusing_bad_input():
         builder = StudyWorkChain.get_builder_from_protocol(
-            orm.load_code(cp2k_code), orm.load_code(python_code), study, list(compositions), indices, protocol,
-            overrides)
+            orm.load_code(cp2k_code),
+            orm.load_code(python_code),
+            study,
+            list(compositions),
+            indices,
+            protocol,
+            overrides,
+        )
     node = launch_process(builder, daemon, 'study')
     click.echo(f'follow it with `aiida-qdots status --group qdots/{study}`')
     return node
@@ -75,10 +103,21 @@ def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp
 
 @launch.command('lattice-study')
 @click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
-@click.option('--nanocrystal', 'nanocrystals', multiple=True, required=True, metavar='D[:S]',
-              help='Wurtzite CdSe core of diameter D nm with S CdS shell monolayers, e.g. 2.2:1 (repeatable).')
-@click.option('--ued-data', 'ued_pks', multiple=True, metavar='PK',
-              help='UED data set (aiida-qdots import ued) to fit with the first nanocrystal\'s d<u^2>/dT (repeatable).')
+@click.option(
+    '--nanocrystal',
+    'nanocrystals',
+    multiple=True,
+    required=True,
+    metavar='D[:S]',
+    help='Wurtzite CdSe core of diameter D nm with S CdS shell monolayers, e.g. 2.2:1 (repeatable).',
+)
+@click.option(
+    '--ued-data',
+    'ued_pks',
+    multiple=True,
+    metavar='PK',
+    help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
@@ -94,7 +133,8 @@ def launch_lattice_study(study, nanocrystals, ued_pks, protocol, code_label, dae
     with refusing_bad_input():
         data = {f'set_{index}': resolve_node(pk, orm.ArrayData, '--ued-data') for index, pk in enumerate(ued_pks)}
         builder = LatticeStudyWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label), study, recipes, data, protocol)
+            orm.load_code(code_label), study, recipes, data, protocol
+        )
     for key, structure in builder.structures.items():
         echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)
     return launch_process(builder, daemon, 'lattice study')
@@ -127,8 +167,12 @@ def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
 
 @cli.command('compare')
 @STUDY_GROUP
-@click.option('--csv', type=click.Path(dir_okay=False, path_type=pathlib.Path), default=None,
-              help='Also write the table(s) as CSV (several tables: <name>_<table>.csv).')
+@click.option(
+    '--csv',
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help='Also write the table(s) as CSV (several tables: <name>_<table>.csv).',
+)
 @with_profile
 def compare_command(group_label, csv):
     """Compare a study's configurations side by side (RMSF, HOMO/LUMO/gap, dephasing, NAC, recombination; d<u^2>/dT
@@ -157,12 +201,16 @@ def status_command(group_label):
         click.echo(f'{node.process_label}<{node.pk}> {state}{exit_text}')
         rows = table[table['study_pk'] == node.pk]
         for entry, entry_rows in rows.groupby('entry', sort=False):
-            steps = [f'{row.stage} {row.state}{_exit_text(row.exit_status)} <{row.pk}>'
-                     for row in entry_rows.itertuples()]
+            steps = [
+                f'{row.stage} {row.state}{_exit_text(row.exit_status)} <{row.pk}>' for row in entry_rows.itertuples()
+            ]
             click.echo(f'  {entry:32s} {steps[0].split(" ", 1)[1]}  ' + ', '.join(steps[1:]))
         if 'compositions' in node.inputs:
-            expected = [configuration_key(c, a) for c in node.inputs.compositions.get_list()
-                        for a in node.inputs.arrangements.get_list()]
+            expected = [
+                configuration_key(c, a)
+                for c in node.inputs.compositions.get_list()
+                for a in node.inputs.arrangements.get_list()
+            ]
             for entry in [e for e in expected if e not in set(rows['entry'])]:
                 click.echo(f'  {entry:32s} waiting')
 
@@ -170,8 +218,13 @@ def status_command(group_label):
 @plot.command('figure')
 @click.argument('figure', type=click.Choice(['3a', '4', '5', 'phonons', 'ued']))
 @STUDY_GROUP
-@click.option('--folder', type=click.Path(file_okay=False, path_type=pathlib.Path), default=pathlib.Path('.'),
-              show_default=True, help='Where the PNG files go.')
+@click.option(
+    '--folder',
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path('.'),
+    show_default=True,
+    help='Where the PNG files go.',
+)
 @with_profile
 def plot_figure_command(figure, group_label, folder):
     """A seed paper's figure of a whole study from its stored nodes: 3a HOMO/LUMO, 4 gap distributions, 5 NAMD
@@ -198,8 +251,10 @@ def export_command(group_label, output, overwrite):
     if output.exists() and not overwrite:
         raise click.ClickException(f'{output} exists; give --overwrite to replace it')
     summary = export_study(study_of(group_label), output)
-    click.echo(f'wrote {output}: {summary["groups"]} groups, {summary["filed"]} filed nodes, '
-               f'{summary["nodes"]} nodes with their provenance')
+    click.echo(
+        f'wrote {output}: {summary["groups"]} groups, {summary["filed"]} filed nodes, '
+        f'{summary["nodes"]} nodes with their provenance'
+    )
 
 
 @import_group.command('archive')
@@ -213,5 +268,7 @@ def import_archive_command(path):
         imported = import_study(path)
     except QdotsInputError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f'imported {path}: studies {", ".join(imported) or "none"}; '
-               f'compare with `aiida-qdots compare --group qdots/<study>`')
+    click.echo(
+        f'imported {path}: studies {", ".join(imported) or "none"}; '
+        f'compare with `aiida-qdots compare --group qdots/<study>`'
+    )

@@ -1,4 +1,5 @@
 """``aiida-qdots import ued``, ``launch ued`` and ``plot ued``: ultrafast electron diffraction data and its analysis."""
+
 from __future__ import annotations
 
 import pathlib
@@ -51,10 +52,19 @@ def _msd_slope(phonons: str | None, slope: float | None, slope_err: float):
 @launch.command('ued')
 @click.option('--data', 'data_pk', required=True, help='PK/UUID of the UED ArrayData (aiida-qdots import ued).')
 @click.option('--phonons', default=None, help='qdots.phonons workchain (or its msd_slope Dict) giving d<u^2>/dT.')
-@click.option('--slope', type=click.FloatRange(min=0, min_open=True), default=None,
-              help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.')
-@click.option('--slope-err', type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help='Standard error of --slope (A^2/K).')
+@click.option(
+    '--slope',
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.',
+)
+@click.option(
+    '--slope-err',
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help='Standard error of --slope (A^2/K).',
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @DAEMON
 @with_profile

@@ -1,4 +1,5 @@
 """Helpers shared by the CLI commands."""
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,9 @@ def load_profile_from_context() -> None:
         load_profile(name, allow_switch=True)
     except Exception as exc:  # aiida raises several types for a missing/unconfigured profile
         if isinstance(exc, ConfigurationError) or 'profile' in str(exc).lower():
-            raise click.ClickException(f'cannot load AiiDA profile {name or "(default)"}: {exc}. '
-                                       'Run `aiida-qdots setup` first.') from exc
+            raise click.ClickException(
+                f'cannot load AiiDA profile {name or "(default)"}: {exc}. Run `aiida-qdots setup` first.'
+            ) from exc
         raise
 
 

@@ -2,6 +2,7 @@
 
 Used by ``aiida-qdots setup`` and by the test fixtures, so both set up the same thing.
 """
+
 from __future__ import annotations
 
 import dataclasses

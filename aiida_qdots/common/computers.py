@@ -6,6 +6,7 @@
   :class:`ClusterConfig`, usually read from a YAML file with :func:`read_cluster_config` (see docs/cluster.md);
   its ``codes`` are the paths of the qdots codes there.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,12 +36,15 @@ def slurm_node_cpus(node: str = SLURM_NODE) -> int:
     """CPUs of ``node`` as the running SLURM controller reports them; :class:`QdotsInputError` when it does not."""
     if shutil.which('sinfo') is None:
         raise QdotsInputError('SLURM is not installed (no sinfo on PATH); run `bash scripts/services.sh start` as root')
-    result = subprocess.run(['sinfo', '--noheader', f'--nodes={node}', '--format=%c'],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ['sinfo', '--noheader', f'--nodes={node}', '--format=%c'], capture_output=True, text=True, check=False
+    )
     text = result.stdout.strip()
     if result.returncode != 0 or not text.isdigit():
-        raise QdotsInputError(f'SLURM does not answer for node {node!r} ({(result.stderr or text).strip()}); '
-                              'start it with `bash scripts/services.sh start` (as root)')
+        raise QdotsInputError(
+            f'SLURM does not answer for node {node!r} ({(result.stderr or text).strip()}); '
+            'start it with `bash scripts/services.sh start` (as root)'
+        )
     return int(text)
 
 
@@ -79,14 +83,18 @@ class ClusterConfig:
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise QdotsInputError(f'cluster config: `{name}` must be a non-empty string')
         if self.transport_type not in SSH_TRANSPORTS:
-            raise QdotsInputError(f'cluster config: transport_type must be one of {", ".join(SSH_TRANSPORTS)}, '
-                                  f'got {self.transport_type!r}')
+            raise QdotsInputError(
+                f'cluster config: transport_type must be one of {", ".join(SSH_TRANSPORTS)}, '
+                f'got {self.transport_type!r}'
+            )
         if self.scheduler not in SCHEDULERS:
-            raise QdotsInputError(f'cluster config: scheduler must be one of {", ".join(SCHEDULERS)}, '
-                                  f'got {self.scheduler!r}')
+            raise QdotsInputError(
+                f'cluster config: scheduler must be one of {", ".join(SCHEDULERS)}, got {self.scheduler!r}'
+            )
         if not isinstance(self.mpiprocs_per_machine, int) or self.mpiprocs_per_machine < 1:
-            raise QdotsInputError(f'cluster config: mpiprocs_per_machine must be a positive integer, '
-                                  f'got {self.mpiprocs_per_machine!r}')
+            raise QdotsInputError(
+                f'cluster config: mpiprocs_per_machine must be a positive integer, got {self.mpiprocs_per_machine!r}'
+            )
         if not isinstance(self.codes, dict) or not self.codes:
             raise QdotsInputError(f'cluster config: `codes` must map some of {", ".join(CODES)} to paths')
         unknown = sorted(set(self.codes) - set(CODES))
@@ -94,15 +102,19 @@ class ClusterConfig:
             raise QdotsInputError(f'cluster config: unknown code(s) {", ".join(unknown)}; known: {", ".join(CODES)}')
         relative = [k for k, path in self.codes.items() if not str(path).startswith('/')]
         if relative:
-            raise QdotsInputError(f'cluster config: code paths must be absolute paths on the cluster: '
-                                  f'{", ".join(f"{k}={self.codes[k]!r}" for k in relative)}')
+            raise QdotsInputError(
+                f'cluster config: code paths must be absolute paths on the cluster: '
+                f'{", ".join(f"{k}={self.codes[k]!r}" for k in relative)}'
+            )
         if not isinstance(self.transport, dict):
             raise QdotsInputError(f'cluster config: `transport` must be a mapping of {self.transport_type} options')
         valid = TransportFactory(self.transport_type).get_valid_auth_params()
         unknown = sorted(set(self.transport) - set(valid))
         if unknown:
-            raise QdotsInputError(f'cluster config: invalid transport options {", ".join(unknown)} for '
-                                  f'{self.transport_type}; valid: {", ".join(valid)}')
+            raise QdotsInputError(
+                f'cluster config: invalid transport options {", ".join(unknown)} for '
+                f'{self.transport_type}; valid: {", ".join(valid)}'
+            )
 
 
 def read_cluster_config(path: str | pathlib.Path) -> ClusterConfig:
@@ -118,12 +130,15 @@ def read_cluster_config(path: str | pathlib.Path) -> ClusterConfig:
         raise QdotsInputError(f'{path}: expected a mapping of cluster settings, got {type(data).__name__}')
     fields = {f.name for f in dataclasses.fields(ClusterConfig)}
     unknown = sorted(set(data) - fields)
-    missing = sorted(f.name for f in dataclasses.fields(ClusterConfig)
-                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                     and f.name not in data)
+    missing = sorted(
+        f.name
+        for f in dataclasses.fields(ClusterConfig)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data
+    )
     if unknown or missing:
         problems = ([f'unknown key(s) {", ".join(unknown)}'] if unknown else []) + (
-            [f'missing key(s) {", ".join(missing)}'] if missing else [])
+            [f'missing key(s) {", ".join(missing)}'] if missing else []
+        )
         raise QdotsInputError(f'{path}: {"; ".join(problems)} (keys: {", ".join(sorted(fields))})')
     try:
         return ClusterConfig(**data)
@@ -156,9 +171,11 @@ def get_or_create_cluster(config: ClusterConfig) -> tuple[orm.Computer, bool]:
         computer.store()
         created = True
     if computer.transport_type != config.transport_type or computer.hostname != config.hostname:
-        raise QdotsInputError(f'computer {config.label!r} exists with {computer.transport_type} to '
-                              f'{computer.hostname}, not {config.transport_type} to {config.hostname}; '
-                              'choose another label')
+        raise QdotsInputError(
+            f'computer {config.label!r} exists with {computer.transport_type} to '
+            f'{computer.hostname}, not {config.transport_type} to {config.hostname}; '
+            'choose another label'
+        )
     if not computer.is_configured:
         computer.configure(**config.transport)
     return computer, created

@@ -1,4 +1,5 @@
 """File helpers shared by importers and force-field registration."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ process node and every node it returned into the stage group and merges ``extras
 extras, adding ``stage`` and, for outputs, ``output`` (the link label, namespaces joined with ``__``). The
 query API (:mod:`aiida_qdots.query`) finds results through these groups and extras alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,9 @@ def study_group_label(study: str, *parts: str) -> str:
     return '/'.join((ROOT, study, *parts))
 
 
-def file_stage(node: orm.ProcessNode, study: str, system: str, configuration: str, stage: str,
-               extras: dict) -> orm.Group:
+def file_stage(
+    node: orm.ProcessNode, study: str, system: str, configuration: str, stage: str, extras: dict
+) -> orm.Group:
     """File the stage process ``node`` and its returned outputs into their stage group; return the group."""
     group, _ = orm.Group.collection.get_or_create(study_group_label(study, system, configuration, stage))
     common = {**extras, 'study': study, 'system': system, 'configuration': configuration, 'stage': stage}

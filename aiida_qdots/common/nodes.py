@@ -1,4 +1,5 @@
 """Resolving nodes that users name by node, PK or UUID."""
+
 from __future__ import annotations
 
 from aiida import orm

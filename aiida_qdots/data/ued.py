@@ -19,6 +19,7 @@ ArrayData with ``delay_ps`` (D,), ``q_inv_angstrom`` (P,), ``intensity_ratio`` a
 (S, D, P); attributes ``sets`` (fluence, wavelength of each), ``peaks``, ``units``, ``source`` (file name and
 sha256) and ``synthetic`` (false, or the generator's parameters and noise).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,15 +35,23 @@ from aiida_qdots.analysis.kinetics import KineticModel, gillespie
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.files import file_sha256
 
-COLUMNS = ('fluence_mj_cm2', 'wavelength_nm', 'delay_ps', 'peak', 'q_inv_angstrom', 'intensity_ratio',
-           'intensity_ratio_err')
+COLUMNS = (
+    'fluence_mj_cm2',
+    'wavelength_nm',
+    'delay_ps',
+    'peak',
+    'q_inv_angstrom',
+    'intensity_ratio',
+    'intensity_ratio_err',
+)
 POSITIVE = ('fluence_mj_cm2', 'wavelength_nm', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_err')
 UNITS = {'fluence': 'mJ/cm^2', 'wavelength': 'nm', 'delay': 'ps', 'q': '1/angstrom', 'intensity_ratio': 'I/I0'}
 
 
 def _fail(path, row: int | None, column: str | None, message: str):
-    where = ', '.join(part for part in (f'row {row}' if row is not None else '',
-                                       f'column {column!r}' if column else '') if part)
+    where = ', '.join(
+        part for part in (f'row {row}' if row is not None else '', f'column {column!r}' if column else '') if part
+    )
     raise QdotsInputError(f'{path}: {where + ": " if where else ""}{message}')
 
 
@@ -53,8 +62,11 @@ def read_ued_table(path: str | pathlib.Path) -> pd.DataFrame:
     if not path.is_file():
         raise QdotsInputError(f'{path}: no such file')
     try:
-        table = pd.DataFrame(json.loads(path.read_text())) if path.suffix.lower() == '.json' else pd.read_csv(
-            path, dtype={'peak': str})
+        table = (
+            pd.DataFrame(json.loads(path.read_text()))
+            if path.suffix.lower() == '.json'
+            else pd.read_csv(path, dtype={'peak': str})
+        )
     except (ValueError, pd.errors.ParserError) as error:
         raise QdotsInputError(f'{path}: not a valid {path.suffix or "CSV"} table: {error}') from error
     missing = [column for column in COLUMNS if column not in table.columns]
@@ -102,19 +114,26 @@ def table_to_node(table: pd.DataFrame, source: dict, synthetic: dict | bool = Fa
     absent = expected.difference(grid.index)
     if len(absent):
         f, w, d, p = absent[0]
-        raise QdotsInputError(f'{source.get("file", "table")}: no row for fluence {f} mJ/cm^2, {w} nm, delay {d} ps, '
-                              f'peak {p} ({len(absent)} missing): every set needs every delay and peak')
+        raise QdotsInputError(
+            f'{source.get("file", "table")}: no row for fluence {f} mJ/cm^2, {w} nm, delay {d} ps, '
+            f'peak {p} ({len(absent)} missing): every set needs every delay and peak'
+        )
     ordered = grid.loc[expected]
     node = orm.ArrayData()
     node.set_array('delay_ps', delays)
     node.set_array('q_inv_angstrom', peaks['q_inv_angstrom'].to_numpy())
     node.set_array('intensity_ratio', ordered['intensity_ratio'].to_numpy().reshape(shape))
     node.set_array('intensity_ratio_err', ordered['intensity_ratio_err'].to_numpy().reshape(shape))
-    node.base.attributes.set_many({
-        'sets': [{'fluence_mj_cm2': float(f), 'wavelength_nm': float(w)} for f, w in sets],
-        'peaks': peaks['peak'].tolist(), 'units': UNITS, 'source': source, 'synthetic': synthetic,
-        'convention': 'intensity_ratio[set, delay, peak] = I(t)/I0; Q = 2 pi / d',
-    })
+    node.base.attributes.set_many(
+        {
+            'sets': [{'fluence_mj_cm2': float(f), 'wavelength_nm': float(w)} for f, w in sets],
+            'peaks': peaks['peak'].tolist(),
+            'units': UNITS,
+            'source': source,
+            'synthetic': synthetic,
+            'convention': 'intensity_ratio[set, delay, peak] = I(t)/I0; Q = 2 pi / d',
+        }
+    )
     return node
 
 
@@ -148,9 +167,15 @@ DEMO_SLOPE_A2_PER_K = 1.0e-4
 DEMO_DELAYS_PS = np.concatenate([[-20.0, -10.0], np.arange(0.0, 50.0, 5.0), np.arange(50.0, 1501.0, 50.0)])
 
 
-def synthetic_table(sets=DEMO_SETS, slope_a2_per_k: float = DEMO_SLOPE_A2_PER_K, delays_ps=DEMO_DELAYS_PS,
-                    q_max: float = 6.0, noise: float = 3e-4, n_trajectories: int = 20000,
-                    seed: int = 7) -> tuple[pd.DataFrame, dict]:
+def synthetic_table(
+    sets=DEMO_SETS,
+    slope_a2_per_k: float = DEMO_SLOPE_A2_PER_K,
+    delays_ps=DEMO_DELAYS_PS,
+    q_max: float = 6.0,
+    noise: float = 3e-4,
+    n_trajectories: int = 20000,
+    seed: int = 7,
+) -> tuple[pd.DataFrame, dict]:
     """UED rows from the package's forward model: Gillespie dT(t) -> du2 = slope dT -> I/I0 = exp(-Q^2 du2 / 3)
     plus Gaussian noise of standard deviation ``noise``; returns the table and the generator's parameters."""
     rng = np.random.default_rng(seed)
@@ -161,8 +186,7 @@ def synthetic_table(sets=DEMO_SETS, slope_a2_per_k: float = DEMO_SLOPE_A2_PER_K,
     rows = []
     for k, pump in enumerate(sets):
         run = gillespie(pump.model, pump.fluence_mj_cm2, n_trajectories, float(delays.max()), seed=seed + k)
-        delta_t = np.where(delays >= 0, run.mean_energy(np.clip(delays, 0, None)), 0.0) / \
-            pump.model.heat_capacity_ev_k
+        delta_t = np.where(delays >= 0, run.mean_energy(np.clip(delays, 0, None)), 0.0) / pump.model.heat_capacity_ev_k
         clean = intensity_ratio(q, slope_a2_per_k * delta_t)
         noisy = clean + rng.normal(0.0, noise, clean.shape)
         for i, delay in enumerate(delays):
@@ -171,8 +195,11 @@ def synthetic_table(sets=DEMO_SETS, slope_a2_per_k: float = DEMO_SLOPE_A2_PER_K,
     parameters = {
         'generator': 'aiida_qdots.data.ued.synthetic_table (Gillespie SSA forward model)',
         'sets': [{'fluence_mj_cm2': s.fluence_mj_cm2, **dataclasses.asdict(s.model)} for s in sets],
-        'slope_a2_per_k': slope_a2_per_k, 'noise_intensity_ratio': noise, 'n_trajectories': n_trajectories,
-        'seed': seed, 'q_max_inv_angstrom': q_max,
+        'slope_a2_per_k': slope_a2_per_k,
+        'noise_intensity_ratio': noise,
+        'n_trajectories': n_trajectories,
+        'seed': seed,
+        'q_max_inv_angstrom': q_max,
     }
     for entry in parameters['sets']:
         entry['tau_trap_ps'] = None if np.isinf(entry['tau_trap_ps']) else entry['tau_trap_ps']

@@ -1,4 +1,5 @@
 """``qdots.cp2k``: aiida-cp2k's base parser plus the SCF-convergence check it lacks and MD velocities/energies."""
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,10 @@ def parse_md_output(pos_text: str, vel_text: str, ener_text: str) -> dict[str, n
     rows = [line.split() for line in ener_text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
     ener = np.array([row[:6] for row in rows if len(row) >= 6], dtype=float).reshape(-1, 6)
     common = np.intersect1d(np.intersect1d(pos_steps, vel_steps), ener[:, 0].astype(int))
-    pick = {name: {int(s): k for k, s in enumerate(steps)} for name, steps in
-            (('pos', pos_steps), ('vel', vel_steps), ('ener', ener[:, 0].astype(int)))}
+    pick = {
+        name: {int(s): k for k, s in enumerate(steps)}
+        for name, steps in (('pos', pos_steps), ('vel', vel_steps), ('ener', ener[:, 0].astype(int)))
+    }
     ipos = [pick['pos'][s] for s in common]
     ivel = [pick['vel'][s] for s in common]
     iener = [pick['ener'][s] for s in common]
@@ -107,15 +110,24 @@ def parse_mo_blocks(output: str) -> dict[str, np.ndarray]:
         raise ValueError(f'only {n_mo} orbitals printed: add ADDED_MOS so that LUMO+1 exists')
     rows = np.arange(len(eig))
     return {
-        'eigenvalues': eig, 'occupations': occ, 'homo_index': homo_index,
-        'homo': eig[rows, homo_index], 'lumo': eig[rows, homo_index + 1], 'lumo_plus1': eig[rows, homo_index + 2],
+        'eigenvalues': eig,
+        'occupations': occ,
+        'homo_index': homo_index,
+        'homo': eig[rows, homo_index],
+        'lumo': eig[rows, homo_index + 1],
+        'lumo_plus1': eig[rows, homo_index + 2],
         'gap': eig[rows, homo_index + 1] - eig[rows, homo_index],
     }
 
 
 MD_ARRAY_UNITS = {
-    'positions': 'angstrom', 'velocities': 'angstrom/fs', 'times': 'fs', 'kinetic_energy': 'eV',
-    'potential_energy': 'eV', 'conserved_energy': 'eV', 'temperature': 'K',
+    'positions': 'angstrom',
+    'velocities': 'angstrom/fs',
+    'times': 'fs',
+    'kinetic_energy': 'eV',
+    'potential_energy': 'eV',
+    'conserved_energy': 'eV',
+    'temperature': 'K',
 }
 
 
@@ -125,8 +137,13 @@ def md_trajectory_node(frames: dict, cell: np.ndarray | None = None, pbc=(False,
     n_frames = len(frames['steps'])
     cells = None if cell is None else np.repeat(np.asarray(cell)[None], n_frames, axis=0)
     trajectory.set_trajectory(
-        symbols=frames['symbols'], positions=frames['positions'], stepids=frames['steps'],
-        cells=cells, times=frames['times'], velocities=frames['velocities'], pbc=pbc,
+        symbols=frames['symbols'],
+        positions=frames['positions'],
+        stepids=frames['steps'],
+        cells=cells,
+        times=frames['times'],
+        velocities=frames['velocities'],
+        pbc=pbc,
     )
     for name in ('kinetic_energy', 'potential_energy', 'conserved_energy', 'temperature'):
         trajectory.set_array(name, frames[name])

@@ -1,4 +1,5 @@
 """Parser of ``qdots.dish``: the recombination results -> the same ``summary`` / ``arrays`` nodes as ``qdots.namd``."""
+
 from __future__ import annotations
 
 import io

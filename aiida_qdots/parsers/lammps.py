@@ -10,6 +10,7 @@ metal``: energies eV, Time ps, Temp K, Press bar, lengths angstrom, forces eV/an
 that follow the package convention are converted: trajectory times in fs and velocities in
 angstrom/fs (LAMMPS metal: angstrom/ps, divided by 1000).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,10 +34,28 @@ MAX_MESSAGES = 50
 """At most this many distinct warnings are kept in ``results``."""
 
 THERMO_UNITS_METAL = {
-    'Step': '', 'Elapsed': '', 'Time': 'ps', 'Dt': 'ps', 'CPU': 's', 'Temp': 'K', 'Press': 'bar',
-    'PotEng': 'eV', 'KinEng': 'eV', 'TotEng': 'eV', 'E_pair': 'eV', 'E_vdwl': 'eV', 'E_coul': 'eV',
-    'E_mol': 'eV', 'Enthalpy': 'eV', 'Volume': 'angstrom^3', 'Lx': 'angstrom', 'Ly': 'angstrom',
-    'Lz': 'angstrom', 'Fmax': 'eV/angstrom', 'Fnorm': 'eV/angstrom', 'Density': 'g/cm^3',
+    'Step': '',
+    'Elapsed': '',
+    'Time': 'ps',
+    'Dt': 'ps',
+    'CPU': 's',
+    'Temp': 'K',
+    'Press': 'bar',
+    'PotEng': 'eV',
+    'KinEng': 'eV',
+    'TotEng': 'eV',
+    'E_pair': 'eV',
+    'E_vdwl': 'eV',
+    'E_coul': 'eV',
+    'E_mol': 'eV',
+    'Enthalpy': 'eV',
+    'Volume': 'angstrom^3',
+    'Lx': 'angstrom',
+    'Ly': 'angstrom',
+    'Lz': 'angstrom',
+    'Fmax': 'eV/angstrom',
+    'Fnorm': 'eV/angstrom',
+    'Density': 'g/cm^3',
 }
 UNITS_NOTE = (
     'thermo arrays and final_thermo in LAMMPS units (metal: eV, angstrom, ps, K, bar, eV/angstrom); '
@@ -142,7 +161,7 @@ def parse_lammps_log(text: str) -> LammpsLog:
         line = lines[i]
         stripped = line.strip()
         if log.version is None and stripped.startswith('LAMMPS ('):
-            log.version = stripped[len('LAMMPS ('):].rstrip(')')
+            log.version = stripped[len('LAMMPS (') :].rstrip(')')
         elif stripped.startswith('ERROR'):
             message = stripped
             if i + 1 < len(lines) and lines[i + 1].startswith('Last command:'):
@@ -251,7 +270,7 @@ def parse_lammps_dump(text: str) -> tuple[list[DumpFrame], str | None]:
                 if atoms_item[:2] != ['ITEM:', 'ATOMS']:
                     raise QdotsInputError('expected ITEM: ATOMS')
                 names = atoms_item[2:]
-                table = np.array(' '.join(lines[i + 9:i + 9 + natoms]).split(), dtype=object)
+                table = np.array(' '.join(lines[i + 9 : i + 9 + natoms]).split(), dtype=object)
                 if table.size != natoms * len(names):
                     raise QdotsInputError(f'expected {natoms} atom lines of {len(names)} columns')
                 table = table.reshape(natoms, len(names))
@@ -389,8 +408,9 @@ class LammpsLogParser(Parser):
                         method = 'central finite differences of LAMMPS forces'
                     else:
                         kind_mass = dict(zip(frame.kinds, frame.masses, strict=True))
-                        hessian = parse_dynamical_matrix(content, [kind_mass[site.kind_name]
-                                                                   for site in structure.sites])
+                        hessian = parse_dynamical_matrix(
+                            content, [kind_mass[site.kind_name] for site in structure.sites]
+                        )
                         method = 'LAMMPS dynamical_matrix (PHONON package; central differences), times sqrt(m_i m_j)'
                     self.out('hessian', self._hessian_node(hessian, displacement, frame, method))
                     continue
@@ -418,12 +438,15 @@ class LammpsLogParser(Parser):
         node = orm.ArrayData()
         node.set_array('hessian', hessian)
         scale = np.abs(hessian).max()
-        node.base.attributes.set_many({
-            'units': {'hessian': 'eV/angstrom^2'}, 'displacement_angstrom': float(displacement),
-            'method': method,
-            'convention': 'hessian[3i+a, 3j+b] = d2E / dx_ia dx_jb, atoms in input order; not symmetrised',
-            'asymmetry': float(np.abs(hessian - hessian.T).max() / scale) if scale else 0.0,
-        })
+        node.base.attributes.set_many(
+            {
+                'units': {'hessian': 'eV/angstrom^2'},
+                'displacement_angstrom': float(displacement),
+                'method': method,
+                'convention': 'hessian[3i+a, 3j+b] = d2E / dx_ia dx_jb, atoms in input order; not symmetrised',
+                'asymmetry': float(np.abs(hessian - hessian.T).max() / scale) if scale else 0.0,
+            }
+        )
         return node
 
     def _declares(self, name: str) -> bool:
@@ -503,10 +526,17 @@ class LammpsLogParser(Parser):
         if units == 'metal':
             units_map = {k: THERMO_UNITS_METAL[v] for k, v in names.items() if v in THERMO_UNITS_METAL}
             node.base.attributes.set('units', units_map)
-        node.base.attributes.set('blocks', [
-            {'kind': b.kind, 'phase': phases[k] if len(phases) == len(log.blocks) else None, 'num_rows': len(b.rows)}
-            for k, b in enumerate(log.blocks)
-        ])
+        node.base.attributes.set(
+            'blocks',
+            [
+                {
+                    'kind': b.kind,
+                    'phase': phases[k] if len(phases) == len(log.blocks) else None,
+                    'num_rows': len(b.rows),
+                }
+                for k, b in enumerate(log.blocks)
+            ],
+        )
         return node
 
     @staticmethod
@@ -557,8 +587,9 @@ class LammpsLogParser(Parser):
             pbc=pbc,
         )
         coordinates = 'unwrapped' if 'xu' in frames[0].columns else 'wrapped'
-        node.base.attributes.set('units', {
-            'positions': 'angstrom', 'velocities': 'angstrom/fs', 'times': 'fs', 'cells': 'angstrom'})
+        node.base.attributes.set(
+            'units', {'positions': 'angstrom', 'velocities': 'angstrom/fs', 'times': 'fs', 'cells': 'angstrom'}
+        )
         node.base.attributes.set('source', f'{TRAJECTORY_FILENAME} (LAMMPS units metal, velocities / 1000)')
         node.base.attributes.set('coordinates', coordinates)
         return node

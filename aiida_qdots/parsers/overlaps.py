@@ -1,4 +1,5 @@
 """Parser of ``qdots.overlaps``: ``overlaps.npz`` -> ArrayData."""
+
 from __future__ import annotations
 
 import io
@@ -32,8 +33,11 @@ class OverlapsParser(Parser):
         for name, values in arrays.items():
             node.set_array(name, values)
         node.base.attributes.set('units', {'energies': 'eV', 'overlaps': 'dimensionless'})
-        node.base.attributes.set('convention', 'overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>, t over MOLDEN frames '
-                                               '(steps array); orbitals of the window ordered by energy, HOMO at '
-                                               'homo_index')
+        node.base.attributes.set(
+            'convention',
+            'overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>, t over MOLDEN frames '
+            '(steps array); orbitals of the window ordered by energy, HOMO at '
+            'homo_index',
+        )
         node.base.attributes.set('max_orthonormality_error', float(arrays['orthonormality_error'].max()))
         self.out('overlaps', node)

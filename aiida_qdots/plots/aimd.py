@@ -8,6 +8,7 @@
 Nodes are the outputs of ``qdots.aimd_analysis`` (or of its calcfunctions); :func:`analysis_nodes` finds them
 from the workchain or from any one of its outputs.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -59,8 +60,10 @@ def analysis_nodes(node: orm.Node) -> dict[str, orm.Node]:
 def _window_text(window: dict | None) -> str:
     if not window:
         return ''
-    return (f'frames {window["start_frame"]}-{window["stop_frame"] - 1} ({window["n_frames"]} frames, '
-            f'{window["timestep_fs"]:g} fs apart)')
+    return (
+        f'frames {window["start_frame"]}-{window["stop_frame"] - 1} ({window["n_frames"]} frames, '
+        f'{window["timestep_fs"]:g} fs apart)'
+    )
 
 
 def rmsf_figure(rmsf: orm.ArrayData) -> Figure:
@@ -82,16 +85,30 @@ def rmsf_figure(rmsf: orm.ArrayData) -> Figure:
     symbols_array = np.array(symbols)
     for k, element in enumerate(elements):
         mask = symbols_array == element
-        scatter.scatter(radius[mask], values[mask], s=28, color=element_colour(element, k), edgecolor='k',
-                        linewidth=0.4, label=f'{element} ({mask.sum()})')
+        scatter.scatter(
+            radius[mask],
+            values[mask],
+            s=28,
+            color=element_colour(element, k),
+            edgecolor='k',
+            linewidth=0.4,
+            label=f'{element} ({mask.sum()})',
+        )
     scatter.set_xlabel('distance from the centre of mass (Å)')
     scatter.set_ylabel('RMSF (Å)')
     scatter.set_ylim(bottom=0)
     scatter.legend(frameon=False)
     scatter.set_title('per atom', fontsize=10)
     positions = np.arange(len(elements))
-    bars.bar(positions, by_element, yerr=spread, capsize=4, edgecolor='k', linewidth=0.6,
-             color=[element_colour(e, k) for k, e in enumerate(elements)])
+    bars.bar(
+        positions,
+        by_element,
+        yerr=spread,
+        capsize=4,
+        edgecolor='k',
+        linewidth=0.6,
+        color=[element_colour(e, k) for k, e in enumerate(elements)],
+    )
     for x, y in zip(positions, by_element, strict=True):
         bars.text(x, y / 2, f'{y:.3f}', ha='center', va='center', fontsize=9)
     bars.set_xticks(positions, elements)
@@ -130,19 +147,33 @@ def spectra_figure(spectra: orm.ArrayData, summary: orm.Dict | None = None, max_
     axes = figure.subplots()
     label = 'total'
     if 'optical_fraction' in summary_dict:
-        label += (f' (acoustic {summary_dict["acoustic_fraction"]:.2f}, optical {summary_dict["optical_fraction"]:.2f};'
-                  f' peak {summary_dict["spectrum_peak_cm1"]:.0f} cm$^{{-1}}$)')
+        label += (
+            f' (acoustic {summary_dict["acoustic_fraction"]:.2f}, optical {summary_dict["optical_fraction"]:.2f};'
+            f' peak {summary_dict["spectrum_peak_cm1"]:.0f} cm$^{{-1}}$)'
+        )
     axes.plot(frequency[shown], 1000 * total[shown], color='k', linewidth=1.4, label=label)
     fractions = summary_dict.get('acoustic_fraction_by_element', {})
     for k, element in enumerate(elements):
         name = element if element not in fractions else f'{element} (acoustic {fractions[element]:.2f})'
-        axes.plot(frequency[shown], 1000 * spectra.get_array(element)[shown], color=element_colour(element, k),
-                  linewidth=1.0, label=name)
+        axes.plot(
+            frequency[shown],
+            1000 * spectra.get_array(element)[shown],
+            color=element_colour(element, k),
+            linewidth=1.0,
+            label=name,
+        )
     axes.axvspan(0, cutoff, color='0.92', zorder=0)
     axes.axvline(cutoff, color='0.5', linestyle='--', linewidth=0.8)
     axes.text(cutoff / 2, 0.97, 'acoustic', transform=axes.get_xaxis_transform(), ha='center', va='top', fontsize=9)
-    axes.text(cutoff + (upper - cutoff) / 2, 0.97, 'optical', transform=axes.get_xaxis_transform(), ha='center',
-              va='top', fontsize=9)
+    axes.text(
+        cutoff + (upper - cutoff) / 2,
+        0.97,
+        'optical',
+        transform=axes.get_xaxis_transform(),
+        ha='center',
+        va='top',
+        fontsize=9,
+    )
     axes.set_xlim(0, upper)
     axes.set_ylim(0, 1.15 * 1000 * total[shown].max())  # headroom for the region labels
     axes.set_xlabel('wavenumber (cm$^{-1}$)')
@@ -153,7 +184,8 @@ def spectra_figure(spectra: orm.ArrayData, summary: orm.Dict | None = None, max_
     lag = attributes.get('lag_window', '')
     axes.set_title(
         f'mass-weighted VACF power spectrum ({lag} window, {attributes.get("resolution_cm1", 0):.1f} cm$^{{-1}}$ bins)'
-        + (f'\n{_window_text(window)}' if window else ''), fontsize=10,
+        + (f'\n{_window_text(window)}' if window else ''),
+        fontsize=10,
     )
     return figure
 

@@ -3,6 +3,7 @@
 Figures use matplotlib's object API with the Agg canvas (no pyplot state), so they work headless and in
 daemon workers.
 """
+
 from __future__ import annotations
 
 import pathlib

@@ -10,6 +10,7 @@ Levels come from a ``qdots.electronic`` workchain (output ``levels``), imported 
 ``analyze levels``; NAMD data from a ``qdots.namd`` workchain, its ``arrays`` / ``summary`` outputs or a
 ``qdots.dish`` job. Curves are labelled from the ``qdots`` extras (composition, configuration) when present.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -44,8 +45,9 @@ def configuration_label(node: orm.Node) -> str:
             configuration = extras.get('configuration')  # ranking index, or a study's configuration name
             if configuration is None:
                 return extras['composition']
-            return f'{extras["composition"]} ' + (f'#{configuration}' if isinstance(configuration, int) else
-                                                  configuration)
+            return f'{extras["composition"]} ' + (
+                f'#{configuration}' if isinstance(configuration, int) else configuration
+            )
     return node.label or f'PK {node.pk}'
 
 
@@ -60,8 +62,10 @@ def levels_node(node: orm.Node) -> orm.ArrayData:
     creator = node.creator if not isinstance(node, orm.ProcessNode) else None
     if creator is not None and 'levels' in creator.inputs:
         return creator.inputs.levels
-    raise QdotsInputError(f'node {node.pk} ({type(node).__name__}) has no per-frame HOMO/LUMO levels: give a '
-                          'qdots.electronic workchain, imported levels or an analyze-levels output')
+    raise QdotsInputError(
+        f'node {node.pk} ({type(node).__name__}) has no per-frame HOMO/LUMO levels: give a '
+        'qdots.electronic workchain, imported levels or an analyze-levels output'
+    )
 
 
 def namd_arrays(node: orm.Node) -> orm.ArrayData:
@@ -97,10 +101,23 @@ def levels_figure(nodes: Sequence[orm.Node]) -> Figure:
         for name, style in (('homo', '-'), ('lumo', '--')):
             values = levels.get_array(name)
             shifted = values - values.mean()
-            series.plot(time, shifted, style, color=f'C{k}', linewidth=0.9,
-                        label=f'{label} {name.upper()} (std {values.std() * 1000:.0f} meV)')
-            histogram.hist(shifted, bins=30, orientation='horizontal', histtype='step', linestyle=style,
-                           color=f'C{k}', density=True)
+            series.plot(
+                time,
+                shifted,
+                style,
+                color=f'C{k}',
+                linewidth=0.9,
+                label=f'{label} {name.upper()} (std {values.std() * 1000:.0f} meV)',
+            )
+            histogram.hist(
+                shifted,
+                bins=30,
+                orientation='horizontal',
+                histtype='step',
+                linestyle=style,
+                color=f'C{k}',
+                density=True,
+            )
     series.set_xlabel(xlabel)
     series.set_ylabel('E - <E> (eV)')
     series.legend(fontsize=8)
@@ -115,11 +132,20 @@ def gap_figure(nodes: Sequence[orm.Node]) -> Figure:
     axes = figure.subplots()
     for k, node in enumerate(nodes):
         levels = levels_node(node)
-        gap = levels.get_array('gap') if 'gap' in levels.get_arraynames() else (
-            levels.get_array('lumo') - levels.get_array('homo'))
+        gap = (
+            levels.get_array('gap')
+            if 'gap' in levels.get_arraynames()
+            else (levels.get_array('lumo') - levels.get_array('homo'))
+        )
         mean, std = gap.mean(), gap.std()
-        axes.hist(gap, bins=30, density=True, alpha=0.35, color=f'C{k}',
-                  label=f'{configuration_label(node)}: {mean:.3f} +- {std:.3f} eV')
+        axes.hist(
+            gap,
+            bins=30,
+            density=True,
+            alpha=0.35,
+            color=f'C{k}',
+            label=f'{configuration_label(node)}: {mean:.3f} +- {std:.3f} eV',
+        )
         grid = np.linspace(gap.min(), gap.max(), 200)
         axes.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)), color=f'C{k}')
     axes.set_xlabel('HOMO-LUMO gap (eV)')
@@ -141,8 +167,13 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
         dephasing.plot(time, arrays.get_array('dephasing_function'), color=f'C{k}', label=label)
         if fit_name in arrays.get_arraynames():
             tau = summary['dephasing_fs'].get(PAPER_CONVENTION) if summary is not None else None
-            dephasing.plot(time, arrays.get_array(fit_name), '--', color=f'C{k}',
-                           label=f'Gaussian fit, tau = {tau:.1f} fs' if tau else 'Gaussian fit')
+            dephasing.plot(
+                time,
+                arrays.get_array(fit_name),
+                '--',
+                color=f'C{k}',
+                label=f'Gaussian fit, tau = {tau:.1f} fs' if tau else 'Gaussian fit',
+            )
         t_ns = arrays.get_array('population_time_fs') * 1e-6
         population.plot(t_ns, arrays.get_array('excited_population'), color=f'C{k}', label=label)
         tau_ns = summary['recombination_tau_ns'] if summary is not None else None
@@ -152,8 +183,14 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
             fit_label += f' [{ci[0]:.3g}, {ci[1]:.3g}]'
         population.plot(t_ns, arrays.get_array('fitted_population'), '--', color=f'C{k}', label=fit_label)
         coupling = nac_energy(arrays.get_array('nac_homo_lumo_per_fs'), unit='mev')
-        histogram.hist(coupling, bins=30, histtype='step', color=f'C{k}', density=True,
-                       label=f'{label}: mean {coupling.mean():.3f} meV')
+        histogram.hist(
+            coupling,
+            bins=30,
+            histtype='step',
+            color=f'C{k}',
+            density=True,
+            label=f'{label}: mean {coupling.mean():.3f} meV',
+        )
     dephasing.set(xlabel='time (fs)', ylabel='D(t)', title='(a) pure dephasing of the gap')
     population.set(xlabel='time (ns)', ylabel='excited-state population', title='(b) DISH recombination')
     histogram.set(xlabel='hbar |d_HOMO,LUMO| (meV)', ylabel='density (1/meV)', title='(c) NAC distribution')
@@ -165,8 +202,9 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
 FIGURES = {'levels': levels_figure, 'gap': gap_figure, 'namd': namd_figure}
 
 
-def plot_figure(kind: str, nodes: Sequence[orm.Node], output: str | pathlib.Path | None = None,
-                dpi: int = 150) -> pathlib.Path:
+def plot_figure(
+    kind: str, nodes: Sequence[orm.Node], output: str | pathlib.Path | None = None, dpi: int = 150
+) -> pathlib.Path:
     """Write the ``kind`` figure (``levels``, ``gap`` or ``namd``) of ``nodes`` as PNG; returns the path
     (default ``<kind>_<pk of the first node>.png`` in the working directory).
     """

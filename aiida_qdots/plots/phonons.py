@@ -1,5 +1,6 @@
 """Study B, phonon figures from a ``qdots.phonons`` workchain: DOS, lifetimes against frequency (the seed's Fig. 2e),
 <u^2>(T) with the fitted slope, and G(r) with dG(r)."""
+
 from __future__ import annotations
 
 import pathlib
@@ -23,28 +24,47 @@ def phonons_figure(workchain: orm.WorkflowNode) -> Figure:
     if 'dos' in axes:
         dos = outputs.dos
         axes['dos'].plot(dos.get_array('frequency_thz'), dos.get_array('dos_per_thz'), 'k-')
-        axes['dos'].set(xlabel='frequency (THz)', ylabel='DOS (states/THz)',
-                        title=f'phonon DOS ({dos.base.attributes.get("n_modes")} modes)')
+        axes['dos'].set(
+            xlabel='frequency (THz)',
+            ylabel='DOS (states/THz)',
+            title=f'phonon DOS ({dos.base.attributes.get("n_modes")} modes)',
+        )
     if 'lifetimes' in axes:
         lifetimes, ax = outputs.lifetimes, axes['lifetimes']
         f = lifetimes.get_array('frequency_thz')
         for name, marker, label in (('tau_gle_fs', 'o', 'GLE friction'), ('tau_lorentzian_fs', 'x', 'Lorentzian')):
             tau = lifetimes.get_array(name)
             finite = np.isfinite(tau)
-            ax.plot(f[finite], tau[finite] / 1000.0, marker, markersize=3, linestyle='none',
-                    label=f'{label} ({finite.sum()} of {tau.size} resolved)')
+            ax.plot(
+                f[finite],
+                tau[finite] / 1000.0,
+                marker,
+                markersize=3,
+                linestyle='none',
+                label=f'{label} ({finite.sum()} of {tau.size} resolved)',
+            )
         ax.set(xlabel='frequency (THz)', ylabel='lifetime (ps)', yscale='log', title='mode lifetimes')
         ax.legend(fontsize=7)
     if 'msd' in axes:
         msd, slope, ax = outputs.msd, outputs.msd_slope, axes['msd']
         t = msd.get_array('temperature_k')
         for k, name in enumerate(msd.base.attributes.get('groups')):
-            ax.errorbar(t, msd.get_array(f'msd_{name}_A2'), msd.get_array(f'sem_{name}_A2'), fmt='o-',
-                        color='k' if name == 'all' else element_colour(name, k), label=name)
+            ax.errorbar(
+                t,
+                msd.get_array(f'msd_{name}_A2'),
+                msd.get_array(f'sem_{name}_A2'),
+                fmt='o-',
+                color='k' if name == 'all' else element_colour(name, k),
+                label=name,
+            )
         fit = slope['fit']
         grid = np.linspace(0, t.max() * 1.05, 50)
-        ax.plot(grid, fit['intercept_A2'] + fit['slope_A2_per_K'] * grid, 'k--',
-                label=f'd<u²>/dT = {fit["slope_A2_per_K"]:.2e} ± {fit["slope_stderr_A2_per_K"]:.1e} Å²/K')
+        ax.plot(
+            grid,
+            fit['intercept_A2'] + fit['slope_A2_per_K'] * grid,
+            'k--',
+            label=f'd<u²>/dT = {fit["slope_A2_per_K"]:.2e} ± {fit["slope_stderr_A2_per_K"]:.1e} Å²/K',
+        )
         ax.set(xlabel='temperature (K)', ylabel='<u²> (Å²)', title='mean-square displacement')
         ax.legend(fontsize=7)
     if 'pdf' in axes:

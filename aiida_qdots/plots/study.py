@@ -1,4 +1,5 @@
 """The seed papers' figures of a whole study, from the nodes filed in its groups."""
+
 from __future__ import annotations
 
 import pathlib
@@ -10,15 +11,19 @@ from aiida_qdots.plots.phonons import plot_phonons
 from aiida_qdots.plots.ued import plot_ued
 from aiida_qdots.query import stage_processes
 
-FIGURE_STAGES = {'3a': ('levels', 'electronic'), '4': ('gap', 'electronic'), '5': ('namd', 'namd'),
-                 'phonons': (None, 'phonons'), 'ued': (None, 'ued')}
+FIGURE_STAGES = {
+    '3a': ('levels', 'electronic'),
+    '4': ('gap', 'electronic'),
+    '5': ('namd', 'namd'),
+    'phonons': (None, 'phonons'),
+    'ued': (None, 'ued'),
+}
 """Figure id -> (Study A figure kind or None, stage whose workchains it plots). Study A: Fig. 3a HOMO/LUMO,
 Fig. 4 gap distributions, Fig. 5 NAMD; Study B: one phonons (DOS, lifetimes, MSD(T), dG(r)) and one UED figure per
 nanocrystal / data set."""
 
 
-def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.', dpi: int = 150
-                      ) -> list[pathlib.Path]:
+def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.', dpi: int = 150) -> list[pathlib.Path]:
     """Write figure ``figure`` of ``study`` as PNG file(s) into ``folder``; return their paths."""
     if figure not in FIGURE_STAGES:
         raise QdotsInputError(f'unknown figure {figure!r}; known: {", ".join(FIGURE_STAGES)}')
@@ -31,5 +36,7 @@ def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.',
     if kind in STUDY_A_FIGURES:
         return [plot_figure(kind, nodes, folder / f'{study}_figure_{figure}.png', dpi=dpi)]
     plot = plot_phonons if stage == 'phonons' else plot_ued
-    return [plot(node, folder / f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}.png', dpi=dpi)
-            for node in nodes]
+    return [
+        plot(node, folder / f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}.png', dpi=dpi)
+        for node in nodes
+    ]

@@ -1,5 +1,6 @@
 """Study B, UED figures from a ``qdots.ued`` workchain: I/I0(t) per peak, -ln(I/I0) vs Q^2 with the Debye-Waller
 fits at a few delays, and dT(t) with the kinetic-model fit; one row per pump set."""
+
 from __future__ import annotations
 
 import pathlib
@@ -29,16 +30,23 @@ def ued_figure(workchain: orm.WorkflowNode, n_delays: int = 4) -> Figure:
         axes[s, 0].set(xlabel='delay (ps)', ylabel='I/I$_0$', title=title)
         axes[s, 0].legend(fontsize=7, ncols=2)
         for k, i in enumerate(late):
-            axes[s, 1].plot(q**2, -np.log(ratio[s, i]), 'o', color=f'C{k}', markersize=3,
-                            label=f'{delays[i]:g} ps')
+            axes[s, 1].plot(q**2, -np.log(ratio[s, i]), 'o', color=f'C{k}', markersize=3, label=f'{delays[i]:g} ps')
             axes[s, 1].plot(q**2, q**2 * dw.get_array('du2')[s, i] / 3.0, '-', color=f'C{k}')
         axes[s, 1].set(xlabel='Q$^2$ (Å$^{-2}$)', ylabel='-ln(I/I$_0$)', title='Debye-Waller fits')
         axes[s, 1].legend(fontsize=7)
-        axes[s, 2].errorbar(delays, temperature.get_array('delta_t_k')[s], temperature.get_array('delta_t_err_k')[s],
-                            fmt='o', markersize=3, color='k', label='from Debye-Waller')
+        axes[s, 2].errorbar(
+            delays,
+            temperature.get_array('delta_t_k')[s],
+            temperature.get_array('delta_t_err_k')[s],
+            fmt='o',
+            markersize=3,
+            color='k',
+            label='from Debye-Waller',
+        )
         values = ', '.join(f'{k[:-3]} {v:.3g} ps' for k, v in entry['values'].items() if k.endswith('_ps'))
-        axes[s, 2].plot(curves.get_array(f'time_ps_{s}'), curves.get_array(f'delta_t_k_{s}'), 'r-',
-                        label=f'model: {values}')
+        axes[s, 2].plot(
+            curves.get_array(f'time_ps_{s}'), curves.get_array(f'delta_t_k_{s}'), 'r-', label=f'model: {values}'
+        )
         axes[s, 2].set(xlabel='delay (ps)', ylabel='ΔT (K)', title='lattice temperature')
         axes[s, 2].legend(fontsize=7)
     return figure

@@ -4,6 +4,7 @@ Each workchain names a YAML file in this folder. The file holds ``default_inputs
 protocols), ``default_protocol`` and ``protocols``: per protocol a ``description`` and the inputs
 that differ from the defaults. Inputs are merged recursively; user ``overrides`` are merged last.
 """
+
 from __future__ import annotations
 
 import copy

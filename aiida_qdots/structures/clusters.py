@@ -16,6 +16,7 @@ symmetry-distinct classes under Td; the classes get stable indices (see :func:`l
 
 Pure NumPy/ASE; no AiiDA import. Lengths in angstrom.
 """
+
 from __future__ import annotations
 
 import dataclasses

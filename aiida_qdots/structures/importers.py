@@ -9,6 +9,7 @@
 
 Everything is parsed and validated before the first node is stored: bad input leaves the database untouched.
 """
+
 from __future__ import annotations
 
 import io
@@ -87,8 +88,7 @@ def trajectory_node(parsed: ParsedTrajectory, timestep_fs: float, label: str | N
     formula = ''.join(f'{s}{n}' for s, n in counts.items())
     node.label = label if label is not None else parsed.source.name
     node.description = (
-        f'{formula}: {parsed.n_frames} frames {timestep:g} fs apart, imported from {parsed.source.name} '
-        f'({parsed.fmt})'
+        f'{formula}: {parsed.n_frames} frames {timestep:g} fs apart, imported from {parsed.source.name} ({parsed.fmt})'
     )
     return node
 

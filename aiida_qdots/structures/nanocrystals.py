@@ -33,6 +33,7 @@ Recipe (:func:`build_nanocrystal`):
 
 Pure NumPy/SciPy/ASE; no AiiDA import. Lengths in angstrom.
 """
+
 from __future__ import annotations
 
 import math

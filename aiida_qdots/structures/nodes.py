@@ -3,6 +3,7 @@
 Every structure is stored, because extras can only be set on stored nodes; its recipe sits in the
 extras under the key ``qdots`` (see DESIGN.md, conventions).
 """
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Pure NumPy; no AiiDA import. Coordinates in angstrom.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -54,9 +55,7 @@ def point_group_operations(
     shell = [i for i in candidates if shell_keys[i] == ref_key]
     # Second reference atom: any atom off the axis through the first one.
     a = shell[0]
-    b = next(
-        (j for j in candidates if np.linalg.norm(np.cross(pos[a], pos[j])) > 10 * tol * radii[j]), None
-    )
+    b = next((j for j in candidates if np.linalg.norm(np.cross(pos[a], pos[j])) > 10 * tol * radii[j]), None)
     if b is None:  # linear molecule: only the axis matters, enumerate the two orientations
         ops = [np.eye(3), -np.eye(3)]
     else:

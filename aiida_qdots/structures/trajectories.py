@@ -18,6 +18,7 @@ where it applies, the 1-based line. Any file may be gzip-compressed (detected fr
 
 Pure Python/NumPy; no AiiDA import.
 """
+
 from __future__ import annotations
 
 import csv
@@ -161,9 +162,7 @@ def _read_lines(path: pathlib.Path, read: Callable[[_Lines], object]):
             raise _error(path, f'cannot read the file after line {lines.lineno}: {exc}') from exc
 
 
-def _float_rows(
-    path: pathlib.Path, frame: int, first_line: int, rows: list[list[bytes]], columns: slice
-) -> np.ndarray:
+def _float_rows(path: pathlib.Path, frame: int, first_line: int, rows: list[list[bytes]], columns: slice) -> np.ndarray:
     """Columns ``columns`` of whitespace-split ``rows`` as a float array; errors name the line and column."""
     try:
         values = np.array([row[columns] for row in rows], dtype=float)
@@ -278,7 +277,7 @@ def _scan_xyz(
     return _read_lines(path, read)
 
 
-_KEY_VALUE = re.compile(r'''([A-Za-z_][\w.\-]*)\s*=\s*("[^"]*"|'[^']*'|\{[^}]*\}|\S+)''')
+_KEY_VALUE = re.compile(r"""([A-Za-z_][\w.\-]*)\s*=\s*("[^"]*"|'[^']*'|\{[^}]*\}|\S+)""")
 _TRUE = {'t', 'true', '1'}
 _FALSE = {'f', 'false', '0'}
 
@@ -417,13 +416,19 @@ def read_cp2k(position_path: str | pathlib.Path, velocity_path: str | pathlib.Pa
         vpath = pathlib.Path(velocity_path)
         vsymbols, raw, vmetas = _scan_xyz(vpath, _cp2k_describe(vpath))
         if raw.shape[1] != positions.shape[1]:
-            raise _error(vpath, f'velocity frames have {raw.shape[1]} atoms, position frames ({path.name}) '
-                                f'have {positions.shape[1]}')
+            raise _error(
+                vpath,
+                f'velocity frames have {raw.shape[1]} atoms, position frames ({path.name}) have {positions.shape[1]}',
+            )
         _check_species(vpath, 0, 3, vsymbols, symbols, what=path.name)
         for frame, (pmeta, vmeta) in enumerate(zip(metas, vmetas, strict=False)):
             if pmeta['step'] != vmeta['step']:
-                raise _error(vpath, f'velocity step {vmeta["step"]} does not match step {pmeta["step"]} of '
-                                    f'{path.name} at the same frame', frame)
+                raise _error(
+                    vpath,
+                    f'velocity step {vmeta["step"]} does not match step {pmeta["step"]} of '
+                    f'{path.name} at the same frame',
+                    frame,
+                )
         if raw.shape[0] != positions.shape[0]:
             raise _error(vpath, f'velocity file has {raw.shape[0]} frames, {path.name} has {positions.shape[0]}')
         velocities = raw * CP2K_VELOCITY_ANGSTROM_FS
@@ -495,13 +500,21 @@ def _read_vasp_header(path: pathlib.Path, lines: _Lines, frame: int) -> _VaspHea
         raise _error(path, 'file ends where the species line was expected', frame, lines.lineno)
     species = [s.decode('utf-8', errors='replace') for s in species_line.split()]
     if not species or all(s.isdigit() for s in species):
-        raise _error(path, 'no species-names line (VASP 4 format); add the element names above the counts line',
-                     frame, lines.lineno)
+        raise _error(
+            path,
+            'no species-names line (VASP 4 format); add the element names above the counts line',
+            frame,
+            lines.lineno,
+        )
     count_line = lines.next()
     tokens = count_line.split() if count_line is not None else []
     if len(tokens) != len(species) or not all(t.isdigit() for t in tokens) or not any(int(t) for t in tokens):
-        raise _error(path, f'counts line {_text(count_line or b"")!r} does not give one count per species '
-                           f'{" ".join(species)}', frame, lines.lineno)
+        raise _error(
+            path,
+            f'counts line {_text(count_line or b"")!r} does not give one count per species {" ".join(species)}',
+            frame,
+            lines.lineno,
+        )
     species_clean = [s.split('/')[0].split('_')[0] for s in species]  # POTCAR-style names: "Cd_sv/abc123"
     return _VaspHeader(cell, factors, species_clean, [int(t) for t in tokens])
 
@@ -512,8 +525,12 @@ def _read_vasp_coordinates(
     first_line = lines.lineno + 1
     raw = lines.take(n_atoms)
     if len(raw) < n_atoms:
-        raise _error(path, f'file ends inside the coordinates: expected {n_atoms} lines, found {len(raw)}',
-                     frame, first_line + len(raw))
+        raise _error(
+            path,
+            f'file ends inside the coordinates: expected {n_atoms} lines, found {len(raw)}',
+            frame,
+            first_line + len(raw),
+        )
     rows = [line.split() for line in raw]
     for k, row in enumerate(rows):
         if len(row) < 3:
@@ -551,8 +568,9 @@ def read_poscar(path: str | pathlib.Path, frame: int = 0) -> tuple[list[str], np
             mode_line = lines.next()
         cartesian = _coordinate_mode(mode_line)
         if cartesian is None:
-            raise _error(path, f'expected "Direct" or "Cartesian", got {_text(mode_line or b"")!r}', frame,
-                         lines.lineno)
+            raise _error(
+                path, f'expected "Direct" or "Cartesian", got {_text(mode_line or b"")!r}', frame, lines.lineno
+            )
         n_atoms = sum(header.counts)
         return header.symbols, _read_vasp_coordinates(path, lines, frame, n_atoms, cartesian, header), header.cell
 
@@ -563,7 +581,8 @@ def poscar_folder_files(folder: str | pathlib.Path) -> list[pathlib.Path]:
     """POSCAR frame files of ``folder`` (``*.vasp``, ``*.poscar``, ``POSCAR*``, ``CONTCAR*``) in natural order."""
     folder = pathlib.Path(folder)
     files = [
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and (p.suffix.lower() in POSCAR_SUFFIXES or p.name.upper().startswith(('POSCAR', 'CONTCAR')))
     ]
     return sorted(files, key=lambda p: _natural_key(p.name))
@@ -588,12 +607,16 @@ def read_poscar_folder(folder: str | pathlib.Path) -> ParsedTrajectory:
         if frame == 0:
             symbols = frame_symbols
         elif len(frame_symbols) != len(symbols):
-            raise _error(file, f'frame has {len(frame_symbols)} atoms, frame 0 ({files[0].name}) has {len(symbols)}',
-                         frame)
+            raise _error(
+                file, f'frame has {len(frame_symbols)} atoms, frame 0 ({files[0].name}) has {len(symbols)}', frame
+            )
         elif frame_symbols != symbols:
             k = next(i for i, (a, b) in enumerate(zip(frame_symbols, symbols, strict=True)) if a != b)
-            raise _error(file, f'species changed: atom {k} is {frame_symbols[k]}, in frame 0 ({files[0].name}) '
-                               f'it is {symbols[k]}', frame)
+            raise _error(
+                file,
+                f'species changed: atom {k} is {frame_symbols[k]}, in frame 0 ({files[0].name}) it is {symbols[k]}',
+                frame,
+            )
         positions.append(pos)
         cells.append(cell)
         manifest.append(f'{file_sha256(file)}  {file.name}\n')
@@ -635,17 +658,28 @@ def read_xdatcar(path: str | pathlib.Path) -> ParsedTrajectory:
             cartesian = _coordinate_mode(line) if b'configuration' in line.lower() else None
             if cartesian is None:  # a new header (variable-cell XDATCAR), unless it is a stray coordinate line
                 if frame > 0 and _looks_like_coordinates(line):
-                    raise _error(path, f'more coordinate lines than the {len(symbols)} atoms of the counts line, '
-                                       'or a missing "Direct configuration= N" line', frame - 1, lines.lineno)
+                    raise _error(
+                        path,
+                        f'more coordinate lines than the {len(symbols)} atoms of the counts line, '
+                        'or a missing "Direct configuration= N" line',
+                        frame - 1,
+                        lines.lineno,
+                    )
                 header = _read_vasp_header(path, lines, frame)
                 if header.symbols != symbols:
-                    raise _error(path, f'species/counts changed to {header.species} {header.counts}, frame 0 has '
-                                       f'{first.species} {first.counts}', frame, lines.lineno)
+                    raise _error(
+                        path,
+                        f'species/counts changed to {header.species} {header.counts}, frame 0 has '
+                        f'{first.species} {first.counts}',
+                        frame,
+                        lines.lineno,
+                    )
                 line = lines.next_nonblank()
                 cartesian = _coordinate_mode(line) if line is not None and b'configuration' in line.lower() else None
                 if cartesian is None:
-                    raise _error(path, f'expected "Direct configuration= N", got {_text(line or b"")!r}', frame,
-                                 lines.lineno)
+                    raise _error(
+                        path, f'expected "Direct configuration= N", got {_text(line or b"")!r}', frame, lines.lineno
+                    )
             number = line.split(b'=')[-1].strip()
             steps.append(int(number) if number.isdigit() else frame + 1)
             positions.append(_read_vasp_coordinates(path, lines, frame, len(symbols), cartesian, header))
@@ -855,7 +889,8 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
                 number = float(cell)
             except ValueError:
                 raise TrajectoryFormatError(
-                    f'{where}, column {header[index]!r}: {cell!r} is not a number' if cell
+                    f'{where}, column {header[index]!r}: {cell!r} is not a number'
+                    if cell
                     else f'{where}, column {header[index]!r}: empty value'
                 ) from None
             if not math.isfinite(number):
@@ -927,9 +962,7 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
     )
 
 
-def levels_frame_indices(
-    levels: ParsedLevels, n_frames: int, trajectory_labels: list[str] | None = None
-) -> np.ndarray:
+def levels_frame_indices(levels: ParsedLevels, n_frames: int, trajectory_labels: list[str] | None = None) -> np.ndarray:
     """0-based trajectory indices of the levels' frames.
 
     With ``trajectory_labels`` (the trajectory's per-frame source labels) frames are matched by the number in
@@ -969,4 +1002,3 @@ def levels_frame_indices(
             f'frames (numbers 1..{n_frames})'
         )
     return indices.astype(int)
-

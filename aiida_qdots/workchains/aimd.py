@@ -1,4 +1,5 @@
 """``qdots.aimd``: CP2K ab initio MD of a cluster in stages and restartable segments."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,10 +38,15 @@ def plan_segments(stages: list[dict], segment_steps: int) -> list[dict]:
             done = 0
             while done < n_steps:
                 size = min(segment_steps, n_steps - done)
-                segments.append({
-                    'stage': stage['name'], 'ensemble': stage['ensemble'], 'temperature': temperature,
-                    'first_step': step + 1, 'last_step': step + size,
-                })
+                segments.append(
+                    {
+                        'stage': stage['name'],
+                        'ensemble': stage['ensemble'],
+                        'temperature': temperature,
+                        'first_step': step + 1,
+                        'last_step': step + size,
+                    }
+                )
                 step += size
                 done += size
     return segments
@@ -61,8 +67,10 @@ def validate_stages(value, _ctx=None):
         try:
             blocks = stage_blocks(stage)
         except (KeyError, TypeError, ValueError):
-            return (f'stage {stage["name"]!r} needs `temperature` and `steps`, or `temperatures` and '
-                    '`steps_per_temperature`')
+            return (
+                f'stage {stage["name"]!r} needs `temperature` and `steps`, or `temperatures` and '
+                '`steps_per_temperature`'
+            )
         if any(t <= 0 or n <= 0 for t, n in blocks):
             return f'stage {stage["name"]!r}: temperatures and step counts must be positive, got {blocks}'
 
@@ -78,8 +86,10 @@ def validate_inputs(inputs, _ctx=None):
     except (IndexError, KeyError, TypeError, ValueError):
         return None  # validate_stages names the problem
     if steps < MIN_FRAMES:
-        return (f'the production stage has {steps} steps; its analysis needs at least {MIN_FRAMES} frames '
-                '(give more steps, or omit the analysis: overrides {"analysis": null})')
+        return (
+            f'the production stage has {steps} steps; its analysis needs at least {MIN_FRAMES} frames '
+            '(give more steps, or omit the analysis: overrides {"analysis": null})'
+        )
 
 
 def md_parameters(base: dict, segment: dict, timestep_fs: float, thermostat: dict, previous: dict | None) -> dict:
@@ -98,11 +108,16 @@ def md_parameters(base: dict, segment: dict, timestep_fs: float, thermostat: dic
         'TEMPERATURE': segment['temperature'],
     }
     if segment['ensemble'] == 'NVT':
-        md['THERMOSTAT'] = {'TYPE': thermostat['type'], 'REGION': 'MASSIVE',
-                            thermostat['type']: {'TIMECON': thermostat['timecon_fs']}}
+        md['THERMOSTAT'] = {
+            'TYPE': thermostat['type'],
+            'REGION': 'MASSIVE',
+            thermostat['type']: {'TIMECON': thermostat['timecon_fs']},
+        }
     every_step = {'EACH': {'MD': 1}}
-    motion = {'MD': md, 'PRINT': {'TRAJECTORY': every_step, 'VELOCITIES': every_step,
-                                  'RESTART': {'BACKUP_COPIES': 0, **every_step}}}
+    motion = {
+        'MD': md,
+        'PRINT': {'TRAJECTORY': every_step, 'VELOCITIES': every_step, 'RESTART': {'BACKUP_COPIES': 0, **every_step}},
+    }
     parameters = recursive_merge(base, {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion})
     if previous is not None:
         both_nvt = previous['ensemble'] == segment['ensemble'] == 'NVT'
@@ -114,15 +129,25 @@ def md_parameters(base: dict, segment: dict, timestep_fs: float, thermostat: dic
             'RESTART_VEL': True,
             'RESTART_THERMOSTAT': both_nvt,
         }
-        parameters = recursive_merge(parameters, {'FORCE_EVAL': {'DFT': {
-            'RESTART_FILE_NAME': './parent_calc/aiida-RESTART.wfn', 'SCF': {'SCF_GUESS': 'RESTART'}}}})
+        parameters = recursive_merge(
+            parameters,
+            {
+                'FORCE_EVAL': {
+                    'DFT': {'RESTART_FILE_NAME': './parent_calc/aiida-RESTART.wfn', 'SCF': {'SCF_GUESS': 'RESTART'}}
+                }
+            },
+        )
     return parameters
 
 
 def _frames(trajectories: dict) -> dict[str, np.ndarray]:
     """Frames of several MD trajectories, sorted by step, each step once (the first run that wrote it)."""
-    names = ['positions', 'velocities', 'times', *[k for k in MD_ARRAY_UNITS if k not in ('positions', 'velocities',
-                                                                                          'times')]]
+    names = [
+        'positions',
+        'velocities',
+        'times',
+        *[k for k in MD_ARRAY_UNITS if k not in ('positions', 'velocities', 'times')],
+    ]
     ordered = sorted(trajectories.values(), key=lambda t: t.ctime)
     steps = np.concatenate([t.get_stepids() for t in ordered])
     data = {name: np.concatenate([t.get_array(name) for t in ordered]) for name in names}
@@ -139,9 +164,13 @@ def merge_md_trajectories(window: orm.Dict, **trajectories: orm.TrajectoryData) 
     merged = orm.TrajectoryData()
     cells = sample.get_cells()
     merged.set_trajectory(
-        symbols=sample.symbols, positions=frames['positions'][keep], stepids=frames['steps'][keep],
+        symbols=sample.symbols,
+        positions=frames['positions'][keep],
+        stepids=frames['steps'][keep],
         cells=None if cells is None else np.repeat(cells[:1], keep.sum(), axis=0),
-        times=frames['times'][keep], velocities=frames['velocities'][keep], pbc=sample.pbc,
+        times=frames['times'][keep],
+        velocities=frames['velocities'][keep],
+        pbc=sample.pbc,
     )
     for name in ('kinetic_energy', 'potential_energy', 'conserved_energy', 'temperature'):
         merged.set_array(name, frames[name][keep])
@@ -171,9 +200,16 @@ def md_checks(plan: orm.List, **trajectories: orm.TrajectoryData) -> orm.Dict:
         mask = (frames['steps'] >= block['first_step']) & (frames['steps'] <= block['last_step'])
         half = mask & (frames['steps'] >= (block['first_step'] + block['last_step']) / 2)
         temperature = frames['temperature'][half]
-        entry = {'stage': stage, 'ensemble': block['ensemble'], 'target_temperature_K': target,
-                 'first_step': block['first_step'], 'last_step': block['last_step'], 'n_frames': int(mask.sum()),
-                 'mean_temperature_K': float(temperature.mean()), 'std_temperature_K': float(temperature.std())}
+        entry = {
+            'stage': stage,
+            'ensemble': block['ensemble'],
+            'target_temperature_K': target,
+            'first_step': block['first_step'],
+            'last_step': block['last_step'],
+            'n_frames': int(mask.sum()),
+            'mean_temperature_K': float(temperature.mean()),
+            'std_temperature_K': float(temperature.std()),
+        }
         if block['ensemble'] == 'NVT':
             entry['within_10_percent'] = bool(abs(entry['mean_temperature_K'] - target) <= 0.1 * target)
         else:
@@ -183,8 +219,13 @@ def md_checks(plan: orm.List, **trajectories: orm.TrajectoryData) -> orm.Dict:
             entry['conserved_std_ev_per_atom'] = float(conserved.std())
         results.append(entry)
     passed = all(e.get('within_10_percent', True) for e in results)
-    return orm.Dict({'blocks': results, 'nvt_temperatures_within_10_percent': passed,
-                     'units': {'temperature': 'K', 'drift': EV_PER_PS, 'energy': 'eV/atom'}})
+    return orm.Dict(
+        {
+            'blocks': results,
+            'nvt_temperatures_within_10_percent': passed,
+            'units': {'temperature': 'K', 'drift': EV_PER_PS, 'energy': 'eV/atom'},
+        }
+    )
 
 
 class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
@@ -202,28 +243,64 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input('structure', valid_type=orm.StructureData, help='The cluster (non-periodic box).')
-        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'),
-                   help='The CP2K code.')
-        spec.input('parameters', valid_type=orm.Dict,
-                   help='CP2K input without the MD section: the electronic method (from cluster_energy protocols).')
-        spec.input('stages', valid_type=orm.List, validator=validate_stages,
-                   help='MD stages in order: name, ensemble (NVT/NVE), temperature + steps or '
-                        'temperatures + steps_per_temperature. One is named "production".')
-        spec.input('segment_steps', valid_type=orm.Int, validator=lambda v, _: None if v.value > 0 else
-                   'segment_steps must be positive', help='Longest segment (one CP2K job), in MD steps.')
-        spec.input('timestep_fs', valid_type=orm.Float, validator=lambda v, _: None if v.value > 0 else
-                   'the time step must be positive', help='MD time step in fs.')
+        spec.input(
+            'code',
+            valid_type=orm.AbstractCode,
+            validator=lambda v, _: check_code_plugin(v, 'cp2k'),
+            help='The CP2K code.',
+        )
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            help='CP2K input without the MD section: the electronic method (from cluster_energy protocols).',
+        )
+        spec.input(
+            'stages',
+            valid_type=orm.List,
+            validator=validate_stages,
+            help='MD stages in order: name, ensemble (NVT/NVE), temperature + steps or '
+            'temperatures + steps_per_temperature. One is named "production".',
+        )
+        spec.input(
+            'segment_steps',
+            valid_type=orm.Int,
+            validator=lambda v, _: None if v.value > 0 else 'segment_steps must be positive',
+            help='Longest segment (one CP2K job), in MD steps.',
+        )
+        spec.input(
+            'timestep_fs',
+            valid_type=orm.Float,
+            validator=lambda v, _: None if v.value > 0 else 'the time step must be positive',
+            help='MD time step in fs.',
+        )
         spec.input('thermostat', valid_type=orm.Dict, help='{"type": "CSVR", "timecon_fs": ...}')
         spec.input('options', valid_type=orm.Dict, help='CalcJob metadata options of every CP2K run.')
-        spec.input('max_iterations', valid_type=orm.Int, default=lambda: orm.Int(5),
-                   help='Restarts cp2k.base may make within one segment.')
-        spec.expose_inputs(ClusterEnergyWorkChain, namespace='relax', exclude=('structure',),
-                           namespace_options={'required': False, 'populate_defaults': False,
-                                              'help': 'Geometry optimisation before the MD; omit to skip.'})
-        spec.expose_inputs(AimdAnalysisWorkChain, namespace='analysis', exclude=('trajectory',),
-                           namespace_options={'required': False, 'populate_defaults': False,
-                                              'help': 'RMSF and power spectra of the production trajectory; '
-                                                      'omit to skip.'})
+        spec.input(
+            'max_iterations',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(5),
+            help='Restarts cp2k.base may make within one segment.',
+        )
+        spec.expose_inputs(
+            ClusterEnergyWorkChain,
+            namespace='relax',
+            exclude=('structure',),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'help': 'Geometry optimisation before the MD; omit to skip.',
+            },
+        )
+        spec.expose_inputs(
+            AimdAnalysisWorkChain,
+            namespace='analysis',
+            exclude=('trajectory',),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'help': 'RMSF and power spectra of the production trajectory; omit to skip.',
+            },
+        )
         spec.outline(
             cls.setup,
             if_(cls.should_relax)(cls.run_relax, cls.inspect_relax),
@@ -233,22 +310,34 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         )
         spec.inputs.validator = validate_inputs
         spec.output('relaxed_structure', valid_type=orm.StructureData, required=False)
-        spec.output('trajectory', valid_type=orm.TrajectoryData,
-                    help='Production stage: positions (A), velocities (A/fs), times (fs), energies (eV), T (K).')
+        spec.output(
+            'trajectory',
+            valid_type=orm.TrajectoryData,
+            help='Production stage: positions (A), velocities (A/fs), times (fs), energies (eV), T (K).',
+        )
         spec.output('checks', valid_type=orm.Dict, help='Temperatures per NVT block and NVE energy drift.')
         spec.expose_outputs(AimdAnalysisWorkChain, namespace='analysis', namespace_options={'required': False})
         spec.exit_code(420, 'ERROR_RELAXATION_FAILED', message='the geometry optimisation failed: {message}')
-        spec.exit_code(421, 'ERROR_SEGMENT_FAILED',
-                       message='segment {index} ({stage}) failed: cp2k.base exit status {exit_status}')
-        spec.exit_code(422, 'ERROR_NO_RESTART_FILE',
-                       message='segment {index} left no {filename} to continue the MD from')
+        spec.exit_code(
+            421, 'ERROR_SEGMENT_FAILED', message='segment {index} ({stage}) failed: cp2k.base exit status {exit_status}'
+        )
+        spec.exit_code(
+            422, 'ERROR_NO_RESTART_FILE', message='segment {index} left no {filename} to continue the MD from'
+        )
         spec.exit_code(423, 'ERROR_NO_MD_FRAMES', message='segment {index} produced no parsed MD frames')
-        spec.exit_code(424, 'ERROR_ANALYSIS_FAILED',
-                       message='the analysis of the (stored) production trajectory failed: {message}')
+        spec.exit_code(
+            424, 'ERROR_ANALYSIS_FAILED', message='the analysis of the (stored) production trajectory failed: {message}'
+        )
 
     @classmethod
-    def get_builder_from_protocol(cls, code: orm.Code, structure: orm.StructureData, protocol: str | None = None,
-                                  overrides: dict | None = None, relax_code: orm.Code | None = None):
+    def get_builder_from_protocol(
+        cls,
+        code: orm.Code,
+        structure: orm.StructureData,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        relax_code: orm.Code | None = None,
+    ):
         """Builder for ``protocol`` (``fast`` GFN1-xTB / ``moderate``, ``precise`` PBE-D3).
 
         ``overrides`` merge into the MD protocol (``stages``, ``segment_steps``, ``timestep_fs``,
@@ -273,7 +362,8 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder.max_iterations = orm.Int(inputs['max_iterations'])
         if inputs['relax']:
             relax = ClusterEnergyWorkChain.get_builder_from_protocol(
-                relax_code or code, structure, protocol, method_overrides, relax=True)
+                relax_code or code, structure, protocol, method_overrides, relax=True
+            )
             builder.relax = {k: v for k, v in relax.items() if k not in ('structure', 'metadata')}
         if inputs.get('analysis') is not None:
             builder.analysis.parameters = orm.Dict(inputs['analysis'])
@@ -285,8 +375,10 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.ctx.index = 0
         self.ctx.structure = self.inputs.structure
         self.ctx.segments = []
-        self.report(f'{len(self.ctx.plan)} MD segments, steps 1..{self.ctx.plan[-1]["last_step"]} '
-                    f'at {self.inputs.timestep_fs.value} fs')
+        self.report(
+            f'{len(self.ctx.plan)} MD segments, steps 1..{self.ctx.plan[-1]["last_step"]} '
+            f'at {self.inputs.timestep_fs.value} fs'
+        )
 
     def should_relax(self):
         return 'relax' in self.inputs and bool(self.inputs.relax)
@@ -312,8 +404,13 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         index = self.ctx.index
         segment = self.ctx.plan[index]
         previous = self.ctx.plan[index - 1] if index else None
-        parameters = md_parameters(self.inputs.parameters.get_dict(), segment, self.inputs.timestep_fs.value,
-                                   self.inputs.thermostat.get_dict(), previous)
+        parameters = md_parameters(
+            self.inputs.parameters.get_dict(),
+            segment,
+            self.inputs.timestep_fs.value,
+            self.inputs.thermostat.get_dict(),
+            previous,
+        )
         cp2k = {
             'code': self.inputs.code,
             'structure': self.ctx.structure,
@@ -326,18 +423,22 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             if RESTART_FILE not in parent.listdir():
                 return self.exit_codes.ERROR_NO_RESTART_FILE.format(index=index - 1, filename=RESTART_FILE)
             cp2k['parent_calc_folder'] = parent
-        node = self.submit(Cp2kBaseWorkChain,
-                           **cp2k_base_inputs(cp2k, f'segment_{index:03d}', self.inputs.max_iterations))
-        self.report(f'segment {index} ({segment["stage"]}, {segment["ensemble"]} {segment["temperature"]:g} K, '
-                    f'steps {segment["first_step"]}-{segment["last_step"]}): cp2k.base<{node.pk}>')
+        node = self.submit(
+            Cp2kBaseWorkChain, **cp2k_base_inputs(cp2k, f'segment_{index:03d}', self.inputs.max_iterations)
+        )
+        self.report(
+            f'segment {index} ({segment["stage"]}, {segment["ensemble"]} {segment["temperature"]:g} K, '
+            f'steps {segment["first_step"]}-{segment["last_step"]}): cp2k.base<{node.pk}>'
+        )
         return ToContext(segment=node)
 
     def inspect_segment(self):
         node, index = self.ctx.segment, self.ctx.index
         segment = self.ctx.plan[index]
         if not node.is_finished_ok:
-            return self.exit_codes.ERROR_SEGMENT_FAILED.format(index=index, stage=segment['stage'],
-                                                               exit_status=node.exit_status)
+            return self.exit_codes.ERROR_SEGMENT_FAILED.format(
+                index=index, stage=segment['stage'], exit_status=node.exit_status
+            )
         calcs = cp2k_calcs(node)
         if not any('md_trajectory' in c.outputs for c in calcs):
             return self.exit_codes.ERROR_NO_MD_FRAMES.format(index=index)
@@ -357,17 +458,28 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def results(self):
         trajectories = self._segment_trajectories()
         production = [s for s in self.ctx.plan if s['stage'] == 'production']
-        window = orm.Dict({'stage': 'production', 'first_step': production[0]['first_step'],
-                           'last_step': production[-1]['last_step'], 'timestep_fs': self.inputs.timestep_fs.value})
+        window = orm.Dict(
+            {
+                'stage': 'production',
+                'first_step': production[0]['first_step'],
+                'last_step': production[-1]['last_step'],
+                'timestep_fs': self.inputs.timestep_fs.value,
+            }
+        )
         trajectory = merge_md_trajectories(window, **trajectories)
         self.out('trajectory', trajectory)
         checks = md_checks(orm.List(self.ctx.plan), **trajectories)
         self.out('checks', checks)
         for block in checks['blocks']:
-            extra = (f'drift {block["drift_ev_per_atom_ps"]:.2e} {EV_PER_PS}' if 'drift_ev_per_atom_ps' in block
-                     else f'within 10 %: {block["within_10_percent"]}')
-            self.report(f'{block["stage"]} {block["ensemble"]} {block["target_temperature_K"]:g} K: '
-                        f'mean {block["mean_temperature_K"]:.1f} K, {extra}')
+            extra = (
+                f'drift {block["drift_ev_per_atom_ps"]:.2e} {EV_PER_PS}'
+                if 'drift_ev_per_atom_ps' in block
+                else f'within 10 %: {block["within_10_percent"]}'
+            )
+            self.report(
+                f'{block["stage"]} {block["ensemble"]} {block["target_temperature_K"]:g} K: '
+                f'mean {block["mean_temperature_K"]:.1f} K, {extra}'
+            )
         self.report(f'production trajectory: {trajectory.numsteps} frames')
         self.ctx.trajectory = trajectory
 

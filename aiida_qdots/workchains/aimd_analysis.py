@@ -4,6 +4,7 @@ Works on imported foreign trajectories, ``qdots.lammps`` dumps and CP2K AIMD tra
 angstrom, velocities in angstrom/fs when present, ``times`` in fs or a ``timestep_fs`` attribute). The numbers
 come from the calcfunctions in :mod:`aiida_qdots.calculations.trajectory_analysis`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,29 +70,49 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('trajectory', valid_type=orm.TrajectoryData, validator=validate_trajectory,
-                   help='Positions (angstrom), optional velocities (angstrom/fs), times (fs) or a timestep_fs '
-                        'attribute.')
-        spec.input('parameters', valid_type=orm.Dict, default=lambda: orm.Dict(), validator=validate_parameters,
-                   help='Analysis parameters; keys and defaults: ' + ', '.join(
-                       f'{k}={v!r}' for k, v in ANALYSIS_DEFAULTS.items()) + '.')
+        spec.input(
+            'trajectory',
+            valid_type=orm.TrajectoryData,
+            validator=validate_trajectory,
+            help='Positions (angstrom), optional velocities (angstrom/fs), times (fs) or a timestep_fs attribute.',
+        )
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            default=lambda: orm.Dict(),
+            validator=validate_parameters,
+            help='Analysis parameters; keys and defaults: '
+            + ', '.join(f'{k}={v!r}' for k, v in ANALYSIS_DEFAULTS.items())
+            + '.',
+        )
         spec.inputs.validator = validate_inputs
         spec.outline(cls.setup, cls.compute_rmsf, cls.compute_spectra, cls.summarise)
-        spec.output('rmsf', valid_type=orm.ArrayData,
-                    help='rmsf (N) A, symbols, masses (amu), mean_structure (N,3) A, elements, rmsf_by_element A.')
-        spec.output('spectra', valid_type=orm.ArrayData,
-                    help='frequency_cm1, total and one array per element (eV/cm^-1), lag_fs, vacf_total, vacf_<El> '
-                         '(eV).')
-        spec.output('summary', valid_type=orm.Dict,
-                    help='rmsf_by_element (A), spectrum_peak_cm1, acoustic/optical fractions, window, units.')
+        spec.output(
+            'rmsf',
+            valid_type=orm.ArrayData,
+            help='rmsf (N) A, symbols, masses (amu), mean_structure (N,3) A, elements, rmsf_by_element A.',
+        )
+        spec.output(
+            'spectra',
+            valid_type=orm.ArrayData,
+            help='frequency_cm1, total and one array per element (eV/cm^-1), lag_fs, vacf_total, vacf_<El> (eV).',
+        )
+        spec.output(
+            'summary',
+            valid_type=orm.Dict,
+            help='rmsf_by_element (A), spectrum_peak_cm1, acoustic/optical fractions, window, units.',
+        )
         spec.exit_code(401, 'ERROR_NON_FINITE_TRAJECTORY', message='the analysis window is unusable: {message}')
         spec.exit_code(410, 'ERROR_RMSF_FAILED', message='the RMSF analysis failed: {message}')
         spec.exit_code(411, 'ERROR_SPECTRA_FAILED', message='the power-spectrum analysis failed: {message}')
         spec.exit_code(412, 'ERROR_SUMMARY_FAILED', message='the summary failed: {message}')
-        spec.exit_code(420, 'ERROR_ALIGNMENT_NOT_CONVERGED',
-                       message='the iterated Kabsch alignment stopped after {iterations} iterations with the mean '
-                               'structure still changing by {change:.2e} A (tolerance {tolerance:g} A); the outputs '
-                               'are attached')
+        spec.exit_code(
+            420,
+            'ERROR_ALIGNMENT_NOT_CONVERGED',
+            message='the iterated Kabsch alignment stopped after {iterations} iterations with the mean '
+            'structure still changing by {change:.2e} A (tolerance {tolerance:g} A); the outputs '
+            'are attached',
+        )
 
     def setup(self):
         params = analysis_parameters(self.inputs.parameters.get_dict())
@@ -113,8 +134,7 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
 
     def compute_rmsf(self):
         try:
-            node = trajectory_rmsf(self.inputs.trajectory, self.inputs.parameters,
-                                   metadata={'call_link_label': 'rmsf'})
+            node = trajectory_rmsf(self.inputs.trajectory, self.inputs.parameters, metadata={'call_link_label': 'rmsf'})
         except ANALYSIS_ERRORS as exc:
             self.report(f'RMSF failed: {exc}')
             return self.exit_codes.ERROR_RMSF_FAILED.format(message=str(exc))
@@ -122,7 +142,8 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
         self.out('rmsf', node)
         values = node.base.attributes.get('rmsf_by_element')
         self.report(
-            'RMSF (A): ' + ', '.join(f'{e} {v:.3f}' for e, v in values.items())
+            'RMSF (A): '
+            + ', '.join(f'{e} {v:.3f}' for e, v in values.items())
             + f'; Kabsch alignment {"converged" if node.base.attributes.get("kabsch_converged") else "NOT converged"}'
             f' in {node.base.attributes.get("kabsch_iterations")} iterations'
         )
@@ -130,8 +151,9 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
 
     def compute_spectra(self):
         try:
-            node = trajectory_spectra(self.inputs.trajectory, self.inputs.parameters,
-                                      metadata={'call_link_label': 'spectra'})
+            node = trajectory_spectra(
+                self.inputs.trajectory, self.inputs.parameters, metadata={'call_link_label': 'spectra'}
+            )
         except ANALYSIS_ERRORS as exc:
             self.report(f'power spectrum failed: {exc}')
             return self.exit_codes.ERROR_SPECTRA_FAILED.format(message=str(exc))
@@ -147,8 +169,9 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
 
     def summarise(self):
         try:
-            summary = analysis_summary(self.ctx.rmsf, self.ctx.spectra, self.inputs.parameters,
-                                       metadata={'call_link_label': 'summary'})
+            summary = analysis_summary(
+                self.ctx.rmsf, self.ctx.spectra, self.inputs.parameters, metadata={'call_link_label': 'summary'}
+            )
         except ANALYSIS_ERRORS as exc:
             self.report(f'summary failed: {exc}')
             return self.exit_codes.ERROR_SUMMARY_FAILED.format(message=str(exc))
@@ -160,7 +183,8 @@ class AimdAnalysisWorkChain(LabelledOutputsMixin, WorkChain):
         rmsf = self.ctx.rmsf.base.attributes
         if not rmsf.get('kabsch_converged'):
             return self.exit_codes.ERROR_ALIGNMENT_NOT_CONVERGED.format(
-                iterations=rmsf.get('kabsch_iterations'), change=rmsf.get('kabsch_change_angstrom'),
+                iterations=rmsf.get('kabsch_iterations'),
+                change=rmsf.get('kabsch_change_angstrom'),
                 tolerance=rmsf.get('fit_tolerance_angstrom'),
             )
         return None

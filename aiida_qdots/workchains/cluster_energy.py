@@ -1,4 +1,5 @@
 """``qdots.cluster_energy``: CP2K single point or relaxation of a finite cluster."""
+
 from __future__ import annotations
 
 from aiida import orm
@@ -56,19 +57,31 @@ class ClusterEnergyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         super().define(spec)
         spec.expose_inputs(Cp2kBaseWorkChain, namespace='cp2k', exclude=('cp2k.structure',))
         spec.input('structure', valid_type=orm.StructureData, help='The cluster (non-periodic, in a vacuum box).')
-        spec.input('relax', valid_type=orm.Bool, default=lambda: orm.Bool(False),
-                   help='Optimise the geometry (GEO_OPT) before taking the energy.')
+        spec.input(
+            'relax',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(False),
+            help='Optimise the geometry (GEO_OPT) before taking the energy.',
+        )
         spec.inputs.validator = validate_inputs
         spec.outline(cls.run_cp2k, cls.inspect_cp2k)
         spec.output('energy', valid_type=orm.Float, help='Final total energy in eV.')
-        spec.output('structure', valid_type=orm.StructureData, required=False,
-                    help='The relaxed structure (when relax is True).')
+        spec.output(
+            'structure',
+            valid_type=orm.StructureData,
+            required=False,
+            help='The relaxed structure (when relax is True).',
+        )
         spec.output('output_parameters', valid_type=orm.Dict, help="CP2K's parsed output (energy in hartree).")
-        spec.exit_code(401, 'ERROR_SUB_PROCESS_FAILED_CP2K',
-                       message='the cp2k.base work chain failed with exit status {exit_status}')
+        spec.exit_code(
+            401,
+            'ERROR_SUB_PROCESS_FAILED_CP2K',
+            message='the cp2k.base work chain failed with exit status {exit_status}',
+        )
         spec.exit_code(402, 'ERROR_NO_ENERGY', message='CP2K finished but reported no total energy')
-        spec.exit_code(403, 'ERROR_NO_RELAXED_STRUCTURE',
-                       message='the geometry optimisation finished without an output structure')
+        spec.exit_code(
+            403, 'ERROR_NO_RELAXED_STRUCTURE', message='the geometry optimisation finished without an output structure'
+        )
 
     @classmethod
     def get_builder_from_protocol(

@@ -1,4 +1,5 @@
 """How the workchains launch ``cp2k.base`` and read back its CP2K runs."""
+
 from __future__ import annotations
 
 from aiida import orm

@@ -1,4 +1,5 @@
 """``qdots.electronic``: HOMO/LUMO fluctuations along a trajectory, one CP2K REFTRAJ job per chunk."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,10 @@ def validate_inputs(inputs, _ctx=None):
     selection = inputs['selection'].get_dict()
     indices = select_frame_indices(times, selection['stride_fs'], selection.get('window_fs'))
     if len(indices) < 2:
-        return (f'the selection (stride {selection["stride_fs"]} fs, window {selection.get("window_fs")} fs) '
-                f'keeps {len(indices)} frame(s) of a {times[-1] - times[0]:g} fs trajectory; need at least 2')
+        return (
+            f'the selection (stride {selection["stride_fs"]} fs, window {selection.get("window_fs")} fs) '
+            f'keeps {len(indices)} frame(s) of a {times[-1] - times[0]:g} fs trajectory; need at least 2'
+        )
 
 
 MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH': {'MD': 1}}}
@@ -59,9 +62,18 @@ MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH
 
 def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) -> dict:
     """CP2K input re-evaluating the ``n_frames`` frames of ``aiida-reftraj.xyz`` (written by aiida-cp2k)."""
-    motion = {'MD': {'ENSEMBLE': 'REFTRAJ', 'STEPS': n_frames, 'REFTRAJ': {
-        'TRAJ_FILE_NAME': 'aiida-reftraj.xyz', 'EVAL_ENERGY_FORCES': True,
-        'FIRST_SNAPSHOT': 1, 'LAST_SNAPSHOT': n_frames}}}
+    motion = {
+        'MD': {
+            'ENSEMBLE': 'REFTRAJ',
+            'STEPS': n_frames,
+            'REFTRAJ': {
+                'TRAJ_FILE_NAME': 'aiida-reftraj.xyz',
+                'EVAL_ENERGY_FORCES': True,
+                'FIRST_SNAPSHOT': 1,
+                'LAST_SNAPSHOT': n_frames,
+            },
+        }
+    }
     updates = {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion}
     if molden:
         updates['FORCE_EVAL'] = {'DFT': {'PRINT': MOLDEN_EVERY_STEP}}
@@ -75,8 +87,11 @@ def select_frames(trajectory: orm.TrajectoryData, indices: orm.List) -> orm.Traj
     cells = trajectory.get_cells()
     subset = orm.TrajectoryData()
     subset.set_trajectory(
-        symbols=trajectory.symbols, positions=trajectory.get_positions()[index], stepids=index,
-        cells=None if cells is None else cells[index], times=trajectory_times(trajectory)[index],
+        symbols=trajectory.symbols,
+        positions=trajectory.get_positions()[index],
+        stepids=index,
+        cells=None if cells is None else cells[index],
+        times=trajectory_times(trajectory)[index],
     )
     return subset
 
@@ -117,28 +132,43 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('trajectory', valid_type=orm.TrajectoryData,
-                   help='Positions in angstrom; frame times from `times` (fs) or the `timestep_fs` attribute.')
+        spec.input(
+            'trajectory',
+            valid_type=orm.TrajectoryData,
+            help='Positions in angstrom; frame times from `times` (fs) or the `timestep_fs` attribute.',
+        )
         spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
         spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (method, SCF, &PRINT &MO).')
-        spec.input('selection', valid_type=orm.Dict, validator=validate_selection,
-                   help='{"stride_fs": 20, "window_fs": 10000}: frames every stride over the last window.')
-        spec.input('chunk_frames', valid_type=orm.Int,
-                   validator=lambda v, _: None if v.value > 0 else 'chunk_frames must be positive')
+        spec.input(
+            'selection',
+            valid_type=orm.Dict,
+            validator=validate_selection,
+            help='{"stride_fs": 20, "window_fs": 10000}: frames every stride over the last window.',
+        )
+        spec.input(
+            'chunk_frames',
+            valid_type=orm.Int,
+            validator=lambda v, _: None if v.value > 0 else 'chunk_frames must be positive',
+        )
         spec.input('options', valid_type=orm.Dict)
         spec.input('max_iterations', valid_type=orm.Int, default=lambda: orm.Int(5))
         spec.inputs.validator = validate_inputs
         spec.outline(cls.setup, while_(cls.has_next_chunk)(cls.run_chunk, cls.inspect_chunk), cls.results)
-        spec.output('levels', valid_type=orm.ArrayData,
-                    help='homo, lumo, lumo_plus1, gap (eV), frame_index, time_fs: one entry per selected frame.')
+        spec.output(
+            'levels',
+            valid_type=orm.ArrayData,
+            help='homo, lumo, lumo_plus1, gap (eV), frame_index, time_fs: one entry per selected frame.',
+        )
         spec.output('statistics', valid_type=orm.Dict, help='Mean and std (eV) of every level and the gap.')
         spec.exit_code(430, 'ERROR_CHUNK_FAILED', message='chunk {index} failed: cp2k.base exit status {exit_status}')
-        spec.exit_code(431, 'ERROR_MISSING_LEVELS',
-                       message='chunk {index} gave orbital energies for {found} of {expected} frames')
+        spec.exit_code(
+            431, 'ERROR_MISSING_LEVELS', message='chunk {index} gave orbital energies for {found} of {expected} frames'
+        )
 
     @classmethod
-    def get_builder_from_protocol(cls, code: orm.Code, trajectory: orm.TrajectoryData, protocol: str | None = None,
-                                  overrides: dict | None = None):
+    def get_builder_from_protocol(
+        cls, code: orm.Code, trajectory: orm.TrajectoryData, protocol: str | None = None, overrides: dict | None = None
+    ):
         """Builder for ``protocol``; ``overrides`` merge into the protocol (``selection``, ``chunk_frames``,
         ``scf``, ``options``) and, under ``method``, into the cluster_energy protocol of the same name."""
         overrides = dict(overrides or {})
@@ -151,8 +181,9 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         for key in ('OT', 'OUTER_SCF'):
             scf.pop(key, None)
         parameters['FORCE_EVAL']['DFT']['SCF'] = recursive_merge(scf, inputs['scf'])
-        parameters['FORCE_EVAL']['DFT']['PRINT'] = {'MO': {
-            'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}}
+        parameters['FORCE_EVAL']['DFT']['PRINT'] = {
+            'MO': {'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}
+        }
         builder.code = code
         builder.parameters = orm.Dict(parameters)
         builder.selection = orm.Dict(inputs['selection'])
@@ -167,11 +198,13 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.ctx.indices = select_frame_indices(times, selection['stride_fs'], selection.get('window_fs')).tolist()
         self.ctx.times = times[self.ctx.indices].tolist()
         size = self.inputs.chunk_frames.value
-        self.ctx.chunks = [self.ctx.indices[k:k + size] for k in range(0, len(self.ctx.indices), size)]
+        self.ctx.chunks = [self.ctx.indices[k : k + size] for k in range(0, len(self.ctx.indices), size)]
         self.ctx.chunk = 0
         self.ctx.levels = {}
-        self.report(f'{len(self.ctx.indices)} frames (t = {self.ctx.times[0]:g}..{self.ctx.times[-1]:g} fs) '
-                    f'in {len(self.ctx.chunks)} CP2K REFTRAJ job(s)')
+        self.report(
+            f'{len(self.ctx.indices)} frames (t = {self.ctx.times[0]:g}..{self.ctx.times[-1]:g} fs) '
+            f'in {len(self.ctx.chunks)} CP2K REFTRAJ job(s)'
+        )
 
     def has_next_chunk(self):
         return self.ctx.chunk < len(self.ctx.chunks)
@@ -180,12 +213,18 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         index = self.ctx.chunk
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
         parameters = reftraj_parameters(self.inputs.parameters.get_dict(), len(self.ctx.chunks[index]))
-        cp2k = {'code': self.inputs.code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
-                'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}}
+        cp2k = {
+            'code': self.inputs.code,
+            'structure': frames.get_step_structure(0),
+            'trajectory': frames,
+            'parameters': orm.Dict(parameters),
+            'metadata': {'options': self.inputs.options.get_dict()},
+        }
         inputs = cp2k_base_inputs(cp2k, f'chunk_{index:03d}', self.inputs.max_iterations)
         node = self.submit(Cp2kBaseWorkChain, **inputs)
-        self.report(f'chunk {index}: frames {self.ctx.chunks[index][0]}..{self.ctx.chunks[index][-1]}: '
-                    f'cp2k.base<{node.pk}>')
+        self.report(
+            f'chunk {index}: frames {self.ctx.chunks[index][0]}..{self.ctx.chunks[index][-1]}: cp2k.base<{node.pk}>'
+        )
         return ToContext(chunk_node=node)
 
     def inspect_chunk(self):
@@ -206,5 +245,7 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('levels', levels)
         statistics = level_statistics(levels)
         self.out('statistics', statistics)
-        self.report(f'gap {statistics["gap"]["mean_ev"]:.3f} +- {statistics["gap"]["std_ev"]:.3f} eV, '
-                    f'HOMO std {statistics["homo"]["std_ev"]:.3f} eV, LUMO std {statistics["lumo"]["std_ev"]:.3f} eV')
+        self.report(
+            f'gap {statistics["gap"]["mean_ev"]:.3f} +- {statistics["gap"]["std_ev"]:.3f} eV, '
+            f'HOMO std {statistics["homo"]["std_ev"]:.3f} eV, LUMO std {statistics["lumo"]["std_ev"]:.3f} eV'
+        )

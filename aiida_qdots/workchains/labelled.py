@@ -1,4 +1,5 @@
 """Output nodes that explain themselves in ``verdi node show`` / ``verdi process show``."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -5,6 +5,7 @@ Phonons are filed into ``qdots/<study>/<formula>/<nanocrystal>/phonons``, UED fi
 ``qdots/<study>/ued/<data set>/ued`` (:mod:`aiida_qdots.common.filing`). A failed nanocrystal or data set does not
 stop the others.
 """
+
 from __future__ import annotations
 
 from aiida import orm
@@ -61,34 +62,75 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('study', valid_type=orm.Str, validator=validate_study,
-                   help='Study label; its nodes are filed under the group qdots/<study>.')
-        spec.input_namespace('structures', valid_type=orm.StructureData, dynamic=True,
-                             help='Nanocrystals by name (aiida-qdots build nanocrystal / nanocrystal_structure).')
-        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'lammps'),
-                   help='LAMMPS.')
+        spec.input(
+            'study',
+            valid_type=orm.Str,
+            validator=validate_study,
+            help='Study label; its nodes are filed under the group qdots/<study>.',
+        )
+        spec.input_namespace(
+            'structures',
+            valid_type=orm.StructureData,
+            dynamic=True,
+            help='Nanocrystals by name (aiida-qdots build nanocrystal / nanocrystal_structure).',
+        )
+        spec.input(
+            'code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'lammps'), help='LAMMPS.'
+        )
         spec.input('protocol', valid_type=orm.Str, help='Protocol of the phonons and UED stages.')
-        spec.input('phonon_overrides', valid_type=orm.Dict, default=lambda: orm.Dict(),
-                   help='Merged into the phonons protocol.')
-        spec.input_namespace('ued_data', valid_type=orm.ArrayData, dynamic=True, required=False,
-                             help='UED data sets by name (aiida-qdots import ued).')
-        spec.input('ued_reference', valid_type=orm.Str, required=False,
-                   help='Name of the nanocrystal whose msd_slope calibrates the UED fits.')
-        spec.input('ued_overrides', valid_type=orm.Dict, default=lambda: orm.Dict(),
-                   help='Merged into the UED protocol (model, parameters).')
+        spec.input(
+            'phonon_overrides',
+            valid_type=orm.Dict,
+            default=lambda: orm.Dict(),
+            help='Merged into the phonons protocol.',
+        )
+        spec.input_namespace(
+            'ued_data',
+            valid_type=orm.ArrayData,
+            dynamic=True,
+            required=False,
+            help='UED data sets by name (aiida-qdots import ued).',
+        )
+        spec.input(
+            'ued_reference',
+            valid_type=orm.Str,
+            required=False,
+            help='Name of the nanocrystal whose msd_slope calibrates the UED fits.',
+        )
+        spec.input(
+            'ued_overrides',
+            valid_type=orm.Dict,
+            default=lambda: orm.Dict(),
+            help='Merged into the UED protocol (model, parameters).',
+        )
         spec.inputs.validator = validate_inputs
-        spec.outline(cls.setup, while_(cls.has_pending)(cls.run_phonons, cls.inspect_phonons), cls.run_ued,
-                     cls.inspect_ued, cls.finalise)
+        spec.outline(
+            cls.setup,
+            while_(cls.has_pending)(cls.run_phonons, cls.inspect_phonons),
+            cls.run_ued,
+            cls.inspect_ued,
+            cls.finalise,
+        )
         spec.output('summary', valid_type=orm.Dict, help='Per nanocrystal and data set: state, node PKs, message.')
         spec.exit_code(472, 'ERROR_SOME_STAGES_FAILED', message='{failed}')
-        spec.exit_code(473, 'ERROR_REFERENCE_FAILED',
-                       message='the reference nanocrystal {key} has no msd_slope ({message}); UED fits not run')
+        spec.exit_code(
+            473,
+            'ERROR_REFERENCE_FAILED',
+            message='the reference nanocrystal {key} has no msd_slope ({message}); UED fits not run',
+        )
 
     @classmethod
-    def get_builder_from_protocol(cls, code: orm.AbstractCode, study: str, nanocrystals: list[dict],
-                                  ued_data: dict[str, orm.ArrayData] | None = None, protocol: str | None = None,
-                                  phonon_overrides: dict | None = None, ued_overrides: dict | None = None,
-                                  ued_reference: str | None = None):
+    def get_builder_from_protocol(
+        cls,
+        code: orm.AbstractCode,
+        study: str,
+        nanocrystals: list[dict],
+        ued_data: dict[str, orm.ArrayData] | None = None,
+        protocol: str | None = None,
+        phonon_overrides: dict | None = None,
+        ued_overrides: dict | None = None,
+        ued_reference: str | None = None,
+    ):
         """Build and store the ``nanocrystals`` (recipes of ``build_nanocrystal``: ``diameter`` in angstrom,
         ``shell_monolayers``, ...) and return the builder; the first nanocrystal is the UED reference by default."""
         protocol = protocol or PhononsWorkChain.get_default_protocol()
@@ -106,8 +148,9 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         builder.protocol = orm.Str(protocol)
         builder.phonon_overrides = orm.Dict(phonon_overrides or {})
         builder.ued_overrides = orm.Dict(ued_overrides or {})
-        builder.structures = {key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals,
-                                                                                           strict=True)}
+        builder.structures = {
+            key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals, strict=True)
+        }
         if ued_data:
             builder.ued_data = dict(ued_data)
             builder.ued_reference = orm.Str(ued_reference or next(iter(builder.structures)))
@@ -119,8 +162,10 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         group = register_study(self.node, self.inputs.study.value, 'lattice_study', self.inputs.protocol.value)
         self.ctx.pending = sorted(self.inputs.structures)
         self.ctx.entries, self.ctx.failed = {}, []
-        self.report(f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s); '
-                    f'group {group.label}')
+        self.report(
+            f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s); '
+            f'group {group.label}'
+        )
 
     def has_pending(self):
         return bool(self.ctx.pending)
@@ -129,16 +174,24 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         """One nanocrystal at a time: every LAMMPS job of qdots.phonons uses the whole node."""
         key = self.ctx.pending[0]
         builder = PhononsWorkChain.get_builder_from_protocol(
-            self.inputs.code, self.inputs.structures[key], self.inputs.protocol.value,
-            self.inputs.phonon_overrides.get_dict())
+            self.inputs.code,
+            self.inputs.structures[key],
+            self.inputs.protocol.value,
+            self.inputs.phonon_overrides.get_dict(),
+        )
         builder.metadata.call_link_label = f'phonons_{key}'
         node = self.submit(builder)
         self.report(f'{key}: launched qdots.phonons<{node.pk}>')
         return ToContext(**{f'phonons_{key}': node})
 
     def _record(self, key: str, node, stage: str, system: str, configuration: str, extras: dict):
-        entry = {'stage': stage, 'pk': node.pk, 'uuid': node.uuid, 'ok': node.is_finished_ok,
-                 'exit_status': node.exit_status}
+        entry = {
+            'stage': stage,
+            'pk': node.pk,
+            'uuid': node.uuid,
+            'ok': node.is_finished_ok,
+            'exit_status': node.exit_status,
+        }
         if node.is_finished_ok:
             group = file_stage(node, self.inputs.study.value, system, configuration, stage, extras)
             self.report(f'{key}: {stage} finished; filed into {group.label}')
@@ -152,9 +205,15 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         key = self.ctx.pending.pop(0)
         node, structure = self.ctx[f'phonons_{key}'], self.inputs.structures[key]
         recipe = structure.base.extras.get(EXTRAS_KEY, {})
-        extras = {'kind': 'nanocrystal', 'protocol': self.inputs.protocol.value,
-                  **{k: recipe[k] for k in ('composition', 'lattice', 'diameter_requested', 'shell_monolayers',
-                                            'formula') if k in recipe}}
+        extras = {
+            'kind': 'nanocrystal',
+            'protocol': self.inputs.protocol.value,
+            **{
+                k: recipe[k]
+                for k in ('composition', 'lattice', 'diameter_requested', 'shell_monolayers', 'formula')
+                if k in recipe
+            },
+        }
         self._record(key, node, 'phonons', structure.get_formula(), key, extras)
 
     def run_ued(self):
@@ -164,12 +223,13 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         reference = self.ctx[f'phonons_{key}']
         if 'msd_slope' not in reference.outputs:
             return self.exit_codes.ERROR_REFERENCE_FAILED.format(
-                key=key, message=reference.exit_message or f'exit status {reference.exit_status}')
+                key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
+            )
         processes = {}
         for name, data in sorted(self.inputs.ued_data.items()):
-            builder = UedWorkChain.get_builder_from_protocol(data, reference.outputs.msd_slope,
-                                                             self.inputs.protocol.value,
-                                                             self.inputs.ued_overrides.get_dict())
+            builder = UedWorkChain.get_builder_from_protocol(
+                data, reference.outputs.msd_slope, self.inputs.protocol.value, self.inputs.ued_overrides.get_dict()
+            )
             builder.metadata.call_link_label = f'ued_{name}'
             node = self.submit(builder)
             self.report(f'UED set {name}: launched qdots.ued<{node.pk}> with d<u^2>/dT of {key}')
@@ -178,13 +238,18 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
 
     def inspect_ued(self):
         for name, data in sorted(self.inputs.get('ued_data', {}).items()):
-            extras = {'kind': 'ued_data_set', 'protocol': self.inputs.protocol.value,
-                      'msd_slope_from': self.inputs.ued_reference.value, 'data_label': data.label}
+            extras = {
+                'kind': 'ued_data_set',
+                'protocol': self.inputs.protocol.value,
+                'msd_slope_from': self.inputs.ued_reference.value,
+                'data_label': data.label,
+            }
             self._record(f'ued_{name}', self.ctx[f'ued_{name}'], 'ued', UED_SYSTEM, name, extras)
 
     def finalise(self):
-        summary = orm.Dict({'study': self.inputs.study.value, 'entries': self.ctx.entries,
-                            'n_failed': len(self.ctx.failed)})
+        summary = orm.Dict(
+            {'study': self.inputs.study.value, 'entries': self.ctx.entries, 'n_failed': len(self.ctx.failed)}
+        )
         self.out('summary', summary.store())
         if self.ctx.failed:
             return self.exit_codes.ERROR_SOME_STAGES_FAILED.format(failed='; '.join(self.ctx.failed))

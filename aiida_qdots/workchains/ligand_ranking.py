@@ -1,4 +1,5 @@
 """``qdots.ligand_ranking``: order symmetry-distinct ligand arrangements of a cluster by energy."""
+
 from __future__ import annotations
 
 from aiida import orm
@@ -40,24 +41,45 @@ class LigandRankingWorkChain(LabelledOutputsMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('composition', valid_type=orm.Str, validator=validate_composition,
-                   help=f'Cluster composition: {", ".join(COMPOSITIONS)}.')
-        spec.input('arrangements', valid_type=orm.List, validator=validate_arrangements,
-                   help='Indices of symmetry-distinct ligand arrangements (see `aiida-qdots build arrangements`).')
-        spec.input('max_concurrent', valid_type=orm.Int, default=lambda: orm.Int(1),
-                   validator=lambda v, _: None if v.value >= 1 else 'max_concurrent must be >= 1',
-                   help='How many CP2K jobs may run at once.')
+        spec.input(
+            'composition',
+            valid_type=orm.Str,
+            validator=validate_composition,
+            help=f'Cluster composition: {", ".join(COMPOSITIONS)}.',
+        )
+        spec.input(
+            'arrangements',
+            valid_type=orm.List,
+            validator=validate_arrangements,
+            help='Indices of symmetry-distinct ligand arrangements (see `aiida-qdots build arrangements`).',
+        )
+        spec.input(
+            'max_concurrent',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(1),
+            validator=lambda v, _: None if v.value >= 1 else 'max_concurrent must be >= 1',
+            help='How many CP2K jobs may run at once.',
+        )
         spec.input('protocol', valid_type=orm.Str, required=False, help='Protocol name, recorded in extras.')
         spec.expose_inputs(ClusterEnergyWorkChain, namespace='energy', exclude=('structure',))
         spec.outline(cls.setup, while_(cls.has_pending)(cls.run_batch, cls.inspect_batch), cls.rank)
         spec.output('ranking', valid_type=orm.Dict, help='Arrangements ordered by energy, lowest = configuration 0.')
-        spec.output_namespace('structures', valid_type=orm.StructureData, dynamic=True,
-                              help='Final (relaxed) structure per arrangement, key arrangement_<k>.')
-        spec.output_namespace('energies', valid_type=orm.Float, dynamic=True,
-                              help='Total energy (eV) per arrangement, key arrangement_<k>.')
+        spec.output_namespace(
+            'structures',
+            valid_type=orm.StructureData,
+            dynamic=True,
+            help='Final (relaxed) structure per arrangement, key arrangement_<k>.',
+        )
+        spec.output_namespace(
+            'energies',
+            valid_type=orm.Float,
+            dynamic=True,
+            help='Total energy (eV) per arrangement, key arrangement_<k>.',
+        )
         spec.exit_code(410, 'ERROR_ALL_ARRANGEMENTS_FAILED', message='every arrangement failed: {failed}')
-        spec.exit_code(411, 'ERROR_SOME_ARRANGEMENTS_FAILED',
-                       message='the ranking leaves out failed arrangements: {failed}')
+        spec.exit_code(
+            411, 'ERROR_SOME_ARRANGEMENTS_FAILED', message='the ranking leaves out failed arrangements: {failed}'
+        )
 
     @classmethod
     def get_builder_from_protocol(

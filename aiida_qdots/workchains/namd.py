@@ -1,4 +1,5 @@
 """``qdots.namd``: MO energies and overlaps along an MD window -> NACs -> dephasing -> DISH recombination."""
+
 from __future__ import annotations
 
 from itertools import pairwise
@@ -64,8 +65,9 @@ def assemble_hamiltonian(frames: orm.List, **chunks: orm.ArrayData) -> orm.Array
     hamiltonian.set_array('frame_index', np.array(ordered))
     hamiltonian.set_array('homo_index', first.get_array('homo_index'))
     hamiltonian.base.attributes.set('units', {'energies': 'eV'})
-    hamiltonian.base.attributes.set('convention',
-                                    'overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>; window orbitals by energy')
+    hamiltonian.base.attributes.set(
+        'convention', 'overlaps[t, i, j] = <psi_i(t)|psi_j(t+1)>; window orbitals by energy'
+    )
     return hamiltonian
 
 
@@ -74,8 +76,12 @@ def namd_analysis(hamiltonian: orm.ArrayData, parameters: orm.Dict) -> dict[str,
     """NACs, dephasing and DISH recombination of the HOMO -> LUMO excitation, in process
     (:func:`aiida_qdots.analysis.recombination.recombination_analysis`).
     """
-    summary, arrays = recombination_analysis(hamiltonian.get_array('energies'), hamiltonian.get_array('overlaps'),
-                                             int(hamiltonian.get_array('homo_index')), parameters.get_dict())
+    summary, arrays = recombination_analysis(
+        hamiltonian.get_array('energies'),
+        hamiltonian.get_array('overlaps'),
+        int(hamiltonian.get_array('homo_index')),
+        parameters.get_dict(),
+    )
     return recombination_nodes(summary, arrays)
 
 
@@ -94,25 +100,47 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         super().define(spec)
         spec.input('trajectory', valid_type=orm.TrajectoryData, help='MD trajectory with one frame per MD step.')
         spec.input('cp2k_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
-        spec.input('python_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'python'),
-                   help='Python with aiida-qdots and PySCF.')
+        spec.input(
+            'python_code',
+            valid_type=orm.AbstractCode,
+            validator=lambda v, _: check_code_plugin(v, 'python'),
+            help='Python with aiida-qdots and PySCF.',
+        )
         spec.input('parameters', valid_type=orm.Dict, help='CP2K input without MOTION (as qdots.electronic).')
         spec.input('window', valid_type=orm.Dict, help='{"first_frame": k, "n_frames": n} of the trajectory.')
         spec.input('orbitals', valid_type=orm.Dict, help='{"below": n, "above": m} orbitals around the gap.')
-        spec.input('chunk_frames', valid_type=orm.Int,
-                   validator=lambda v, _: None if v.value >= 3 else 'chunk_frames must be at least 3')
-        spec.input('namd', valid_type=orm.Dict,
-                   help='duration_fs, n_realisations, initial_frames, temperature_k, convention, seed, n_bootstrap')
+        spec.input(
+            'chunk_frames',
+            valid_type=orm.Int,
+            validator=lambda v, _: None if v.value >= 3 else 'chunk_frames must be at least 3',
+        )
+        spec.input(
+            'namd',
+            valid_type=orm.Dict,
+            help='duration_fs, n_realisations, initial_frames, temperature_k, convention, seed, n_bootstrap',
+        )
         spec.input('options', valid_type=orm.Dict)
-        spec.input('dish_code', valid_type=orm.AbstractCode, required=False,
-                   help='Run the recombination analysis as a qdots.dish job with this code (large ensembles on a '
-                        'compute machine) instead of in the daemon; same outputs.')
-        spec.input('dish_options', valid_type=orm.Dict, required=False,
-                   help='metadata.options of the qdots.dish job (resources, max_wallclock_seconds, queue_name...)')
+        spec.input(
+            'dish_code',
+            valid_type=orm.AbstractCode,
+            required=False,
+            help='Run the recombination analysis as a qdots.dish job with this code (large ensembles on a '
+            'compute machine) instead of in the daemon; same outputs.',
+        )
+        spec.input(
+            'dish_options',
+            valid_type=orm.Dict,
+            required=False,
+            help='metadata.options of the qdots.dish job (resources, max_wallclock_seconds, queue_name...)',
+        )
         spec.inputs.validator = cls.validate_inputs
-        spec.outline(cls.setup, while_(cls.has_next_chunk)(cls.run_cp2k, cls.run_overlaps, cls.inspect_overlaps),
-                     cls.assemble, if_(cls.dish_as_job)(cls.run_dish, cls.inspect_dish).else_(cls.analyse),
-                     cls.results)
+        spec.outline(
+            cls.setup,
+            while_(cls.has_next_chunk)(cls.run_cp2k, cls.run_overlaps, cls.inspect_overlaps),
+            cls.assemble,
+            if_(cls.dish_as_job)(cls.run_dish, cls.inspect_dish).else_(cls.analyse),
+            cls.results,
+        )
         spec.output('hamiltonian', valid_type=orm.ArrayData, help='energies (eV), overlaps, frame_index, homo_index')
         spec.output('summary', valid_type=orm.Dict, help='mean |NAC| (meV), dephasing (fs), recombination (ns) + CI')
         spec.output('arrays', valid_type=orm.ArrayData, help='NAC and gap series, excited population and its fit')
@@ -126,16 +154,25 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         n_total = inputs['trajectory'].numsteps
         first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
         if n_frames < 4 or first < 0 or first + n_frames > n_total:
-            return (f'window {window} must hold at least 4 frames inside the trajectory\'s {n_total} '
-                    '(first_frame >= 0, first_frame + n_frames <= frames)')
+            return (
+                f"window {window} must hold at least 4 frames inside the trajectory's {n_total} "
+                '(first_frame >= 0, first_frame + n_frames <= frames)'
+            )
 
     @classmethod
-    def get_builder_from_protocol(cls, cp2k_code: orm.Code, python_code: orm.Code, trajectory: orm.TrajectoryData,
-                                  protocol: str | None = None, overrides: dict | None = None):
+    def get_builder_from_protocol(
+        cls,
+        cp2k_code: orm.Code,
+        python_code: orm.Code,
+        trajectory: orm.TrajectoryData,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+    ):
         """Builder for ``protocol``; the CP2K settings are those of ``qdots.electronic``'s protocol."""
         overrides = dict(overrides or {})
-        electronic = ElectronicWorkChain.get_builder_from_protocol(cp2k_code, trajectory, protocol,
-                                                                   overrides.pop('electronic', {}))
+        electronic = ElectronicWorkChain.get_builder_from_protocol(
+            cp2k_code, trajectory, protocol, overrides.pop('electronic', {})
+        )
         inputs = cls.get_protocol_inputs(protocol, overrides)
         window = dict(inputs['window'])
         n_frames = min(int(window['n_frames']), trajectory.numsteps)
@@ -167,8 +204,13 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def run_cp2k(self):
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[self.ctx.index]))
         parameters = reftraj_parameters(self.inputs.parameters.get_dict(), frames.numsteps, molden=True)
-        cp2k = {'code': self.inputs.cp2k_code, 'structure': frames.get_step_structure(0), 'trajectory': frames,
-                'parameters': orm.Dict(parameters), 'metadata': {'options': self.inputs.options.get_dict()}}
+        cp2k = {
+            'code': self.inputs.cp2k_code,
+            'structure': frames.get_step_structure(0),
+            'trajectory': frames,
+            'parameters': orm.Dict(parameters),
+            'metadata': {'options': self.inputs.options.get_dict()},
+        }
         node = self.submit(Cp2kBaseWorkChain, **cp2k_base_inputs(cp2k, f'cp2k_chunk_{self.ctx.index:03d}'))
         self.report(f'chunk {self.ctx.index}: cp2k.base<{node.pk}> writes MOLDEN files')
         return ToContext(cp2k=node)
@@ -177,17 +219,22 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         node = self.ctx.cp2k
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_CP2K_FAILED.format(index=self.ctx.index, exit_status=node.exit_status)
-        calc = self.submit(OverlapsCalculation, code=self.inputs.python_code,
-                           parent_folder=node.outputs.remote_folder, window=self.inputs.orbitals,
-                           metadata={'call_link_label': f'overlaps_chunk_{self.ctx.index:03d}'})
+        calc = self.submit(
+            OverlapsCalculation,
+            code=self.inputs.python_code,
+            parent_folder=node.outputs.remote_folder,
+            window=self.inputs.orbitals,
+            metadata={'call_link_label': f'overlaps_chunk_{self.ctx.index:03d}'},
+        )
         self.report(f'chunk {self.ctx.index}: qdots.overlaps<{calc.pk}>')
         return ToContext(overlaps_calc=calc)
 
     def inspect_overlaps(self):
         calc = self.ctx.overlaps_calc
         if not calc.is_finished_ok:
-            return self.exit_codes.ERROR_OVERLAPS_FAILED.format(index=self.ctx.index,
-                                                                message=calc.exit_message or calc.exit_status)
+            return self.exit_codes.ERROR_OVERLAPS_FAILED.format(
+                index=self.ctx.index, message=calc.exit_message or calc.exit_status
+            )
         self.ctx.overlaps[f'chunk_{self.ctx.index:03d}'] = calc.outputs.overlaps
         self.ctx.index += 1
 
@@ -200,8 +247,13 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def run_dish(self):
         options = self.inputs.dish_options.get_dict() if 'dish_options' in self.inputs else {}
-        calc = self.submit(DishCalculation, code=self.inputs.dish_code, hamiltonian=self.ctx.hamiltonian,
-                           parameters=self.inputs.namd, metadata={'options': options, 'call_link_label': 'dish'})
+        calc = self.submit(
+            DishCalculation,
+            code=self.inputs.dish_code,
+            hamiltonian=self.ctx.hamiltonian,
+            parameters=self.inputs.namd,
+            metadata={'options': options, 'call_link_label': 'dish'},
+        )
         self.report(f'recombination analysis as qdots.dish<{calc.pk}> on {self.inputs.dish_code.full_label}')
         return ToContext(dish=calc)
 
@@ -218,5 +270,7 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         for name in ('summary', 'arrays'):
             self.out(name, self.ctx.results[name])
         s = self.ctx.results['summary']
-        self.report(f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV, dephasing {s["decoherence_time_fs"]:.1f} fs, '
-                    f'recombination {s["recombination_tau_ns"]} ns (CI {s["recombination_ci_ns"]})')
+        self.report(
+            f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV, dephasing {s["decoherence_time_fs"]:.1f} fs, '
+            f'recombination {s["recombination_tau_ns"]} ns (CI {s["recombination_ci_ns"]})'
+        )

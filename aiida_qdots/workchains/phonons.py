@@ -1,4 +1,5 @@
 """``qdots.phonons``: LAMMPS normal modes, mode lifetimes, MSD(T) slope and G(r) of a nanocrystal, stage by stage."""
+
 from __future__ import annotations
 
 from aiida import orm
@@ -28,8 +29,11 @@ def validate_parameters(value, _ctx=None):
         return f'stages must be a non-empty subset of {", ".join(STAGES)}; got {p.get("stages")}'
     if 'lifetimes' in p['stages'] and 'modes' not in p['stages']:
         return 'the lifetimes stage projects on normal modes: add the modes stage'
-    temperatures = [*p.get('msd', {}).get('temperatures', []), *p.get('pdf', {}).get('temperatures', []),
-                    p.get('lifetimes', {}).get('temperature', 300.0)]
+    temperatures = [
+        *p.get('msd', {}).get('temperatures', []),
+        *p.get('pdf', {}).get('temperatures', []),
+        p.get('lifetimes', {}).get('temperature', 300.0),
+    ]
     if any(not isinstance(t, int | float) or t <= 0 for t in temperatures):
         return f'temperatures must be positive numbers (K), got {temperatures}'
     if 'msd' in p['stages'] and len(set(p['msd']['temperatures'])) < 2:
@@ -40,8 +44,9 @@ def validate_parameters(value, _ctx=None):
         MDSettings(**{**p['md'], 'temperature': 300.0})
         hessian = p.get('hessian', {})
         method = hessian.get('method', 'auto')  # auto resolves to a valid method when the code is known
-        HessianSettings(displacement=hessian.get('displacement', 0.005),
-                        method='finite_differences' if method == 'auto' else method)
+        HessianSettings(
+            displacement=hessian.get('displacement', 0.005), method='finite_differences' if method == 'auto' else method
+        )
     except (QdotsInputError, TypeError) as error:
         return f'invalid settings: {error}'
 
@@ -76,14 +81,24 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input('structure', valid_type=orm.StructureData, help='Non-periodic nanocrystal (aiida-qdots build).')
-        spec.input('code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'lammps'),
-                   help='LAMMPS with the MANYBODY package.')
+        spec.input(
+            'code',
+            valid_type=orm.AbstractCode,
+            validator=lambda v, _: check_code_plugin(v, 'lammps'),
+            help='LAMMPS with the MANYBODY package.',
+        )
         spec.input('force_field', valid_type=orm.SinglefileData, help='Force-field node (get_force_field_node).')
-        spec.input('parameters', valid_type=orm.Dict, validator=validate_parameters,
-                   help='stages, minimize, hessian, md, lifetimes, msd, pdf settings (see phonons.yaml)')
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            validator=validate_parameters,
+            help='stages, minimize, hessian, md, lifetimes, msd, pdf settings (see phonons.yaml)',
+        )
         spec.inputs.validator = validate_inputs
         spec.outline(
-            cls.setup, cls.minimise, cls.inspect_minimisation,
+            cls.setup,
+            cls.minimise,
+            cls.inspect_minimisation,
             if_(cls.wants_modes)(cls.run_hessian, cls.analyse_modes),
             while_(cls.has_next_md)(cls.run_md, cls.inspect_md),
             if_(cls.wants_lifetimes)(cls.lifetimes_stage),
@@ -92,16 +107,28 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         )
         spec.output('relaxed_structure', valid_type=orm.StructureData)
         spec.output('hessian', valid_type=orm.ArrayData, required=False, help='eV/A^2, 3N x 3N')
-        spec.output('normal_modes', valid_type=orm.ArrayData, required=False,
-                    help='frequencies (THz, cm^-1), mass-weighted eigenvectors, rigid_mask')
+        spec.output(
+            'normal_modes',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='frequencies (THz, cm^-1), mass-weighted eigenvectors, rigid_mask',
+        )
         spec.output('dos', valid_type=orm.ArrayData, required=False, help='phonon DOS (states/THz)')
-        spec.output('modes_summary', valid_type=orm.Dict, required=False,
-                    help='Hessian checks, rigid modes, imaginary modes, DOS integral')
+        spec.output(
+            'modes_summary',
+            valid_type=orm.Dict,
+            required=False,
+            help='Hessian checks, rigid modes, imaginary modes, DOS integral',
+        )
         spec.output('lifetimes', valid_type=orm.ArrayData, required=False, help='per-mode lifetimes (fs)')
         spec.output('lifetimes_summary', valid_type=orm.Dict, required=False)
         spec.output('msd', valid_type=orm.ArrayData, required=False, help='<u^2> (A^2) per element vs T (K)')
-        spec.output('msd_slope', valid_type=orm.Dict, required=False,
-                    help='d<u^2>/dT (A^2/K, 3D) with its error: the input of qdots.ued')
+        spec.output(
+            'msd_slope',
+            valid_type=orm.Dict,
+            required=False,
+            help='d<u^2>/dT (A^2/K, 3D) with its error: the input of qdots.ued',
+        )
         spec.output('pdf', valid_type=orm.ArrayData, required=False, help='G(r) at two temperatures and dG(r)')
         spec.exit_code(460, 'ERROR_MINIMISATION_FAILED', message='LAMMPS minimisation failed: {message}')
         spec.exit_code(461, 'ERROR_HESSIAN_FAILED', message='LAMMPS finite-difference Hessian failed: {message}')
@@ -109,8 +136,13 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.exit_code(463, 'ERROR_ANALYSIS_FAILED', message='analysis of stage {stage} failed: {error}')
 
     @classmethod
-    def get_builder_from_protocol(cls, code: orm.AbstractCode, structure: orm.StructureData,
-                                  protocol: str | None = None, overrides: dict | None = None):
+    def get_builder_from_protocol(
+        cls,
+        code: orm.AbstractCode,
+        structure: orm.StructureData,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+    ):
         """Builder for ``protocol`` with ``overrides`` merged into the parameters."""
         inputs = cls.get_protocol_inputs(protocol, overrides)
         builder = cls.get_builder()
@@ -132,14 +164,22 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             temperatures.update(float(t) for t in p['pdf']['temperatures'])
         self.ctx.temperatures = sorted(temperatures)
         self.ctx.trajectories = {}
-        self.report(f'{self.inputs.structure.get_formula()}: stages {", ".join(p["stages"])}; MD at '
-                    f'{", ".join(f"{t:g}" for t in self.ctx.temperatures) or "no"} K')
+        self.report(
+            f'{self.inputs.structure.get_formula()}: stages {", ".join(p["stages"])}; MD at '
+            f'{", ".join(f"{t:g}" for t in self.ctx.temperatures) or "no"} K'
+        )
 
     def _submit(self, settings, label: str):
         p = self.ctx.p
-        builder = get_lammps_builder(self.inputs.code, self.ctx.get('relaxed', self.inputs.structure),
-                                     self.inputs.force_field, settings, num_mpiprocs=p.get('num_mpiprocs'),
-                                     max_wallclock_seconds=p.get('max_wallclock_seconds', 7200), label=label)
+        builder = get_lammps_builder(
+            self.inputs.code,
+            self.ctx.get('relaxed', self.inputs.structure),
+            self.inputs.force_field,
+            settings,
+            num_mpiprocs=p.get('num_mpiprocs'),
+            max_wallclock_seconds=p.get('max_wallclock_seconds', 7200),
+            label=label,
+        )
         builder.metadata.call_link_label = label.replace(' ', '_')
         return self.submit(builder)
 
@@ -161,8 +201,10 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def run_hessian(self):
         method = hessian_method(self.ctx.p['hessian'].get('method', 'auto'), self.inputs.code)
         node = self._submit(HessianSettings(self.ctx.p['hessian']['displacement'], method), 'hessian')
-        self.report(f'Hessian by {method.replace("_", " ")} ({6 * len(self.ctx.relaxed.sites)} force evaluations): '
-                    f'qdots.lammps<{node.pk}>')
+        self.report(
+            f'Hessian by {method.replace("_", " ")} ({6 * len(self.ctx.relaxed.sites)} force evaluations): '
+            f'qdots.lammps<{node.pk}>'
+        )
         return ToContext(hessian=node)
 
     def analyse_modes(self):
@@ -170,15 +212,18 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_HESSIAN_FAILED.format(message=node.exit_message or node.exit_status)
         self.out('hessian', node.outputs.hessian)
-        failure = self._run_analysis('modes', analyse_normal_modes, node.outputs.hessian, self.ctx.relaxed,
-                                     orm.Dict(self.ctx.p['hessian']))
+        failure = self._run_analysis(
+            'modes', analyse_normal_modes, node.outputs.hessian, self.ctx.relaxed, orm.Dict(self.ctx.p['hessian'])
+        )
         if failure:
             return failure
         self.ctx.normal_modes = self.outputs['normal_modes']
         s = self.outputs['modes_summary']
-        self.report(f'{s["n_vibrational_modes"]} modes up to {s["max_frequency_thz"]:.2f} THz; 6 rigid modes '
-                    f'<= {s["rigid_max_thz_unprojected"]:.3f} THz before projection; largest imaginary '
-                    f'{s["max_imaginary_thz"]:.3f} THz; Hessian asymmetry {s["asymmetry"]:.1e}')
+        self.report(
+            f'{s["n_vibrational_modes"]} modes up to {s["max_frequency_thz"]:.2f} THz; 6 rigid modes '
+            f'<= {s["rigid_max_thz_unprojected"]:.3f} THz before projection; largest imaginary '
+            f'{s["max_imaginary_thz"]:.3f} THz; Hessian asymmetry {s["asymmetry"]:.1e}'
+        )
 
     def has_next_md(self):
         return len(self.ctx.trajectories) < len(self.ctx.temperatures)
@@ -194,8 +239,9 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def inspect_md(self):
         node, temperature = self.ctx.md, self.ctx.md_temperature
         if not node.is_finished_ok or 'trajectory' not in node.outputs:
-            return self.exit_codes.ERROR_MD_FAILED.format(temperature=temperature,
-                                                          message=node.exit_message or node.exit_status)
+            return self.exit_codes.ERROR_MD_FAILED.format(
+                temperature=temperature, message=node.exit_message or node.exit_status
+            )
         self.ctx.trajectories[f'{temperature:g}'] = node.outputs.trajectory
 
     def _nve_start_fs(self) -> float:
@@ -217,27 +263,36 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             results = function(*args, **kwargs)
         except ValueError as error:
             return self.exit_codes.ERROR_ANALYSIS_FAILED.format(stage=stage, error=error)
-        for name, value in (results.items() if isinstance(results, dict) else [(stage, results)]):
+        for name, value in results.items() if isinstance(results, dict) else [(stage, results)]:
             self.out(name, value)
         return None
 
     def lifetimes_stage(self):
         temperature = float(self.ctx.p['lifetimes']['temperature'])
         parameters = {**self.ctx.p['lifetimes'], 'nve_start_fs': self._nve_start_fs(), 'temperature_k': temperature}
-        failure = self._run_analysis('lifetimes', analyse_lifetimes, self.ctx.trajectories[f'{temperature:g}'],
-                                     self.ctx.normal_modes, orm.Dict(parameters))
+        failure = self._run_analysis(
+            'lifetimes',
+            analyse_lifetimes,
+            self.ctx.trajectories[f'{temperature:g}'],
+            self.ctx.normal_modes,
+            orm.Dict(parameters),
+        )
         if failure:
             return failure
         s = self.outputs['lifetimes_summary']
-        self.report(f'lifetimes at {temperature:g} K: {s["n_resolved_gle"]} of {s["n_modes"]} modes resolved; median '
-                    f'{s["median_tau_gle_fs"]} fs (GLE), {s["median_tau_lorentzian_fs"]} fs (Lorentzian)')
+        self.report(
+            f'lifetimes at {temperature:g} K: {s["n_resolved_gle"]} of {s["n_modes"]} modes resolved; median '
+            f'{s["median_tau_gle_fs"]} fs (GLE), {s["median_tau_lorentzian_fs"]} fs (Lorentzian)'
+        )
 
     def msd_stage(self):
         keys = {f'T_{float(t):g}'.replace('.', 'p'): f'{float(t):g}' for t in self.ctx.p['msd']['temperatures']}
-        parameters = orm.Dict({'nve_start_fs': self._nve_start_fs(),
-                               'temperatures': {k: float(v) for k, v in keys.items()}})
-        failure = self._run_analysis('msd', analyse_msd, parameters,
-                                     **{k: self.ctx.trajectories[v] for k, v in keys.items()})
+        parameters = orm.Dict(
+            {'nve_start_fs': self._nve_start_fs(), 'temperatures': {k: float(v) for k, v in keys.items()}}
+        )
+        failure = self._run_analysis(
+            'msd', analyse_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
+        )
         if failure:
             return failure
         slope = self.outputs['msd_slope']
@@ -245,10 +300,21 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def pdf_stage(self):
         cold, hot = (float(t) for t in self.ctx.p['pdf']['temperatures'])
-        parameters = orm.Dict({**self.ctx.p['pdf'], 'nve_start_fs': self._nve_start_fs(), 'temperature_cold_k': cold,
-                               'temperature_hot_k': hot})
-        failure = self._run_analysis('pdf', analyse_pdf, parameters, cold=self.ctx.trajectories[f'{cold:g}'],
-                                     hot=self.ctx.trajectories[f'{hot:g}'])
+        parameters = orm.Dict(
+            {
+                **self.ctx.p['pdf'],
+                'nve_start_fs': self._nve_start_fs(),
+                'temperature_cold_k': cold,
+                'temperature_hot_k': hot,
+            }
+        )
+        failure = self._run_analysis(
+            'pdf',
+            analyse_pdf,
+            parameters,
+            cold=self.ctx.trajectories[f'{cold:g}'],
+            hot=self.ctx.trajectories[f'{hot:g}'],
+        )
         if failure:
             return failure
         peaks = self.outputs['pdf'].base.attributes.get('peaks_cold_angstrom')[:4]

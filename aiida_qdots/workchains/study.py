@@ -4,6 +4,7 @@
 Every finished stage is filed at once into ``qdots/<study>/<system>/<configuration>/<stage>`` with ``qdots`` extras
 (:mod:`aiida_qdots.common.filing`), so a stopped or partly failed study keeps what it finished.
 """
+
 from __future__ import annotations
 
 from aiida import orm
@@ -76,23 +77,50 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('composition', valid_type=orm.Str, validator=validate_composition,
-                   help="'se-rich' (Cd17Se28H22) or 'cd-rich' (Cd28Se17Cl22).")
-        spec.input('arrangement', valid_type=orm.Int,
-                   validator=lambda v, _: validate_arrangements(orm.List([v.value])),
-                   help='Index of the symmetry-distinct ligand arrangement (aiida-qdots clusters).')
+        spec.input(
+            'composition',
+            valid_type=orm.Str,
+            validator=validate_composition,
+            help="'se-rich' (Cd17Se28H22) or 'cd-rich' (Cd28Se17Cl22).",
+        )
+        spec.input(
+            'arrangement',
+            valid_type=orm.Int,
+            validator=lambda v, _: validate_arrangements(orm.List([v.value])),
+            help='Index of the symmetry-distinct ligand arrangement (aiida-qdots clusters).',
+        )
         spec.input('cp2k_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
         spec.input('python_code', valid_type=orm.AbstractCode, help='Python with aiida-qdots and PySCF (NAMD).')
-        spec.input('dish_code', valid_type=orm.AbstractCode, required=False,
-                   help='Run the NAMD recombination analysis as a qdots.dish job with this code.')
+        spec.input(
+            'dish_code',
+            valid_type=orm.AbstractCode,
+            required=False,
+            help='Run the NAMD recombination analysis as a qdots.dish job with this code.',
+        )
         spec.input('protocol', valid_type=orm.Str, help='Protocol of every stage (fast, moderate, precise).')
-        spec.input('overrides', valid_type=orm.Dict, default=lambda: orm.Dict(),
-                   help='{"aimd": {...}, "electronic": {...}, "namd": {...}}: merged into each stage protocol.')
-        spec.input('study', valid_type=orm.Str, required=False, validator=validate_study,
-                   help='Study label: file every finished stage into qdots/<study>/<system>/<configuration>/<stage>.')
+        spec.input(
+            'overrides',
+            valid_type=orm.Dict,
+            default=lambda: orm.Dict(),
+            help='{"aimd": {...}, "electronic": {...}, "namd": {...}}: merged into each stage protocol.',
+        )
+        spec.input(
+            'study',
+            valid_type=orm.Str,
+            required=False,
+            validator=validate_study,
+            help='Study label: file every finished stage into qdots/<study>/<system>/<configuration>/<stage>.',
+        )
         spec.inputs.validator = validate_stage_inputs
-        spec.outline(cls.setup, cls.run_aimd, cls.inspect_aimd, cls.run_electronic, cls.inspect_electronic,
-                     cls.run_namd, cls.inspect_namd)
+        spec.outline(
+            cls.setup,
+            cls.run_aimd,
+            cls.inspect_aimd,
+            cls.run_electronic,
+            cls.inspect_electronic,
+            cls.run_namd,
+            cls.inspect_namd,
+        )
         for stage, workchain in STAGES.items():
             spec.expose_outputs(workchain, namespace=stage, namespace_options={'required': False})
         spec.output('structure', valid_type=orm.StructureData, help='The built cluster (before relaxation).')
@@ -109,11 +137,15 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         self.ctx.configuration = configuration_label(arrangement)
         protocol = self.inputs.protocol.value
         production = stage_protocol_inputs(protocol, self.inputs.overrides.get_dict())['aimd']['stages'][-1]
-        self.ctx.extras = cluster_extras(composition, arrangement, protocol=protocol,
-                                         temperature_k=float(production['temperature']))
+        self.ctx.extras = cluster_extras(
+            composition, arrangement, protocol=protocol, temperature_k=float(production['temperature'])
+        )
         self.ctx.structure.base.extras.set(EXTRAS_KEY, self.ctx.extras)
-        where = f'qdots/{self.inputs.study.value}/{self.ctx.system}/{self.ctx.configuration}' \
-            if 'study' in self.inputs else 'no study group'
+        where = (
+            f'qdots/{self.inputs.study.value}/{self.ctx.system}/{self.ctx.configuration}'
+            if 'study' in self.inputs
+            else 'no study group'
+        )
         self.report(f'{self.ctx.system} {self.ctx.configuration} ({protocol}): AIMD -> electronic -> NAMD; {where}')
 
     def _overrides(self, stage: str) -> dict:
@@ -133,14 +165,16 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
             return exit_code.format(pk=node.pk, message=node.exit_message or f'exit status {node.exit_status}')
         self.out_many(self.exposed_outputs(node, STAGES[stage], namespace=stage))
         if 'study' in self.inputs:
-            group = file_stage(node, self.inputs.study.value, self.ctx.system, self.ctx.configuration, stage,
-                               self.ctx.extras)
+            group = file_stage(
+                node, self.inputs.study.value, self.ctx.system, self.ctx.configuration, stage, self.ctx.extras
+            )
             self.report(f'{stage}: finished; filed into {group.label}')
         return None
 
     def run_aimd(self):
         builder = AimdWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code, self.ctx.structure, self.inputs.protocol.value, self._overrides('aimd'))
+            self.inputs.cp2k_code, self.ctx.structure, self.inputs.protocol.value, self._overrides('aimd')
+        )
         return self._launch('aimd', builder)
 
     def inspect_aimd(self):
@@ -148,8 +182,11 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
 
     def run_electronic(self):
         builder = ElectronicWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code, self.ctx.aimd.outputs.trajectory, self.inputs.protocol.value,
-            self._overrides('electronic'))
+            self.inputs.cp2k_code,
+            self.ctx.aimd.outputs.trajectory,
+            self.inputs.protocol.value,
+            self._overrides('electronic'),
+        )
         return self._launch('electronic', builder)
 
     def inspect_electronic(self):
@@ -157,8 +194,12 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
 
     def run_namd(self):
         builder = NamdWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code, self.inputs.python_code, self.ctx.aimd.outputs.trajectory,
-            self.inputs.protocol.value, self._overrides('namd'))
+            self.inputs.cp2k_code,
+            self.inputs.python_code,
+            self.ctx.aimd.outputs.trajectory,
+            self.inputs.protocol.value,
+            self._overrides('namd'),
+        )
         if 'dish_code' in self.inputs:
             builder.dish_code = self.inputs.dish_code
         return self._launch('namd', builder)
@@ -190,28 +231,56 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('study', valid_type=orm.Str, validator=validate_study,
-                   help='Study label; its nodes are filed under the group qdots/<study>.')
-        spec.input('compositions', valid_type=orm.List, validator=validate_compositions,
-                   help=f'Cluster compositions: {", ".join(COMPOSITIONS)}.')
-        spec.input('arrangements', valid_type=orm.List, validator=validate_arrangements,
-                   help='Ligand-arrangement indices run for every composition (the paper: 6).')
-        spec.input('max_concurrent', valid_type=orm.Int, default=lambda: orm.Int(2),
-                   validator=lambda v, _: None if v.value >= 1 else 'max_concurrent must be >= 1',
-                   help='Configurations running at once.')
-        spec.expose_inputs(ConfigurationWorkChain, namespace='configuration',
-                           exclude=('composition', 'arrangement', 'study'))
+        spec.input(
+            'study',
+            valid_type=orm.Str,
+            validator=validate_study,
+            help='Study label; its nodes are filed under the group qdots/<study>.',
+        )
+        spec.input(
+            'compositions',
+            valid_type=orm.List,
+            validator=validate_compositions,
+            help=f'Cluster compositions: {", ".join(COMPOSITIONS)}.',
+        )
+        spec.input(
+            'arrangements',
+            valid_type=orm.List,
+            validator=validate_arrangements,
+            help='Ligand-arrangement indices run for every composition (the paper: 6).',
+        )
+        spec.input(
+            'max_concurrent',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(2),
+            validator=lambda v, _: None if v.value >= 1 else 'max_concurrent must be >= 1',
+            help='Configurations running at once.',
+        )
+        spec.expose_inputs(
+            ConfigurationWorkChain, namespace='configuration', exclude=('composition', 'arrangement', 'study')
+        )
         spec.outline(cls.setup, while_(cls.has_pending)(cls.run_batch, cls.inspect_batch), cls.finalise)
-        spec.output('summary', valid_type=orm.Dict,
-                    help='Per configuration: system, arrangement, state, failed stage and message, node PKs.')
-        spec.exit_code(470, 'ERROR_SOME_CONFIGURATIONS_FAILED',
-                       message='{n_failed} of {n_total} configurations failed: {failed}')
+        spec.output(
+            'summary',
+            valid_type=orm.Dict,
+            help='Per configuration: system, arrangement, state, failed stage and message, node PKs.',
+        )
+        spec.exit_code(
+            470, 'ERROR_SOME_CONFIGURATIONS_FAILED', message='{n_failed} of {n_total} configurations failed: {failed}'
+        )
         spec.exit_code(471, 'ERROR_ALL_CONFIGURATIONS_FAILED', message='every configuration failed: {failed}')
 
     @classmethod
-    def get_builder_from_protocol(cls, cp2k_code: orm.AbstractCode, python_code: orm.AbstractCode, study: str,
-                                  compositions: list[str], arrangements: list[int], protocol: str | None = None,
-                                  overrides: dict | None = None):
+    def get_builder_from_protocol(
+        cls,
+        cp2k_code: orm.AbstractCode,
+        python_code: orm.AbstractCode,
+        study: str,
+        compositions: list[str],
+        arrangements: list[int],
+        protocol: str | None = None,
+        overrides: dict | None = None,
+    ):
         """Builder for ``protocol``; ``overrides`` holds ``max_concurrent`` and, under ``stages``, per-stage
         overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}}``). Bad input raises QdotsInputError."""
         protocol = protocol or cls.get_default_protocol()
@@ -228,17 +297,21 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder.configuration.protocol = orm.Str(protocol)
         builder.configuration.overrides = orm.Dict(inputs['stages'])
         builder.metadata.label = study
-        builder.metadata.description = (f'study {study}: {", ".join(builder.compositions.get_list())} x arrangements '
-                                        f'{builder.arrangements.get_list()} ({protocol})')
+        builder.metadata.description = (
+            f'study {study}: {", ".join(builder.compositions.get_list())} x arrangements '
+            f'{builder.arrangements.get_list()} ({protocol})'
+        )
         return builder
 
     def setup(self):
         group = register_study(self.node, self.inputs.study.value, 'study', self.inputs.configuration.protocol.value)
-        self.ctx.pending = [(c, a) for c in self.inputs.compositions.get_list()
-                            for a in self.inputs.arrangements.get_list()]
+        self.ctx.pending = [
+            (c, a) for c in self.inputs.compositions.get_list() for a in self.inputs.arrangements.get_list()
+        ]
         self.ctx.launched = []
-        self.report(f'{len(self.ctx.pending)} configurations, {self.inputs.max_concurrent.value} at a time; '
-                    f'group {group.label}')
+        self.report(
+            f'{len(self.ctx.pending)} configurations, {self.inputs.max_concurrent.value} at a time; group {group.label}'
+        )
 
     def has_pending(self):
         return bool(self.ctx.pending)
@@ -250,38 +323,61 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         for composition, arrangement in batch:
             key = configuration_key(composition, arrangement)
             metadata = {**inputs.get('metadata', {}), 'call_link_label': key}
-            node = self.submit(ConfigurationWorkChain, **{
-                **inputs, 'composition': orm.Str(composition), 'arrangement': orm.Int(arrangement),
-                'study': self.inputs.study, 'metadata': metadata})
+            node = self.submit(
+                ConfigurationWorkChain,
+                **{
+                    **inputs,
+                    'composition': orm.Str(composition),
+                    'arrangement': orm.Int(arrangement),
+                    'study': self.inputs.study,
+                    'metadata': metadata,
+                },
+            )
             self.report(f'{composition} arrangement {arrangement}: launched qdots.configuration<{node.pk}>')
             self.ctx.launched.append(key)
             self.to_context(**{key: node})
 
     def inspect_batch(self):
         done = sum(1 for key in self.ctx.launched if self.ctx[key].is_finished_ok)
-        self.report(f'{done} of {len(self.ctx.launched)} launched configurations finished; '
-                    f'{len(self.ctx.pending)} waiting')
+        self.report(
+            f'{done} of {len(self.ctx.launched)} launched configurations finished; {len(self.ctx.pending)} waiting'
+        )
 
     def finalise(self):
         entries, failed = {}, []
         for key in self.ctx.launched:
             node = self.ctx[key]
             finished = [s for s in STAGES if s in node.outputs]
-            entry = {'composition': node.inputs.composition.value, 'arrangement': node.inputs.arrangement.value,
-                     'pk': node.pk, 'uuid': node.uuid, 'exit_status': node.exit_status,
-                     'finished_stages': finished, 'ok': node.is_finished_ok}
+            entry = {
+                'composition': node.inputs.composition.value,
+                'arrangement': node.inputs.arrangement.value,
+                'pk': node.pk,
+                'uuid': node.uuid,
+                'exit_status': node.exit_status,
+                'finished_stages': finished,
+                'ok': node.is_finished_ok,
+            }
             if not node.is_finished_ok:
                 entry['failed_stage'] = next((s for s in STAGES if s not in finished), None)
                 entry['message'] = node.exit_message or f'exit status {node.exit_status}'
                 failed.append(f'{key} ({entry["failed_stage"]}: {entry["message"]})')
             entries[key] = entry
-        summary = orm.Dict({'study': self.inputs.study.value, 'configurations': entries,
-                            'n_total': len(entries), 'n_failed': len(failed)})
+        summary = orm.Dict(
+            {
+                'study': self.inputs.study.value,
+                'configurations': entries,
+                'n_total': len(entries),
+                'n_failed': len(failed),
+            }
+        )
         self.out('summary', summary.store())
-        self.report(f'{len(entries) - len(failed)} of {len(entries)} configurations finished'
-                    + (f'; failed: {"; ".join(failed)}' if failed else ''))
+        self.report(
+            f'{len(entries) - len(failed)} of {len(entries)} configurations finished'
+            + (f'; failed: {"; ".join(failed)}' if failed else '')
+        )
         if failed and len(failed) == len(entries):
             return self.exit_codes.ERROR_ALL_CONFIGURATIONS_FAILED.format(failed='; '.join(failed))
         if failed:
             return self.exit_codes.ERROR_SOME_CONFIGURATIONS_FAILED.format(
-                n_failed=len(failed), n_total=len(entries), failed='; '.join(failed))
+                n_failed=len(failed), n_total=len(entries), failed='; '.join(failed)
+            )

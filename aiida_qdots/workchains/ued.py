@@ -1,4 +1,5 @@
 """``qdots.ued``: UED data -> Debye-Waller fits -> lattice temperature -> Auger / trapping kinetic-model fit."""
+
 from __future__ import annotations
 
 from aiida import orm
@@ -20,7 +21,7 @@ UED_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_
 def validate_data(value, _ctx=None):
     missing = [name for name in UED_ARRAYS if name not in value.get_arraynames()]
     if missing or not value.base.attributes.get('sets', None):
-        return (f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}')
+        return f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}'
 
 
 class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
@@ -37,12 +38,24 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
-        spec.input('data', valid_type=orm.ArrayData, validator=validate_data,
-                   help='UED intensities from `aiida-qdots import ued` (measured or the synthetic demo)')
-        spec.input('msd_slope', valid_type=orm.Dict, validator=validate_msd_slope,
-                   help='slope_A2_per_K, slope_stderr_A2_per_K: 3D d<u^2>/dT (qdots.phonons output or user value)')
-        spec.input('model', valid_type=orm.Dict, validator=validate_model,
-                   help='KineticModel parameters (fixed values and fit starting values), trapping_wavelengths_nm')
+        spec.input(
+            'data',
+            valid_type=orm.ArrayData,
+            validator=validate_data,
+            help='UED intensities from `aiida-qdots import ued` (measured or the synthetic demo)',
+        )
+        spec.input(
+            'msd_slope',
+            valid_type=orm.Dict,
+            validator=validate_msd_slope,
+            help='slope_A2_per_K, slope_stderr_A2_per_K: 3D d<u^2>/dT (qdots.phonons output or user value)',
+        )
+        spec.input(
+            'model',
+            valid_type=orm.Dict,
+            validator=validate_model,
+            help='KineticModel parameters (fixed values and fit starting values), trapping_wavelengths_nm',
+        )
         spec.input('parameters', valid_type=orm.Dict, help='alpha (linearity test), n_trajectories (SSA check)')
         spec.outline(cls.debye_waller, cls.temperature, cls.fit)
         spec.output('debye_waller', valid_type=orm.ArrayData, help='du2 (A^2) per set and delay, linearity test')
@@ -53,8 +66,9 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.exit_code(451, 'ERROR_FIT_FAILED', message='kinetic-model fit failed: {error}')
 
     @classmethod
-    def get_builder_from_protocol(cls, data: orm.ArrayData, msd_slope: orm.Dict, protocol: str | None = None,
-                                  overrides: dict | None = None):
+    def get_builder_from_protocol(
+        cls, data: orm.ArrayData, msd_slope: orm.Dict, protocol: str | None = None, overrides: dict | None = None
+    ):
         """Builder for ``protocol`` with ``overrides`` merged into its ``model`` / ``parameters``."""
         inputs = cls.get_protocol_inputs(protocol, overrides)
         builder = cls.get_builder()
@@ -66,8 +80,10 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def debye_waller(self):
         sets = self.inputs.data.base.attributes.get('sets')
-        self.report(f'{len(sets)} pump set(s), {len(self.inputs.data.get_array("delay_ps"))} delays, '
-                    f'{len(self.inputs.data.get_array("q_inv_angstrom"))} peaks')
+        self.report(
+            f'{len(sets)} pump set(s), {len(self.inputs.data.get_array("delay_ps"))} delays, '
+            f'{len(self.inputs.data.get_array("q_inv_angstrom"))} peaks'
+        )
         try:
             self.ctx.dw = debye_waller_analysis(self.inputs.data, self.inputs.parameters)
         except ValueError as error:
@@ -76,8 +92,10 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         flagged = self.ctx.dw.base.attributes.get('flagged_delays_ps')
         for pump, delays in zip(sets, flagged, strict=True):
             if delays:
-                self.report(f'{pump["wavelength_nm"]:g} nm: Q^4 deviation (localized disorder) at {len(delays)} '
-                            f'delay(s), first {delays[0]:g} ps')
+                self.report(
+                    f'{pump["wavelength_nm"]:g} nm: Q^4 deviation (localized disorder) at {len(delays)} '
+                    f'delay(s), first {delays[0]:g} ps'
+                )
 
     def temperature(self):
         self.ctx.temperature = lattice_temperature_from_dw(self.ctx.dw, self.inputs.msd_slope)
@@ -91,9 +109,12 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('fit', results['fit'])
         self.out('fit_curves', results['fit_curves'])
         for entry in results['fit']['sets']:
-            values = ', '.join(f'{k} {v:.3g} [{entry["ci"][k][0]:.3g}, {entry["ci"][k][1]:.3g}]'
-                               for k, v in entry['values'].items())
-            self.report(f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:g} mJ/cm^2: {values}; '
-                        f'plateau {entry["plateau_k"]:.1f} K, chi2/dof {entry["chi2_reduced"]:.2f}')
+            values = ', '.join(
+                f'{k} {v:.3g} [{entry["ci"][k][0]:.3g}, {entry["ci"][k][1]:.3g}]' for k, v in entry['values'].items()
+            )
+            self.report(
+                f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:g} mJ/cm^2: {values}; '
+                f'plateau {entry["plateau_k"]:.1f} K, chi2/dof {entry["chi2_reduced"]:.2f}'
+            )
         if not all(entry['success'] for entry in results['fit']['sets']):
             return self.exit_codes.ERROR_FIT_FAILED.format(error='least squares did not converge for every set')

@@ -5,6 +5,7 @@ inputs (``metadata`` namespaces skipped), outputs and exit codes come from ``cls
 no AiiDA profile. An unknown entry point or a malformed marker raises :class:`SpecTableError`, so that
 ``mkdocs build --strict`` fails.
 """
+
 from __future__ import annotations
 
 import html
@@ -52,7 +53,7 @@ def cell(text: Any) -> str:
     """``text`` as one Markdown table cell: code spans kept as they are, HTML and Markdown specials escaped."""
     text, out, start = ' '.join(str(text).split()), [], 0
     for span in [*CODE_SPAN.finditer(text), None]:
-        plain = text[start:span.start() if span else len(text)]
+        plain = text[start : span.start() if span else len(text)]
         out.append(re.sub(r'([\\*_\[\]])', r'\\\1', html.escape(plain, quote=False)).replace('|', '&#124;'))
         if span:
             out.append(span[0])
@@ -143,8 +144,9 @@ def expand(markdown: str, source: str = '<string>') -> str:
         raise SpecTableError(f'{source}: {error}') from error
     leftover = ANY_MARKER.search(expanded)
     if leftover:
-        raise SpecTableError(f'{source}: malformed spec marker {leftover[0]!r}; '
-                             'write <!-- spec: ENTRY_POINT --> alone on its line')
+        raise SpecTableError(
+            f'{source}: malformed spec marker {leftover[0]!r}; write <!-- spec: ENTRY_POINT --> alone on its line'
+        )
     return expanded
 
 

@@ -202,8 +202,8 @@ def analyse_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.Traject
             'temperatures_k': [p['temperature_cold_k'], p['temperature_hot_k']],
             'peaks_cold_angstrom': pdf_peaks(r, curves['cold']).tolist(),
             'units': {'r': 'angstrom', 'g': '1/angstrom^2'},
-            'convention': 'G(r) = R(r)/r - 4 pi r rho0 gamma0(r), Z-weighted (large-Q electron scattering), sphere shape '
-            'function; delta_g = G(hot) - G(cold)',
+            'convention': 'G(r) = R(r)/r - 4 pi r rho0 gamma0(r), Z-weighted (large-Q electron scattering), '
+            'sphere shape function; delta_g = G(hot) - G(cold)',
         }
     )
     return node

@@ -12,16 +12,16 @@ from ase import Atoms
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
-from aiida_qdots.calculations.force_fields import (
+from aiida_qdots.calculations.lammps import get_lammps_builder
+from aiida_qdots.calculations.lammps.force_fields import (
     file_elements,
     find_potential_file,
     get_force_field,
     get_force_field_node,
 )
-from aiida_qdots.calculations.lammps_inputs import (
+from aiida_qdots.calculations.lammps.inputs import (
     MDSettings,
     MinimizeSettings,
-    get_lammps_builder,
     lammps_frame,
     md_script,
     settings_from_dict,
@@ -29,7 +29,7 @@ from aiida_qdots.calculations.lammps_inputs import (
 )
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import AMU_KG, EV_J
-from aiida_qdots.parsers.lammps import parse_lammps_dump, parse_lammps_log, thermo_arrays
+from aiida_qdots.readers.lammps import parse_lammps_dump, parse_lammps_log, thermo_arrays
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 
 AMU_A2_FS2_EV = AMU_KG * 1e10 / EV_J

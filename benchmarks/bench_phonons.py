@@ -77,8 +77,8 @@ def bench_lammps() -> None:
     from aiida import load_profile, orm
 
     load_profile(allow_switch=True)
-    from aiida_qdots.calculations.force_fields import find_potential_file
-    from aiida_qdots.calculations.lammps_inputs import MDSettings, md_script, write_lammps_data
+    from aiida_qdots.calculations.lammps.force_fields import find_potential_file
+    from aiida_qdots.calculations.lammps.inputs import MDSettings, md_script, write_lammps_data
 
     atoms = build_nanocrystal(30.0)
     structure = orm.StructureData(ase=atoms)

@@ -5,7 +5,7 @@ verdi run examples/cluster_energy.py [--composition se-rich|cd-rich] [--arrangem
 
 from aiida import orm
 
-from aiida_qdots.calculations.functions import build_cluster
+from aiida_qdots.functions.clusters import build_cluster
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 

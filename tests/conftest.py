@@ -68,7 +68,7 @@ def real_levels(aiida_profile, shared_data_dir):
 @pytest.fixture
 def localhost(aiida_profile):
     """The qdots localhost computer (core.local + core.direct), created the way `aiida-qdots setup` does."""
-    from aiida_qdots.common.codes import get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     return computer
@@ -77,7 +77,7 @@ def localhost(aiida_profile):
 @pytest.fixture
 def cp2k_code(localhost):
     """Debian's CP2K registered as `cp2k@localhost`."""
-    from aiida_qdots.common.codes import get_or_create_code
+    from aiida_qdots.provisioning.codes import get_or_create_code
 
     return get_or_create_code('cp2k', localhost)[0]
 
@@ -85,7 +85,7 @@ def cp2k_code(localhost):
 @pytest.fixture
 def lammps_code(localhost):
     """Debian's LAMMPS registered as `lammps@localhost`."""
-    from aiida_qdots.common.codes import get_or_create_code
+    from aiida_qdots.provisioning.codes import get_or_create_code
 
     return get_or_create_code('lammps', localhost)[0]
 
@@ -93,7 +93,7 @@ def lammps_code(localhost):
 @pytest.fixture
 def python_code(localhost):
     """This interpreter (with aiida-qdots and PySCF) registered as `qdots-python@localhost`."""
-    from aiida_qdots.common.codes import get_or_create_code
+    from aiida_qdots.provisioning.codes import get_or_create_code
 
     return get_or_create_code('python', localhost)[0]
 
@@ -105,8 +105,8 @@ def lammps_phonon_code(localhost):
     not installed, except in CI (`CI=true`), where it must be."""
     import os
 
-    from aiida_qdots.common.codes import CODES, find_executable, get_or_create_code
     from aiida_qdots.common.errors import QdotsInputError
+    from aiida_qdots.provisioning.codes import CODES, find_executable, get_or_create_code
 
     try:
         find_executable(CODES['lammps_phonon'])

@@ -14,16 +14,16 @@ from test_spectra import velocity_verlet_diatomic
 from aiida_qdots.analysis.fluctuations import atomic_masses
 from aiida_qdots.analysis.fluctuations import rmsf as rmsf_kernel
 from aiida_qdots.analysis.spectra import AMU_A2_FS2_EV, central_difference_velocities, power_spectrum
-from aiida_qdots.calculations.trajectory_analysis import (
+from aiida_qdots.cli import cli
+from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.units import SPEED_OF_LIGHT_CM_FS
+from aiida_qdots.functions.trajectory import (
     ANALYSIS_DEFAULTS,
     analysis_parameters,
     analysis_window,
     trajectory_rmsf,
     trajectory_spectra,
 )
-from aiida_qdots.cli import cli
-from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.units import SPEED_OF_LIGHT_CM_FS
 from aiida_qdots.plots.aimd import analysis_nodes, plot_rmsf
 from aiida_qdots.structures.importers import import_trajectory
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from profile_state import node_count, profile_fingerprint
 from trajectory_files import cp2k_text, extxyz_text, frames, write
 
-from aiida_qdots.calculations.force_fields import get_force_field_node
+from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.clusters import build_magic_cluster

@@ -6,8 +6,8 @@ from aiida import orm
 from aiida.engine import run_get_node
 
 from aiida_qdots.analysis.structure import mean_bond_length, radius_of_gyration
-from aiida_qdots.calculations.functions import build_cluster
 from aiida_qdots.common.units import HARTREE_EV
+from aiida_qdots.functions.clusters import build_cluster
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.ligand_ranking import LigandRankingWorkChain
 

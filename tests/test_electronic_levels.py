@@ -21,15 +21,15 @@ from aiida_qdots.analysis.electronic import (
     series_statistics,
     uniform_timestep,
 )
-from aiida_qdots.calculations.levels_analysis import (
+from aiida_qdots.cli import cli
+from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.units import HBAR_EV_FS
+from aiida_qdots.functions.levels import (
     LEVELS_ANALYSIS_DEFAULTS,
     analyze_levels,
     levels_analysis_parameters,
     load_levels,
 )
-from aiida_qdots.cli import cli
-from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.units import HBAR_EV_FS
 from aiida_qdots.structures.trajectories import parse_levels_csv
 
 CONVENTION_NAMES = {

@@ -28,7 +28,7 @@ from scipy.spatial.transform import Rotation
 from services_support import DAEMON_TIMEOUT, DAEMON_WORKERS, slurm_jobs, wait_for_processes
 from test_aimd import _frames_written, _kill_cp2k_in
 
-from aiida_qdots.common.computers import SLURM_LABEL, SLURM_NODE
+from aiida_qdots.provisioning.computers import SLURM_LABEL, SLURM_NODE
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 from aiida_qdots.workchains.aimd import RESTART_FILE, AimdWorkChain
 from aiida_qdots.workchains.cp2k_runs import cp2k_calcs

@@ -12,16 +12,16 @@ from ase import Atoms
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
-from aiida_qdots.calculations.force_fields import (
+from aiida_qdots.calculations.lammps import get_lammps_builder
+from aiida_qdots.calculations.lammps.force_fields import (
     file_elements,
     find_potential_file,
     get_force_field,
     get_force_field_node,
 )
-from aiida_qdots.calculations.lammps_inputs import (
+from aiida_qdots.calculations.lammps.inputs import (
     MDSettings,
     MinimizeSettings,
-    get_lammps_builder,
     lammps_frame,
     md_script,
     settings_from_dict,
@@ -29,7 +29,6 @@ from aiida_qdots.calculations.lammps_inputs import (
 )
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import AMU_KG, EV_J
-from aiida_qdots.parsers.lammps import parse_lammps_dump, parse_lammps_log, thermo_arrays
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 
 AMU_A2_FS2_EV = AMU_KG * 1e10 / EV_J
@@ -139,26 +138,6 @@ def test_invalid_inputs_raise_before_running(lammps_code, force_field):
     with pytest.raises(QdotsInputError, match='relax_cell needs a periodic'):
         get_lammps_builder(lammps_code, cluster, force_field, MinimizeSettings(relax_cell='iso'))
     assert orm.QueryBuilder().append(orm.CalcJobNode).count() == launched
-
-
-def test_parse_log_string_with_error():
-    text = (
-        'LAMMPS (29 Sep 2021 - Update 2)\n'
-        'Per MPI rank memory allocation (min/avg/max) = 3.0 | 3.0 | 3.0 Mbytes\n'
-        'Step Temp PotEng \n'
-        '       0          300   -259.62305 \n'
-        '      10    290.12   -259.5 \n'
-        'WARNING: Lost atoms in the box (src/thermo.cpp:480)\n'
-        'ERROR: Lost atoms: original 128 current 127 (src/thermo.cpp:481)\n'
-        'Last command: run 100\n'
-    )
-    log = parse_lammps_log(text)
-    assert log.version == '29 Sep 2021 - Update 2'
-    assert log.errors == ['ERROR: Lost atoms: original 128 current 127 (src/thermo.cpp:481) [Last command: run 100]']
-    assert log.warnings == ['WARNING: Lost atoms in the box (src/thermo.cpp:480)']
-    assert not log.finished and not log.blocks[0].complete
-    arrays, _ = thermo_arrays(log.blocks)
-    assert arrays['Step'].tolist() == [0, 10] and np.allclose(arrays['PotEng'], [-259.62305, -259.5])
 
 
 @pytest.mark.parametrize(
@@ -271,22 +250,6 @@ def test_md_nanocrystal_nvt_then_nve(lammps_code, force_field):
         f'N = {n}; <T>(NVT, last 2 ps) = {mean_temp:.1f} K; NVE drift = {drift:.2e} eV/atom/ps, '
         f'std(E_tot)/std(E_kin) = {ratio:.1e}; {rate[0]:.3g}, {rate[1]:.3g} atom-steps/s'
     )
-
-
-def test_parse_dump_triclinic_and_sorting():
-    text = (
-        'ITEM: TIME\n0.5\nITEM: TIMESTEP\n500\nITEM: NUMBER OF ATOMS\n2\n'
-        'ITEM: BOX BOUNDS xy xz yz pp pp pp\n-2.0 4.0 -2.0\n0.0 3.0 0.0\n0.0 7.0 0.0\n'
-        'ITEM: ATOMS id type element xu yu zu vx vy vz\n2 2 Se 1 1 1 0 0 2\n1 1 Cd 0 0 0 1000 0 0\n'
-    )
-    frames, units = parse_lammps_dump('ITEM: UNITS\nmetal\n' + text)
-    assert units == 'metal' and len(frames) == 1
-    frame = frames[0]
-    assert frame.timestep == 500 and frame.time == 0.5
-    assert np.allclose(frame.box, [[4.0, 0, 0], [-2.0, 3.0, 0], [0, 0, 7.0]]) and np.allclose(frame.origin, 0)
-    assert frame.columns['element'].tolist() == ['Cd', 'Se'] and frame.columns['vx'].tolist() == [1000.0, 0.0]
-    with pytest.raises(QdotsInputError, match='malformed dump'):
-        parse_lammps_dump(text.replace('2\nITEM: BOX', 'two\nITEM: BOX'))
 
 
 def test_md_periodic_langevin_rotated_frame(lammps_code, force_field):

@@ -6,9 +6,9 @@ from aiida import orm
 from aiida.engine import run_get_node
 from click.testing import CliRunner
 
-from aiida_qdots.calculations.levels_analysis import analyze_levels
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.functions.levels import analyze_levels
 from aiida_qdots.plots.namd import configuration_label, gap_figure, levels_figure, levels_node, namd_arrays
 
 

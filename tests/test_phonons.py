@@ -7,8 +7,9 @@ from aiida.engine import run_get_node
 from ase.build import bulk
 
 from aiida_qdots.analysis.normal_modes import hessian_checks, normal_modes, phonon_dos
-from aiida_qdots.calculations.force_fields import get_force_field_node
-from aiida_qdots.calculations.lammps_inputs import HessianSettings, MinimizeSettings, get_lammps_builder
+from aiida_qdots.calculations.lammps import get_lammps_builder
+from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
+from aiida_qdots.calculations.lammps.inputs import HessianSettings, MinimizeSettings
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 from aiida_qdots.workchains.phonons import PhononsWorkChain

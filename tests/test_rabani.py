@@ -12,8 +12,9 @@ from aiida.engine import run_get_node
 from ase.build import bulk
 from scipy.special import erfc
 
-from aiida_qdots.calculations.force_fields import get_force_field_node, read_pair_parameters
-from aiida_qdots.calculations.lammps_inputs import MinimizeSettings, get_lammps_builder
+from aiida_qdots.calculations.lammps import get_lammps_builder
+from aiida_qdots.calculations.lammps.force_fields import get_force_field_node, read_pair_parameters
+from aiida_qdots.calculations.lammps.inputs import MinimizeSettings
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import COULOMB_EV_ANGSTROM, KCAL_MOL_EV
 from aiida_qdots.structures.nanocrystals import build_nanocrystal

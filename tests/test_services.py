@@ -15,7 +15,7 @@ from scipy.spatial.transform import Rotation
 from services_support import DAEMON_WORKERS, wait_for_processes
 
 from aiida_qdots.cli import cli
-from aiida_qdots.common.computers import SLURM_LABEL, slurm_node_cpus
+from aiida_qdots.provisioning.computers import SLURM_LABEL, slurm_node_cpus
 from aiida_qdots.structures.clusters import build_magic_cluster
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 

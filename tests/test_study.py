@@ -36,7 +36,7 @@ BROKEN_CL = {'aimd': {'method': {'parameters': {'FORCE_EVAL': {'SUBSYS': {'KIND'
 
 @pytest.fixture(scope='module')
 def study_node(aiida_profile):
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     for kind in ('cp2k', 'python'):
@@ -59,7 +59,7 @@ def study_node(aiida_profile):
 
 @pytest.fixture(scope='module')
 def lattice_node(aiida_profile):
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     get_or_create_code('lammps', get_or_create_localhost()[0])
     verdi_run(aiida_profile.name, 'lattice_study', '--label', LATTICE, '--nanocrystals', '1.2:0,1.2:1')
@@ -251,7 +251,7 @@ def test_archive_round_trip_gives_the_same_table_and_provenance(study_node, latt
 
 
 def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]

@@ -1,0 +1,1 @@
+"""CalcJobs: ``qdots.lammps`` (subpackage :mod:`.lammps`), ``qdots.overlaps`` and ``qdots.dish``."""

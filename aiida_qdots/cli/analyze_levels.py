@@ -42,7 +42,7 @@ def analyze_levels_command(pk, last_frames, max_lag_fs, as_json):
     """
     from aiida.engine import run_get_node
 
-    from aiida_qdots.calculations.levels_analysis import (
+    from aiida_qdots.functions.levels import (
         analyze_levels,
         check_levels,
         levels_analysis_parameters,

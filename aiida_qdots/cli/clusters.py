@@ -39,8 +39,8 @@ def cluster(composition, arrangement):
     """Build a magic-size cluster and store it (through a calcfunction, so it has provenance)."""
     from aiida import orm
 
-    from aiida_qdots.calculations.functions import build_cluster, cluster_extras
     from aiida_qdots.common.errors import QdotsInputError
+    from aiida_qdots.functions.clusters import build_cluster, cluster_extras
     from aiida_qdots.structures.clusters import build_magic_cluster
 
     try:

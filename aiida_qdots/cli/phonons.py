@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aiida_qdots.calculations.force_fields import FORCE_FIELDS
+from aiida_qdots.calculations.lammps.force_fields import FORCE_FIELDS
 from aiida_qdots.cli.launch import DAEMON, PROTOCOL, launch, launch_process
 from aiida_qdots.cli.plots import OUTPUT, _load, plot
 from aiida_qdots.cli.utils import echo_pk, with_profile

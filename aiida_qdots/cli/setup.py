@@ -122,14 +122,14 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
     """
     from aiida import load_profile
 
-    from aiida_qdots.common.codes import CODES, LOCAL_POLL_INTERVAL, get_or_create_code, get_or_create_localhost
-    from aiida_qdots.common.computers import (
+    from aiida_qdots.common.errors import QdotsInputError
+    from aiida_qdots.provisioning.codes import CODES, LOCAL_POLL_INTERVAL, get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.computers import (
         SLURM_LABEL,
         get_or_create_cluster,
         get_or_create_local_slurm,
         read_cluster_config,
     )
-    from aiida_qdots.common.errors import QdotsInputError
 
     if computer_config is not None and ctx.get_parameter_source('computer_label') != click.core.ParameterSource.DEFAULT:
         raise click.UsageError('give --computer or --computer-config, not both')

@@ -11,6 +11,7 @@ from aiida_qdots.cli.launch import DAEMON, PROTOCOL, launch, launch_process
 from aiida_qdots.cli.plots import OUTPUT, _load, plot
 from aiida_qdots.cli.utils import echo_pk, with_profile
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_SOURCE_KEY, MSD_SLOPE_STDERR_KEY
 
 
 @import_group.command('ued')
@@ -38,7 +39,7 @@ def _msd_slope(phonons: str | None, slope: float | None, slope_err: float):
     if (phonons is None) == (slope is None):
         raise click.UsageError('give either --phonons PK or --slope VALUE')
     if slope is not None:
-        return orm.Dict({'slope_A2_per_K': slope, 'slope_stderr_A2_per_K': slope_err, 'source': 'user value'})
+        return orm.Dict({MSD_SLOPE_KEY: slope, MSD_SLOPE_STDERR_KEY: slope_err, MSD_SLOPE_SOURCE_KEY: 'user value'})
     node = _load(phonons)
     if isinstance(node, orm.WorkflowNode):
         if 'msd_slope' not in node.outputs:

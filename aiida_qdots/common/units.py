@@ -25,6 +25,9 @@ EV_J = 1.602176634e-19
 SPEED_OF_LIGHT_CM_FS = 2.99792458e-5
 """Speed of light in cm/fs, so that wavenumber (cm^-1) = frequency (1/fs) / c."""
 
+FS_PER_PS = 1000.0
+"""Femtoseconds per picosecond (LAMMPS ``units metal`` times are in ps)."""
+
 UNITS = {'energy': 'eV', 'time': 'fs', 'length': 'angstrom', 'mass': 'amu', 'temperature': 'K'}
 """Unit labels written into output node attributes."""
 

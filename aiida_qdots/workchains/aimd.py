@@ -6,9 +6,9 @@ import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.aimd_analysis import MIN_FRAMES, AimdAnalysisWorkChain
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
@@ -306,7 +306,7 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             if_(cls.should_relax)(cls.run_relax, cls.inspect_relax),
             while_(cls.has_next_segment)(cls.run_segment, cls.inspect_segment),
             cls.results,
-            if_(cls.should_analyse)(cls.run_analysis, cls.inspect_analysis),
+            if_(cls.should_analyze)(cls.run_analysis, cls.inspect_analysis),
         )
         spec.inputs.validator = validate_inputs
         spec.output('relaxed_structure', valid_type=orm.StructureData, required=False)
@@ -483,7 +483,7 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.report(f'production trajectory: {trajectory.numsteps} frames')
         self.ctx.trajectory = trajectory
 
-    def should_analyse(self):
+    def should_analyze(self):
         return 'analysis' in self.inputs and bool(self.inputs.analysis)
 
     def run_analysis(self):

@@ -2,7 +2,7 @@
 
 Works on imported foreign trajectories, ``qdots.lammps`` dumps and CP2K AIMD trajectories alike (positions in
 angstrom, velocities in angstrom/fs when present, ``times`` in fs or a ``timestep_fs`` attribute). The numbers
-come from the calcfunctions in :mod:`aiida_qdots.calculations.trajectory_analysis`.
+come from the calcfunctions in :mod:`aiida_qdots.functions.trajectory`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import numpy as np
 from aiida import orm
 from aiida.engine import WorkChain
 
-from aiida_qdots.calculations.trajectory_analysis import (
+from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.functions.trajectory import (
     ANALYSIS_DEFAULTS,
     MIN_FRAMES,
     analysis_parameters,
@@ -20,7 +21,6 @@ from aiida_qdots.calculations.trajectory_analysis import (
     trajectory_rmsf,
     trajectory_spectra,
 )
-from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.structures.importers import trajectory_timestep
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 

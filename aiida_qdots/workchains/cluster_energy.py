@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction
 
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.units import HARTREE_EV
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cp2k_runs import RESTART_HANDLER, Cp2kBaseWorkChain
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 

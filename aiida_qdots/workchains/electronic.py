@@ -7,8 +7,8 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
 
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin

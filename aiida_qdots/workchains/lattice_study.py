@@ -11,9 +11,9 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, while_
 
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import EXTRAS_KEY, file_stage, register_study, study_group_label
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.structures.nodes import nanocrystal_structure
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import WorkChain, while_
 
-from aiida_qdots.calculations.functions import build_cluster, cluster_extras, rank_energies
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.functions.clusters import build_cluster, cluster_extras, rank_energies
 from aiida_qdots.structures.clusters import COMPOSITIONS, build_magic_cluster, get_composition, ligand_arrangements
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin

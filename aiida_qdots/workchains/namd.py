@@ -11,8 +11,8 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 from aiida_qdots.analysis.recombination import recombination_analysis
 from aiida_qdots.calculations.dish import DishCalculation, recombination_nodes
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs
 from aiida_qdots.workchains.electronic import (
     ElectronicWorkChain,
@@ -138,7 +138,7 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             cls.setup,
             while_(cls.has_next_chunk)(cls.run_cp2k, cls.run_overlaps, cls.inspect_overlaps),
             cls.assemble,
-            if_(cls.dish_as_job)(cls.run_dish, cls.inspect_dish).else_(cls.analyse),
+            if_(cls.dish_as_job)(cls.run_dish, cls.inspect_dish).else_(cls.analyze),
             cls.results,
         )
         spec.output('hamiltonian', valid_type=orm.ArrayData, help='energies (eV), overlaps, frame_index, homo_index')
@@ -263,7 +263,7 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             return self.exit_codes.ERROR_DISH_FAILED.format(pk=calc.pk, message=calc.exit_message or calc.exit_status)
         self.ctx.results = {name: calc.outputs[name] for name in ('summary', 'arrays')}
 
-    def analyse(self):
+    def analyze(self):
         self.ctx.results = namd_analysis(self.ctx.hamiltonian, self.inputs.namd)
 
     def results(self):

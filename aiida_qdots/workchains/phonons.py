@@ -5,18 +5,14 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, if_, while_
 
-from aiida_qdots.calculations.force_fields import get_force_field_node
-from aiida_qdots.calculations.lammps_inputs import (
-    HessianSettings,
-    MDSettings,
-    MinimizeSettings,
-    get_lammps_builder,
-    validate_lammps_inputs,
-)
-from aiida_qdots.calculations.phonon_analysis import analyse_lifetimes, analyse_msd, analyse_normal_modes, analyse_pdf
-from aiida_qdots.common.codes import check_code_plugin
+from aiida_qdots.calculations.lammps import get_lammps_builder
+from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
+from aiida_qdots.calculations.lammps.inputs import HessianSettings, MDSettings, MinimizeSettings, validate_lammps_inputs
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.functions.phonons import analyze_lifetimes, analyze_msd, analyze_normal_modes, analyze_pdf
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 STAGES = ('modes', 'lifetimes', 'msd', 'pdf')
@@ -99,7 +95,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             cls.setup,
             cls.minimise,
             cls.inspect_minimisation,
-            if_(cls.wants_modes)(cls.run_hessian, cls.analyse_modes),
+            if_(cls.wants_modes)(cls.run_hessian, cls.analyze_modes),
             while_(cls.has_next_md)(cls.run_md, cls.inspect_md),
             if_(cls.wants_lifetimes)(cls.lifetimes_stage),
             if_(cls.wants_msd)(cls.msd_stage),
@@ -207,13 +203,13 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         )
         return ToContext(hessian=node)
 
-    def analyse_modes(self):
+    def analyze_modes(self):
         node = self.ctx.hessian
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_HESSIAN_FAILED.format(message=node.exit_message or node.exit_status)
         self.out('hessian', node.outputs.hessian)
         failure = self._run_analysis(
-            'modes', analyse_normal_modes, node.outputs.hessian, self.ctx.relaxed, orm.Dict(self.ctx.p['hessian'])
+            'modes', analyze_normal_modes, node.outputs.hessian, self.ctx.relaxed, orm.Dict(self.ctx.p['hessian'])
         )
         if failure:
             return failure
@@ -272,7 +268,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         parameters = {**self.ctx.p['lifetimes'], 'nve_start_fs': self._nve_start_fs(), 'temperature_k': temperature}
         failure = self._run_analysis(
             'lifetimes',
-            analyse_lifetimes,
+            analyze_lifetimes,
             self.ctx.trajectories[f'{temperature:g}'],
             self.ctx.normal_modes,
             orm.Dict(parameters),
@@ -291,12 +287,12 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             {'nve_start_fs': self._nve_start_fs(), 'temperatures': {k: float(v) for k, v in keys.items()}}
         )
         failure = self._run_analysis(
-            'msd', analyse_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
+            'msd', analyze_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
         )
         if failure:
             return failure
         slope = self.outputs['msd_slope']
-        self.report(f'd<u^2>/dT = {slope["slope_A2_per_K"]:.3e} +- {slope["slope_stderr_A2_per_K"]:.1e} A^2/K')
+        self.report(f'd<u^2>/dT = {slope[MSD_SLOPE_KEY]:.3e} +- {slope[MSD_SLOPE_STDERR_KEY]:.1e} A^2/K')
 
     def pdf_stage(self):
         cold, hot = (float(t) for t in self.ctx.p['pdf']['temperatures'])
@@ -310,7 +306,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         )
         failure = self._run_analysis(
             'pdf',
-            analyse_pdf,
+            analyze_pdf,
             parameters,
             cold=self.ctx.trajectories[f'{cold:g}'],
             hot=self.ctx.trajectories[f'{hot:g}'],

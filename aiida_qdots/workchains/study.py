@@ -10,8 +10,6 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, while_
 
-from aiida_qdots.calculations.functions import build_cluster, cluster_extras
-from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import (
     EXTRAS_KEY,
@@ -20,7 +18,9 @@ from aiida_qdots.common.filing import (
     study_group_label,
     validate_study_label,
 )
+from aiida_qdots.functions.clusters import build_cluster, cluster_extras
 from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.structures.clusters import COMPOSITIONS, get_composition
 from aiida_qdots.workchains.aimd import AimdWorkChain
 from aiida_qdots.workchains.electronic import ElectronicWorkChain

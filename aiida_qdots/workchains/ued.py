@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import WorkChain
 
-from aiida_qdots.calculations.ued_analysis import (
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.functions.ued import (
     debye_waller_analysis,
     fit_heating,
     lattice_temperature_from_dw,
@@ -48,7 +49,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'msd_slope',
             valid_type=orm.Dict,
             validator=validate_msd_slope,
-            help='slope_A2_per_K, slope_stderr_A2_per_K: 3D d<u^2>/dT (qdots.phonons output or user value)',
+            help=f'{MSD_SLOPE_KEY}, {MSD_SLOPE_STDERR_KEY}: 3D d<u^2>/dT (qdots.phonons output or user value)',
         )
         spec.input(
             'model',

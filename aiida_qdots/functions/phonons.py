@@ -22,6 +22,7 @@ from aiida_qdots.analysis.mode_lifetimes import (
 from aiida_qdots.analysis.normal_modes import hessian_checks, normal_modes, phonon_dos
 from aiida_qdots.analysis.pdf import pdf_peaks, reduced_pdf
 from aiida_qdots.analysis.thermal_msd import DEBYE_WALLER_CONVENTION, msd_by_element, msd_temperature_slope
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_KEYS, MSD_SLOPE_STDERR_KEY
 
 
 def _nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -35,7 +36,7 @@ def _nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np
 
 
 @calcfunction
-def analyse_normal_modes(
+def analyze_normal_modes(
     hessian: orm.ArrayData, structure: orm.StructureData, parameters: orm.Dict
 ) -> dict[str, orm.Data]:
     """Normal modes (rigid-body modes projected out) and Gaussian-broadened DOS (``dos_width_thz``)."""
@@ -86,7 +87,7 @@ def analyse_normal_modes(
 
 
 @calcfunction
-def analyse_lifetimes(
+def analyze_lifetimes(
     trajectory: orm.TrajectoryData, normal_modes: orm.ArrayData, parameters: orm.Dict
 ) -> dict[str, orm.Data]:
     """Per-mode lifetimes (fs) from the NVE velocities: GLE friction at s = w and the Lorentzian linewidth."""
@@ -136,7 +137,7 @@ def analyse_lifetimes(
 
 
 @calcfunction
-def analyse_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
+def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
     """<u^2>(T) per element (NVE frames, rigid motion removed) and the weighted slope d<u^2>/dT (A^2/K);
     ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
     p = parameters.get_dict()
@@ -163,13 +164,9 @@ def analyse_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     }
     slope = orm.Dict(
         {
-            'slope_A2_per_K': fits['all']['slope_A2_per_K'],
-            'slope_stderr_A2_per_K': fits['all']['slope_stderr_A2_per_K'],
-            'by_element': {
-                name: {k: fits[name][k] for k in ('slope_A2_per_K', 'slope_stderr_A2_per_K')}
-                for name in names
-                if name != 'all'
-            },
+            MSD_SLOPE_KEY: fits['all'][MSD_SLOPE_KEY],
+            MSD_SLOPE_STDERR_KEY: fits['all'][MSD_SLOPE_STDERR_KEY],
+            'by_element': {name: {k: fits[name][k] for k in MSD_SLOPE_KEYS} for name in names if name != 'all'},
             'fit': fits['all'],
             'temperatures_K': temperatures,
             'convention': DEBYE_WALLER_CONVENTION,
@@ -179,7 +176,7 @@ def analyse_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
 
 
 @calcfunction
-def analyse_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.TrajectoryData) -> orm.ArrayData:
+def analyze_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.TrajectoryData) -> orm.ArrayData:
     """Electron-weighted G(r) of the NVE frames at two temperatures and dG = G_hot - G_cold (1/angstrom^2)."""
     p = parameters.get_dict()
     curves = {}

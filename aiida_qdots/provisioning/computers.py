@@ -19,8 +19,8 @@ from aiida import orm
 from aiida.common.exceptions import NotExistent
 from aiida.plugins import TransportFactory
 
-from aiida_qdots.common.codes import CODES, get_or_create_localhost
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.provisioning.codes import CODES, get_or_create_localhost
 
 SLURM_LABEL = 'slurm'
 """Label of the local SLURM computer (``aiida-qdots setup --computer slurm``)."""

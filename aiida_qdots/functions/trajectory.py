@@ -53,7 +53,7 @@ ANALYSIS_DEFAULTS: dict[str, Any] = {
 }
 """Analysis parameters and their defaults.
 
-* ``last_frames``: analyse the last N frames; or ``start_frame`` / ``stop_frame`` (0-based, stop excluded,
+* ``last_frames``: analyze the last N frames; or ``start_frame`` / ``stop_frame`` (0-based, stop excluded,
   negative values count from the end); default the whole trajectory. Not both forms at once.
 * ``acoustic_cutoff_cm1``: acoustic / optical boundary (cm^-1).
 * ``spectrum_window``: lag window on the VACF, ``hann`` or ``none``; ``max_lag_fs``: longest lag (fs), default

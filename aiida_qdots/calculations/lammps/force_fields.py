@@ -30,7 +30,7 @@ from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.files import file_sha256
 from aiida_qdots.common.units import KCAL_MOL_EV
 
-PACKAGED_DIR = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'force_fields'
+PACKAGED_DIR = pathlib.Path(__file__).resolve().parents[2] / 'data' / 'force_fields'
 """Parameter tables shipped with aiida-qdots."""
 
 POTENTIALS_ENV = 'LAMMPS_POTENTIALS'

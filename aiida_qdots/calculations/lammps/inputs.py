@@ -24,15 +24,14 @@ lost, no vacuum size to guess) and there are no periodic images of the cluster a
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Mapping
 
 import numpy as np
 from aiida import orm
 
 from aiida_qdots import __version__
-from aiida_qdots.calculations.force_fields import get_force_field_node
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.units import FS_PER_PS
 
 STRUCTURE_FILENAME = 'structure.data'
 TRAJECTORY_FILENAME = 'trajectory.dump'
@@ -40,7 +39,6 @@ FINAL_FILENAME = 'final.dump'
 HESSIAN_FILENAME = 'hessian_forces.dump'
 DYNMAT_FILENAME = 'dynmat.dat'
 HESSIAN_METHODS = ('finite_differences', 'dynamical_matrix')
-FS_PER_PS = 1000.0
 NONPERIODIC_MARGIN = 1.0
 """Padding (angstrom) of the initial box around a non-periodic structure; shrink-wrapping then takes over."""
 
@@ -454,66 +452,6 @@ def hessian_script(structure: orm.StructureData, force_field: orm.SinglefileData
         *_final_dump_lines(structure),
     ]
     return '\n'.join(lines) + '\n'
-
-
-def get_lammps_builder(
-    code: orm.AbstractCode,
-    structure: orm.StructureData,
-    force_field: orm.SinglefileData | str | None = None,
-    settings: MDSettings | MinimizeSettings | HessianSettings | None = None,
-    *,
-    num_mpiprocs: int | None = None,
-    max_wallclock_seconds: int = 3600,
-    label: str | None = None,
-):
-    """Ready-to-launch builder of :class:`~aiida_qdots.calculations.lammps.QdotsLammpsCalculation`.
-
-    ``force_field`` is a node from :func:`get_force_field_node` or a registry name (default
-    ``sw_zhou2013``). ``settings`` picks the run: :class:`MDSettings`, :class:`MinimizeSettings`,
-    or ``None`` for a single point. The settings are recorded in the ``settings`` input under
-    ``qdots`` (times in fs). ``num_mpiprocs`` defaults to the computer's default.
-    """
-    from aiida_qdots.calculations.lammps import QdotsLammpsCalculation
-
-    if force_field is None or isinstance(force_field, str):
-        force_field = get_force_field_node(force_field or 'sw_zhou2013')
-    if isinstance(settings, MDSettings):
-        mode, script = 'md', md_script(structure, force_field, settings)
-    elif isinstance(settings, MinimizeSettings):
-        mode, script = 'minimize', minimize_script(structure, force_field, settings)
-    elif isinstance(settings, HessianSettings):
-        mode, script = 'hessian', hessian_script(structure, force_field, settings)
-    elif settings is None:
-        mode, script = 'single_point', single_point_script(structure, force_field)
-    else:
-        raise QdotsInputError(
-            f'settings must be MDSettings, MinimizeSettings, HessianSettings or None, got {type(settings).__name__}'
-        )
-    record = {'mode': mode, 'phases': settings.phases if settings else ['single_point']}
-    if settings is not None:
-        record.update(dataclasses.asdict(settings))
-    retrieve = [FINAL_FILENAME]
-    if isinstance(settings, MDSettings) and settings.dump_every:
-        retrieve.insert(0, TRAJECTORY_FILENAME)
-    if isinstance(settings, HessianSettings):
-        retrieve.insert(0, settings.filename)
-
-    builder = QdotsLammpsCalculation.get_builder()
-    builder.code = code
-    builder.structure = structure
-    builder.script = orm.SinglefileData(io.BytesIO(script.encode()), filename='input.in')
-    builder.files = {'potential': force_field}
-    builder.settings = orm.Dict({'additional_retrieve_list': retrieve, 'qdots': record})
-    resources: dict = {'num_machines': 1}
-    if num_mpiprocs is not None:
-        if num_mpiprocs <= 0:
-            raise QdotsInputError(f'num_mpiprocs must be positive, got {num_mpiprocs}')
-        resources['num_mpiprocs_per_machine'] = int(num_mpiprocs)
-    builder.metadata.options.resources = resources
-    builder.metadata.options.max_wallclock_seconds = int(max_wallclock_seconds)
-    builder.metadata.options.parser_name = 'qdots.lammps'
-    builder.metadata.label = label or f'lammps {mode} {structure.get_formula()}'
-    return builder
 
 
 def settings_from_dict(values: Mapping) -> MDSettings | MinimizeSettings | None:

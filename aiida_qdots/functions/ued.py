@@ -16,17 +16,17 @@ from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature
 from aiida_qdots.analysis.kinetics import KineticModel, fit_lattice_heating, gillespie, master_equation
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_KEYS, MSD_SLOPE_STDERR_KEY
 
-SLOPE_KEYS = ('slope_A2_per_K', 'slope_stderr_A2_per_K')
 MODEL_KEYS = tuple(field.name for field in dataclasses.fields(KineticModel))
 
 
 def validate_msd_slope(value, _ctx=None):
     slope = value.get_dict()
-    missing = [key for key in SLOPE_KEYS if key not in slope]
+    missing = [key for key in MSD_SLOPE_KEYS if key not in slope]
     if missing:
         return f'msd_slope lacks {", ".join(missing)} (3D d<u^2>/dT in A^2/K and its standard error)'
-    if not slope['slope_A2_per_K'] > 0 or slope['slope_stderr_A2_per_K'] < 0:
+    if not slope[MSD_SLOPE_KEY] > 0 or slope[MSD_SLOPE_STDERR_KEY] < 0:
         return f'msd_slope must be positive with a non-negative error, got {slope}'
 
 
@@ -76,8 +76,8 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     delta_t, error = lattice_temperature(
         debye_waller.get_array('du2'),
         debye_waller.get_array('du2_err'),
-        slope['slope_A2_per_K'],
-        slope['slope_stderr_A2_per_K'],
+        slope[MSD_SLOPE_KEY],
+        slope[MSD_SLOPE_STDERR_KEY],
     )
     node = orm.ArrayData()
     node.set_array('delay_ps', debye_waller.get_array('delay_ps'))
@@ -86,8 +86,8 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     node.base.attributes.set_many(
         {
             'sets': debye_waller.base.attributes.get('sets'),
-            'slope_A2_per_K': slope['slope_A2_per_K'],
-            'slope_stderr_A2_per_K': slope['slope_stderr_A2_per_K'],
+            MSD_SLOPE_KEY: slope[MSD_SLOPE_KEY],
+            MSD_SLOPE_STDERR_KEY: slope[MSD_SLOPE_STDERR_KEY],
             'units': {'delta_t_k': 'K', 'delay_ps': 'ps'},
         }
     )

@@ -40,7 +40,7 @@ LEVELS_ANALYSIS_DEFAULTS: dict[str, Any] = {
 }
 """Parameters of :func:`analyze_levels` and their defaults.
 
-* ``last_frames``: analyse the last N rows (sampled frames) of the levels; default all.
+* ``last_frames``: analyze the last N rows (sampled frames) of the levels; default all.
 * ``max_lag_fs``: longest lag of the autocorrelation / dephasing function (fs); default half the window.
 * ``estimator``: ``biased`` (1/N, default) or ``unbiased`` (1/(N-k)) autocorrelation.
 * ``fit_floor``: the dephasing fits stop at the first lag with D(t) <= fit_floor; ``fit_max_fs`` (fs) replaces

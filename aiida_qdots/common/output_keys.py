@@ -1,0 +1,13 @@
+"""Keys of output Dicts that several modules write or read: one definition each."""
+
+MSD_SLOPE_KEY = 'slope_A2_per_K'
+"""d<u^2>/dT (angstrom^2/K; 3D mean-square displacement) in an ``msd_slope`` Dict and in its fits."""
+
+MSD_SLOPE_STDERR_KEY = 'slope_stderr_A2_per_K'
+"""Standard error of :data:`MSD_SLOPE_KEY` (angstrom^2/K)."""
+
+MSD_SLOPE_SOURCE_KEY = 'source'
+"""Where a user-given slope comes from (a ``qdots.phonons`` slope has none: its creator says it)."""
+
+MSD_SLOPE_KEYS = (MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY)
+"""The keys every ``msd_slope`` Dict holds."""

@@ -1,0 +1,1 @@
+"""Provisioning: AiiDA computers (localhost, SLURM) and codes (CP2K, LAMMPS, Python) for the package."""

@@ -1,0 +1,1 @@
+"""Pure file formats (no AiiDA import): one module per format family."""

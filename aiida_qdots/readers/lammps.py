@@ -1,0 +1,338 @@
+"""LAMMPS output files as plain Python data: screen/log text, ``dump custom`` files, Hessian dumps.
+
+Pure functions on strings (no AiiDA): :func:`parse_lammps_log` reads thermo tables, minimisation statistics,
+warnings and errors; :func:`parse_lammps_dump` reads ``dump custom`` frames; :func:`parse_hessian_dump` and
+:func:`parse_dynamical_matrix` read the Hessian data of the ``qdots.lammps`` Hessian scripts. Values stay in the
+LAMMPS units they were written in (``units metal``: eV, angstrom, ps, K, bar, eV/angstrom).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+
+from aiida_qdots.common.errors import QdotsInputError
+
+MAX_MESSAGES = 50
+"""At most this many distinct warnings are kept by :func:`parse_lammps_log`."""
+
+THERMO_UNITS_METAL = {
+    'Step': '',
+    'Elapsed': '',
+    'Time': 'ps',
+    'Dt': 'ps',
+    'CPU': 's',
+    'Temp': 'K',
+    'Press': 'bar',
+    'PotEng': 'eV',
+    'KinEng': 'eV',
+    'TotEng': 'eV',
+    'E_pair': 'eV',
+    'E_vdwl': 'eV',
+    'E_coul': 'eV',
+    'E_mol': 'eV',
+    'Enthalpy': 'eV',
+    'Volume': 'angstrom^3',
+    'Lx': 'angstrom',
+    'Ly': 'angstrom',
+    'Lz': 'angstrom',
+    'Fmax': 'eV/angstrom',
+    'Fnorm': 'eV/angstrom',
+    'Density': 'g/cm^3',
+}
+"""Units of the thermo columns LAMMPS prints with ``units metal``."""
+
+
+@dataclasses.dataclass
+class ThermoBlock:
+    """One thermo table: the output of a ``run`` or ``minimize`` command."""
+
+    kind: str  # 'run' or 'minimize'
+    columns: list[str]
+    rows: list[list[float]] = dataclasses.field(default_factory=list)
+    complete: bool = False  # a 'Loop time' line closed the table
+    loop_time: float | None = None  # s
+    num_procs: int | None = None
+    num_steps: int | None = None
+    num_atoms: int | None = None
+    minimization: dict = dataclasses.field(default_factory=dict)
+
+    def as_array(self) -> np.ndarray:
+        return np.array(self.rows, dtype=float).reshape(len(self.rows), len(self.columns))
+
+
+@dataclasses.dataclass
+class LammpsLog:
+    """What :func:`parse_lammps_log` found in a LAMMPS screen/log text."""
+
+    version: str | None = None
+    blocks: list[ThermoBlock] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
+    num_atoms: int | None = None
+    total_wall_time: str | None = None  # as printed, H:MM:SS
+
+    @property
+    def finished(self) -> bool:
+        """LAMMPS reached the end of the script (it printed ``Total wall time``)."""
+        return self.total_wall_time is not None
+
+    @property
+    def wall_time_seconds(self) -> float | None:
+        if self.total_wall_time is None:
+            return None
+        seconds = 0.0
+        for part in self.total_wall_time.split(':'):
+            seconds = 60 * seconds + float(part)
+        return seconds
+
+
+_FLOAT = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$', re.IGNORECASE)
+_LOOP = re.compile(r'Loop time of\s+(\S+)\s+on\s+(\d+)\s+procs\s+for\s+(\d+)\s+steps\s+with\s+(\d+)\s+atoms')
+_ATOMS = re.compile(r'^\s*(\d+)\s+atoms\s*$|^Created\s+(\d+)\s+atoms')
+
+
+def _numeric(tokens: list[str]) -> bool:
+    return bool(tokens) and all(_FLOAT.match(t) for t in tokens)
+
+
+def _add_warning(log: LammpsLog, line: str) -> None:
+    if line not in log.warnings and len(log.warnings) < MAX_MESSAGES:
+        log.warnings.append(line)
+
+
+def _parse_minimization_stats(lines: list[str], start: int) -> tuple[dict, int]:
+    """Read LAMMPS' 'Minimization stats:' section beginning after line ``start``."""
+    stats: dict = {}
+    i = start + 1
+    while i < len(lines) and lines[i].strip():
+        line = lines[i].strip()
+        key, _, value = line.partition('=')
+        key = key.strip()
+        if key == 'Stopping criterion':
+            stats['stopping_criterion'] = value.strip()
+        elif key.startswith('Energy initial') and i + 1 < len(lines):
+            numbers = lines[i + 1].split()
+            if _numeric(numbers) and len(numbers) == 3:
+                stats['energy_initial'], stats['energy_next_to_last'], stats['energy_final'] = map(float, numbers)
+                i += 1
+        elif key.startswith('Iterations'):
+            iterations, evaluations = value.split()[:2]
+            stats['iterations'], stats['force_evaluations'] = int(iterations), int(evaluations)
+        elif key.startswith('Force two-norm'):
+            stats['fnorm_initial'], stats['fnorm_final'] = map(float, value.split()[:2])
+        elif key.startswith('Force max component'):
+            stats['fmax_initial'], stats['fmax_final'] = map(float, value.split()[:2])
+        i += 1
+    return stats, i
+
+
+def parse_lammps_log(text: str) -> LammpsLog:
+    """Parse LAMMPS screen or log output: version, thermo tables of all ``run``/``minimize`` blocks
+    (any ``thermo_style custom``/``one`` columns), minimisation statistics, atom count, warnings, errors
+    and total wall time. Tables are recognised by the memory line LAMMPS prints before each header."""
+    log = LammpsLog()
+    lines = text.splitlines()
+    kind = 'run'
+    block: ThermoBlock | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if log.version is None and stripped.startswith('LAMMPS ('):
+            log.version = stripped[len('LAMMPS (') :].rstrip(')')
+        elif stripped.startswith('ERROR'):
+            message = stripped
+            if i + 1 < len(lines) and lines[i + 1].startswith('Last command:'):
+                message += f' [{lines[i + 1].strip()}]'
+            log.errors.append(message)
+        elif stripped.startswith('WARNING'):
+            _add_warning(log, stripped)
+        elif stripped.startswith('Setting up') and 'minimization' in stripped:
+            kind = 'minimize'
+        elif stripped.startswith('Setting up') and 'run' in stripped:
+            kind = 'run'
+        elif stripped.startswith(('Per MPI rank memory', 'Memory usage per processor')):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            header = lines[j].split() if j < len(lines) else []
+            if header and not _numeric(header) and not header[0].startswith('-'):
+                block = ThermoBlock(kind=kind, columns=header)
+                log.blocks.append(block)
+                i = j
+            elif header:
+                _add_warning(log, 'qdots parser: a thermo block not in one-line-per-step format was skipped')
+        elif block is not None and not block.complete:
+            tokens = stripped.split()
+            if len(tokens) == len(block.columns) and _numeric(tokens):
+                block.rows.append([float(t) for t in tokens])
+            elif (match := _LOOP.search(stripped)) is not None:
+                block.complete = True
+                block.loop_time = float(match.group(1))
+                block.num_procs, block.num_steps, block.num_atoms = (int(match.group(k)) for k in (2, 3, 4))
+                log.num_atoms = block.num_atoms
+        elif stripped.startswith('Minimization stats:') and log.blocks:
+            log.blocks[-1].kind = 'minimize'
+            log.blocks[-1].minimization, i = _parse_minimization_stats(lines, i)
+            continue
+        elif stripped.startswith('Total wall time:'):
+            log.total_wall_time = stripped.split(':', 1)[1].strip()
+        elif log.num_atoms is None and (match := _ATOMS.match(stripped)) is not None:
+            log.num_atoms = int(match.group(1) or match.group(2))
+        i += 1
+    return log
+
+
+@dataclasses.dataclass
+class DumpFrame:
+    """One snapshot of a LAMMPS ``dump custom`` file, in LAMMPS' frame and units."""
+
+    timestep: int
+    time: float | None  # LAMMPS time units (ps for metal), when the dump has an ITEM: TIME
+    box: np.ndarray  # lattice vectors as rows, LAMMPS frame
+    origin: np.ndarray  # (xlo, ylo, zlo)
+    boundary: list[str]
+    columns: dict[str, np.ndarray]  # per-atom columns; 'element' as strings, others float
+
+
+def _box_from_bounds(bounds: np.ndarray, triclinic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """LAMMPS box (rows a, b, c) and origin from the dump's BOX BOUNDS lines."""
+    if not triclinic:
+        lo, hi = bounds[:, 0], bounds[:, 1]
+        return np.diag(hi - lo), lo
+    (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = bounds
+    xlo = xlo_b - min(0.0, xy, xz, xy + xz)
+    xhi = xhi_b - max(0.0, xy, xz, xy + xz)
+    ylo = ylo_b - min(0.0, yz)
+    yhi = yhi_b - max(0.0, yz)
+    box = np.array([[xhi - xlo, 0.0, 0.0], [xy, yhi - ylo, 0.0], [xz, yz, zhi - zlo]])
+    return box, np.array([xlo, ylo, zlo])
+
+
+def parse_lammps_dump(text: str) -> tuple[list[DumpFrame], str | None]:
+    """Parse a ``dump custom`` text into frames (atoms sorted by ``id`` if dumped) and its ``ITEM: UNITS`` style.
+
+    A frame written twice for the same timestep (LAMMPS does this only in corner cases) is kept once.
+    Raises :class:`QdotsInputError` naming the frame if the text is malformed.
+    """
+    frames: list[DumpFrame] = []
+    units = None
+    lines = text.splitlines()
+    i = 0
+    time = None
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line:
+            i += 1
+            continue
+        try:
+            if line == 'ITEM: UNITS':
+                units = lines[i + 1].strip()
+                i += 2
+            elif line == 'ITEM: TIME':
+                time = float(lines[i + 1])
+                i += 2
+            elif line == 'ITEM: TIMESTEP':
+                timestep = int(lines[i + 1])
+                if not lines[i + 2].startswith('ITEM: NUMBER OF ATOMS'):
+                    raise QdotsInputError('expected ITEM: NUMBER OF ATOMS')
+                natoms = int(lines[i + 3])
+                box_item = lines[i + 4].split()
+                if box_item[:3] != ['ITEM:', 'BOX', 'BOUNDS']:
+                    raise QdotsInputError('expected ITEM: BOX BOUNDS')
+                triclinic = 'xy' in box_item
+                boundary = box_item[-3:]
+                bounds = np.array([lines[i + 5 + k].split() for k in range(3)], dtype=float)
+                box, origin = _box_from_bounds(bounds, triclinic)
+                atoms_item = lines[i + 8].split()
+                if atoms_item[:2] != ['ITEM:', 'ATOMS']:
+                    raise QdotsInputError('expected ITEM: ATOMS')
+                names = atoms_item[2:]
+                table = np.array(' '.join(lines[i + 9 : i + 9 + natoms]).split(), dtype=object)
+                if table.size != natoms * len(names):
+                    raise QdotsInputError(f'expected {natoms} atom lines of {len(names)} columns')
+                table = table.reshape(natoms, len(names))
+                if 'id' in names:
+                    table = table[np.argsort(table[:, names.index('id')].astype(np.int64), kind='stable')]
+                columns = {
+                    name: table[:, k].astype(str) if name == 'element' else table[:, k].astype(float)
+                    for k, name in enumerate(names)
+                }
+                if not frames or frames[-1].timestep != timestep:
+                    frames.append(DumpFrame(timestep, time, box, origin, boundary, columns))
+                time = None
+                i += 9 + natoms
+            else:
+                raise QdotsInputError(f'unexpected line {line[:60]!r}')
+        except (IndexError, ValueError) as exc:
+            raise QdotsInputError(f'malformed dump near line {i + 1} (frame {len(frames)}): {exc}') from exc
+    return frames, units
+
+
+def sanitize_column(name: str) -> str:
+    """Column name usable as an ArrayData array name and a Dict key (letters, digits, underscores)."""
+    clean = re.sub(r'[^0-9A-Za-z_]', '_', name)
+    return clean if clean and clean != 'block' else f'col_{clean}'
+
+
+def thermo_arrays(blocks: list[ThermoBlock]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Concatenate thermo blocks: one array per column (NaN where a block lacks it) plus ``block``,
+    the 0-based block index of each row. Returns the arrays and the sanitised -> LAMMPS name map."""
+    names: dict[str, str] = {}
+    for block in blocks:
+        for column in block.columns:
+            names.setdefault(sanitize_column(column), column)
+    total = sum(len(b.rows) for b in blocks)
+    arrays = {key: np.full(total, np.nan) for key in names}
+    index = np.zeros(total, dtype=np.int32)
+    start = 0
+    for k, block in enumerate(blocks):
+        data = block.as_array()
+        stop = start + len(data)
+        index[start:stop] = k
+        for j, column in enumerate(block.columns):
+            arrays[sanitize_column(column)][start:stop] = data[:, j]
+        start = stop
+    if 'Step' in arrays and not np.isnan(arrays['Step']).any():
+        arrays['Step'] = arrays['Step'].astype(np.int64)
+    arrays['block'] = index
+    return arrays, names
+
+
+def parse_hessian_dump(text: str, displacement: float) -> np.ndarray:
+    """Hessian (3N, 3N; eV/angstrom^2, LAMMPS frame) from the forces dumped by the finite-difference script.
+
+    The dump holds 6N frames in the order atom i, direction a, sign (+h, -h), each with the N atoms sorted by id;
+    H[3i+a, :] = -(F(+h) - F(-h)) / (2h), not symmetrised (its asymmetry measures the numerical error).
+    """
+    lines = text.splitlines()
+    if len(lines) < 9 or lines[0] != 'ITEM: TIMESTEP':
+        raise QdotsInputError('not a LAMMPS dump')
+    n_atoms = int(lines[3])
+    block = 9 + n_atoms
+    if len(lines) % block:
+        raise QdotsInputError(f'{len(lines)} lines are not whole frames of {n_atoms} atoms')
+    n_frames = len(lines) // block
+    if n_frames != 6 * n_atoms:
+        raise QdotsInputError(f'{n_frames} force frames for {n_atoms} atoms; expected 6 N = {6 * n_atoms}')
+    rows = [line for k, line in enumerate(lines) if k % block >= 9]
+    data = np.array(' '.join(rows).split(), dtype=float).reshape(n_frames, n_atoms, 4)
+    if np.any(data[:, :, 0] != np.arange(1, n_atoms + 1)):
+        raise QdotsInputError('atoms are not sorted by id in every frame')
+    forces = data[:, :, 1:].reshape(3 * n_atoms, 2, 3 * n_atoms)
+    return -(forces[:, 0] - forces[:, 1]) / (2.0 * displacement)
+
+
+def parse_dynamical_matrix(text: str, masses: np.ndarray) -> np.ndarray:
+    """Hessian (3N, 3N; eV/angstrom^2, LAMMPS frame) from ``dynamical_matrix ... binary no`` output, which holds
+    H[3i+a, 3j+b] / sqrt(m_i m_j) (eV/angstrom^2/amu in metal units) row by row, three numbers per line;
+    ``masses`` (amu) per atom in id order."""
+    values = np.array(text.split(), dtype=float)
+    n_dof = 3 * len(masses)
+    if values.size != n_dof * n_dof:
+        raise QdotsInputError(f'{values.size} numbers in the dynamical matrix; expected (3 N)^2 = {n_dof * n_dof}')
+    dof_masses = np.repeat(np.asarray(masses, dtype=float), 3)
+    return values.reshape(n_dof, n_dof) * np.sqrt(np.outer(dof_masses, dof_masses))

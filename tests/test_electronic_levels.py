@@ -30,7 +30,7 @@ from aiida_qdots.calculations.levels_analysis import (
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import HBAR_EV_FS
-from aiida_qdots.structures.trajectories import parse_levels_csv
+from aiida_qdots.readers.levels import parse_levels_csv
 
 CONVENTION_NAMES = {
     'gaussian_cumulant',

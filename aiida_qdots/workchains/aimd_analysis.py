@@ -21,7 +21,7 @@ from aiida_qdots.calculations.trajectory_analysis import (
     trajectory_spectra,
 )
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.structures.importers import trajectory_timestep
+from aiida_qdots.structures.trajectory_nodes import trajectory_timestep
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 ANALYSIS_ERRORS = (QdotsInputError, ValueError, np.linalg.LinAlgError)

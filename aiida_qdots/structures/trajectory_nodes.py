@@ -4,7 +4,8 @@
   positions (angstrom), velocities (angstrom/fs) when the source has them, cells (angstrom) with explicit
   ``pbc`` when it has them, and times ``index * timestep_fs`` in fs (not aiida-core's default ps; see the
   ``units`` attribute). The source file's name and SHA-256, the format and the time step are attributes.
-* :func:`levels_node`: per-frame orbital energies (eV) mapped onto a stored trajectory's frames, as ``ArrayData``.
+* :func:`validated_levels` reads a levels CSV and maps its rows onto a stored trajectory's frames;
+  :func:`levels_node` stores those per-frame orbital energies (eV) as ``ArrayData``.
 * :func:`trajectory_timestep`: the time between a stored trajectory's frames (fs).
 """
 

@@ -60,7 +60,7 @@ def main() -> None:
         power_spectrum,
         spectral_density,
     )
-    from aiida_qdots.structures.trajectories import read_trajectory
+    from aiida_qdots.readers.trajectory import read_trajectory
 
     start = time.perf_counter()
     parsed = read_trajectory(args.path)

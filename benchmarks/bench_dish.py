@@ -54,7 +54,7 @@ def main() -> None:
     from aiida_qdots.analysis import surface_hopping as sh
     from aiida_qdots.analysis.dephasing import dephasing_analysis
     from aiida_qdots.common.units import HBAR_EV_FS
-    from aiida_qdots.structures.trajectories import parse_levels_csv
+    from aiida_qdots.readers.levels import parse_levels_csv
 
     levels = parse_levels_csv(args.levels.read_bytes(), args.levels.name, 2).energies
     gap_2fs = levels['gap']

@@ -2,7 +2,7 @@
 
 Measures, in one process and in this order:
 
-1. parsing with :func:`aiida_qdots.structures.trajectories.read_trajectory` straight from the ``.gz``
+1. parsing with :func:`aiida_qdots.readers.trajectory.read_trajectory` straight from the ``.gz``
    (wall time, growth of the peak resident set size);
 2. the full :func:`aiida_qdots.structures.importers.import_trajectory` (parse + store a TrajectoryData) into a
    throw-away ``core.sqlite_temp`` profile (wall time, peak RSS);
@@ -47,7 +47,7 @@ def main() -> None:
 
     import numpy as np  # noqa: F401  (imported before the baseline so it does not count as parser memory)
 
-    from aiida_qdots.structures.trajectories import read_trajectory
+    from aiida_qdots.readers.trajectory import read_trajectory
 
     rows = []
     base_rss = peak_rss_mib()

@@ -12,7 +12,7 @@ LAST_FRAMES = 10_000
 
 @functools.lru_cache(maxsize=1)
 def parsed_trajectory(data_dir: pathlib.Path):
-    """:class:`~aiida_qdots.structures.trajectories.ParsedTrajectory` of the 15 000 frames (parsed once)."""
-    from aiida_qdots.structures.trajectories import read_extxyz
+    """:class:`~aiida_qdots.readers.frames.ParsedTrajectory` of the 15 000 frames (parsed once)."""
+    from aiida_qdots.readers.extxyz import read_extxyz
 
     return read_extxyz(pathlib.Path(data_dir) / EXTXYZ)

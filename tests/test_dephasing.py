@@ -23,7 +23,7 @@ from aiida_qdots.analysis.dephasing import (
     pair_dephasing_times,
 )
 from aiida_qdots.common.units import HBAR_EV_FS
-from aiida_qdots.structures.trajectories import parse_levels_csv
+from aiida_qdots.readers.levels import parse_levels_csv
 
 LEVELS_2FS = 'Cl_QD_elec_1-10k.csv'
 LEVELS_20FS = 'Cl_QD_elec_10k-15k_step_10.csv'

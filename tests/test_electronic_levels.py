@@ -30,7 +30,7 @@ from aiida_qdots.functions.levels import (
     levels_analysis_parameters,
     load_levels,
 )
-from aiida_qdots.structures.trajectories import parse_levels_csv
+from aiida_qdots.readers.levels import parse_levels_csv
 
 CONVENTION_NAMES = {
     'gaussian_cumulant',

@@ -20,7 +20,7 @@ from scipy.signal import lfilter
 from aiida_qdots.analysis import surface_hopping as sh
 from aiida_qdots.analysis.dephasing import dephasing_analysis
 from aiida_qdots.common.units import HBAR_EV_FS, KB_EV_K
-from aiida_qdots.structures.trajectories import parse_levels_csv
+from aiida_qdots.readers.levels import parse_levels_csv
 
 BACKENDS = ['python', 'numpy'] + (['numba'] if sh.numba is not None else [])
 

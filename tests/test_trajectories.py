@@ -13,13 +13,8 @@ from trajectory_files import CELL, SYMBOLS, cp2k_text, extxyz_text, frames, posc
 
 from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
 from aiida_qdots.common.units import AU_TIME_FS, BOHR_ANGSTROM
-from aiida_qdots.structures.trajectories import (
-    check_frame_times,
-    detect_format,
-    levels_frame_indices,
-    parse_levels_csv,
-    read_trajectory,
-)
+from aiida_qdots.readers.levels import levels_frame_indices, parse_levels_csv
+from aiida_qdots.readers.trajectory import check_frame_times, detect_format, read_trajectory
 
 EXTXYZ = 'cl_aimd_frames_1-15000.extxyz.gz'
 
@@ -63,7 +58,7 @@ def test_real_extxyz_time_and_memory(shared_data_dir):
     """15 000 frames x 67 atoms in well under 30 s and 1 GiB (peak RSS of a fresh interpreter)."""
     code = (
         'import json, resource, time\n'
-        'from aiida_qdots.structures.trajectories import read_trajectory\n'
+        'from aiida_qdots.readers.trajectory import read_trajectory\n'
         't = time.perf_counter()\n'
         f'p = read_trajectory({str(shared_data_dir / EXTXYZ)!r})\n'
         'print(json.dumps({"seconds": time.perf_counter() - t, "frames": p.n_frames,\n'

@@ -7,7 +7,7 @@ import click
 from aiida_qdots.cli import cli
 from aiida_qdots.cli.utils import echo_pk, with_profile
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.structures.trajectories import FORMATS
+from aiida_qdots.readers.trajectory import FORMATS
 
 
 @cli.group('import')

@@ -30,7 +30,7 @@ from aiida_qdots.analysis.spectra import (
     power_spectrum,
 )
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.structures.importers import trajectory_timestep
+from aiida_qdots.structures.trajectory_nodes import trajectory_timestep
 
 MIN_FRAMES = 16
 """Fewest frames an analysis window may have."""

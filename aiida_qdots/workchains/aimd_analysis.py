@@ -21,7 +21,7 @@ from aiida_qdots.functions.trajectory import (
     trajectory_rmsf,
     trajectory_spectra,
 )
-from aiida_qdots.structures.importers import trajectory_timestep
+from aiida_qdots.structures.trajectory_nodes import trajectory_timestep
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 ANALYSIS_ERRORS = (QdotsInputError, ValueError, np.linalg.LinAlgError)

@@ -2,10 +2,10 @@
 
 import click
 
-from aiida_qdots.cli.utils import PROFILE_OPTION
+from aiida_qdots.cli.utils import PROFILE_OPTION, QdotsGroup
 
 
-@click.group(context_settings={'help_option_names': ['-h', '--help']})
+@click.group(cls=QdotsGroup, context_settings={'help_option_names': ['-h', '--help']})
 @PROFILE_OPTION
 @click.version_option(package_name='aiida-qdots')
 def cli(profile):
@@ -14,15 +14,11 @@ def cli(profile):
 
 from aiida_qdots.cli import (  # noqa: E402, F401  (register subcommands)
     analyze,
-    analyze_levels,
     build,
-    clusters,
     demo,
     importers,
     launch,
-    phonons,
     plots,
     setup,
     study,
-    ued,
 )

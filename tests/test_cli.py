@@ -106,6 +106,8 @@ def test_node_of_the_wrong_type_is_a_bad_parameter(aiida_profile, tmp_path):
         (['build', 'cluster', '--composition', 'se-rich', '--arrangement', '99'], 1, 'arrangement'),
         (['build', 'cluster', '--composition', 'zn-rich'], 2, "'zn-rich' is not one of"),
         (['compare', '--group', 'qdots/x', '--csv', '/no/such/folder/x.csv'], 2, 'folder /no/such/folder'),
+        (['plot', 'rmsf', '-o', '/no/such/folder/x.png', '999999999'], 2, 'folder /no/such/folder does not exist'),
+        (['export', '--group', 'x', '/no/such/folder/x.aiida'], 2, 'folder /no/such/folder does not exist'),
         (['compare', '--group', 'qdots/no-such-study'], 1, "no study 'no-such-study'"),
         (['launch', 'aimd', '--structure', '999999999'], 1, 'no structure node 999999999'),
     ],

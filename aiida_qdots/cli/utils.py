@@ -23,11 +23,15 @@ def _expected_failures() -> tuple[type[BaseException], ...]:
 
 def failure_message(exc: BaseException) -> str:
     """One line saying what went wrong."""
+    text = ' '.join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, ConnectionError):
-        return f'{exc or type(exc).__name__}: is the broker running (`verdi status`)? Or run without --daemon'
+        return (
+            f'{text}: is the broker running? `verdi status` tells; start it with `bash scripts/services.sh start` '
+            '(as root), or run without --daemon'
+        )
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f'{exc.strerror}: {exc.filename}'
-    return ' '.join(str(exc).split()) or type(exc).__name__
+    return text
 
 
 class QdotsGroup(click.Group):

@@ -1,28 +1,6 @@
-"""The ``aiida-qdots`` command line."""
+"""The ``aiida-qdots`` command line: the root group (:mod:`.root`) with one module per command group."""
 
-import click
+from aiida_qdots.cli import analyze, build, demo, importers, launch, plots, setup, study  # noqa: F401 (register)
+from aiida_qdots.cli.root import cli
 
-from aiida_qdots.cli.utils import PROFILE_OPTION
-
-
-@click.group(context_settings={'help_option_names': ['-h', '--help']})
-@PROFILE_OPTION
-@click.version_option(package_name='aiida-qdots')
-def cli(profile):
-    """Run, query and share CdSe quantum-dot simulation studies with AiiDA."""
-
-
-from aiida_qdots.cli import (  # noqa: E402, F401  (register subcommands)
-    analyze,
-    analyze_levels,
-    build,
-    clusters,
-    demo,
-    importers,
-    launch,
-    phonons,
-    plots,
-    setup,
-    study,
-    ued,
-)
+__all__ = ('cli',)

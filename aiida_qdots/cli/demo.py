@@ -9,8 +9,8 @@ import time
 
 import click
 
-from aiida_qdots.cli import cli
-from aiida_qdots.cli.utils import echo_pk, with_profile
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.utils import echo_pk, with_profile, writable_path
 from aiida_qdots.common.errors import QdotsInputError
 
 STUCK_SECONDS = 120.0
@@ -59,6 +59,7 @@ def follow(study: str, nodes: list, poll: float = 5.0) -> None:
     type=click.Path(file_okay=False, path_type=pathlib.Path),
     default=pathlib.Path('qdots-demo'),
     show_default=True,
+    callback=writable_path,
     help='Where the table (CSV), the figures (PNG) and the archive go.',
 )
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)

@@ -1,18 +1,17 @@
-"""``aiida-qdots import``: store foreign trajectories and per-frame orbital energies."""
+"""``aiida-qdots import``: store foreign trajectories, per-frame orbital energies, UED data and study archives."""
 
 import pathlib
 
 import click
 
-from aiida_qdots.cli import cli
-from aiida_qdots.cli.utils import echo_pk, with_profile
-from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.utils import echo_pk, node_option, with_profile
 from aiida_qdots.readers.trajectory import FORMATS
 
 
 @cli.group('import')
 def import_group():
-    """Import foreign data (AIMD trajectories, orbital energies per frame) into the database."""
+    """Import foreign data (AIMD trajectories, orbital energies per frame, UED, archives) into the database."""
 
 
 @import_group.command('trajectory')
@@ -34,16 +33,18 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
     """Store the trajectory at PATH (extxyz[.gz], folder of POSCARs, XDATCAR, CP2K -pos-1.xyz) and print its PK."""
     from aiida_qdots.structures.importers import import_trajectory
 
-    try:
-        node = import_trajectory(path, timestep, label=label, fmt=fmt, velocity_path=velocity_path)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    echo_pk('TrajectoryData', node)
+    echo_pk('TrajectoryData', import_trajectory(path, timestep, label=label, fmt=fmt, velocity_path=velocity_path))
 
 
 @import_group.command('levels')
 @click.argument('csv_path', metavar='CSV', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option('--trajectory', 'trajectory', required=True, help='PK or UUID of the imported TrajectoryData.')
+@node_option(
+    '--trajectory',
+    what='trajectory',
+    node_types=('TrajectoryData',),
+    required=True,
+    help='The imported TrajectoryData (PK, UUID or label).',
+)
 @click.option('--stride', type=int, required=True, help='The CSV has one row every STRIDE trajectory frames.')
 @click.option(
     '--first-frame',
@@ -57,9 +58,33 @@ def import_levels_command(csv_path, trajectory, stride, first_frame):
     """Store per-frame HOMO/LUMO energies (eV) from CSV, linked to a trajectory, and print the PK."""
     from aiida_qdots.structures.importers import import_levels
 
-    ident = int(trajectory) if trajectory.isdigit() else trajectory
-    try:
-        node = import_levels(csv_path, ident, stride, first_frame=first_frame)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    echo_pk('ArrayData', node)
+    echo_pk('ArrayData', import_levels(csv_path, trajectory, stride, first_frame=first_frame))
+
+
+@import_group.command('ued')
+@click.argument('path', required=False, type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option('--synthetic', is_flag=True, help='Store the synthetic demo set of the forward model instead of a file.')
+@click.option('--label', default=None, help='Label of the new node (default: the file name).')
+@with_profile
+def import_ued_command(path, synthetic, label):
+    """Store UED intensities I/I0 per set, delay and peak (CSV/JSON, see docs/ued.md) and print the PK."""
+    from aiida_qdots.data.ued import import_ued, synthetic_ued_node
+
+    if bool(path) == synthetic:
+        raise click.UsageError('give either a PATH or --synthetic')
+    node = synthetic_ued_node() if synthetic else import_ued(path, label=label)
+    echo_pk('ArrayData (synthetic UED demo)' if synthetic else 'ArrayData (UED)', node)
+
+
+@import_group.command('archive')
+@click.argument('path', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@with_profile
+def import_archive_command(path):
+    """Import a study archive (aiida-qdots export / verdi archive create); nothing is stored if it is invalid."""
+    from aiida_qdots.sharing import import_study
+
+    imported = import_study(path)
+    click.echo(
+        f'imported {path}: studies {", ".join(imported) or "none"}; '
+        f'compare with `aiida-qdots compare --group qdots/<study>`'
+    )

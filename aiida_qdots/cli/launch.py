@@ -1,13 +1,13 @@
-"""``aiida-qdots launch``: submit the package's workchains."""
+"""``aiida-qdots launch``: build the package's workchains from their protocols and run or submit them."""
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
-from aiida_qdots.cli import cli
-from aiida_qdots.cli.utils import echo_pk, with_profile
+from aiida_qdots.calculations.lammps.force_fields import FORCE_FIELDS
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.utils import echo_pk, exit_if_failed, node_option, with_profile
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_SOURCE_KEY, MSD_SLOPE_STDERR_KEY
 from aiida_qdots.structures.clusters import COMPOSITIONS
 
 PROTOCOL = click.Choice(['fast', 'moderate', 'precise'])
@@ -17,42 +17,33 @@ DAEMON = click.option(
     show_default=True,
     help='Submit to the daemon and return, instead of running in this process.',
 )
+PHONON_STAGES = click.Choice(['modes', 'lifetimes', 'msd', 'pdf'])
 
 
-@contextlib.contextmanager
-def refusing_bad_input():
-    """Builders and input validators refuse bad input with a ValueError (QdotsInputError, PortValidationError)
-    before anything is stored, ``load_code`` an unknown code with NotExistent: print the message, no traceback."""
-    from aiida.common.exceptions import MultipleObjectsError, NotExistent
-
-    try:
-        yield
-    except (ValueError, NotExistent, MultipleObjectsError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def launch_process(builder, daemon: bool, label: str):
+def launch_process(builder, daemon: bool, label: str, echo_results=None):
     """Run ``builder`` here (blocking) or submit it to the daemon; print its PK and final state.
 
-    Inputs are validated first: invalid ones end the command with their message and store nothing.
+    Invalid inputs end the command (ValueError) before anything is stored. In this process, ``echo_results(node)``
+    prints what the process made; a failed process then ends the command with exit status 1 and its exit status.
     """
     from aiida.engine import run_get_node, submit
     from aiida.engine.utils import instantiate_process
     from aiida.manage import get_manager
 
     if daemon:
-        with refusing_bad_input():
-            node = submit(builder)
+        node = submit(builder)
         echo_pk(f'{label} submitted', node)
         return node
-    with refusing_bad_input():
-        process = instantiate_process(get_manager().get_runner(), builder)
+    process = instantiate_process(get_manager().get_runner(), builder)
     _, node = run_get_node(process)
     echo_pk(label, node)
     click.echo(
         f'state: {node.process_state.value}, exit status {node.exit_status}'
         + (f' ({node.exit_message})' if node.exit_message else '')
     )
+    if echo_results is not None:
+        echo_results(node)
+    exit_if_failed(node)
     return node
 
 
@@ -63,6 +54,17 @@ def parse_indices(_ctx, _param, value: str | None) -> list[int] | None:
         return [int(v) for v in value.split(',') if v.strip()]
     except ValueError as exc:
         raise click.BadParameter(f'expected comma-separated integers, got {value!r}') from exc
+
+
+def parse_nanocrystals(_ctx, _param, values: tuple[str, ...]) -> list[dict]:
+    """The recipes of every ``--nanocrystal D[:S]``."""
+    from aiida_qdots.common.errors import QdotsInputError
+    from aiida_qdots.workchains.lattice_study import nanocrystal_recipe
+
+    try:
+        return [nanocrystal_recipe(text) for text in values]
+    except QdotsInputError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @cli.group('launch')
@@ -90,55 +92,48 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
 
     from aiida_qdots.workchains.ligand_ranking import LigandRankingWorkChain
 
-    with refusing_bad_input():
-        builder = LigandRankingWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label),
-            composition,
-            arrangements,
-            protocol=protocol,
-            relax=relax,
-            max_concurrent=max_concurrent,
-        )
-    node = launch_process(builder, daemon, 'ligand ranking')
-    if node.is_finished and 'ranking' in node.outputs:
-        for entry in node.outputs.ranking['ranking']:
-            click.echo(
-                f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]} '
-                f'{entry["relative_energy_mev"]:8.1f} meV'
-            )
+    builder = LigandRankingWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label),
+        composition,
+        arrangements,
+        protocol=protocol,
+        relax=relax,
+        max_concurrent=max_concurrent,
+    )
 
+    def echo_ranking(node):
+        if 'ranking' in node.outputs:
+            for entry in node.outputs.ranking['ranking']:
+                click.echo(
+                    f'configuration {entry["configuration"]}: arrangement {entry["arrangement"]} '
+                    f'{entry["relative_energy_mev"]:8.1f} meV'
+                )
 
-def load_input_node(pk: int, node_type, option: str):
-    """The ``node_type`` node with ``pk``; a click error on ``option`` naming what was found otherwise."""
-    from aiida_qdots.common.errors import QdotsInputError
-    from aiida_qdots.common.nodes import resolve_node
-
-    try:
-        return resolve_node(pk, node_type, option.lstrip('-'))
-    except QdotsInputError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from exc
+    launch_process(builder, daemon, 'ligand ranking', echo_ranking)
 
 
 @launch.command('aimd')
-@click.option('--structure', 'structure_pk', type=int, required=True, help='PK of the cluster (StructureData).')
+@node_option(
+    '--structure', what='structure', node_types=('StructureData',), required=True, help='The cluster (StructureData).'
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--relax/--no-relax', default=True, show_default=True, help='Optimise the geometry before the MD.')
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
 @DAEMON
 @with_profile
-def aimd(structure_pk, protocol, relax, code_label, daemon):
+def aimd(structure, protocol, relax, code_label, daemon):
     """AIMD of a cluster with CP2K: heating, NVT equilibration and NVE production (qdots.aimd)."""
     from aiida import orm
 
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
-    structure = load_input_node(structure_pk, orm.StructureData, '--structure')
-    with refusing_bad_input():
-        builder = AimdWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
-        )
-    node = launch_process(builder, daemon, 'aimd')
-    if node.is_finished_ok:
+    builder = AimdWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
+    )
+
+    def echo_trajectory(node):
+        if not node.is_finished_ok:
+            return
         trajectory = node.outputs.trajectory
         click.echo(f'production trajectory: PK {trajectory.pk} ({trajectory.numsteps} frames)')
         for block in node.outputs.checks['blocks']:
@@ -147,9 +142,13 @@ def aimd(structure_pk, protocol, relax, code_label, daemon):
                 f'mean {block["mean_temperature_K"]:6.1f} K'
             )
 
+    launch_process(builder, daemon, 'aimd', echo_trajectory)
+
 
 @launch.command('electronic')
-@click.option('--trajectory', 'trajectory_pk', type=int, required=True, help='PK of a TrajectoryData.')
+@node_option(
+    '--trajectory', what='trajectory', node_types=('TrajectoryData',), required=True, help='The TrajectoryData.'
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--stride-fs', type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True)
 @click.option(
@@ -162,54 +161,247 @@ def aimd(structure_pk, protocol, relax, code_label, daemon):
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
 @DAEMON
 @with_profile
-def electronic(trajectory_pk, protocol, stride_fs, window_fs, chunk_frames, code_label, daemon):
+def electronic(trajectory, protocol, stride_fs, window_fs, chunk_frames, code_label, daemon):
     """HOMO/LUMO/gap of trajectory frames with CP2K REFTRAJ (qdots.electronic)."""
     from aiida import orm
 
     from aiida_qdots.workchains.electronic import ElectronicWorkChain
 
-    trajectory = load_input_node(trajectory_pk, orm.TrajectoryData, '--trajectory')
     overrides = {'selection': {'stride_fs': stride_fs}}
     if window_fs is not None:
         overrides['selection']['window_fs'] = window_fs
     if chunk_frames is not None:
         overrides['chunk_frames'] = chunk_frames
-    with refusing_bad_input():
-        builder = ElectronicWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label), trajectory, protocol, overrides
-        )
-    node = launch_process(builder, daemon, 'electronic')
-    if node.is_finished_ok:
-        stats = node.outputs.statistics
-        for name in ('homo', 'lumo', 'gap'):
-            click.echo(f'{name:>5}: {stats[name]["mean_ev"]:9.4f} +- {stats[name]["std_ev"]:.4f} eV')
+    builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol, overrides)
+
+    def echo_statistics(node):
+        if node.is_finished_ok:
+            stats = node.outputs.statistics
+            for name in ('homo', 'lumo', 'gap'):
+                click.echo(f'{name:>5}: {stats[name]["mean_ev"]:9.4f} +- {stats[name]["std_ev"]:.4f} eV')
+
+    launch_process(builder, daemon, 'electronic', echo_statistics)
 
 
 @launch.command('namd')
-@click.option('--trajectory', 'trajectory_pk', type=int, required=True, help='PK of a TrajectoryData (every MD step).')
+@node_option(
+    '--trajectory',
+    what='trajectory',
+    node_types=('TrajectoryData',),
+    required=True,
+    help='The TrajectoryData (every MD step).',
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--frames', type=click.IntRange(min=4), default=None, help='Window length in frames (default: protocol).')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON
 @with_profile
-def namd(trajectory_pk, protocol, frames, cp2k_code, python_code, daemon):
+def namd(trajectory, protocol, frames, cp2k_code, python_code, daemon):
     """NACs, dephasing and DISH recombination time over the last frames of a trajectory (qdots.namd)."""
     from aiida import orm
 
     from aiida_qdots.workchains.namd import NamdWorkChain
 
-    trajectory = load_input_node(trajectory_pk, orm.TrajectoryData, '--trajectory')
     overrides = {'window': {'n_frames': frames}} if frames else {}
-    with refusing_bad_input():
-        builder = NamdWorkChain.get_builder_from_protocol(
-            orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides
-        )
-    node = launch_process(builder, daemon, 'namd')
-    if node.is_finished_ok:
-        s = node.outputs.summary
-        click.echo(
-            f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV; dephasing {s["decoherence_time_fs"]:.2f} fs '
-            f'({s["decoherence_convention"]}); recombination {s["recombination_tau_ns"]} ns, '
-            f'CI {s["recombination_ci_ns"]}'
-        )
+    builder = NamdWorkChain.get_builder_from_protocol(
+        orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides
+    )
+
+    def echo_summary(node):
+        if node.is_finished_ok:
+            s = node.outputs.summary
+            click.echo(
+                f'mean |NAC| {s["mean_abs_nac_mev"]:.3f} meV; dephasing {s["decoherence_time_fs"]:.2f} fs '
+                f'({s["decoherence_convention"]}); recombination {s["recombination_tau_ns"]} ns, '
+                f'CI {s["recombination_ci_ns"]}'
+            )
+
+    launch_process(builder, daemon, 'namd', echo_summary)
+
+
+@launch.command('phonons')
+@click.option(
+    '--diameter',
+    type=click.FloatRange(min=0.5, max=20.0),
+    default=None,
+    help='Build a wurtzite CdSe core of this diameter (nm) ...',
+)
+@click.option(
+    '--shell-monolayers',
+    type=click.IntRange(min=0, max=20),
+    default=0,
+    show_default=True,
+    help='... with this many CdS monolayers.',
+)
+@node_option(
+    '--structure', what='structure', node_types=('StructureData',), help='... or use this stored StructureData.'
+)
+@click.option('--stages', type=PHONON_STAGES, multiple=True, help='Stages to run (repeatable; default: all four).')
+@click.option(
+    '--force-field',
+    type=click.Choice(sorted(FORCE_FIELDS)),
+    default=None,
+    help="Force field (default: the protocol's, sw_zhou2013; lj_coulomb_rabani2002 covers Cd and Se only).",
+)
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
+@DAEMON
+@with_profile
+def launch_phonons(diameter, shell_monolayers, structure, stages, force_field, protocol, code_label, daemon):
+    """Normal modes, lifetimes, MSD(T) and G(r) of a nanocrystal with LAMMPS (qdots.phonons)."""
+    from aiida import orm
+
+    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.workchains.phonons import PhononsWorkChain
+
+    if (diameter is None) == (structure is None):
+        raise click.UsageError('give either --diameter (nm) or --structure PK')
+    code = orm.load_code(code_label)
+    if structure is None:
+        structure = nanocrystal_structure(diameter=10.0 * diameter, shell_monolayers=shell_monolayers)
+        echo_pk('nanocrystal', structure)
+    overrides = {'stages': list(stages)} if stages else {}
+    if force_field:
+        overrides['force_field'] = force_field
+    builder = PhononsWorkChain.get_builder_from_protocol(code, structure, protocol, overrides)
+    launch_process(builder, daemon, 'PhononsWorkChain')
+
+
+def msd_slope_node(phonons, slope: float | None, slope_err: float):
+    """The d<u^2>/dT Dict: a qdots.phonons workchain's ``msd_slope`` output or that Dict, or a new one from values."""
+    from aiida import orm
+
+    if (phonons is None) == (slope is None):
+        raise click.UsageError('give either --phonons PK or --slope VALUE')
+    if slope is not None:
+        return orm.Dict({MSD_SLOPE_KEY: slope, MSD_SLOPE_STDERR_KEY: slope_err, MSD_SLOPE_SOURCE_KEY: 'user value'})
+    if isinstance(phonons, orm.WorkflowNode):
+        if 'msd_slope' not in phonons.outputs:
+            raise click.ClickException(f'{phonons.process_label}<{phonons.pk}> has no msd_slope output')
+        return phonons.outputs.msd_slope
+    if not isinstance(phonons, orm.Dict):
+        raise click.ClickException(f'node {phonons.pk} is neither a qdots.phonons workchain nor an msd_slope Dict')
+    return phonons
+
+
+@launch.command('ued')
+@node_option(
+    '--data',
+    what='UED data',
+    node_types=('ArrayData',),
+    description='an ArrayData of UED intensities',
+    required=True,
+    help='The UED ArrayData (aiida-qdots import ued).',
+)
+@node_option('--phonons', what='phonons', help='qdots.phonons workchain (or its msd_slope Dict) giving d<u^2>/dT.')
+@click.option(
+    '--slope',
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.',
+)
+@click.option(
+    '--slope-err',
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help='Standard error of --slope (A^2/K).',
+)
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@DAEMON
+@with_profile
+def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
+    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued)."""
+    from aiida_qdots.workchains.ued import UedWorkChain
+
+    builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err), protocol)
+    launch_process(builder, daemon, 'UedWorkChain')
+
+
+@launch.command('study')
+@click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
+@click.option(
+    '--composition',
+    'compositions',
+    type=click.Choice(['se-rich', 'cd-rich']),
+    multiple=True,
+    default=('se-rich', 'cd-rich'),
+    show_default=True,
+    help='Cluster composition (repeatable).',
+)
+@click.option(
+    '--arrangements',
+    default='0',
+    show_default=True,
+    callback=parse_indices,
+    help='Comma-separated ligand-arrangement indices run for every composition (the paper: 0,1,2,3,4,5).',
+)
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option(
+    '--max-concurrent',
+    type=click.IntRange(min=1),
+    default=None,
+    help="Configurations running at once (default: the protocol's).",
+)
+@click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
+@click.option('--python-code', default='qdots-python@localhost', show_default=True)
+@DAEMON
+@with_profile
+def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp2k_code, python_code, daemon):
+    """Study A: AIMD -> electronic -> NAMD for every composition x ligand arrangement (qdots.study)."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.study import StudyWorkChain
+
+    overrides = {'max_concurrent': max_concurrent} if max_concurrent else {}
+    builder = StudyWorkChain.get_builder_from_protocol(
+        orm.load_code(cp2k_code),
+        orm.load_code(python_code),
+        study,
+        list(compositions),
+        arrangements,
+        protocol,
+        overrides,
+    )
+    click.echo(f'follow it with `aiida-qdots status --group qdots/{study}`')
+    launch_process(builder, daemon, 'study')
+
+
+@launch.command('lattice-study')
+@click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
+@click.option(
+    '--nanocrystal',
+    'nanocrystals',
+    multiple=True,
+    required=True,
+    metavar='D[:S]',
+    callback=parse_nanocrystals,
+    help='Wurtzite CdSe core of diameter D nm with S CdS shell monolayers, e.g. 2.2:1 (repeatable).',
+)
+@node_option(
+    '--ued-data',
+    'ued_data',
+    what='UED data',
+    node_types=('ArrayData',),
+    description='an ArrayData of UED intensities',
+    multiple=True,
+    help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
+)
+@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
+@DAEMON
+@with_profile
+def launch_lattice_study(study, nanocrystals, ued_data, protocol, code_label, daemon):
+    """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    data = {f'set_{index}': node for index, node in enumerate(ued_data)}
+    builder = LatticeStudyWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label), study, nanocrystals, data, protocol
+    )
+    for key, structure in builder.structures.items():
+        echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)
+    launch_process(builder, daemon, 'lattice study')

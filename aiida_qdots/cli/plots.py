@@ -1,32 +1,61 @@
-"""``aiida-qdots plot``: the studies' figures from stored nodes, as PNG files."""
+"""``aiida-qdots plot``: the figures of stored analysis nodes and of whole studies, as PNG files."""
 
 from __future__ import annotations
 
+import importlib
 import pathlib
 
 import click
 
-from aiida_qdots.cli import cli
-from aiida_qdots.cli.utils import with_profile
-from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.study import STUDY_GROUP, study_of
+from aiida_qdots.cli.utils import QdotsNodeType, node_argument, with_profile, writable_path
 
 OUTPUT = click.option(
     '--output',
     '-o',
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     default=None,
+    callback=writable_path,
     help='PNG file to write (default: <figure>_<PK>.png in the working directory).',
 )
-
-
-def _load(pk: str):
-    from aiida import orm
-    from aiida.common.exceptions import MultipleObjectsError, NotExistent
-
-    try:
-        return orm.load_node(int(pk) if pk.isdigit() else pk)
-    except (NotExistent, MultipleObjectsError, ValueError) as exc:
-        raise click.ClickException(f'no node {pk}: {exc}') from exc
+MAX_WAVENUMBER = click.option(
+    '--max-wavenumber',
+    'max_cm1',
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help='Upper end of the wavenumber axis in cm^-1 (default: where 99.8% of the spectral weight lies).',
+)
+NODE_PLOTS = {
+    'rmsf': (
+        'aiida_qdots.plots.aimd:plot_rmsf',
+        'Per-atom and per-element RMSF of the analysis NODE (the qdots.aimd_analysis workchain or an output of it).',
+        (),
+    ),
+    'spectra': (
+        'aiida_qdots.plots.aimd:plot_spectra',
+        'Power spectra (total and per element) of the analysis NODE (the workchain or an output of it).',
+        (MAX_WAVENUMBER,),
+    ),
+    'phonons': (
+        'aiida_qdots.plots.phonons:plot_phonons',
+        'DOS, lifetimes vs frequency, MSD(T) with its slope and G(r)/dG(r) of a qdots.phonons workchain NODE.',
+        (),
+    ),
+    'ued': (
+        'aiida_qdots.plots.ued:plot_ued',
+        'I/I0(t) per peak, -ln(I/I0) vs Q^2 with the Debye-Waller fits, and dT(t) with the model fit (qdots.ued NODE).',
+        (),
+    ),
+}
+"""``plot NAME NODE``: the plotting function (``module:function``, called with the node, the output path and the
+values of the extra options), the help text and the extra options."""
+FIGURES = {
+    'levels': 'HOMO/LUMO fluctuations against time (seed Fig. 3a); curves per NODE (qdots.electronic or levels).',
+    'gap': 'HOMO-LUMO gap distributions (seed Fig. 4); one per NODE (qdots.electronic or levels).',
+    'namd': 'Dephasing, DISH population and NAC histogram (seed Fig. 5a-c); one per NODE (qdots.namd or its outputs).',
+}
+"""``plot KIND NODE...``: the seed paper's Study A figures of several nodes (aiida_qdots.plots.namd.plot_figure)."""
 
 
 @cli.group('plot')
@@ -34,74 +63,58 @@ def plot():
     """Figures from stored analysis nodes (PNG)."""
 
 
-@plot.command('rmsf')
-@click.argument('pk')
-@OUTPUT
-@with_profile
-def plot_rmsf_command(pk, output):
-    """Per-atom and per-element RMSF of the analysis PK (the qdots.aimd_analysis workchain or an output of it)."""
-    from aiida_qdots.plots.aimd import plot_rmsf
+def _node_plot_command(name: str, plotter: str, help_text: str, options: tuple = ()):
+    """``plot NAME NODE [-o PNG]``: draw one node with ``plotter`` and print the file's path."""
 
-    try:
-        path = plot_rmsf(_load(pk), output)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(str(path.resolve()))
+    @node_argument('node', name)
+    @OUTPUT
+    @with_profile
+    def command(node, output, **options):
+        module, function = plotter.split(':')
+        path = getattr(importlib.import_module(module), function)(node, output, **options)
+        click.echo(str(path.resolve()))
+
+    for option in options:
+        command = option(command)
+    return plot.command(name, help=help_text)(command)
 
 
-@plot.command('spectra')
-@click.argument('pk')
-@OUTPUT
+def _figure_command(kind: str, help_text: str):
+    """``plot KIND NODE... [-o PNG]``: one Study A figure of several nodes."""
+
+    @click.argument('nodes', nargs=-1, required=True, type=QdotsNodeType(kind), metavar='NODE...')
+    @OUTPUT
+    @with_profile
+    def command(nodes, output):
+        from aiida_qdots.plots.namd import plot_figure
+
+        click.echo(str(plot_figure(kind, nodes, output).resolve()))
+
+    return plot.command(kind, help=help_text)(command)
+
+
+for _name, _spec in NODE_PLOTS.items():
+    _node_plot_command(_name, *_spec)
+for _kind, _help in FIGURES.items():
+    _figure_command(_kind, _help)
+
+
+@plot.command('figure')
+@click.argument('figure', type=click.Choice(['3a', '4', '5', 'phonons', 'ued']))
+@STUDY_GROUP
 @click.option(
-    '--max-wavenumber',
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help='Upper end of the wavenumber axis in cm^-1 (default: where 99.8% of the spectral weight lies).',
+    '--folder',
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path('.'),
+    show_default=True,
+    callback=writable_path,
+    help='Where the PNG files go.',
 )
 @with_profile
-def plot_spectra_command(pk, output, max_wavenumber):
-    """Power spectra (total and per element) of the analysis PK (the workchain or an output of it)."""
-    from aiida_qdots.plots.aimd import plot_spectra
+def plot_figure_command(figure, group_label, folder):
+    """A seed paper's figure of a whole study from its stored nodes: 3a HOMO/LUMO, 4 gap distributions, 5 NAMD
+    (Study A); phonons, ued (Study B, one file per nanocrystal / data set)."""
+    from aiida_qdots.plots.study import plot_study_figure
 
-    try:
-        path = plot_spectra(_load(pk), output, max_cm1=max_wavenumber)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(str(path.resolve()))
-
-
-def _study_a_figure(kind: str, pks: tuple[str, ...], output) -> None:
-    from aiida_qdots.plots.namd import plot_figure
-
-    try:
-        path = plot_figure(kind, [_load(pk) for pk in pks], output)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(str(path.resolve()))
-
-
-@plot.command('levels')
-@click.argument('pks', nargs=-1, required=True)
-@OUTPUT
-@with_profile
-def plot_levels_command(pks, output):
-    """HOMO/LUMO fluctuations against time (seed Fig. 3a); one curve set per PK (qdots.electronic or levels)."""
-    _study_a_figure('levels', pks, output)
-
-
-@plot.command('gap')
-@click.argument('pks', nargs=-1, required=True)
-@OUTPUT
-@with_profile
-def plot_gap_command(pks, output):
-    """HOMO-LUMO gap distributions (seed Fig. 4); one per PK (qdots.electronic or levels)."""
-    _study_a_figure('gap', pks, output)
-
-
-@plot.command('namd')
-@click.argument('pks', nargs=-1, required=True)
-@OUTPUT
-@with_profile
-def plot_namd_command(pks, output):
-    """Dephasing, DISH population and NAC histogram (seed Fig. 5a-c); one per PK (qdots.namd or its outputs)."""
-    _study_a_figure('namd', pks, output)
+    for path in plot_study_figure(study_of(group_label), figure, folder):
+        click.echo(str(path.resolve()))

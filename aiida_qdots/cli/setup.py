@@ -10,7 +10,7 @@ import sys
 import click
 from aiida.manage.configuration import reset_config
 
-from aiida_qdots.cli import cli
+from aiida_qdots.cli.root import cli
 
 DEFAULT_PROFILE = 'qdots'
 SERVICES_HINT = 'start the services with `bash scripts/services.sh start` (as root)'
@@ -133,10 +133,7 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
 
     if computer_config is not None and ctx.get_parameter_source('computer_label') != click.core.ParameterSource.DEFAULT:
         raise click.UsageError('give --computer or --computer-config, not both')
-    try:
-        cluster = read_cluster_config(computer_config) if computer_config is not None else None
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
+    cluster = read_cluster_config(computer_config) if computer_config is not None else None
     names, default = _profile_names()
     name = profile_name or ctx.find_root().obj.get('profile') or default or DEFAULT_PROFILE
     if name in names:
@@ -149,18 +146,15 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         click.echo(f'profile: created {name!r} with `verdi presto` (SQLite storage, ZeroMQ broker, no services)')
     load_profile(name, allow_switch=True)
 
-    try:
-        if cluster is not None:
-            computer, created = get_or_create_cluster(cluster)
-            executables = cluster.codes
+    if cluster is not None:
+        computer, created = get_or_create_cluster(cluster)
+        executables = cluster.codes
+    else:
+        if computer_label == SLURM_LABEL:
+            computer, created = get_or_create_local_slurm()
         else:
-            if computer_label == SLURM_LABEL:
-                computer, created = get_or_create_local_slurm()
-            else:
-                computer, created = get_or_create_localhost(computer_label, mpiprocs=mpiprocs)
-            executables = dict.fromkeys(CODES)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
+            computer, created = get_or_create_localhost(computer_label, mpiprocs=mpiprocs)
+        executables = dict.fromkeys(CODES)
     if computer.hostname == 'localhost' and computer.scheduler_type == 'core.direct':
         if computer.get_default_mpiprocs_per_machine() != mpiprocs:
             previous = computer.get_default_mpiprocs_per_machine()
@@ -178,10 +172,10 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         try:
             code, created = get_or_create_code(kind, computer, executable)
         except QdotsInputError as exc:
-            if CODES[kind].optional:
-                click.echo(f'code: skipped {CODES[kind].label} ({exc})')
-                continue
-            raise click.ClickException(str(exc)) from exc
+            if not CODES[kind].optional:
+                raise
+            click.echo(f'code: skipped {CODES[kind].label} ({exc})')
+            continue
         click.echo(f'code: {"registered" if created else "using"} {code.full_label} -> {code.filepath_executable}')
     if computer.transport_type != 'core.local':
         click.echo(f'check the connection with `verdi -p {name} computer test {computer.label}`')

@@ -1,5 +1,5 @@
-"""Whole studies: ``launch study``, ``launch lattice-study``, ``compare``, ``status``, ``plot figure``, ``export`` and
-``import archive``."""
+"""Whole studies: ``compare``, ``status`` and ``export`` (launched by ``launch study`` / ``launch lattice-study``, drawn
+by ``plot figure``, shared by ``import archive``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import pathlib
 
 import click
 
-from aiida_qdots.cli import cli
-from aiida_qdots.cli.importers import import_group
-from aiida_qdots.cli.launch import DAEMON, PROTOCOL, launch, launch_process, refusing_bad_input
-from aiida_qdots.cli.plots import plot
-from aiida_qdots.cli.utils import echo_pk, with_profile
-from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.utils import with_profile, writable_path
 
 STUDY_GROUP = click.option(
     '--group',
@@ -33,111 +29,6 @@ def study_of(group_label: str) -> str:
     if study not in known:
         raise click.ClickException(f'no study {study!r} in this profile; studies: {", ".join(known) or "none"}')
     return study
-
-
-def _nanocrystal(text: str) -> dict:
-    """The recipe of one ``--nanocrystal D[:S]``; a usage error naming the option otherwise."""
-    from aiida_qdots.workchains.lattice_study import nanocrystal_recipe
-
-    try:
-        return nanocrystal_recipe(text)
-    except QdotsInputError as exc:
-        raise click.BadParameter(str(exc), param_hint='--nanocrystal') from None
-
-
-@launch.command('study')
-@click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
-@click.option(
-    '--composition',
-    'compositions',
-    type=click.Choice(['se-rich', 'cd-rich']),
-    multiple=True,
-    default=('se-rich', 'cd-rich'),
-    show_default=True,
-    help='Cluster composition (repeatable).',
-)
-@click.option(
-    '--arrangements',
-    default='0',
-    show_default=True,
-    help='Comma-separated ligand-arrangement indices run for every composition (the paper: 0,1,2,3,4,5).',
-)
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
-@click.option(
-    '--max-concurrent',
-    type=click.IntRange(min=1),
-    default=None,
-    help="Configurations running at once (default: the protocol's).",
-)
-@click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
-@click.option('--python-code', default='qdots-python@localhost', show_default=True)
-@DAEMON
-@with_profile
-def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp2k_code, python_code, daemon):
-    """Study A: AIMD -> electronic -> NAMD for every composition x ligand arrangement (qdots.study)."""
-    from aiida import orm
-
-    from aiida_qdots.workchains.study import StudyWorkChain
-
-    try:
-        indices = [int(a) for a in arrangements.split(',') if a.strip()]
-    except ValueError:
-        raise click.BadParameter(
-            f'{arrangements!r} is not a comma-separated list of integers', param_hint='--arrangements'
-        ) from None
-    overrides = {'max_concurrent': max_concurrent} if max_concurrent else {}
-    with refusing_bad_input():
-        builder = StudyWorkChain.get_builder_from_protocol(
-            orm.load_code(cp2k_code),
-            orm.load_code(python_code),
-            study,
-            list(compositions),
-            indices,
-            protocol,
-            overrides,
-        )
-    node = launch_process(builder, daemon, 'study')
-    click.echo(f'follow it with `aiida-qdots status --group qdots/{study}`')
-    return node
-
-
-@launch.command('lattice-study')
-@click.option('--label', 'study', required=True, help='Study label: its nodes go into the groups qdots/<label>/...')
-@click.option(
-    '--nanocrystal',
-    'nanocrystals',
-    multiple=True,
-    required=True,
-    metavar='D[:S]',
-    help='Wurtzite CdSe core of diameter D nm with S CdS shell monolayers, e.g. 2.2:1 (repeatable).',
-)
-@click.option(
-    '--ued-data',
-    'ued_pks',
-    multiple=True,
-    metavar='PK',
-    help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
-)
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
-@click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
-@DAEMON
-@with_profile
-def launch_lattice_study(study, nanocrystals, ued_pks, protocol, code_label, daemon):
-    """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
-    from aiida import orm
-
-    from aiida_qdots.common.nodes import resolve_node
-    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
-
-    recipes = [_nanocrystal(text) for text in nanocrystals]
-    with refusing_bad_input():
-        data = {f'set_{index}': resolve_node(pk, orm.ArrayData, '--ued-data') for index, pk in enumerate(ued_pks)}
-        builder = LatticeStudyWorkChain.get_builder_from_protocol(
-            orm.load_code(code_label), study, recipes, data, protocol
-        )
-    for key, structure in builder.structures.items():
-        echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)
-    return launch_process(builder, daemon, 'lattice study')
 
 
 def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
@@ -171,6 +62,7 @@ def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
     '--csv',
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     default=None,
+    callback=writable_path,
     help='Also write the table(s) as CSV (several tables: <name>_<table>.csv).',
 )
 @with_profile
@@ -215,33 +107,9 @@ def status_command(group_label):
                 click.echo(f'  {entry:32s} waiting')
 
 
-@plot.command('figure')
-@click.argument('figure', type=click.Choice(['3a', '4', '5', 'phonons', 'ued']))
-@STUDY_GROUP
-@click.option(
-    '--folder',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('.'),
-    show_default=True,
-    help='Where the PNG files go.',
-)
-@with_profile
-def plot_figure_command(figure, group_label, folder):
-    """A seed paper's figure of a whole study from its stored nodes: 3a HOMO/LUMO, 4 gap distributions, 5 NAMD
-    (Study A); phonons, ued (Study B, one file per nanocrystal / data set)."""
-    from aiida_qdots.plots.study import plot_study_figure
-
-    try:
-        paths = plot_study_figure(study_of(group_label), figure, folder)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for path in paths:
-        click.echo(str(path.resolve()))
-
-
 @cli.command('export')
 @STUDY_GROUP
-@click.argument('output', type=click.Path(dir_okay=False, path_type=pathlib.Path))
+@click.argument('output', type=click.Path(dir_okay=False, path_type=pathlib.Path), callback=writable_path)
 @click.option('--overwrite', is_flag=True, help='Replace OUTPUT if it exists.')
 @with_profile
 def export_command(group_label, output, overwrite):
@@ -254,21 +122,4 @@ def export_command(group_label, output, overwrite):
     click.echo(
         f'wrote {output}: {summary["groups"]} groups, {summary["filed"]} filed nodes, '
         f'{summary["nodes"]} nodes with their provenance'
-    )
-
-
-@import_group.command('archive')
-@click.argument('path', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@with_profile
-def import_archive_command(path):
-    """Import a study archive (aiida-qdots export / verdi archive create); nothing is stored if it is invalid."""
-    from aiida_qdots.sharing import import_study
-
-    try:
-        imported = import_study(path)
-    except QdotsInputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f'imported {path}: studies {", ".join(imported) or "none"}; '
-        f'compare with `aiida-qdots compare --group qdots/<study>`'
     )

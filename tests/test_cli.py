@@ -1,0 +1,177 @@
+"""The command line as a whole: every command's help, node identifiers, the one error handler and launch exit codes."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+from aiida.engine import WorkChain
+from click.testing import CliRunner
+from trajectory_files import extxyz_text, frames, write
+
+from aiida_qdots.cli import cli
+from aiida_qdots.cli.launch import launch_process
+from aiida_qdots.cli.utils import QdotsGroup
+from aiida_qdots.structures.importers import import_trajectory
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()):
+    """Every command and subcommand of ``group`` as the words that invoke it."""
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith('Error:')]
+
+
+def assert_one_error(result, status: int, message: str) -> None:
+    """Exit status ``status``, exactly one ``Error:`` line containing ``message``, no traceback."""
+    assert result.exit_code == status, result.output
+    assert isinstance(result.exception, SystemExit), 'a traceback instead of a message'
+    assert 'Traceback' not in result.output
+    lines = error_lines(result.output)
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+PATHS = [(), *command_paths(cli)]
+
+
+@pytest.mark.parametrize('path', PATHS, ids=[' '.join(p) or 'aiida-qdots' for p in PATHS])
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(cli, [*path, '--help'])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None and 'Traceback' not in result.output
+    assert result.output.startswith('Usage: ')
+
+
+def test_command_tree_is_complete():
+    """Every command of the CLI before its reorganisation is still there (issue 14)."""
+    expected = {
+        ('analyze', 'trajectory'),
+        ('analyze', 'levels'),
+        ('build', 'nanocrystal'),
+        ('build', 'cluster'),
+        ('build', 'arrangements'),
+        ('import', 'trajectory'),
+        ('import', 'levels'),
+        ('import', 'ued'),
+        ('import', 'archive'),
+        *(('launch', name) for name in ('ligand-ranking', 'aimd', 'electronic', 'namd', 'phonons', 'ued')),
+        ('launch', 'study'),
+        ('launch', 'lattice-study'),
+        *(('plot', name) for name in ('rmsf', 'spectra', 'levels', 'gap', 'namd', 'phonons', 'ued', 'figure')),
+        ('compare',),
+        ('status',),
+        ('export',),
+        ('setup',),
+        ('demo',),
+    }
+    assert expected <= set(PATHS)
+
+
+@pytest.fixture
+def labelled_trajectory(aiida_profile, tmp_path):
+    return import_trajectory(write(tmp_path / 'three.extxyz', extxyz_text(frames(3))), 1.0, label='cli-test-trajectory')
+
+
+def test_node_given_as_pk_uuid_or_label_is_the_same_node(labelled_trajectory, tmp_path):
+    csv = write(tmp_path / 'levels.csv', 'HOMO,LUMO\n-5.0,-3.0\n-5.1,-3.1\n-5.2,-3.2\n')
+    for identifier in (labelled_trajectory.pk, labelled_trajectory.uuid, labelled_trajectory.label):
+        result = CliRunner().invoke(
+            cli, ['import', 'levels', str(csv), '--trajectory', str(identifier), '--stride', '1']
+        )
+        assert result.exit_code == 0, result.output
+        levels = orm.load_node(int(result.output.split('PK ')[1].split()[0]))
+        trajectory = levels.creator.base.links.get_incoming(node_class=orm.TrajectoryData).one().node
+        assert trajectory.uuid == labelled_trajectory.uuid
+
+
+def test_node_of_the_wrong_type_is_a_bad_parameter(aiida_profile, tmp_path):
+    orm.Dict({'a': 1}, label='cli-test-dict').store()
+    csv = write(tmp_path / 'levels.csv', 'HOMO,LUMO\n-5.0,-3.0\n')
+    result = CliRunner().invoke(cli, ['import', 'levels', str(csv), '--trajectory', 'cli-test-dict', '--stride', '1'])
+    assert_one_error(result, 2, 'is a Dict, not a TrajectoryData')
+
+
+@pytest.mark.parametrize(
+    ('args', 'status', 'message'),
+    [
+        (['analyze', 'trajectory', '999999999'], 1, 'no trajectory node 999999999'),
+        (['analyze', 'levels', 'no-such-label'], 1, 'no levels node no-such-label'),
+        (['plot', 'rmsf', '999999999'], 1, 'no rmsf node 999999999'),
+        (['build', 'cluster', '--composition', 'se-rich', '--arrangement', '99'], 1, 'arrangement'),
+        (['build', 'cluster', '--composition', 'zn-rich'], 2, "'zn-rich' is not one of"),
+        (['compare', '--group', 'qdots/x', '--csv', '/no/such/folder/x.csv'], 2, 'folder /no/such/folder'),
+        (['plot', 'rmsf', '-o', '/no/such/folder/x.png', '999999999'], 2, 'folder /no/such/folder does not exist'),
+        (['export', '--group', 'x', '/no/such/folder/x.aiida'], 2, 'folder /no/such/folder does not exist'),
+        (['compare', '--group', 'qdots/no-such-study'], 1, "no study 'no-such-study'"),
+        (['launch', 'aimd', '--structure', '999999999'], 1, 'no structure node 999999999'),
+    ],
+)
+def test_expected_failure_is_one_error_line(aiida_profile, args, status, message):
+    assert_one_error(CliRunner().invoke(cli, args), status, message)
+
+
+def raising(error: Exception):
+    def command():
+        raise error
+
+    return command
+
+
+def test_handler_turns_expected_exceptions_into_one_line():
+    @click.group(cls=QdotsGroup)
+    def group():
+        pass
+
+    @group.group()
+    def inner():
+        pass
+
+    errors = {
+        'missing': (NotExistent('no such code'), 'no such code'),
+        'unwritable': (PermissionError(13, 'Permission denied', '/x.png'), 'Permission denied: /x.png'),
+        'broker': (ConnectionError('connection refused'), 'is the broker running'),
+        'invalid': (ValueError('bad\nvalue'), 'bad value'),
+    }
+    for name, (error, _) in errors.items():
+        inner.command(name)(raising(error))
+    for name, (_, message) in errors.items():
+        assert_one_error(CliRunner().invoke(group, ['inner', name]), 1, message)
+
+    @group.command()
+    def bug():
+        raise KeyError('a bug keeps its traceback')
+
+    assert isinstance(CliRunner().invoke(group, ['bug']).exception, KeyError)
+
+
+class FailingWorkChain(WorkChain):
+    """Fails at once with exit status 451."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.outline(cls.fail)
+        spec.exit_code(451, 'ERROR_ON_PURPOSE', message='the test process fails on purpose')
+
+    def fail(self):
+        return self.exit_codes.ERROR_ON_PURPOSE
+
+
+def test_launch_of_a_failing_process_exits_non_zero(aiida_profile):
+    @click.group(cls=QdotsGroup)
+    def group():
+        pass
+
+    @group.command()
+    def run():
+        launch_process(FailingWorkChain.get_builder(), False, 'failing', lambda node: click.echo('results: none'))
+
+    result = CliRunner().invoke(group, ['run'])
+    assert_one_error(result, 1, 'exit status 451: the test process fails on purpose')
+    assert 'results: none' in result.output  # what the process made is printed before the exit

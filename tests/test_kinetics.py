@@ -16,7 +16,7 @@ from aiida_qdots.analysis.debye_waller import (
     wurtzite_reflections,
 )
 from aiida_qdots.analysis.kinetics import KineticModel, fit_lattice_heating, gillespie, master_equation
-from aiida_qdots.analysis.kinetics_master import augmented_generator, states
+from aiida_qdots.analysis.kinetics_master import augmented_generator, state_index, states
 from aiida_qdots.common.units import HC_EV_NM, MJ_EV
 from aiida_qdots.data.ued import DEMO_MODEL
 
@@ -91,7 +91,7 @@ def test_master_equation_matches_the_matrix_exponential():
     hot, free = states(n_max)
     counts = np.arange(n_max + 1)
     start = np.zeros(diag.size)
-    start[hot.size - (counts + 1) * (counts + 2) // 2] = stats.poisson.pmf(counts, model.mean_pairs(fluence))
+    start[state_index(n_max, counts, 0)] = stats.poisson.pmf(counts, model.mean_pairs(fluence))
     reference = np.array([linalg.expm(generator * t) @ start for t in TIMES])
     np.testing.assert_allclose(exact['energy_ev'], reference[:, hot.size], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(exact['free_pairs'], reference[:, : hot.size] @ free, rtol=1e-10, atol=1e-12)

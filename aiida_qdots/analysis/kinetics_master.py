@@ -95,15 +95,15 @@ def states(n_max: int) -> tuple[np.ndarray, np.ndarray]:
     return n - c, c
 
 
+def state_index(n_max: int, hot, free):
+    """Position of the states (``hot``, ``free``) in the order of :func:`states`."""
+    n = hot + free
+    return (n_max + 1) * (n_max + 2) // 2 - (n + 1) * (n + 2) // 2 + free
+
+
 def transitions(model: KineticModel, n_max: int) -> tuple[np.ndarray, ...]:
     """Source and target state indices, rate (1/ps) and kind of every event of the truncated model."""
     hot, free = states(n_max)
-    size = hot.size
-
-    def index(h, c):
-        n = h + c
-        return size - (n + 1) * (n + 2) // 2 + c
-
     rates = model.rates()
     auger = free * (free - 1) * rates.pair
     moves = (
@@ -117,7 +117,7 @@ def transitions(model: KineticModel, n_max: int) -> tuple[np.ndarray, ...]:
     for code, (h, c, r) in enumerate(moves):
         keep = np.flatnonzero(r > 0)
         source.append(keep)
-        target.append(index(h[keep], c[keep]))
+        target.append(state_index(n_max, h[keep], c[keep]))
         rate.append(r[keep])
         kind.append(np.full(keep.size, code))
     return tuple(np.concatenate(column) for column in (source, target, rate, kind))
@@ -199,7 +199,8 @@ def master_equation(
     lower, diag, owner = augmented_generator(model, n_max, variance)
     start = np.zeros(diag.size)
     counts = np.arange(n_max + 1)
-    start[hot.size - (counts + 1) * (counts + 2) // 2 + (0 if hot_start else counts)] = stats.poisson.pmf(counts, mean)
+    initial = state_index(n_max, counts, 0) if hot_start else state_index(n_max, 0, counts)
+    start[initial] = stats.poisson.pmf(counts, mean)
     # Hot pairs decay independently: <h(t)> = <N> exp(-k t). Once it is below HOT_TAIL, the states without hot
     # pairs (closed under the dynamics) carry the rest of the run: a far smaller system.
     rates = model.rates()

@@ -72,7 +72,7 @@ def _trajectory(hot, free, rates, t_max, key, times, kinds, slot):
 
 @numba.njit(cache=True, parallel=True)
 def _run(hot0, free0, rates, t_max, seed, offsets, times, kinds, counts, final):
-    base = _mix(np.uint64(seed) * _GAMMA + _SEED_OFFSET)
+    base = _mix(np.uint64(seed) * _GAMMA + _SEED_OFFSET)  # keys stay uint64: a signed operand makes numba use floats
     for r in numba.prange(hot0.size):
         key = _mix(base + np.uint64(r + 1) * _GAMMA)
         end, final[r, 0], final[r, 1], final[r, 2] = _trajectory(

@@ -196,6 +196,8 @@ def test_model_rejects_unphysical_parameters():
         KineticModel(trap_barrier_ev=-0.1)
     with pytest.raises(ValueError, match='times must be non-negative'):
         master_equation(DEMO_MODEL, 2.1, [-1.0])
+    with pytest.raises(ValueError, match='n0 must be non-negative'):
+        gillespie(DEMO_MODEL, 2.1, 2, 10.0, n0=[1, -1])
 
 
 def test_wurtzite_reflections_and_debye_waller_fit():

@@ -183,6 +183,8 @@ def gillespie(
     if n0 is None:
         n0 = np.random.default_rng(seed).poisson(model.mean_pairs(fluence_mj_cm2), size=n_trajectories)
     n0 = np.asarray(n0, dtype=np.int64)
+    if np.any(n0 < 0):
+        raise ValueError('initial pair numbers n0 must be non-negative')
     hot0 = n0 if hot_start else np.zeros_like(n0)
     free0 = np.zeros_like(n0) if hot_start else n0
     offsets = np.concatenate([[0], np.cumsum(2 * hot0 + free0)])

@@ -1,10 +1,12 @@
-"""Kinetic models (Gillespie SSA vs master equation, Poisson start, energy conservation) and Debye-Waller fits."""
+"""Kinetic models (Gillespie SSA vs master equation, hot-hole trapping paths, Poisson start, energy conservation)
+and Debye-Waller fits."""
 
 import dataclasses
 
+import numba
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import linalg, stats
 
 from aiida_qdots.analysis.debye_waller import (
     debye_waller_fit,
@@ -14,31 +16,110 @@ from aiida_qdots.analysis.debye_waller import (
     wurtzite_reflections,
 )
 from aiida_qdots.analysis.kinetics import KineticModel, fit_lattice_heating, gillespie, master_equation
+from aiida_qdots.analysis.kinetics_master import augmented_generator, state_index, states
+from aiida_qdots.common.units import HC_EV_NM, MJ_EV
 from aiida_qdots.data.ued import DEMO_MODEL
 
 TIMES = np.array([0.0, 5.0, 50.0, 200.0, 600.0, 1500.0])
+TRAPPING = dataclasses.replace(DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0)
+CORE_SHELL_510 = dataclasses.replace(
+    DEMO_MODEL,
+    wavelength_nm=510.0,
+    sigma_cm2=10.0 / MJ_EV * HC_EV_NM / 510.0,  # <N> = 10 per mJ/cm^2
+    tau_trap_ps=4.0,
+    trap_barrier_ev=0.2,
+    auger_hole_fraction=0.25,
+)
+"""Photoexcited holes (0.22 x 0.43 eV) below the barrier, Auger-made holes (E_gap) above it; 3:1 branching."""
+CORE_ONLY_340 = dataclasses.replace(TRAPPING, trap_barrier_ev=0.2, auger_hole_fraction=0.5, tau_radiative_ps=2000.0)
+"""Both kinds of hot hole trap; 1:1 branching; radiative decay fast enough to matter."""
 
 
-def test_pure_auger_chain_ssa_agrees_with_master_equation():
-    model = dataclasses.replace(DEMO_MODEL, tau_radiative_ps=3000.0)
-    exact = master_equation(model, 2.1, TIMES, hot_start=False)
-    run = gillespie(model, 2.1, 40000, TIMES[-1], seed=3, hot_start=False)
-    energy = run.mean_energy(TIMES)
-    free = run.mean_free_pairs(TIMES) + run.n0.mean()
-    assert exact['energy_ev'][0] == 0.0 and energy[0] == 0.0
-    scale = model.gap_ev * model.mean_pairs(2.1) / np.sqrt(run.n0.size)  # bound on the per-time SEM
-    assert np.all(np.abs(energy - exact['energy_ev']) < 4 * scale)
-    assert np.all(np.abs(free - exact['free_pairs']) < 4 * model.mean_pairs(2.1) / np.sqrt(run.n0.size))
+def assert_moments_agree(samples, mean, variance, label):
+    """Sample mean and variance (over axis 1, one row per time) within 4 standard errors of the exact ones."""
+    n = samples.shape[1]
+    deviation = samples - samples.mean(axis=1, keepdims=True)
+    sample_variance = (deviation**2).sum(axis=1) / (n - 1)
+    mean_error = np.sqrt(np.clip(variance, 0.0, None) / n)
+    variance_error = np.sqrt(np.clip((deviation**4).mean(axis=1) - sample_variance**2, 0.0, None) / n)
+    assert np.all(np.abs(samples.mean(axis=1) - mean) <= 4 * mean_error + 1e-9), (label, samples.mean(1), mean)
+    assert np.all(np.abs(sample_variance - variance) <= 4 * variance_error + 1e-9), (label, sample_variance, variance)
 
 
-def test_full_model_with_trapping_ssa_agrees_with_master_equation():
-    model = dataclasses.replace(DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0)
-    exact = master_equation(model, 2.1, TIMES)
-    run = gillespie(model, 2.1, 40000, TIMES[-1], seed=11)
-    final = run.deposited_energy()
-    z = (final.mean() - exact['energy_ev'][-1]) / (final.std(ddof=1) / np.sqrt(final.size))
-    assert abs(z) < 4
-    np.testing.assert_allclose(run.mean_energy(TIMES), exact['energy_ev'], rtol=0.03, atol=0.05)
+@pytest.mark.parametrize(
+    ('model', 'hot_start'),
+    [
+        (dataclasses.replace(DEMO_MODEL, tau_radiative_ps=3000.0), False),
+        (DEMO_MODEL, True),
+        (TRAPPING, True),
+        (CORE_SHELL_510, True),
+        (CORE_ONLY_340, True),
+        (CORE_ONLY_340, False),
+    ],
+    ids=['auger-chain', 'demo-400nm', 'demo-340nm-trapping', 'core-shell-510nm', 'core-only-340nm', 'core-only-free'],
+)
+def test_ssa_agrees_with_master_equation_in_mean_and_variance(model, hot_start):
+    exact = master_equation(model, 2.1, TIMES, hot_start=hot_start, variance=True)
+    run = gillespie(model, 2.1, 40000, TIMES[-1], seed=3, hot_start=hot_start)
+    assert exact['energy_ev'][0] == 0.0 and run.mean_energy(TIMES)[0] == 0.0
+    observables = {
+        'energy': (run.deposited_energy(TIMES), 'energy_ev', 'energy_var_ev2'),
+        'free': (run.free_pairs(TIMES), 'free_pairs', 'free_pairs_var'),
+        'trapped': (run.trapped_pairs(TIMES), 'trapped_pairs', 'trapped_pairs_var'),
+    }
+    for label, (samples, mean_key, var_key) in observables.items():
+        assert_moments_agree(samples, exact[mean_key], exact[var_key], label)
+    np.testing.assert_allclose(run.mean_energy(TIMES), run.deposited_energy(TIMES).mean(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(run.mean_free_pairs(TIMES), run.free_pairs(TIMES).mean(axis=1), rtol=1e-10)
+    np.testing.assert_array_equal(run.free_pairs([TIMES[-1]])[0], run.free)
+    np.testing.assert_array_equal(run.trapped_pairs([TIMES[-1]])[0], run.trapped)
+
+
+def test_mean_free_pairs_counts_pairs_from_a_free_start():
+    run = gillespie(DEMO_MODEL, 2.1, 2000, 1500.0, seed=4, hot_start=False)
+    assert run.mean_free_pairs([0.0])[0] == pytest.approx(run.n0.mean())
+    assert run.mean_free_pairs([1500.0])[0] == pytest.approx(run.free.mean())
+
+
+def test_master_equation_matches_the_matrix_exponential():
+    """CRAM propagation, and the hand-off to the states without hot pairs, against scipy's dense expm."""
+    model, fluence = CORE_ONLY_340, 1.0
+    exact = master_equation(model, fluence, TIMES, variance=True)
+    n_max = int(exact['n_max'])
+    lower, diag, _ = augmented_generator(model, n_max, variance=True)
+    generator = lower.toarray() + np.diag(diag)
+    hot, free = states(n_max)
+    counts = np.arange(n_max + 1)
+    start = np.zeros(diag.size)
+    start[state_index(n_max, counts, 0)] = stats.poisson.pmf(counts, model.mean_pairs(fluence))
+    reference = np.array([linalg.expm(generator * t) @ start for t in TIMES])
+    np.testing.assert_allclose(exact['energy_ev'], reference[:, hot.size], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(exact['free_pairs'], reference[:, : hot.size] @ free, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(exact['energy_var_ev2'] + exact['energy_ev'] ** 2, reference[:, -2], rtol=1e-10)
+    np.testing.assert_allclose(exact['trapped_pairs_var'] + exact['trapped_pairs'] ** 2, reference[:, -1], rtol=1e-10)
+
+
+def test_barrier_and_branching_decide_which_hot_holes_trap():
+    rates = CORE_SHELL_510.rates()
+    assert CORE_SHELL_510.hole_excess_ev < CORE_SHELL_510.trap_barrier_ev < CORE_SHELL_510.gap_ev
+    assert rates.trap == 0.0  # photoexcited holes at 510 nm: below the barrier
+    assert rates.auger_trapping == pytest.approx(0.25 * 0.25 / (0.25 + 2.0))  # 3:1, then trapping vs cooling
+    run = gillespie(CORE_SHELL_510, 2.1, 2000, 1500.0, seed=1)
+    kinds = set(np.unique(run.event_kind))
+    assert 1 not in kinds and 4 in kinds
+    assert TRAPPING.rates().trap == 0.25 and TRAPPING.rates().auger_trapping == 0.0  # today's model by default
+    high = dataclasses.replace(CORE_ONLY_340, trap_barrier_ev=2.5)
+    assert high.rates().trap == 0.0 and high.rates().auger_trapping == 0.0
+    assert master_equation(high, 2.1, [1500.0])['trapped_pairs'][0] == 0.0
+
+
+def test_auger_hole_trapping_slows_the_heating_it_competes_with():
+    """Auger-made holes that trap take their pairs out of the Auger chain: less heating, more trapped pairs."""
+    no_holes = dataclasses.replace(CORE_SHELL_510, auger_hole_fraction=0.0)
+    t = [10.0, 1500.0]
+    with_holes, without = master_equation(CORE_SHELL_510, 2.1, t), master_equation(no_holes, 2.1, t)
+    assert without['trapped_pairs'][1] == 0.0 and with_holes['trapped_pairs'][1] > 0.3
+    assert with_holes['energy_ev'][1] < without['energy_ev'][1]
 
 
 def test_initial_pairs_are_poisson():
@@ -52,40 +133,55 @@ def test_initial_pairs_are_poisson():
     assert run.n0.mean() == pytest.approx(mean, rel=0.01) and run.n0.var() == pytest.approx(mean, rel=0.03)
 
 
+def test_same_seed_gives_the_same_events_on_any_number_of_threads():
+    threads = numba.get_num_threads()
+    runs = []
+    for count in (1, threads):
+        numba.set_num_threads(count)
+        runs.append(gillespie(CORE_ONLY_340, 2.1, 3000, 1500.0, seed=9))
+    numba.set_num_threads(threads)
+    for name in ('event_time_ps', 'event_kind', 'event_trajectory', 'hot', 'free', 'trapped'):
+        np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+    other = gillespie(CORE_ONLY_340, 2.1, 3000, 1500.0, seed=10)
+    assert not np.array_equal(other.deposited_energy(), runs[0].deposited_energy())
+
+
 def test_energy_is_conserved_per_trajectory():
-    """N0 E_ph = lattice energy + E_gap (radiative + trapped + remaining free + hot ones still hot, minus excess)."""
-    model = dataclasses.replace(
-        DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0, tau_radiative_ps=500.0
-    )
+    """N0 E_ph = lattice energy + E_gap (radiative + trapped + remaining free) + E_ph (still hot)."""
+    model = dataclasses.replace(CORE_ONLY_340, tau_radiative_ps=500.0)
     run = gillespie(model, 2.1, 5000, 800.0, seed=2)
     radiative = np.bincount(run.event_trajectory[run.event_kind == 3], minlength=run.n0.size)
     lattice = run.deposited_energy()
     unreleased = model.gap_ev * (radiative + run.trapped + run.free) + model.photon_ev * run.hot
     np.testing.assert_allclose(lattice + unreleased, run.n0 * model.photon_ev, rtol=1e-12, atol=1e-9)
-    assert set(np.unique(run.event_kind)) == {0, 1, 2, 3}
+    assert set(np.unique(run.event_kind)) == {0, 1, 2, 3, 4}
 
 
 def test_trapping_suppresses_auger_heating_about_fourfold():
-    trap = dataclasses.replace(DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0)
-    no_trap = dataclasses.replace(trap, tau_trap_ps=np.inf)
+    no_trap = dataclasses.replace(TRAPPING, tau_trap_ps=np.inf)
     t = [10.0, 1500.0]
-    a, b = master_equation(trap, 2.1, t)['delta_t_k'], master_equation(no_trap, 2.1, t)['delta_t_k']
+    a, b = master_equation(TRAPPING, 2.1, t)['delta_t_k'], master_equation(no_trap, 2.1, t)['delta_t_k']
     assert 3.0 < (b[1] - b[0]) / (a[1] - a[0]) < 5.0
     plateau = master_equation(DEMO_MODEL, 2.1, [1500.0])['delta_t_k'][0]
     assert plateau == pytest.approx(13.0, abs=0.5)  # the demo reproduces the seed's ~13 K at 2.1 mJ/cm^2
 
 
-def test_fit_recovers_known_parameters_within_their_intervals():
+@pytest.mark.parametrize(
+    ('truth', 'start_sigma_cm2'),
+    [(DEMO_MODEL, 6e-16), (CORE_SHELL_510, 0.6 * CORE_SHELL_510.sigma_cm2)],
+    ids=['demo-400nm', 'core-shell-510nm'],
+)
+def test_fit_recovers_known_parameters_within_their_intervals(truth, start_sigma_cm2):
     rng = np.random.default_rng(0)
     t = np.concatenate([np.arange(0.0, 50.0, 5.0), np.arange(50.0, 1501.0, 50.0)])
-    truth = master_equation(DEMO_MODEL, 2.1, t)['delta_t_k']
+    clean = master_equation(truth, 2.1, t)['delta_t_k']
     error = np.full(t.size, 0.4)
-    start = dataclasses.replace(DEMO_MODEL, tau_auger_ps=300.0, sigma_cm2=6e-16)
-    fit = fit_lattice_heating(t, truth + rng.normal(0, 0.4, t.size), error, 2.1, start)
+    start = dataclasses.replace(truth, tau_auger_ps=300.0, sigma_cm2=start_sigma_cm2)
+    fit = fit_lattice_heating(t, clean + rng.normal(0, 0.4, t.size), error, 2.1, start)
     assert fit.success
-    for name, true in (('tau_auger_ps', 625.0), ('sigma_cm2', 9.5e-16)):
+    for name in ('tau_auger_ps', 'sigma_cm2'):
         low, high = fit.ci[name]
-        assert low < true < high, (name, fit.values[name], fit.ci[name])
+        assert low < getattr(truth, name) < high, (name, fit.values[name], fit.ci[name])
     assert fit.chi2_reduced < 2.0
 
 
@@ -94,6 +190,14 @@ def test_model_rejects_unphysical_parameters():
         KineticModel(wavelength_nm=800.0, gap_ev=2.0)
     with pytest.raises(ValueError, match='tau_auger_ps must be positive'):
         KineticModel(tau_auger_ps=0.0)
+    with pytest.raises(ValueError, match='auger_hole_fraction must be within'):
+        KineticModel(auger_hole_fraction=1.5)
+    with pytest.raises(ValueError, match='trap_barrier_ev must be non-negative'):
+        KineticModel(trap_barrier_ev=-0.1)
+    with pytest.raises(ValueError, match='times must be non-negative'):
+        master_equation(DEMO_MODEL, 2.1, [-1.0])
+    with pytest.raises(ValueError, match='n0 must be non-negative'):
+        gillespie(DEMO_MODEL, 2.1, 2, 10.0, n0=[1, -1])
 
 
 def test_wurtzite_reflections_and_debye_waller_fit():

@@ -10,7 +10,8 @@ from aiida_qdots.common.errors import QdotsInputError
 
 def load_identified_node(value: int | str) -> orm.Node:
     """The node with PK, (partial) UUID or label ``value``, as ``verdi`` resolves it (aiida's NodeEntityLoader: an
-    integer is a PK, hexadecimal with dashes a UUID, anything else a label; a trailing ``!`` forces a label).
+    integer is a PK, a hexadecimal string (dashes allowed) a UUID, anything else a label; a trailing ``!`` forces a
+    label).
 
     :raises NotExistent: no such node.
     :raises MultipleObjectsError: the label (or partial UUID) names several nodes.

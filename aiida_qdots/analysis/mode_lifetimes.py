@@ -4,14 +4,24 @@ Mode velocity of normal mode k (mass-weighted eigenvector e_k): qdot_k(t) = sum_
 sqrt(amu) angstrom/fs. Its normalised autocorrelation C_k(t) = <qdot(0) qdot(t)> / <qdot^2>.
 
 Generalised Langevin equation (GLE) of a mode of angular frequency w: qddot = -w^2 q - int K(t-s) qdot(s) ds + noise,
-whose Laplace transform gives C(s) = 1 / (s + K(s) + w^2/s), so K(s) = 1/C(s) - s - w^2/s. For Markovian friction
-K(s) = gamma at every s (a Langevin oscillator), and the lifetime is tau = 1/gamma: the decay time of the mode's
-energy, equal to 1/(2 pi FWHM) of the Lorentzian line of its velocity power spectrum (FWHM in 1/fs). The estimator
-fits gamma + W^2/s to 1/C(s) - s for s ~ w (the transform there needs only a few periods of C(t)), with the
-effective frequency W fitted too; ``friction_kernel`` gives K(s) on any grid to inspect the memory. Modes whose
-C(t) has not decayed within the run get tau = inf (flag ``undamped``): a lifetime longer than the run is not
-measured. Sample the velocities with omega dt << 1: the transform errs by O((omega dt)^2) (1 % in tau at
-omega dt = 0.12). Times in fs.
+whose Laplace transform gives C(s) = C(0) / (s + K(s) + w^2/s), so K(s) = 1/C(s) - s - w^2/s (C(0) = 1). At
+s = i w the harmonic terms cancel: K(i w) = 1/C(i w), and Re K(i w) is the mode's damping rate at its own
+frequency whatever the memory of the friction; an anharmonic shift of the frequency only moves Im K. The lifetime is
+
+    tau = 1 / Re K(i w)   (fs),
+
+the decay time of the mode's energy (and phonon population): the line of the velocity power spectrum is a Lorentzian
+of angular FWHM Gamma = Re K(i w), so tau = 1/Gamma = 1/(2 pi FWHM) with FWHM in 1/fs. This is the usual phonon
+lifetime: phono3py's tau = 1/(2 Gamma) with Gamma the imaginary part of the self-energy (a half width), and 1/(2 pi
+FWHM) of DynaPhoPy's fitted 'Width (FWHM)' in THz (DynaPhoPy reports the width only); the seed study's route
+(friction kernel by Laplace transform of the mode VACF, lifetime = 1/K) gives the same quantity. The VACF envelope
+(the mode's coherent amplitude) decays twice as slowly, e^{-t/(2 tau)}: ``amplitude_lifetime_fs`` = 2 tau is returned
+beside tau, so that neither is mistaken for the other. For Markovian friction K(s) = gamma at every s (a Langevin
+oscillator) and tau = 1/gamma; with memory, K at real s (or at s = 0) differs from Re K(i w).
+
+Modes whose C(t) has not decayed within the run get tau = inf (flag ``undamped``): a lifetime longer than the run is
+not measured. Sample the velocities with w dt << 1: the transform errs by O((w dt)^2 / 12) in tau (0.4 % at
+w dt = 0.23, the top of CdSe's band at 4 fs frames). Times in fs.
 """
 
 from __future__ import annotations
@@ -48,12 +58,12 @@ def mode_autocorrelation(mode_velocities: np.ndarray, max_lag: int) -> np.ndarra
     return acf / acf[0]
 
 
-def laplace_transform(c: np.ndarray, dt_fs: float, s: np.ndarray) -> np.ndarray:
+def laplace_transform(c: np.ndarray, dt_fs: float, s) -> np.ndarray:
     """int_0^tmax C(t) e^{-st} dt (fs) for C on the lag grid k dt, exact for C piecewise linear between samples;
-    ``c`` (L,) or (L, M) and ``s`` (M,) per column or a scalar."""
+    ``c`` (L,) or (L, M) and ``s`` (M,) per column or a scalar, real or complex (1/fs)."""
     c = np.asarray(c, dtype=float)
     c2 = c[:, None] if c.ndim == 1 else c
-    s = np.broadcast_to(np.asarray(s, dtype=float), (c2.shape[1],))
+    s = np.broadcast_to(np.asarray(s), (c2.shape[1],))
     t = np.arange(c2.shape[0])[:, None] * dt_fs
     x = s * dt_fs
     small = np.abs(x) < 1e-6
@@ -67,64 +77,91 @@ def laplace_transform(c: np.ndarray, dt_fs: float, s: np.ndarray) -> np.ndarray:
 
 
 def friction_kernel(c: np.ndarray, dt_fs: float, angular_frequency, s: np.ndarray) -> np.ndarray:
-    """K(s) = 1/C(s) - s - w^2/s (1/fs) of one mode's normalised VACF ``c`` on the grid ``s`` (1/fs)."""
-    s = np.asarray(s, dtype=float)
+    """K(s) = 1/C(s) - s - w^2/s (1/fs) of one mode's normalised VACF ``c`` on the grid ``s`` (1/fs, real or complex;
+    s = i w' gives the friction at frequency w', truncated at the run's last lag)."""
+    s = np.asarray(s)
     transform = np.array([laplace_transform(c, dt_fs, value) for value in s])
     return 1.0 / transform - s - angular_frequency**2 / s
 
 
-S_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
-"""Laplace variables s = factor * w at which :func:`gle_lifetimes` samples 1/C(s) - s."""
+def _resonant_friction(transform: np.ndarray, t_max: float, iterations: int = 30) -> np.ndarray:
+    """z = K(i w) from the transform C_T(i w) truncated at t_max: beyond t_max the resonant part of C(t) e^{-i w t}
+    continues as e^{-z t/2} / 2 (the line's own decay and detuning), so C(i w) = C_T + e^{-z t_max/2} / z = 1/z,
+    i.e. z C_T + e^{-z t_max/2} = 1, solved by Newton from z = 1/C_T (the nonzero root)."""
+    z = 1.0 / transform
+    for _ in range(iterations):
+        tail = np.exp(-z * t_max / 2)
+        z = z - (z * transform + tail - 1.0) / (transform - t_max / 2 * tail)
+    return z
 
 
 def gle_lifetimes(
     c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, undecayed_rms: float = 0.5
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """tau_k = 1/gamma_k (fs) from the VACFs ``c`` (L, M): 1/C(s) - s = K(s) + W^2/s is fitted by gamma + W^2/s over
-    s = :data:`S_FACTORS` x w_k, so that the mode's effective (anharmonic, thermal) frequency W is fitted rather than
-    taken from the Hessian (a 1 % frequency shift would otherwise bias K by 2 % of w, more than most frictions).
-    tau = inf for modes whose C over the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped
-    cosine has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is
-    not positive. Details: ``friction_per_fs``, ``effective_angular_frequency_per_fs``, ``undamped``.
+    """tau_k = 1/Re K_k(i w_k) (fs) from the VACFs ``c`` (L, M): K(i w) = 1/C(i w), with C(i w) the complex Laplace
+    transform of C at the mode's harmonic frequency w, its truncation at the last lag closed by the line's own
+    exponential decay (:func:`_resonant_friction`; exact for a line narrow against w). tau = inf for modes whose C over
+    the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped cosine has 0.71; the noise of a decayed
+    C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is not positive. Details:
+    ``friction_per_fs`` (Re K(i w)), ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of the line),
+    ``effective_angular_frequency_per_fs`` (the line's peak, w - Im / 2), ``amplitude_lifetime_fs`` (2 tau, the decay
+    time of the VACF envelope), ``undamped``.
     """
+    c = np.asarray(c, dtype=float)
     omega = np.abs(np.asarray(angular_frequencies, dtype=float))
-    s = np.array([factor * omega for factor in S_FACTORS])  # (S, M)
-    y = np.array([1.0 / laplace_transform(c, dt_fs, row) for row in s]) - s
-    x = 1.0 / s
-    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
-    slope = ((x - x_mean) * (y - y_mean)).sum(axis=0) / ((x - x_mean) ** 2).sum(axis=0)
-    friction = y_mean - slope * x_mean
+    z = _resonant_friction(laplace_transform(c, dt_fs, 1j * omega), (c.shape[0] - 1) * dt_fs)
+    friction = z.real
     tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
-    undamped = (tail > undecayed_rms) | (friction <= 0)
+    undamped = (tail > undecayed_rms) | ~(friction > 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
     return tau, {
         'friction_per_fs': friction,
-        'effective_angular_frequency_per_fs': np.sqrt(np.abs(slope)),
+        'friction_imag_per_fs': z.imag,
+        'effective_angular_frequency_per_fs': omega - z.imag / 2,
+        'amplitude_lifetime_fs': 2 * tau,
         'undamped': undamped,
     }
 
 
-def _langevin_line(omega, amplitude, omega0, gamma):
-    """Velocity power spectrum of a Langevin oscillator: Lorentzian of angular FWHM gamma near omega0."""
-    return amplitude * gamma * omega**2 / ((omega**2 - omega0**2) ** 2 + (gamma * omega) ** 2)
+def _hann_taper(n_lags: int) -> np.ndarray:
+    """w(t) = (1 + cos(pi t / t_w)) / 2 on the lags t = k dt, t_w = n_lags dt (zero one step after the last lag)."""
+    return 0.5 * (1 + np.cos(np.pi * np.arange(n_lags) / n_lags))
+
+
+def _tapered_langevin_line(omega, amplitude, omega0, gamma, t_w):
+    """2 Re int_0^t_w w(t) C(t) e^{-i omega t} dt of a Langevin oscillator's VACF C(t) = amplitude Re[b e^{p t}]
+    (p = -gamma/2 + i omega1, b = 1 + i gamma / (2 omega1)) under the Hann taper w of :func:`_hann_taper`: the exact
+    line shape the tapered transform sees, a Lorentzian of angular FWHM gamma convolved with the taper's transform."""
+    omega1 = np.sqrt(max(omega0**2 - gamma**2 / 4, 1e-30))
+    residue, pole = 1 + 0.5j * gamma / omega1, -gamma / 2 + 1j * omega1
+    total = 0.0
+    for b, p in ((residue, pole), (np.conj(residue), np.conj(pole))):
+        for weight, shift in ((0.5, 0.0), (0.25, np.pi / t_w), (0.25, -np.pi / t_w)):
+            q = p + 1j * (shift - omega)
+            total = total + 0.5 * weight * b * np.expm1(q * t_w) / q
+    return 2 * amplitude * total.real
 
 
 def lorentzian_lifetimes(
-    c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray
+    c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, min_decay: float = 2.0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """tau_k = 1/(2 pi FWHM_k) (fs) from a Langevin-line fit (angular FWHM gamma, tau = 1/gamma) to the power
-    spectrum of each mode's VACF (one-sided cosine transform with a Hann taper); modes whose fitted width is below
-    twice the spectral resolution 2 pi / t_max (the taper's main lobe) are ``resolution_limited``: tau = inf."""
+    """tau_k = 1/gamma_k (fs), gamma the angular FWHM (1/(2 pi FWHM)) of a Langevin line fitted to the power spectrum
+    of each mode's VACF (one-sided cosine transform under a Hann taper), the fitted line being the exact transform of
+    the tapered Langevin VACF (:func:`_tapered_langevin_line`), so the taper's broadening is not read as damping.
+    Modes whose fitted energy decay over the lags, gamma t_max, is below ``min_decay`` (the line is no wider than the
+    taper's main lobe, ~4.5 / t_max) are ``resolution_limited``: tau = inf. Details: ``fwhm_thz``,
+    ``amplitude_lifetime_fs`` (2 tau), ``resolution_limited``, ``resolution_thz`` (1 / t_max)."""
     c = np.asarray(c, dtype=float)
     n_lags, n_modes = c.shape
-    taper = np.hanning(2 * n_lags)[n_lags:][:, None]
+    tapered = c * _hann_taper(n_lags)[:, None]
     size = 8 * n_lags
     spectrum = (
-        np.fft.rfft(np.vstack([c * taper, np.zeros((size - 2 * n_lags + 1, n_modes)), (c * taper)[:0:-1]]), axis=0).real
+        np.fft.rfft(np.vstack([tapered, np.zeros((size - 2 * n_lags + 1, n_modes)), tapered[:0:-1]]), axis=0).real
         * dt_fs
     )
     omega_grid = 2 * np.pi * np.fft.rfftfreq(size, dt_fs)
-    resolution = 2 * np.pi / (n_lags * dt_fs)
+    t_max = n_lags * dt_fs
+    resolution = 2 * np.pi / t_max
     tau, width = np.full(n_modes, np.inf), np.full(n_modes, np.nan)
     limited = np.zeros(n_modes, dtype=bool)
     for k, omega0 in enumerate(np.abs(angular_frequencies)):
@@ -133,18 +170,21 @@ def lorentzian_lifetimes(
             limited[k] = True
             continue
         x, y = omega_grid[window], spectrum[window, k]
-        start = (y.max() * max(resolution, 1e-4), x[np.argmax(y)], max(resolution, 1e-4))
+        start = (1.0, x[np.argmax(y)], 4.0 / t_max)  # C(0) = 1
         try:
-            params, _ = curve_fit(_langevin_line, x, y, p0=start, maxfev=5000)
+            params, _ = curve_fit(
+                lambda w, a, w0, g: _tapered_langevin_line(w, a, w0, g, t_max), x, y, p0=start, maxfev=5000
+            )
         except RuntimeError:
             limited[k] = True
             continue
         width[k] = abs(params[2])
-        limited[k] = width[k] < 2 * resolution
+        limited[k] = width[k] * t_max < min_decay
         if not limited[k]:
             tau[k] = 1.0 / width[k]
     return tau, {
         'fwhm_thz': width / (2 * np.pi) * 1e3,
+        'amplitude_lifetime_fs': 2 * tau,
         'resolution_limited': limited,
         'resolution_thz': resolution / (2 * np.pi) * 1e3,
     }

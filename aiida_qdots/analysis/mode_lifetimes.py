@@ -95,29 +95,52 @@ def _resonant_friction(transform: np.ndarray, t_max: float, iterations: int = 30
     return z
 
 
+BAND_POINTS = 17
+"""Frequencies w' over which :func:`gle_lifetimes` averages Re K(i w') across the line (odd: w itself is one)."""
+
+
 def gle_lifetimes(
-    c: np.ndarray, dt_fs: float, angular_frequencies: np.ndarray, undecayed_rms: float = 0.5
+    c: np.ndarray,
+    dt_fs: float,
+    angular_frequencies: np.ndarray,
+    undecayed_rms: float = 0.5,
+    band_halfwidth: float = 3.0,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """tau_k = 1/Re K_k(i w_k) (fs) from the VACFs ``c`` (L, M): K(i w) = 1/C(i w), with C(i w) the complex Laplace
-    transform of C at the mode's harmonic frequency w, its truncation at the last lag closed by the line's own
-    exponential decay (:func:`_resonant_friction`; exact for a line narrow against w). tau = inf for modes whose C over
-    the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped cosine has 0.71; the noise of a decayed
-    C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is not positive. Details:
-    ``friction_per_fs`` (Re K(i w)), ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of the line),
-    ``effective_angular_frequency_per_fs`` (the line's peak, w - Im / 2), ``amplitude_lifetime_fs`` (2 tau, the decay
-    time of the VACF envelope), ``undamped``.
+    """tau_k = 1/Re K_k(i w_k) (fs) from the VACFs ``c`` (L, M). K(i w') = 1/C(i w'), with C(i w') the complex
+    Laplace transform of C, its truncation at the last lag closed by the line's own decay: the line's damping and
+    peak from K(i w) (:func:`_resonant_friction`), then C beyond t_max continued as that damped cosine at every w'
+    (exact for a line narrow against w). One frequency reads one noisy spectral bin, so Re K is averaged over
+    :data:`BAND_POINTS` frequencies w' within ``band_halfwidth`` x max(|K(i w)|, 2 pi / t_max) of w, weighted by
+    |C(i w')|^2 (the inverse variance of 1/C): Re K = sum Re C(i w') / sum |C(i w')|^2, which is exactly the damping
+    for a Lorentzian line and its average over the line (width ~Re K, narrow against w) with memory.
+    tau = inf for modes whose C over the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped cosine
+    has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is not
+    positive. Details: ``friction_per_fs`` (Re K), ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of
+    the line from w), ``effective_angular_frequency_per_fs`` (the line's peak, w - Im / 2), ``amplitude_lifetime_fs``
+    (2 tau, the decay time of the VACF envelope), ``undamped``.
     """
     c = np.asarray(c, dtype=float)
     omega = np.abs(np.asarray(angular_frequencies, dtype=float))
-    z = _resonant_friction(laplace_transform(c, dt_fs, 1j * omega), (c.shape[0] - 1) * dt_fs)
-    friction = z.real
+    t_max = (c.shape[0] - 1) * dt_fs
+    at_omega = _resonant_friction(laplace_transform(c, dt_fs, 1j * omega), t_max)
+    half_band = band_halfwidth * np.maximum(np.abs(at_omega), 2 * np.pi / t_max)
+    pole = -at_omega.real / 2 + 1j * (omega - at_omega.imag / 2)
+    power, weight = np.zeros(omega.size), np.zeros(omega.size)
+    for offset in np.linspace(-1.0, 1.0, BAND_POINTS):
+        s = 1j * np.maximum(omega + offset * half_band, 0.5 * omega)
+        # the part of C beyond t_max, continued as the damped cosine Re e^{pole t}
+        tail = 0.5 * sum(np.exp((p - s) * t_max) / (s - p) for p in (pole, np.conj(pole)))
+        line = laplace_transform(c, dt_fs, s) + tail
+        power += line.real
+        weight += np.abs(line) ** 2
+    friction = power / weight
     tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
     undamped = (tail > undecayed_rms) | ~(friction > 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
     return tau, {
         'friction_per_fs': friction,
-        'friction_imag_per_fs': z.imag,
-        'effective_angular_frequency_per_fs': omega - z.imag / 2,
+        'friction_imag_per_fs': at_omega.imag,
+        'effective_angular_frequency_per_fs': omega - at_omega.imag / 2,
         'amplitude_lifetime_fs': 2 * tau,
         'undamped': undamped,
     }

@@ -96,7 +96,37 @@ def _resonant_friction(transform: np.ndarray, t_max: float, iterations: int = 30
 
 
 BAND_POINTS = 17
-"""Frequencies w' over which :func:`gle_lifetimes` averages Re K(i w') across the line (odd: w itself is one)."""
+"""Frequencies w' over which :func:`gle_lifetimes` averages Re K(i w') across the line."""
+
+
+def _friction_across_line(c: np.ndarray, dt_fs: float, omega: np.ndarray, band_halfwidth: float) -> tuple:
+    """(Re K averaged across the line, K(i w)) for the columns of ``c``: every C_T(i w') from one zero-padded FFT
+    (trapezoid rule, read at the grid frequency nearest to each w', a quarter of 2 pi / t_max apart)."""
+    n_lags = c.shape[0]
+    t_max = (n_lags - 1) * dt_fs
+    size = 4 * n_lags
+    spectrum = np.fft.rfft(c, size, axis=0)
+    columns = np.arange(c.shape[1])
+
+    def transform(frequency):
+        index = np.clip(np.rint(frequency * dt_fs * size / (2 * np.pi)).astype(int), 1, spectrum.shape[0] - 1)
+        grid = 2 * np.pi * index / (dt_fs * size)
+        ends = 0.5 * (c[0] + c[-1] * np.exp(-1j * grid * t_max))
+        return dt_fs * (spectrum[index, columns] - ends), grid
+
+    at_grid, grid = transform(omega)
+    at_omega = _resonant_friction(at_grid, t_max)
+    pole = -at_omega.real / 2 + 1j * (grid - at_omega.imag / 2)
+    half_band = band_halfwidth * np.maximum(np.abs(at_omega), 2 * np.pi / t_max)
+    power, weight = np.zeros(omega.size), np.zeros(omega.size)
+    for offset in np.linspace(-1.0, 1.0, BAND_POINTS):
+        truncated, frequency = transform(np.maximum(omega + offset * half_band, 0.5 * omega))
+        s = 1j * frequency
+        # C beyond t_max, continued as the damped cosine Re e^{pole t}
+        line = truncated + 0.5 * sum(np.exp((p - s) * t_max) / (s - p) for p in (pole, np.conj(pole)))
+        power += line.real
+        weight += np.abs(line) ** 2
+    return power / weight, at_omega
 
 
 def gle_lifetimes(
@@ -105,6 +135,7 @@ def gle_lifetimes(
     angular_frequencies: np.ndarray,
     undecayed_rms: float = 0.5,
     band_halfwidth: float = 3.0,
+    chunk_modes: int = 256,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """tau_k = 1/Re K_k(i w_k) (fs) from the VACFs ``c`` (L, M). K(i w') = 1/C(i w'), with C(i w') the complex
     Laplace transform of C, its truncation at the last lag closed by the line's own decay: the line's damping and
@@ -112,7 +143,8 @@ def gle_lifetimes(
     (exact for a line narrow against w). One frequency reads one noisy spectral bin, so Re K is averaged over
     :data:`BAND_POINTS` frequencies w' within ``band_halfwidth`` x max(|K(i w)|, 2 pi / t_max) of w, weighted by
     |C(i w')|^2 (the inverse variance of 1/C): Re K = sum Re C(i w') / sum |C(i w')|^2, which is exactly the damping
-    for a Lorentzian line and its average over the line (width ~Re K, narrow against w) with memory.
+    for a Lorentzian line and its average over the line (width ~Re K, narrow against w) with memory. Modes are done
+    ``chunk_modes`` at a time (memory: 2 L x chunk_modes complex numbers).
     tau = inf for modes whose C over the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped cosine
     has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is not
     positive. Details: ``friction_per_fs`` (Re K), ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of
@@ -121,19 +153,10 @@ def gle_lifetimes(
     """
     c = np.asarray(c, dtype=float)
     omega = np.abs(np.asarray(angular_frequencies, dtype=float))
-    t_max = (c.shape[0] - 1) * dt_fs
-    at_omega = _resonant_friction(laplace_transform(c, dt_fs, 1j * omega), t_max)
-    half_band = band_halfwidth * np.maximum(np.abs(at_omega), 2 * np.pi / t_max)
-    pole = -at_omega.real / 2 + 1j * (omega - at_omega.imag / 2)
-    power, weight = np.zeros(omega.size), np.zeros(omega.size)
-    for offset in np.linspace(-1.0, 1.0, BAND_POINTS):
-        s = 1j * np.maximum(omega + offset * half_band, 0.5 * omega)
-        # the part of C beyond t_max, continued as the damped cosine Re e^{pole t}
-        tail = 0.5 * sum(np.exp((p - s) * t_max) / (s - p) for p in (pole, np.conj(pole)))
-        line = laplace_transform(c, dt_fs, s) + tail
-        power += line.real
-        weight += np.abs(line) ** 2
-    friction = power / weight
+    friction, at_omega = np.empty(omega.size), np.empty(omega.size, dtype=complex)
+    for start in range(0, omega.size, chunk_modes):
+        part = slice(start, start + chunk_modes)
+        friction[part], at_omega[part] = _friction_across_line(c[:, part], dt_fs, omega[part], band_halfwidth)
     tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
     undamped = (tail > undecayed_rms) | ~(friction > 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
@@ -157,12 +180,14 @@ def _tapered_langevin_line(omega, amplitude, omega0, gamma, t_w):
     line shape the tapered transform sees, a Lorentzian of angular FWHM gamma convolved with the taper's transform."""
     omega1 = np.sqrt(max(omega0**2 - gamma**2 / 4, 1e-30))
     residue, pole = 1 + 0.5j * gamma / omega1, -gamma / 2 + 1j * omega1
-    total = 0.0
-    for b, p in ((residue, pole), (np.conj(residue), np.conj(pole))):
-        for weight, shift in ((0.5, 0.0), (0.25, np.pi / t_w), (0.25, -np.pi / t_w)):
-            q = p + 1j * (shift - omega)
-            total = total + 0.5 * weight * b * np.expm1(q * t_w) / q
-    return 2 * amplitude * total.real
+    # Re[b e^{pt}] = (b e^{pt} + conj) / 2 and w(t) = 1/2 + (e^{i pi t / t_w} + e^{-i pi t / t_w}) / 4: six exponentials
+    b = np.repeat([residue, np.conj(residue)], 3)[:, None] * _TAPER_WEIGHTS[:, None]
+    q = (np.repeat([pole, np.conj(pole)], 3) + 1j * np.pi / t_w * _TAPER_SHIFTS)[:, None] - 1j * omega
+    return amplitude * np.sum(b * np.expm1(q * t_w) / q, axis=0).real
+
+
+_TAPER_WEIGHTS = np.tile([0.5, 0.25, 0.25], 2)
+_TAPER_SHIFTS = np.tile([0.0, 1.0, -1.0], 2)
 
 
 def lorentzian_lifetimes(
@@ -177,7 +202,7 @@ def lorentzian_lifetimes(
     c = np.asarray(c, dtype=float)
     n_lags, n_modes = c.shape
     tapered = c * _hann_taper(n_lags)[:, None]
-    size = 8 * n_lags
+    size = 4 * n_lags  # twice the spectral resolution of the even-extended lags
     spectrum = (
         np.fft.rfft(np.vstack([tapered, np.zeros((size - 2 * n_lags + 1, n_modes)), tapered[:0:-1]]), axis=0).real
         * dt_fs
@@ -193,7 +218,13 @@ def lorentzian_lifetimes(
             limited[k] = True
             continue
         x, y = omega_grid[window], spectrum[window, k]
-        start = (1.0, x[np.argmax(y)], 4.0 / t_max)  # C(0) = 1
+        peak = x[np.argmax(y)]
+        # fit around the peak: five half-maximum widths (taper main lobe ~4.5 / t_max included) or 20 / t_max
+        half_maximum_width = np.count_nonzero(y > y.max() / 2) * (omega_grid[1] - omega_grid[0])
+        near = np.abs(x - peak) < max(5 * half_maximum_width, 20 / t_max)
+        if near.sum() >= 5:
+            x, y = x[near], y[near]
+        start = (1.0, peak, max(half_maximum_width - 4.5 / t_max, half_maximum_width / 2))  # C(0) = 1
         try:
             params, _ = curve_fit(
                 lambda w, a, w0, g: _tapered_langevin_line(w, a, w0, g, t_max), x, y, p0=start, maxfev=5000

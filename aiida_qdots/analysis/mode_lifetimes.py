@@ -100,8 +100,9 @@ BAND_POINTS = 17
 
 
 def _friction_across_line(c: np.ndarray, dt_fs: float, omega: np.ndarray, band_halfwidth: float) -> tuple:
-    """(Re K averaged across the line, K(i w)) for the columns of ``c``: every C_T(i w') from one zero-padded FFT
-    (trapezoid rule, read at the grid frequency nearest to each w', a quarter of 2 pi / t_max apart)."""
+    """(Re K averaged across the line, K(i w), the line's peak w - Im K(i w) / 2) for the columns of ``c``: every
+    C_T(i w') from one zero-padded FFT (trapezoid rule, read at the grid frequency nearest to each w', a quarter of
+    2 pi / t_max apart)."""
     n_lags = c.shape[0]
     t_max = (n_lags - 1) * dt_fs
     size = 4 * n_lags
@@ -126,7 +127,7 @@ def _friction_across_line(c: np.ndarray, dt_fs: float, omega: np.ndarray, band_h
         line = truncated + 0.5 * sum(np.exp((p - s) * t_max) / (s - p) for p in (pole, np.conj(pole)))
         power += line.real
         weight += np.abs(line) ** 2
-    return power / weight, at_omega
+    return power / weight, at_omega, pole.imag
 
 
 def gle_lifetimes(
@@ -153,17 +154,19 @@ def gle_lifetimes(
     """
     c = np.asarray(c, dtype=float)
     omega = np.abs(np.asarray(angular_frequencies, dtype=float))
-    friction, at_omega = np.empty(omega.size), np.empty(omega.size, dtype=complex)
+    friction, peak, at_omega = np.empty(omega.size), np.empty(omega.size), np.empty(omega.size, dtype=complex)
     for start in range(0, omega.size, chunk_modes):
         part = slice(start, start + chunk_modes)
-        friction[part], at_omega[part] = _friction_across_line(c[:, part], dt_fs, omega[part], band_halfwidth)
+        friction[part], at_omega[part], peak[part] = _friction_across_line(
+            c[:, part], dt_fs, omega[part], band_halfwidth
+        )
     tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
     undamped = (tail > undecayed_rms) | ~(friction > 0)
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
     return tau, {
         'friction_per_fs': friction,
         'friction_imag_per_fs': at_omega.imag,
-        'effective_angular_frequency_per_fs': omega - at_omega.imag / 2,
+        'effective_angular_frequency_per_fs': peak,
         'amplitude_lifetime_fs': 2 * tau,
         'undamped': undamped,
     }

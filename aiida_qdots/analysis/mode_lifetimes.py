@@ -85,9 +85,10 @@ def friction_kernel(c: np.ndarray, dt_fs: float, angular_frequency, s: np.ndarra
 
 
 def _resonant_friction(transform: np.ndarray, t_max: float, iterations: int = 30) -> np.ndarray:
-    """z = K(i w) from the transform C_T(i w) truncated at t_max: beyond t_max the resonant part of C(t) e^{-i w t}
-    continues as e^{-z t/2} / 2 (the line's own decay and detuning), so C(i w) = C_T + e^{-z t_max/2} / z = 1/z,
-    i.e. z C_T + e^{-z t_max/2} = 1, solved by Newton from z = 1/C_T (the nonzero root)."""
+    """z = 1/C(i w) (= K(i w) + i (w - W^2/w), W the effective frequency) from the transform C_T(i w) truncated at
+    t_max: beyond t_max the resonant part of C(t) e^{-i w t} continues as e^{-z t/2} / 2 (the line's own decay and
+    detuning), so C(i w) = C_T + e^{-z t_max/2} / z = 1/z, i.e. z C_T + e^{-z t_max/2} = 1, solved by Newton from
+    z = 1/C_T (the nonzero root)."""
     z = 1.0 / transform
     for _ in range(iterations):
         tail = np.exp(-z * t_max / 2)

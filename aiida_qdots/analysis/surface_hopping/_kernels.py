@@ -47,10 +47,10 @@ def _populations(n, cre, cim, p):
     return norm
 
 
-def _record(r, col, active, n, cre, cim, active_out, pop_sum, chunk):
-    active_out[r, col] = active
+def _record(col, active, n, cre, cim, active_row, pop_sum):
+    active_row[col] = active
     for i in range(n):
-        pop_sum[chunk, col, i] += cre[i] * cre[i] + cim[i] * cim[i]
+        pop_sum[col, i] += cre[i] * cre[i] + cim[i] * cim[i]
 
 
 def _weight_sum(weights, n, skip):
@@ -165,29 +165,14 @@ def _fssh_step(s, key, idx, n, beta, e_mid, active, p, previous, gain):
     return active, 0, hops, rejected
 
 
-def _realisation(
-    decoherent,
-    r,
-    ure,
-    uim,
-    e_mid,
-    inv_tau,
-    n,
-    n_frames,
-    dt,
-    beta,
-    start,
-    key,
-    initial,
-    n_steps,
-    record_every,
-    active_out,
-    pop_sum,
-    chunk,
-):
-    """Realisation ``r``, DISH when ``decoherent`` else FSSH, recorded into row ``r`` of ``active_out`` and slot
-    ``chunk`` of ``pop_sum``. Returns (hops, decoherence events, rejected hops, largest |norm - 1|).
+def _realisation(decoherent, problem, start, key, active_row, pop_sum):
+    """One realisation started at interval ``start``, DISH when ``decoherent`` else FSSH, recorded into
+    ``active_row`` (n_out,) and added into ``pop_sum`` (n_out, n). ``problem``: (ure, uim, e_mid, inv_tau, n,
+    dt, beta, initial state, n_steps, record_every). Returns (hops, decoherence events, rejected hops, largest
+    |norm - 1|).
     """
+    ure, uim, e_mid, inv_tau, n, dt, beta, initial, n_steps, record_every = problem
+    n_frames = len(e_mid) // n
     cre = _alloc(n)
     cim = _alloc(n)
     nre = _alloc(n)
@@ -203,7 +188,7 @@ def _realisation(
     events = 0
     rejected = 0
     worst = 0.0
-    _record(r, 0, active, n, cre, cim, active_out, pop_sum, chunk)
+    _record(0, active, n, cre, cim, active_row, pop_sum)
     col = 0
     countdown = record_every
     idx = start
@@ -228,7 +213,7 @@ def _realisation(
         if countdown == 0:
             countdown = record_every
             col += 1
-            _record(r, col, active, n, cre, cim, active_out, pop_sum, chunk)
+            _record(col, active, n, cre, cim, active_row, pop_sum)
     return hops, events, rejected, worst
 
 
@@ -257,31 +242,16 @@ def run_python(decoherent, ure, uim, e_mid, inv_tau, dt, beta, start, keys, init
     ``e_mid`` (L, n), ``inv_tau`` (n, n). Fills ``active_out`` (R, n_out); returns hops, decoherence events,
     rejected hops and the largest |norm - 1| (R,) each, and the sum over realisations of |c_i|^2 (n_out, n).
     """
-    n_frames, n, _ = ure.shape
-    pop_sum = np.zeros((1, active_out.shape[1], n))
+    n = ure.shape[1]
+    pop_sum = np.zeros((active_out.shape[1], n))
     flat = [array.reshape(-1).tolist() for array in (ure, uim, e_mid, inv_tau)]
+    problem = (*flat, n, dt, beta, initial, n_steps, record_every)
     outcome = [
-        _plain_realisation(
-            decoherent,
-            r,
-            *flat,
-            n,
-            n_frames,
-            dt,
-            beta,
-            int(start[r]),
-            int(keys[r]),
-            initial,
-            n_steps,
-            record_every,
-            active_out,
-            pop_sum,
-            0,
-        )
+        _plain_realisation(decoherent, problem, int(start[r]), int(keys[r]), active_out[r], pop_sum)
         for r in range(start.size)
     ]
     hops, events, rejected, worst = (np.array(column) for column in zip(*outcome, strict=True))
-    return hops, events, rejected, worst, pop_sum.sum(axis=0)
+    return hops, events, rejected, worst, pop_sum
 
 
 if numba is not None:
@@ -304,51 +274,10 @@ if numba is not None:
     globals().update({kernel.__name__: numba.njit(cache=True, inline='always')(kernel) for kernel in _KERNELS})
 
     @numba.njit(parallel=True, cache=True)
-    def _parallel(
-        decoherent,
-        ure,
-        uim,
-        e_mid,
-        inv_tau,
-        n,
-        n_frames,
-        dt,
-        beta,
-        start,
-        keys,
-        initial,
-        n_steps,
-        record_every,
-        chunk_bounds,
-        active_out,
-        pop_sum,
-        hops,
-        events,
-        rejected,
-        worst,
-    ):
+    def _parallel(decoherent, problem, start, keys, chunk_bounds, active_out, pop_sum, hops, events, rejected, worst):
         for chunk in numba.prange(chunk_bounds.size - 1):
             for r in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
-                h, e, x, w = _realisation(
-                    decoherent,
-                    r,
-                    ure,
-                    uim,
-                    e_mid,
-                    inv_tau,
-                    n,
-                    n_frames,
-                    dt,
-                    beta,
-                    start[r],
-                    keys[r],
-                    initial,
-                    n_steps,
-                    record_every,
-                    active_out,
-                    pop_sum,
-                    chunk,
-                )
+                h, e, x, w = _realisation(decoherent, problem, start[r], keys[r], active_out[r], pop_sum[chunk])
                 hops[r] = h
                 events[r] = e
                 rejected[r] = x
@@ -359,7 +288,7 @@ def run_numba(decoherent, ure, uim, e_mid, inv_tau, dt, beta, start, keys, initi
     """The compiled kernels, realisations in chunks over numba's threads (4 chunks a thread, each with its own slot
     of the population sums); inputs and returns as :func:`run_python`.
     """
-    n_frames, n, _ = ure.shape
+    n = ure.shape[1]
     n_real = start.size
     n_chunks = max(1, min(n_real, 4 * numba.get_num_threads()))
     bounds = np.linspace(0, n_real, n_chunks + 1).round().astype(np.int64)
@@ -368,27 +297,7 @@ def run_numba(decoherent, ure, uim, e_mid, inv_tau, dt, beta, start, keys, initi
     events = np.zeros(n_real, dtype=np.int64)
     rejected = np.zeros(n_real, dtype=np.int64)
     worst = np.zeros(n_real)
-    _parallel(
-        decoherent,
-        ure.reshape(-1),
-        uim.reshape(-1),
-        e_mid.reshape(-1),
-        inv_tau.reshape(-1),
-        n,
-        n_frames,
-        dt,
-        beta,
-        start,
-        keys,
-        initial,
-        n_steps,
-        record_every,
-        bounds,
-        active_out,
-        pop_sum,
-        hops,
-        events,
-        rejected,
-        worst,
-    )
+    flat = tuple(array.reshape(-1) for array in (ure, uim, e_mid, inv_tau))
+    problem = (*flat, n, dt, beta, initial, n_steps, record_every)
+    _parallel(decoherent, problem, start, keys, bounds, active_out, pop_sum, hops, events, rejected, worst)
     return hops, events, rejected, worst, pop_sum.sum(axis=0)

@@ -5,7 +5,8 @@ One realisation is :func:`_realisation`: propagate, measure the populations, the
 (:func:`_dish_step` or :func:`_fssh_step`, sharing the state draw :func:`_choose` and the Boltzmann test
 :func:`_attempt`), record. The kernels reach each other and ``_uniform`` / ``_alloc`` through module globals: where
 numba is installed these are rebound to compiled versions, and the plain backend runs the same code objects in a
-namespace of plain-Python helpers. Flattened inputs: ure/uim (L n n), e_mid (L n), inv_tau (n n).
+namespace of plain-Python helpers. Flattened inputs: ure/uim (L n n), e_mid (L n), inv_tau (n n), as flat arrays
+(numba) or lists (plain Python).
 """
 
 from __future__ import annotations
@@ -270,7 +271,8 @@ if numba is not None:
     def _alloc(n):
         return np.zeros(n)
 
-    # Rebinding the module globals is what makes the compiled kernels call each other's compiled versions.
+    # Rebinding the module globals makes the compiled kernels call each other's compiled versions; inlined into one
+    # loop, since as separate calls (arrays passed and reference-counted every step) a run takes twice as long.
     globals().update({kernel.__name__: numba.njit(cache=True, inline='always')(kernel) for kernel in _KERNELS})
 
     @numba.njit(parallel=True, cache=True)

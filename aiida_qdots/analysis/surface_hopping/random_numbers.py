@@ -26,10 +26,12 @@ def realisation_keys(seed: int, n: int) -> np.ndarray:
 
 
 def uniform_python(key: int, counter: int) -> float:
+    """Uniform number in [0, 1) of realisation ``key`` at ``counter`` (53 random bits)."""
     return (_mix((key + counter * GAMMA) & MASK) >> 11) * 2.0**-53
 
 
 def uniform_numpy(keys: np.ndarray, counter: int) -> np.ndarray:
+    """:func:`uniform_python` for every key of ``keys`` (uint64) at the same ``counter``."""
     z = keys + np.uint64((counter * GAMMA) & MASK)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)

@@ -75,13 +75,17 @@ def main() -> None:
         f'decoherence time (gaussian_cumulant) {tau:.2f} fs'
     )
 
-    backend = 'numba' if sh.numba is not None else 'numpy'
-    if sh.numba is not None:
+    try:
+        import numba
+    except ImportError:
+        numba = None
+    backend = 'numba' if numba is not None else 'numpy'
+    if numba is not None:
         if args.threads:
-            sh.numba.set_num_threads(args.threads)
+            numba.set_num_threads(args.threads)
         start = time.perf_counter()
         sh.dish(energies, nacs, dt, tau, n_steps=10, backend='numba', **common)
-        print(f'numba: {sh.numba.get_num_threads()} threads, compile/load {time.perf_counter() - start:.2f} s')
+        print(f'numba: {numba.get_num_threads()} threads, compile/load {time.perf_counter() - start:.2f} s')
     else:
         print('numba is not installed: the production run uses the NumPy backend')
 

@@ -9,6 +9,7 @@ With |c_1|^2 just below 1, the clock fires at the first step with t >= tau / |c_
 tau_eff = ceil(tau / dt) dt when tau / dt is not an integer.
 """
 
+import importlib.util
 import math
 import pathlib
 
@@ -22,7 +23,7 @@ from aiida_qdots.analysis.dephasing import dephasing_analysis
 from aiida_qdots.common.units import HBAR_EV_FS, KB_EV_K
 from aiida_qdots.readers.levels import parse_levels_csv
 
-BACKENDS = ['python', 'numpy'] + (['numba'] if sh.numba is not None else [])
+BACKENDS = ['python', 'numpy'] + (['numba'] if importlib.util.find_spec('numba') else [])
 
 
 def hamiltonian_matrix(energies, nac):

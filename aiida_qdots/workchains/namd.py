@@ -34,6 +34,17 @@ def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]
         start = stop
 
 
+def window_problem(window: dict, n_total: int) -> str | None:
+    """Why ``window`` (``first_frame``, ``n_frames``) does not fit a trajectory of ``n_total`` frames, or None."""
+    first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
+    if n_frames < 4 or first < 0 or first + n_frames > n_total:
+        return (
+            f"window {window} must hold at least 4 frames inside the trajectory's {n_total} "
+            '(first_frame >= 0, first_frame + n_frames <= frames)'
+        )
+    return None
+
+
 @calcfunction
 def assemble_hamiltonian(frames: orm.List, **chunks: orm.ArrayData) -> orm.ArrayData:
     """Energies (eV) and consecutive overlaps of the whole window from the chunks' ``qdots.overlaps`` outputs.
@@ -147,14 +158,7 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def validate_inputs(inputs, ctx=None):
         if ctx is not None and 'trajectory' not in ctx:
             return None  # exposed without the trajectory: checked when the stage is launched
-        window = inputs['window'].get_dict()
-        n_total = inputs['trajectory'].numsteps
-        first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
-        if n_frames < 4 or first < 0 or first + n_frames > n_total:
-            return (
-                f"window {window} must hold at least 4 frames inside the trajectory's {n_total} "
-                '(first_frame >= 0, first_frame + n_frames <= frames)'
-            )
+        return window_problem(inputs['window'].get_dict(), inputs['trajectory'].numsteps)
 
     @classmethod
     def get_builder_from_protocol(

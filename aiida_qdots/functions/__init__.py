@@ -1,0 +1,1 @@
+"""Calcfunctions: every derived node (built clusters, analysis results) gets a creator in the provenance graph."""

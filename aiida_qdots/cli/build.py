@@ -68,7 +68,7 @@ class StoichiometryType(click.ParamType):
 def nanocrystal(diameter, lattice, shell_monolayers, stoichiometry, centre, label):
     """Build a CdSe (or CdSe/CdS core/shell) nanocrystal and store it as StructureData."""
     from aiida_qdots.common.errors import QdotsInputError
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 
     try:
         node = nanocrystal_structure(

@@ -43,7 +43,7 @@ def launch_phonons(diameter, shell_monolayers, structure_pk, stages, force_field
     """Normal modes, lifetimes, MSD(T) and G(r) of a nanocrystal with LAMMPS (qdots.phonons)."""
     from aiida import orm
 
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
     from aiida_qdots.workchains.phonons import PhononsWorkChain
 
     if (diameter is None) == (structure_pk is None):

@@ -16,7 +16,7 @@ from aiida_qdots.calculations.lammps_inputs import (
 from aiida_qdots.calculations.phonon_analysis import analyse_lifetimes, analyse_msd, analyse_normal_modes, analyse_pdf
 from aiida_qdots.common.codes import check_code_plugin
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 STAGES = ('modes', 'lifetimes', 'msd', 'pdf')
@@ -59,7 +59,9 @@ def hessian_method(method: str, code: orm.AbstractCode) -> str:
     return 'dynamical_matrix' if 'PHONON' in code.base.extras.get('lammps_packages', []) else 'finite_differences'
 
 
-def validate_inputs(inputs, _ctx=None):
+def validate_inputs(inputs, ctx=None):
+    if ctx is not None and 'structure' not in ctx:
+        return None  # exposed without the structure (qdots.lattice_study): checked when the stage is launched
     try:
         validate_lammps_inputs(inputs['structure'], inputs['force_field'])
     except QdotsInputError as error:
@@ -143,14 +145,14 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         protocol: str | None = None,
         overrides: dict | None = None,
     ):
-        """Builder for ``protocol`` with ``overrides`` merged into the parameters."""
+        """A complete, validated builder for ``protocol`` with ``overrides`` merged into the parameters."""
         inputs = cls.get_protocol_inputs(protocol, overrides)
         builder = cls.get_builder()
         builder.code = code
         builder.structure = structure
         builder.force_field = get_force_field_node(inputs.pop('force_field'))
         builder.parameters = orm.Dict(inputs)
-        return builder
+        return validated(builder)
 
     def setup(self):
         p = self.inputs.parameters.get_dict()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import click
@@ -69,11 +70,19 @@ def _nanocrystal(text: str) -> dict:
     default=None,
     help="Configurations running at once (default: the protocol's).",
 )
+@click.option(
+    '--overrides',
+    default='{}',
+    metavar='JSON',
+    help='Merged into the protocol, e.g. \'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'.',
+)
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp2k_code, python_code, daemon):
+def launch_study(
+    study, compositions, arrangements, protocol, max_concurrent, overrides, cp2k_code, python_code, daemon
+):
     """Study A: AIMD -> electronic -> NAMD for every composition x ligand arrangement (qdots.study)."""
     from aiida import orm
 
@@ -85,7 +94,12 @@ def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp
         raise click.BadParameter(
             f'{arrangements!r} is not a comma-separated list of integers', param_hint='--arrangements'
         ) from None
-    overrides = {'max_concurrent': max_concurrent} if max_concurrent else {}
+    try:
+        overrides = json.loads(overrides)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f'not JSON: {exc}', param_hint='--overrides') from None
+    if max_concurrent:
+        overrides['max_concurrent'] = max_concurrent
     with refusing_bad_input():
         builder = StudyWorkChain.get_builder_from_protocol(
             orm.load_code(cp2k_code),

@@ -7,6 +7,8 @@ Every finished stage is filed at once into ``qdots/<study>/<system>/<configurati
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, while_
@@ -53,6 +55,16 @@ def composition_elements(composition: str) -> list[str]:
     return sorted({recipe.core_species, recipe.surface_species, recipe.ligand})
 
 
+@contextlib.contextmanager
+def stage_named(stage: str):
+    """Re-raise a builder's ValueError (QdotsInputError, a port validator's message) as QdotsInputError naming the
+    configuration ``stage``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QdotsInputError(f'{stage}: {exc}') from exc
+
+
 def stage_inputs(
     cp2k_code: orm.AbstractCode,
     python_code: orm.AbstractCode,
@@ -69,22 +81,25 @@ def stage_inputs(
     unknown = sorted(set(overrides) - set(STAGES))
     if unknown:
         raise QdotsInputError(f'unknown stage(s) {", ".join(unknown)} in overrides; stages: {", ".join(STAGES)}')
-    aimd = AimdWorkChain.get_builder_for_elements(cp2k_code, elements, protocol, overrides.get('aimd'))
+    with stage_named('aimd'):
+        aimd = AimdWorkChain.get_builder_for_elements(cp2k_code, elements, protocol, overrides.get('aimd'))
     production = next(s for s in aimd.stages.get_list() if s['name'] == 'production')
     n_frames = sum(steps for _, steps in stage_blocks(production))
     timestep = aimd.timestep_fs.value
-    electronic = ElectronicWorkChain.get_builder_for_elements(
-        cp2k_code, elements, protocol, overrides.get('electronic')
-    )
-    problem = selection_problem(timestep * np.arange(n_frames), electronic.selection.get_dict())
-    if problem:
-        raise QdotsInputError(f'electronic: {problem} (the AIMD production stage)')
-    namd = NamdWorkChain.get_builder_for_elements(
-        cp2k_code, python_code, elements, n_frames, timestep, protocol, overrides.get('namd')
-    )
-    problem = window_problem(namd.window.get_dict(), n_frames)
-    if problem:
-        raise QdotsInputError(f'namd: {problem} (the AIMD production stage)')
+    with stage_named('electronic'):
+        electronic = ElectronicWorkChain.get_builder_for_elements(
+            cp2k_code, elements, protocol, overrides.get('electronic')
+        )
+        problem = selection_problem(timestep * np.arange(n_frames), electronic.selection.get_dict())
+        if problem:
+            raise QdotsInputError(f'{problem} (the AIMD production stage)')
+    with stage_named('namd'):
+        namd = NamdWorkChain.get_builder_for_elements(
+            cp2k_code, python_code, elements, n_frames, timestep, protocol, overrides.get('namd')
+        )
+        problem = window_problem(namd.window.get_dict(), n_frames)
+        if problem:
+            raise QdotsInputError(f'{problem} (the AIMD production stage)')
     return {stage: builder._inputs(prune=True) for stage, builder in zip(STAGES, (aimd, electronic, namd), strict=True)}
 
 

@@ -6,7 +6,7 @@ verdi run examples/configuration.py [--composition cd-rich] [--arrangement 0] [-
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
-from aiida_qdots.workchains.study import ConfigurationWorkChain, StudyWorkChain
+from aiida_qdots.workchains.study import ConfigurationWorkChain
 
 parser = example_parser(__doc__)
 parser.add_argument('--composition', default='cd-rich', choices=('se-rich', 'cd-rich'))
@@ -16,15 +16,15 @@ parser.add_argument('--cp2k-code', default='cp2k@localhost')
 parser.add_argument('--python-code', default='qdots-python@localhost')
 args = parser.parse_args()
 
-builder = ConfigurationWorkChain.get_builder()
-builder.composition = orm.Str(args.composition)
-builder.arrangement = orm.Int(args.arrangement)
-builder.cp2k_code = orm.load_code(args.cp2k_code)
-builder.python_code = orm.load_code(args.python_code)
-builder.protocol = orm.Str(args.protocol)
-builder.overrides = orm.Dict(StudyWorkChain.get_protocol_inputs(args.protocol, {'stages': args.overrides})['stages'])
-if args.study:
-    builder.study = orm.Str(args.study)
+builder = ConfigurationWorkChain.get_builder_from_protocol(
+    orm.load_code(args.cp2k_code),
+    orm.load_code(args.python_code),
+    args.composition,
+    args.arrangement,
+    args.protocol,
+    args.overrides,
+    args.study,
+)
 node = launch(builder, args.submit)
 if node.is_finished_ok:
     print(

@@ -5,8 +5,8 @@ verdi run examples/phonons.py [--diameter 2.0] [--shell-monolayers 0] [--overrid
 
 from aiida import orm
 
+from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.scripting import example_parser, launch
-from aiida_qdots.structures.nodes import nanocrystal_structure
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 
 parser = example_parser(__doc__)

@@ -205,3 +205,21 @@ def test_invalid_stages_are_rejected(cp2k_code, start_structure):
     ]:
         with pytest.raises(ValueError, match=message):
             run_get_node(_builder(cp2k_code, start_structure, stages, segment_steps=5))
+
+
+def test_builder_relaxes_and_runs_md_with_the_shared_cp2k_method(cp2k_code, start_structure):
+    """MD and relaxation take cp2k_method.yaml's method; ``method`` overrides reach both; relaxation-only overrides
+    with the relaxation off are refused, naming them."""
+    from aiida_qdots.protocols import cp2k_method
+
+    overrides = {'method': {'parameters': {'GLOBAL': {'PRINT_LEVEL': 'MEDIUM'}}, 'geo_opt': {'MOTION': {}}}}
+    builder = AimdWorkChain.get_builder_from_protocol(cp2k_code, start_structure, 'fast', overrides)
+    method = cp2k_method(['Cd', 'Cl', 'Se'], 'fast', {'parameters': {'GLOBAL': {'PRINT_LEVEL': 'MEDIUM'}}})
+    assert builder.parameters.get_dict() == method
+    relax = builder.relax.cp2k.cp2k.parameters.get_dict()
+    assert relax['GLOBAL'] == {'PRINT_LEVEL': 'MEDIUM', 'RUN_TYPE': 'GEO_OPT'}
+    assert relax['FORCE_EVAL'] == method['FORCE_EVAL'] and relax['MOTION']['GEO_OPT']['OPTIMIZER'] == 'BFGS'
+    with pytest.raises(ValueError, match='geo_opt set the relaxation, which is off'):
+        AimdWorkChain.get_builder_from_protocol(
+            cp2k_code, start_structure, 'fast', {'relax': False, 'method': {'geo_opt': {}}}
+        )

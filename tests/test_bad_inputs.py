@@ -22,9 +22,9 @@ from trajectory_files import cp2k_text, extxyz_text, frames, write
 from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.structures.clusters import build_magic_cluster
 from aiida_qdots.structures.importers import import_levels, import_trajectory
-from aiida_qdots.structures.nodes import nanocrystal_structure
 from aiida_qdots.workchains.aimd import AimdWorkChain
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain

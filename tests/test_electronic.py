@@ -82,3 +82,25 @@ def test_selection_validation(cp2k_code, real_trajectory):
     ]:
         with pytest.raises(ValueError, match=message):
             run_get_node(ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', overrides))
+
+
+def test_builder_takes_the_shared_cp2k_method_with_virtual_orbitals(cp2k_code, real_trajectory):
+    """The method is cp2k_method.yaml's (no other workchain's protocol); OT gives way to diagonalisation with
+    added MOs; ``scf`` and ``method`` overrides land in that SCF and method."""
+    from aiida_qdots.protocols import cp2k_method
+
+    overrides = {
+        'scf': {'ADDED_MOS': 8},
+        'method': {'parameters': {'GLOBAL': {'PRINT_LEVEL': 'MEDIUM'}}},
+        'selection': {'stride_fs': 1.0},
+    }
+    builder = ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', overrides)
+    parameters = builder.parameters.get_dict()
+    expected = cp2k_method(['Cd', 'Cl', 'Se'], 'fast', {'orbitals': {'scf': {'ADDED_MOS': 8}}}, orbitals=True)
+    expected['GLOBAL']['PRINT_LEVEL'] = 'MEDIUM'
+    assert parameters == expected
+    scf = parameters['FORCE_EVAL']['DFT']['SCF']
+    assert 'OT' not in scf and 'OUTER_SCF' not in scf and scf['ADDED_MOS'] == 8 and scf['SCF_GUESS'] == 'MOPAC'
+    assert parameters['FORCE_EVAL']['DFT']['PRINT']['MO']['EACH'] == {'QS_SCF': 0, 'MD': 1}
+    with pytest.raises(ValueError, match=r'unknown override\(s\) scf_guess'):
+        ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', {'scf_guess': 'ATOMIC'})

@@ -70,3 +70,24 @@ def test_dish_job_rejects_incomplete_inputs():
         )
     with pytest.raises(ValueError, match='parameters lack duration_fs'):
         builder.parameters = orm.Dict({'timestep_fs': 1.0, 'n_realisations': 5, 'initial_frames': 1})
+
+
+def test_builder_shares_the_cp2k_method_of_qdots_electronic_without_building_it(
+    cp2k_code, python_code, real_trajectory
+):
+    from aiida_qdots.workchains.electronic import ElectronicWorkChain
+
+    overrides = {'method': {'kinds': {'basis_set': 'SZV-MOLOPT-SR-GTH', 'potential': 'GTH-PBE'}}}
+    namd = NamdWorkChain.get_builder_from_protocol(cp2k_code, python_code, real_trajectory, 'moderate', overrides)
+    electronic = ElectronicWorkChain.get_builder_from_protocol(
+        cp2k_code, real_trajectory, 'moderate', {**overrides, 'selection': {'stride_fs': 1.0}}
+    )
+    assert namd.parameters.get_dict() == electronic.parameters.get_dict()
+    assert namd.options.get_dict() == electronic.options.get_dict()
+    assert {kind['BASIS_SET'] for kind in namd.parameters['FORCE_EVAL']['SUBSYS']['KIND']} == {'SZV-MOLOPT-SR-GTH'}
+    n_frames = real_trajectory.numsteps
+    assert namd.window.get_dict() == {'n_frames': n_frames, 'first_frame': 0}  # the window is cut to the frames
+    with pytest.raises(ValueError, match='at least 4 frames'):
+        NamdWorkChain.get_builder_from_protocol(
+            cp2k_code, python_code, real_trajectory, 'fast', {'window': {'n_frames': 3}}
+        )

@@ -270,7 +270,7 @@ def test_bad_inputs_name_the_problem(recipe, message):
 def test_structure_round_trip(aiida_profile):
     from aiida import orm
 
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 
     recipe = {'diameter': 20.0, 'lattice': 'zincblende', 'shell_monolayers': 1}
     node = nanocrystal_structure(**recipe)

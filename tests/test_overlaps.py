@@ -14,7 +14,7 @@ from aiida_qdots.workchains.electronic import ElectronicWorkChain, reftraj_param
 @pytest.fixture
 def reftraj_with_molden(cp2k_code, real_trajectory):
     """CP2K REFTRAJ over the 5 imported frames with one MOLDEN file per MD step."""
-    builder = ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast')
+    builder = ElectronicWorkChain.get_builder_for_elements(cp2k_code, real_trajectory.symbols, 'fast')
     frames = select_frames(real_trajectory, orm.List(list(range(5))))
     base = WorkflowFactory('cp2k.base').get_builder()
     base.cp2k.code = cp2k_code

@@ -132,7 +132,7 @@ def test_hessian_settings_are_validated():
 
 def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
     """All four stages at `fast` on Cd68Se68: modes, lifetimes, MSD(T) slope for qdots.ued, G(r) and dG(r)."""
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
     from aiida_qdots.workchains.phonons import PhononsWorkChain
 
     structure = nanocrystal_structure(diameter=20.0)
@@ -166,7 +166,7 @@ def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
 
 
 def test_phonons_rejects_bad_parameters(lammps_code):
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
     from aiida_qdots.workchains.phonons import PhononsWorkChain
 
     structure = nanocrystal_structure(diameter=14.0)

@@ -6,7 +6,9 @@ Se-rich one must still finish and the study must say which failed and why.
 """
 
 import contextlib
+import json
 import secrets
+import time
 
 import numpy as np
 import pandas as pd
@@ -260,6 +262,14 @@ def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
         (('a/b', ['se-rich'], [0]), 'study label'),
         (('ok', ['se-rich'], [0], 'fast', {'stages': {'phonons': {}}}), 'unknown stage(s) phonons'),
         (('ok', ['se-rich'], [0], 'fast', {'stages': {'aimd': {'stagez': []}}}), 'unknown override(s) stagez'),
+        (
+            ('ok', ['se-rich'], [0], 'fast', {'stages': {'aimd': {'segment_steps': 0}}}),
+            'segment_steps must be positive',
+        ),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'namd': {'scf': {'ADDED_MOS': 2}, 'windw': {}}}}), 'windw'),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'electronic': {'method': {'kind': {}}}}}), 'override(s) kind'),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'electronic': {'selection': {'stride_fs': 100.0}}}}), 'keeps 1'),
+        (('ok', ['se-rich'], [0], 'fast', {'stages': {'namd': {'window': {'n_frames': 3}}}}), 'at least 4 frames'),
         (('ok', ['se-rich'], [0], 'ultra'), "unknown protocol 'ultra'"),
     ]:
         with pytest.raises(QdotsInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
@@ -269,3 +279,42 @@ def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
     )
     assert result.exit_code != 0 and 'arrangement' in result.output.lower()
     assert orm.QueryBuilder().append(orm.Node).count() == nodes
+
+
+def test_misspelt_override_in_launch_study_fails_before_any_process(aiida_profile):
+    """The override is checked when the study is built: no process node, no CP2K job, the key named."""
+    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+
+    computer, _ = get_or_create_localhost()
+    for kind in ('cp2k', 'python'):
+        get_or_create_code(kind, computer)
+    processes = orm.QueryBuilder().append(orm.ProcessNode).count()
+    args = ['launch', 'study', '--label', 'typo', '--composition', 'se-rich']
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, [*args, '--overrides', json.dumps({'stages': {'aimd': {'segment_step': 30}}})])
+    print(f'misspelt override refused in {time.perf_counter() - start:.2f} s')
+    assert result.exit_code != 0 and 'unknown override(s) segment_step for AimdWorkChain' in result.output
+    assert orm.QueryBuilder().append(orm.ProcessNode).count() == processes
+
+
+def test_configuration_inputs_are_resolved_when_built(aiida_profile):
+    """Every stage's inputs exist in the builder (the AIMD production stage fixes the NAMD window and time step);
+    a configuration alone gets the CP2K kinds of its own elements, a study those of all its compositions."""
+    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+
+    from aiida_qdots.protocols import cp2k_method
+
+    computer, _ = get_or_create_localhost()
+    cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]
+    overrides = {'namd': {'window': {'n_frames': 12}}}
+    builder = ConfigurationWorkChain.get_builder_from_protocol(cp2k, python, 'cd-rich', 0, 'moderate', overrides)
+    production = builder.aimd.stages.get_list()[-1]
+    assert builder.namd.window.get_dict() == {'n_frames': 12, 'first_frame': production['steps'] - 12}
+    assert builder.namd.namd['timestep_fs'] == builder.aimd.timestep_fs.value
+    assert builder.aimd.parameters.get_dict() == cp2k_method(['Cd', 'Cl', 'Se'], 'moderate')
+    assert builder.electronic.parameters.get_dict() == builder.namd.parameters.get_dict()
+    kinds = builder.electronic.parameters['FORCE_EVAL']['SUBSYS']['KIND']
+    assert [kind['_'] for kind in kinds] == ['Cd', 'Cl', 'Se']
+    study = StudyWorkChain.get_builder_from_protocol(cp2k, python, 'kinds', ['se-rich', 'cd-rich'], [0], 'moderate')
+    kinds = study.configuration.aimd.relax.cp2k.cp2k.parameters['FORCE_EVAL']['SUBSYS']['KIND']
+    assert [kind['_'] for kind in kinds] == ['Cd', 'Cl', 'H', 'Se']

@@ -70,7 +70,7 @@ class StoichiometryType(click.ParamType):
 @with_profile
 def nanocrystal(diameter, lattice, shell_monolayers, stoichiometry, centre, label):
     """Build a CdSe (or CdSe/CdS core/shell) nanocrystal and store it as StructureData."""
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 
     node = nanocrystal_structure(
         diameter=10.0 * diameter,  # nm -> angstrom

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from aiida_qdots.calculations.lammps.force_fields import FORCE_FIELDS
@@ -45,6 +47,17 @@ def launch_process(builder, daemon: bool, label: str, echo_results=None):
         echo_results(node)
     exit_if_failed(node)
     return node
+
+
+def parse_json_object(_ctx, _param, value: str) -> dict:
+    """A JSON object given on the command line (protocol overrides)."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f'not JSON: {exc}') from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter(f'{value!r} is not a JSON object')
+    return parsed
 
 
 def parse_indices(_ctx, _param, value: str | None) -> list[int] | None:
@@ -252,7 +265,7 @@ def launch_phonons(diameter, shell_monolayers, structure, stages, force_field, p
     """Normal modes, lifetimes, MSD(T) and G(r) of a nanocrystal with LAMMPS (qdots.phonons)."""
     from aiida import orm
 
-    from aiida_qdots.structures.nodes import nanocrystal_structure
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
     from aiida_qdots.workchains.phonons import PhononsWorkChain
 
     if (diameter is None) == (structure is None):
@@ -344,17 +357,27 @@ def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
     default=None,
     help="Configurations running at once (default: the protocol's).",
 )
+@click.option(
+    '--overrides',
+    default='{}',
+    metavar='JSON',
+    callback=parse_json_object,
+    help='Merged into the protocol, e.g. \'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'.',
+)
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_study(study, compositions, arrangements, protocol, max_concurrent, cp2k_code, python_code, daemon):
+def launch_study(
+    study, compositions, arrangements, protocol, max_concurrent, overrides, cp2k_code, python_code, daemon
+):
     """Study A: AIMD -> electronic -> NAMD for every composition x ligand arrangement (qdots.study)."""
     from aiida import orm
 
     from aiida_qdots.workchains.study import StudyWorkChain
 
-    overrides = {'max_concurrent': max_concurrent} if max_concurrent else {}
+    if max_concurrent:
+        overrides['max_concurrent'] = max_concurrent
     builder = StudyWorkChain.get_builder_from_protocol(
         orm.load_code(cp2k_code),
         orm.load_code(python_code),

@@ -6,11 +6,12 @@ import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
+from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS, MD_FILES
-from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.protocols import METHOD_OVERRIDES, ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.aimd_analysis import MIN_FRAMES, AimdAnalysisWorkChain
-from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
+from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
@@ -252,7 +253,7 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.input(
             'parameters',
             valid_type=orm.Dict,
-            help='CP2K input without the MD section: the electronic method (from cluster_energy protocols).',
+            help='CP2K input without the MD section: the electronic method (cp2k_method protocols).',
         )
         spec.input(
             'stages',
@@ -338,22 +339,39 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         overrides: dict | None = None,
         relax_code: orm.Code | None = None,
     ):
-        """Builder for ``protocol`` (``fast`` GFN1-xTB / ``moderate``, ``precise`` PBE-D3).
+        """A complete, validated builder for ``protocol`` (``fast`` GFN1-xTB / ``moderate``, ``precise`` PBE-D3).
 
-        ``overrides`` merge into the MD protocol (``stages``, ``segment_steps``, ``timestep_fs``,
-        ``thermostat``, ``options``, ``relax``) and, under ``method``, into the electronic
-        (cluster_energy) protocol.
+        ``overrides`` merge into the MD protocol (``stages``, ``segment_steps``, ``timestep_fs``, ``thermostat``,
+        ``options``, ``relax``, ``analysis``); those under ``method`` are the overrides of the relaxation
+        (qdots.cluster_energy), whose ``parameters`` and ``kinds`` also set the MD's CP2K method.
         """
-        overrides = dict(overrides or {})
-        method_overrides = overrides.pop('method', {})
-        inputs = cls.get_protocol_inputs(protocol, overrides)
-        method = ClusterEnergyWorkChain.get_protocol_inputs(protocol, method_overrides)
-        elements = sorted(set(structure.get_kind_names()))
-        builder = cls.get_builder()
+        builder = cls.get_builder_for_elements(code, structure.get_kind_names(), protocol, overrides, relax_code)
         builder.structure = structure
+        builder.metadata.description = f'AIMD of {structure.get_formula()} ({protocol or cls.get_default_protocol()})'
+        return validated(builder)
+
+    @classmethod
+    def get_builder_for_elements(
+        cls,
+        code: orm.Code,
+        elements: list[str],
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        relax_code: orm.Code | None = None,
+    ):
+        """:meth:`get_builder_from_protocol` without the structure, for a cluster of ``elements`` (CP2K kinds)."""
+        overrides = dict(overrides or {})
+        relax_overrides = overrides.pop('method', {})
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        method_overrides = {key: relax_overrides[key] for key in METHOD_OVERRIDES if key in relax_overrides}
+        if not inputs['relax'] and set(relax_overrides) - set(METHOD_OVERRIDES):
+            raise QdotsInputError(
+                f'method override(s) {", ".join(sorted(set(relax_overrides) - set(METHOD_OVERRIDES)))} '
+                'set the relaxation, which is off (relax: false)'
+            )
+        builder = cls.get_builder()
         builder.code = code
-        parameters = method_parameters(method, elements)
-        builder.parameters = orm.Dict(parameters)
+        builder.parameters = orm.Dict(cp2k_method(elements, protocol, method_overrides))
         builder.stages = orm.List(inputs['stages'])
         builder.segment_steps = orm.Int(inputs['segment_steps'])
         builder.timestep_fs = orm.Float(inputs['timestep_fs'])
@@ -361,13 +379,12 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder.options = orm.Dict(inputs['options'])
         builder.max_iterations = orm.Int(inputs['max_iterations'])
         if inputs['relax']:
-            relax = ClusterEnergyWorkChain.get_builder_from_protocol(
-                relax_code or code, structure, protocol, method_overrides, relax=True
+            relax = ClusterEnergyWorkChain.get_builder_for_elements(
+                relax_code or code, elements, protocol, relax_overrides, relax=True
             )
-            builder.relax = {k: v for k, v in relax.items() if k not in ('structure', 'metadata')}
+            builder.relax = relax._inputs(prune=True)
         if inputs.get('analysis') is not None:
             builder.analysis.parameters = orm.Dict(inputs['analysis'])
-        builder.metadata.description = f'AIMD of {structure.get_formula()} ({protocol or cls.get_default_protocol()})'
         return builder
 
     def setup(self):

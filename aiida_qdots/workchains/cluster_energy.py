@@ -6,7 +6,7 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction
 
 from aiida_qdots.common.units import HARTREE_EV
-from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.protocols import METHOD_OVERRIDES, ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cp2k_runs import RESTART_HANDLER, Cp2kBaseWorkChain
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
@@ -18,22 +18,9 @@ def total_energy_ev(output_parameters: orm.Dict) -> orm.Float:
     return orm.Float(output_parameters['energy'] * HARTREE_EV)
 
 
-def method_parameters(inputs: dict, elements: list[str]) -> dict:
-    """The electronic method of a protocol's ``inputs`` (a copy) with one KIND per element; no run type."""
-    parameters = recursive_merge(inputs['parameters'], {})
-    kinds = inputs.get('kinds') or {}
-    if kinds:
-        parameters['FORCE_EVAL']['SUBSYS']['KIND'] = [
-            {'_': element, 'BASIS_SET': kinds['basis_set'], 'POTENTIAL': kinds['potential']} for element in elements
-        ]
-    return parameters
-
-
-def cp2k_parameters(inputs: dict, elements: list[str], relax: bool) -> dict:
-    """:func:`method_parameters` with RUN_TYPE ENERGY, or GEO_OPT and the protocol's geometry optimiser."""
-    parameters = method_parameters(inputs, elements)
-    if relax:
-        parameters = recursive_merge(parameters, inputs['geo_opt'])
+def cp2k_parameters(method: dict, geo_opt: dict, relax: bool) -> dict:
+    """The CP2K input ``method`` with RUN_TYPE ENERGY, or GEO_OPT and the optimiser settings ``geo_opt``."""
+    parameters = recursive_merge(method, geo_opt) if relax else method
     return recursive_merge(parameters, {'GLOBAL': {'RUN_TYPE': 'GEO_OPT' if relax else 'ENERGY'}})
 
 
@@ -92,23 +79,41 @@ class ClusterEnergyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         overrides: dict | None = None,
         relax: bool = False,
     ):
-        """A builder with the ``fast`` (GFN1-xTB), ``moderate`` or ``precise`` (PBE-D3) settings.
+        """A complete, validated builder with the ``fast`` (GFN1-xTB), ``moderate`` or ``precise`` (PBE-D3) settings.
 
-        ``overrides`` is merged into the protocol's inputs (keys ``parameters``, ``geo_opt``,
-        ``kinds``, ``options``, ``max_iterations``, ``clean_workdir``).
+        ``overrides`` is merged into the protocol's inputs (keys ``geo_opt``, ``options``, ``max_iterations``,
+        ``clean_workdir``) and the CP2K method (keys ``parameters``, ``kinds``: cp2k_method.yaml).
         """
+        builder = cls.get_builder_for_elements(code, structure.get_kind_names(), protocol, overrides, relax)
+        builder.structure = structure
+        kind = 'relaxation' if relax else 'single point'
+        builder.metadata.description = f'{structure.get_formula()} {kind} ({protocol or cls.get_default_protocol()})'
+        return validated(builder)
+
+    @classmethod
+    def get_builder_for_elements(
+        cls,
+        code: orm.Code,
+        elements: list[str],
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        relax: bool = False,
+    ):
+        """:meth:`get_builder_from_protocol` without the structure, for a cluster of ``elements`` (CP2K kinds):
+        the inputs of a workchain that plugs in the structure once it exists."""
+        overrides = dict(overrides or {})
+        method = cp2k_method(
+            elements, protocol, {key: overrides.pop(key) for key in METHOD_OVERRIDES if key in overrides}
+        )
         inputs = cls.get_protocol_inputs(protocol, overrides)
         builder = cls.get_builder()
-        builder.structure = structure
         builder.relax = orm.Bool(relax)
         builder.cp2k.cp2k.code = code
-        builder.cp2k.cp2k.parameters = orm.Dict(cp2k_parameters(inputs, sorted(set(structure.get_kind_names())), relax))
+        builder.cp2k.cp2k.parameters = orm.Dict(cp2k_parameters(method, inputs['geo_opt'], relax))
         builder.cp2k.cp2k.metadata.options = inputs['options']
         builder.cp2k.max_iterations = orm.Int(inputs['max_iterations'])
         builder.cp2k.clean_workdir = orm.Bool(inputs['clean_workdir'])
         builder.cp2k.handler_overrides = orm.Dict(RESTART_HANDLER)
-        kind = 'relaxation' if relax else 'single point'
-        builder.metadata.description = f'{structure.get_formula()} {kind} ({protocol or cls.get_default_protocol()})'
         return builder
 
     def run_cp2k(self):

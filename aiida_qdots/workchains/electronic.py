@@ -7,9 +7,8 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction, while_
 
 from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
-from aiida_qdots.protocols import ProtocolMixin, recursive_merge
+from aiida_qdots.protocols import ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
-from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, method_parameters
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
@@ -42,18 +41,32 @@ def validate_selection(value, _ctx=None):
         return f'selection.window_fs must be positive or null, got {selection["window_fs"]}'
 
 
-def validate_inputs(inputs, _ctx=None):
+def selection_problem(times_fs: np.ndarray, selection: dict) -> str | None:
+    """Why ``selection`` of frames at ``times_fs`` (fs) cannot be analysed (fewer than 2 frames), or None."""
+    indices = select_frame_indices(times_fs, selection['stride_fs'], selection.get('window_fs'))
+    if len(indices) < 2:
+        return (
+            f'the selection (stride {selection["stride_fs"]} fs, window {selection.get("window_fs")} fs) '
+            f'keeps {len(indices)} frame(s) of a {times_fs[-1] - times_fs[0]:g} fs trajectory; need at least 2'
+        )
+    return None
+
+
+def validate_inputs(inputs, ctx=None):
+    if ctx is not None and 'trajectory' not in ctx:
+        return None  # exposed without the trajectory: checked when the stage is launched
     try:
         times = trajectory_times(inputs['trajectory'])
     except ValueError as exc:
         return str(exc)
-    selection = inputs['selection'].get_dict()
-    indices = select_frame_indices(times, selection['stride_fs'], selection.get('window_fs'))
-    if len(indices) < 2:
-        return (
-            f'the selection (stride {selection["stride_fs"]} fs, window {selection.get("window_fs")} fs) '
-            f'keeps {len(indices)} frame(s) of a {times[-1] - times[0]:g} fs trajectory; need at least 2'
-        )
+    return selection_problem(times, inputs['selection'].get_dict())
+
+
+def orbital_method(elements: list[str], protocol: str | None, overrides: dict) -> dict:
+    """CP2K method with virtual orbitals (:func:`~aiida_qdots.protocols.cp2k_method`, ``orbitals``) of the stages
+    that re-evaluate frames (qdots.electronic, qdots.namd); pops their ``method`` and ``scf`` from ``overrides``."""
+    method = recursive_merge(overrides.pop('method', {}), {'orbitals': {'scf': overrides.pop('scf', {})}})
+    return cp2k_method(elements, protocol, method, orbitals=True)
 
 
 MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH': {'MD': 1}}}
@@ -169,21 +182,23 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def get_builder_from_protocol(
         cls, code: orm.Code, trajectory: orm.TrajectoryData, protocol: str | None = None, overrides: dict | None = None
     ):
-        """Builder for ``protocol``; ``overrides`` merge into the protocol (``selection``, ``chunk_frames``,
-        ``scf``, ``options``) and, under ``method``, into the cluster_energy protocol of the same name."""
-        overrides = dict(overrides or {})
-        method = ClusterEnergyWorkChain.get_protocol_inputs(protocol, overrides.pop('method', {}))
-        inputs = cls.get_protocol_inputs(protocol, overrides)
+        """A complete, validated builder for ``protocol``; ``overrides`` merge into the protocol (``selection``,
+        ``chunk_frames``, ``options``, ``max_iterations``), ``method`` into the CP2K method (cp2k_method.yaml) and
+        ``scf`` into its orbitals' SCF."""
         builder = cls.get_builder()
         builder.trajectory = trajectory  # checks the type before the symbols are read
-        parameters = method_parameters(method, sorted(set(trajectory.symbols)))
-        scf = parameters['FORCE_EVAL']['DFT']['SCF']
-        for key in ('OT', 'OUTER_SCF'):
-            scf.pop(key, None)
-        parameters['FORCE_EVAL']['DFT']['SCF'] = recursive_merge(scf, inputs['scf'])
-        parameters['FORCE_EVAL']['DFT']['PRINT'] = {
-            'MO': {'EIGENVALUES': True, 'OCCUPATION_NUMBERS': True, 'NDIGITS': 8, 'EACH': {'QS_SCF': 0, 'MD': 1}}
-        }
+        builder._update(cls.get_builder_for_elements(code, trajectory.symbols, protocol, overrides)._inputs(prune=True))
+        return validated(builder)
+
+    @classmethod
+    def get_builder_for_elements(
+        cls, code: orm.Code, elements: list[str], protocol: str | None = None, overrides: dict | None = None
+    ):
+        """:meth:`get_builder_from_protocol` without the trajectory, for frames of ``elements`` (CP2K kinds)."""
+        overrides = dict(overrides or {})
+        parameters = orbital_method(elements, protocol, overrides)
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        builder = cls.get_builder()
         builder.code = code
         builder.parameters = orm.Dict(parameters)
         builder.selection = orm.Dict(inputs['selection'])

@@ -13,12 +13,13 @@ from aiida.engine import ToContext, WorkChain, while_
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import EXTRAS_KEY, file_stage, register_study, study_group_label
-from aiida_qdots.provisioning.codes import check_code_plugin
-from aiida_qdots.structures.nodes import nanocrystal_structure
+from aiida_qdots.functions.nanocrystals import nanocrystal_structure
+from aiida_qdots.functions.study import lattice_summary
+from aiida_qdots.protocols import validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 from aiida_qdots.workchains.study import validate_study
-from aiida_qdots.workchains.ued import UedWorkChain
+from aiida_qdots.workchains.ued import UedWorkChain, validate_data
 
 UED_SYSTEM = 'ued'
 """The <system> path component of the UED stage groups."""
@@ -51,7 +52,7 @@ def validate_inputs(inputs, _ctx=None):
         return 'UED data sets need `ued_reference`: the nanocrystal whose d<u^2>/dT calibrates them'
     if 'ued_reference' in inputs and inputs['ued_reference'].value not in structures:
         return f'ued_reference {inputs["ued_reference"].value!r} is not one of the nanocrystals {sorted(structures)}'
-    if data and 'msd' not in inputs['phonon_overrides'].get_dict().get('stages', ['msd']):
+    if data and 'msd' not in inputs['phonons']['parameters']['stages']:
         return 'UED data sets need the phonons `msd` stage (d<u^2>/dT)'
 
 
@@ -74,15 +75,12 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             dynamic=True,
             help='Nanocrystals by name (aiida-qdots build nanocrystal / nanocrystal_structure).',
         )
-        spec.input(
-            'code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'lammps'), help='LAMMPS.'
-        )
-        spec.input('protocol', valid_type=orm.Str, help='Protocol of the phonons and UED stages.')
-        spec.input(
-            'phonon_overrides',
-            valid_type=orm.Dict,
-            default=lambda: orm.Dict(),
-            help='Merged into the phonons protocol.',
+        spec.input('protocol', valid_type=orm.Str, help='Protocol the stage inputs were made from (in the extras).')
+        spec.expose_inputs(
+            PhononsWorkChain,
+            namespace='phonons',
+            exclude=('structure',),
+            namespace_options={'help': 'Inputs of every phonons stage but its structure (one of `structures`).'},
         )
         spec.input_namespace(
             'ued_data',
@@ -97,11 +95,11 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             required=False,
             help='Name of the nanocrystal whose msd_slope calibrates the UED fits.',
         )
-        spec.input(
-            'ued_overrides',
-            valid_type=orm.Dict,
-            default=lambda: orm.Dict(),
-            help='Merged into the UED protocol (model, parameters).',
+        spec.expose_inputs(
+            UedWorkChain,
+            namespace='ued',
+            exclude=('data', 'msd_slope'),
+            namespace_options={'help': "Inputs of every UED stage but its data and the reference's msd_slope."},
         )
         spec.inputs.validator = validate_inputs
         spec.outline(
@@ -132,31 +130,39 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         ued_reference: str | None = None,
     ):
         """Build and store the ``nanocrystals`` (recipes of ``build_nanocrystal``: ``diameter`` in angstrom,
-        ``shell_monolayers``, ...) and return the builder; the first nanocrystal is the UED reference by default."""
+        ``shell_monolayers``, ...) and return a complete, validated builder: the phonons and UED inputs of
+        ``protocol`` with their overrides, checked against every nanocrystal and data set. The first nanocrystal
+        is the UED reference by default. Bad input raises QdotsInputError before any nanocrystal is stored."""
         protocol = protocol or PhononsWorkChain.get_default_protocol()
-        PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)
-        UedWorkChain.get_protocol_inputs(protocol, ued_overrides)
         study_group_label(study)
         if not nanocrystals:
             raise QdotsInputError('give at least one nanocrystal recipe')
         keys = [nanocrystal_key(recipe) for recipe in nanocrystals]
         if len(set(keys)) != len(keys):
             raise QdotsInputError(f'nanocrystals {keys} name one nanocrystal twice')
+        ued = UedWorkChain.get_protocol_builder(protocol, ued_overrides)
+        for name, data in (ued_data or {}).items():
+            problem = validate_data(data)
+            if problem:
+                raise QdotsInputError(f'UED data set {name}: {problem}')
+        PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)  # a bad override fails before any build
+        structures = {key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals, strict=True)}
+        phonons = {
+            key: PhononsWorkChain.get_builder_from_protocol(code, structure, protocol, phonon_overrides)
+            for key, structure in structures.items()
+        }
         builder = cls.get_builder()
         builder.study = orm.Str(study)
-        builder.code = code
         builder.protocol = orm.Str(protocol)
-        builder.phonon_overrides = orm.Dict(phonon_overrides or {})
-        builder.ued_overrides = orm.Dict(ued_overrides or {})
-        builder.structures = {
-            key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals, strict=True)
-        }
+        builder.structures = structures
+        builder.phonons = {k: v for k, v in phonons[keys[0]]._inputs(prune=True).items() if k != 'structure'}
+        builder.ued = ued._inputs(prune=True)
         if ued_data:
             builder.ued_data = dict(ued_data)
-            builder.ued_reference = orm.Str(ued_reference or next(iter(builder.structures)))
+            builder.ued_reference = orm.Str(ued_reference or keys[0])
         builder.metadata.label = study
         builder.metadata.description = f'lattice study {study}: {", ".join(keys)}; {len(ued_data or {})} UED set(s)'
-        return builder
+        return validated(builder)
 
     def setup(self):
         group = register_study(self.node, self.inputs.study.value, 'lattice_study', self.inputs.protocol.value)
@@ -173,14 +179,11 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
     def run_phonons(self):
         """One nanocrystal at a time: every LAMMPS job of qdots.phonons uses the whole node."""
         key = self.ctx.pending[0]
-        builder = PhononsWorkChain.get_builder_from_protocol(
-            self.inputs.code,
-            self.inputs.structures[key],
-            self.inputs.protocol.value,
-            self.inputs.phonon_overrides.get_dict(),
+        inputs = self.exposed_inputs(PhononsWorkChain, namespace='phonons')
+        metadata = {**inputs.get('metadata', {}), 'call_link_label': f'phonons_{key}'}
+        node = self.submit(
+            PhononsWorkChain, **{**inputs, 'structure': self.inputs.structures[key], 'metadata': metadata}
         )
-        builder.metadata.call_link_label = f'phonons_{key}'
-        node = self.submit(builder)
         self.report(f'{key}: launched qdots.phonons<{node.pk}>')
         return ToContext(**{f'phonons_{key}': node})
 
@@ -226,12 +229,12 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
                 key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
             )
         processes = {}
+        inputs = self.exposed_inputs(UedWorkChain, namespace='ued')
         for name, data in sorted(self.inputs.ued_data.items()):
-            builder = UedWorkChain.get_builder_from_protocol(
-                data, reference.outputs.msd_slope, self.inputs.protocol.value, self.inputs.ued_overrides.get_dict()
+            metadata = {**inputs.get('metadata', {}), 'call_link_label': f'ued_{name}'}
+            node = self.submit(
+                UedWorkChain, **{**inputs, 'data': data, 'msd_slope': reference.outputs.msd_slope, 'metadata': metadata}
             )
-            builder.metadata.call_link_label = f'ued_{name}'
-            node = self.submit(builder)
             self.report(f'UED set {name}: launched qdots.ued<{node.pk}> with d<u^2>/dT of {key}')
             processes[f'ued_{name}'] = node
         return ToContext(**processes)
@@ -247,10 +250,8 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             self._record(f'ued_{name}', self.ctx[f'ued_{name}'], 'ued', UED_SYSTEM, name, extras)
 
     def finalise(self):
-        summary = orm.Dict(
-            {'study': self.inputs.study.value, 'entries': self.ctx.entries, 'n_failed': len(self.ctx.failed)}
-        )
-        self.out('summary', summary.store())
+        states = {key: orm.Dict(entry) for key, entry in self.ctx.entries.items()}
+        self.out('summary', lattice_summary(self.inputs.study, **states))
         if self.ctx.failed:
             return self.exit_codes.ERROR_SOME_STAGES_FAILED.format(failed='; '.join(self.ctx.failed))
         self.report(f'{len(self.ctx.entries)} stage(s) finished')

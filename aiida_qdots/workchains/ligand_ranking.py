@@ -7,6 +7,7 @@ from aiida.engine import WorkChain, while_
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.functions.clusters import build_cluster, cluster_extras, rank_energies
+from aiida_qdots.protocols import validated
 from aiida_qdots.structures.clusters import COMPOSITIONS, build_magic_cluster, get_composition, ligand_arrangements
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
@@ -99,17 +100,17 @@ class LigandRankingWorkChain(LabelledOutputsMixin, WorkChain):
         message = validate_arrangements(orm.List(list(arrangements)))
         if message:
             raise QdotsInputError(message)
-        # Every arrangement has the same elements, so one (unstored) example fixes the CP2K kinds.
-        example = orm.StructureData(ase=build_magic_cluster(recipe.name, arrangements[0]))
-        sub = ClusterEnergyWorkChain.get_builder_from_protocol(code, example, protocol, overrides, relax)
+        # every arrangement has the same elements, which fix the CP2K kinds
+        elements = build_magic_cluster(recipe.name, arrangements[0]).get_chemical_symbols()
+        sub = ClusterEnergyWorkChain.get_builder_for_elements(code, elements, protocol, overrides, relax)
         builder = cls.get_builder()
         builder.composition = orm.Str(recipe.name)
         builder.arrangements = orm.List(list(arrangements))
         builder.max_concurrent = orm.Int(max_concurrent)
         builder.protocol = orm.Str(protocol or ClusterEnergyWorkChain.get_default_protocol())
-        builder.energy = {key: value for key, value in sub.items() if key not in ('structure', 'metadata')}
+        builder.energy = sub._inputs(prune=True)
         builder.metadata.description = f'ligand-arrangement ranking of {recipe.formula} ({builder.protocol.value})'
-        return builder
+        return validated(builder)
 
     def setup(self):
         self.ctx.pending = list(self.inputs.arrangements.get_list())

@@ -11,15 +11,10 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 from aiida_qdots.analysis.recombination import recombination_analysis
 from aiida_qdots.calculations.dish import DishCalculation, recombination_nodes
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
-from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs
-from aiida_qdots.workchains.electronic import (
-    ElectronicWorkChain,
-    reftraj_parameters,
-    select_frames,
-    trajectory_times,
-)
+from aiida_qdots.workchains.electronic import orbital_method, reftraj_parameters, select_frames, trajectory_times
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
@@ -37,6 +32,17 @@ def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]
         if stop == last:
             return chunks
         start = stop
+
+
+def window_problem(window: dict, n_total: int) -> str | None:
+    """Why ``window`` (``first_frame``, ``n_frames``) does not fit a trajectory of ``n_total`` frames, or None."""
+    first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
+    if n_frames < 4 or first < 0 or first + n_frames > n_total:
+        return (
+            f"window {window} must hold at least 4 frames inside the trajectory's {n_total} "
+            '(first_frame >= 0, first_frame + n_frames <= frames)'
+        )
+    return None
 
 
 @calcfunction
@@ -149,15 +155,10 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.exit_code(442, 'ERROR_DISH_FAILED', message='qdots.dish<{pk}> failed: {message}')
 
     @staticmethod
-    def validate_inputs(inputs, _ctx=None):
-        window = inputs['window'].get_dict()
-        n_total = inputs['trajectory'].numsteps
-        first, n_frames = window.get('first_frame', 0), window.get('n_frames', 0)
-        if n_frames < 4 or first < 0 or first + n_frames > n_total:
-            return (
-                f"window {window} must hold at least 4 frames inside the trajectory's {n_total} "
-                '(first_frame >= 0, first_frame + n_frames <= frames)'
-            )
+    def validate_inputs(inputs, ctx=None):
+        if ctx is not None and 'trajectory' not in ctx:
+            return None  # exposed without the trajectory: checked when the stage is launched
+        return window_problem(inputs['window'].get_dict(), inputs['trajectory'].numsteps)
 
     @classmethod
     def get_builder_from_protocol(
@@ -168,27 +169,52 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         protocol: str | None = None,
         overrides: dict | None = None,
     ):
-        """Builder for ``protocol``; the CP2K settings are those of ``qdots.electronic``'s protocol."""
-        overrides = dict(overrides or {})
-        electronic = ElectronicWorkChain.get_builder_from_protocol(
-            cp2k_code, trajectory, protocol, overrides.pop('electronic', {})
-        )
-        inputs = cls.get_protocol_inputs(protocol, overrides)
-        window = dict(inputs['window'])
-        n_frames = min(int(window['n_frames']), trajectory.numsteps)
-        window.setdefault('first_frame', trajectory.numsteps - n_frames)
-        window['n_frames'] = n_frames
-        times = trajectory_times(trajectory)
+        """A complete, validated builder for ``protocol``; ``overrides`` merge into the protocol (``window``,
+        ``orbitals``, ``chunk_frames``, ``namd``, ``options``), ``method`` into the CP2K method (cp2k_method.yaml)
+        and ``scf`` into its orbitals' SCF, as for qdots.electronic."""
         builder = cls.get_builder()
         builder.trajectory = trajectory
+        times = trajectory_times(trajectory)
+        inputs = cls.get_builder_for_elements(
+            cp2k_code,
+            python_code,
+            trajectory.symbols,
+            trajectory.numsteps,
+            float(np.median(np.diff(times))),
+            protocol,
+            overrides,
+        )
+        builder._update(inputs._inputs(prune=True))
+        return validated(builder)
+
+    @classmethod
+    def get_builder_for_elements(
+        cls,
+        cp2k_code: orm.Code,
+        python_code: orm.Code,
+        elements: list[str],
+        n_frames: int,
+        timestep_fs: float,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+    ):
+        """:meth:`get_builder_from_protocol` without the trajectory, for one of ``n_frames`` frames of ``elements``
+        every ``timestep_fs`` (fs); the window ends at its last frame unless ``window.first_frame`` is given."""
+        overrides = dict(overrides or {})
+        parameters = orbital_method(elements, protocol, overrides)
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        window = dict(inputs['window'])
+        window['n_frames'] = min(int(window['n_frames']), n_frames)
+        window.setdefault('first_frame', n_frames - window['n_frames'])
+        builder = cls.get_builder()
         builder.cp2k_code = cp2k_code
         builder.python_code = python_code
-        builder.parameters = electronic.parameters
+        builder.parameters = orm.Dict(parameters)
         builder.window = orm.Dict(window)
         builder.orbitals = orm.Dict(inputs['orbitals'])
         builder.chunk_frames = orm.Int(inputs['chunk_frames'])
-        builder.namd = orm.Dict({**inputs['namd'], 'timestep_fs': float(np.median(np.diff(times)))})
-        builder.options = electronic.options
+        builder.namd = orm.Dict({**inputs['namd'], 'timestep_fs': timestep_fs})
+        builder.options = orm.Dict(inputs['options'])
         return builder
 
     def setup(self):

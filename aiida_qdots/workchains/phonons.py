@@ -11,7 +11,7 @@ from aiida_qdots.calculations.lammps.inputs import HessianSettings, MDSettings, 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
 from aiida_qdots.functions.phonons import analyze_lifetimes, analyze_msd, analyze_normal_modes, analyze_pdf
-from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
@@ -55,7 +55,9 @@ def hessian_method(method: str, code: orm.AbstractCode) -> str:
     return 'dynamical_matrix' if 'PHONON' in code.base.extras.get('lammps_packages', []) else 'finite_differences'
 
 
-def validate_inputs(inputs, _ctx=None):
+def validate_inputs(inputs, ctx=None):
+    if ctx is not None and 'structure' not in ctx:
+        return None  # exposed without the structure (qdots.lattice_study): checked when the stage is launched
     try:
         validate_lammps_inputs(inputs['structure'], inputs['force_field'])
     except QdotsInputError as error:
@@ -139,14 +141,14 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         protocol: str | None = None,
         overrides: dict | None = None,
     ):
-        """Builder for ``protocol`` with ``overrides`` merged into the parameters."""
+        """A complete, validated builder for ``protocol`` with ``overrides`` merged into the parameters."""
         inputs = cls.get_protocol_inputs(protocol, overrides)
         builder = cls.get_builder()
         builder.code = code
         builder.structure = structure
         builder.force_field = get_force_field_node(inputs.pop('force_field'))
         builder.parameters = orm.Dict(inputs)
-        return builder
+        return validated(builder)
 
     def setup(self):
         p = self.inputs.parameters.get_dict()

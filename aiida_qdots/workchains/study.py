@@ -7,6 +7,9 @@ Every finished stage is filed at once into ``qdots/<study>/<system>/<configurati
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, while_
 
@@ -19,17 +22,21 @@ from aiida_qdots.common.filing import (
     validate_study_label,
 )
 from aiida_qdots.functions.clusters import build_cluster, cluster_extras
-from aiida_qdots.protocols import ProtocolMixin
-from aiida_qdots.provisioning.codes import check_code_plugin
+from aiida_qdots.functions.study import CONFIGURATION_STAGES, configuration_summary
+from aiida_qdots.protocols import ProtocolMixin, load_protocol_file, protocol_inputs, validated
 from aiida_qdots.structures.clusters import COMPOSITIONS, get_composition
-from aiida_qdots.workchains.aimd import AimdWorkChain
-from aiida_qdots.workchains.electronic import ElectronicWorkChain
+from aiida_qdots.workchains.aimd import AimdWorkChain, stage_blocks
+from aiida_qdots.workchains.electronic import ElectronicWorkChain, selection_problem
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.ligand_ranking import validate_arrangements, validate_composition
-from aiida_qdots.workchains.namd import NamdWorkChain
+from aiida_qdots.workchains.namd import NamdWorkChain, window_problem
 
-STAGES = {'aimd': AimdWorkChain, 'electronic': ElectronicWorkChain, 'namd': NamdWorkChain}
+STAGES = dict(zip(CONFIGURATION_STAGES, (AimdWorkChain, ElectronicWorkChain, NamdWorkChain), strict=True))
 """The stages of one configuration, in order, and the workchain of each."""
+PLUGGED_IN = {'aimd': 'structure', 'electronic': 'trajectory', 'namd': 'trajectory'}
+"""The input of each stage that exists only at run time (the built cluster, the AIMD trajectory)."""
+STUDY_PROTOCOL_FILE = 'study.yaml'
+"""Protocols of qdots.study and of its configurations (``stages``: per-stage overrides of each protocol)."""
 
 
 def configuration_label(arrangement: int) -> str:
@@ -42,25 +49,58 @@ def configuration_key(composition: str, arrangement: int) -> str:
     return f'{composition.replace("-", "_")}_arrangement_{arrangement}'
 
 
-def stage_protocol_inputs(protocol: str, overrides: dict) -> dict[str, dict]:
-    """Each stage's full protocol inputs for ``protocol`` with its ``overrides``; QdotsInputError when any is bad."""
+def composition_elements(composition: str) -> list[str]:
+    """Elements of a magic-size cluster composition (CP2K kinds)."""
+    recipe = get_composition(composition)
+    return sorted({recipe.core_species, recipe.surface_species, recipe.ligand})
+
+
+@contextlib.contextmanager
+def stage_named(stage: str):
+    """Re-raise a builder's ValueError (QdotsInputError, a port validator's message) as QdotsInputError naming the
+    configuration ``stage``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QdotsInputError(f'{stage}: {exc}') from exc
+
+
+def stage_inputs(
+    cp2k_code: orm.AbstractCode,
+    python_code: orm.AbstractCode,
+    elements: list[str],
+    protocol: str,
+    overrides: dict,
+) -> dict[str, dict]:
+    """Every stage's complete inputs but the structure or trajectory (:data:`PLUGGED_IN`), for clusters of
+    ``elements``, from each stage's ``protocol`` with its entry of ``overrides``.
+
+    The electronic frame selection and the NAMD window are resolved on the production trajectory the AIMD inputs
+    will make (one frame per MD step). QdotsInputError (or a port's ValueError) names a bad stage, key or value.
+    """
     unknown = sorted(set(overrides) - set(STAGES))
     if unknown:
         raise QdotsInputError(f'unknown stage(s) {", ".join(unknown)} in overrides; stages: {", ".join(STAGES)}')
-    resolved = {}
-    for stage, workchain in STAGES.items():
-        stage_overrides = dict(overrides.get(stage, {}))
-        stage_overrides.pop('method', None)  # checked by the cluster_energy protocol when the stage is built
-        resolved[stage] = workchain.get_protocol_inputs(protocol, stage_overrides)
-    return resolved
-
-
-def validate_stage_inputs(inputs, _ctx=None):
-    """``protocol`` must exist for every stage and ``overrides`` may hold only known stages and keys."""
-    try:
-        stage_protocol_inputs(inputs['protocol'].value, inputs['overrides'].get_dict())
-    except (KeyError, QdotsInputError) as exc:
-        return str(exc)
+    with stage_named('aimd'):
+        aimd = AimdWorkChain.get_builder_for_elements(cp2k_code, elements, protocol, overrides.get('aimd'))
+    production = next(s for s in aimd.stages.get_list() if s['name'] == 'production')
+    n_frames = sum(steps for _, steps in stage_blocks(production))
+    timestep = aimd.timestep_fs.value
+    with stage_named('electronic'):
+        electronic = ElectronicWorkChain.get_builder_for_elements(
+            cp2k_code, elements, protocol, overrides.get('electronic')
+        )
+        problem = selection_problem(timestep * np.arange(n_frames), electronic.selection.get_dict())
+        if problem:
+            raise QdotsInputError(f'{problem} (the AIMD production stage)')
+    with stage_named('namd'):
+        namd = NamdWorkChain.get_builder_for_elements(
+            cp2k_code, python_code, elements, n_frames, timestep, protocol, overrides.get('namd')
+        )
+        problem = window_problem(namd.window.get_dict(), n_frames)
+        if problem:
+            raise QdotsInputError(f'{problem} (the AIMD production stage)')
+    return {stage: builder._inputs(prune=True) for stage, builder in zip(STAGES, (aimd, electronic, namd), strict=True)}
 
 
 def validate_study(value, _ctx=None):
@@ -70,8 +110,9 @@ def validate_study(value, _ctx=None):
 class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
     """One magic-size cluster configuration: build it, AIMD at 300 K, then levels and NAMD of the trajectory.
 
-    The stage builders come from each stage workchain's ``get_builder_from_protocol`` with ``protocol`` and the
-    stage's entry of ``overrides``; electronic and NAMD are built from the AIMD trajectory once it exists.
+    Every stage's inputs are complete when the configuration is made (:meth:`get_builder_from_protocol`,
+    :func:`stage_inputs`); at run time only the built cluster (AIMD) and the AIMD trajectory (electronic, NAMD)
+    are plugged in.
     """
 
     @classmethod
@@ -89,21 +130,7 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
             validator=lambda v, _: validate_arrangements(orm.List([v.value])),
             help='Index of the symmetry-distinct ligand arrangement (aiida-qdots clusters).',
         )
-        spec.input('cp2k_code', valid_type=orm.AbstractCode, validator=lambda v, _: check_code_plugin(v, 'cp2k'))
-        spec.input('python_code', valid_type=orm.AbstractCode, help='Python with aiida-qdots and PySCF (NAMD).')
-        spec.input(
-            'dish_code',
-            valid_type=orm.AbstractCode,
-            required=False,
-            help='Run the NAMD recombination analysis as a qdots.dish job with this code.',
-        )
-        spec.input('protocol', valid_type=orm.Str, help='Protocol of every stage (fast, moderate, precise).')
-        spec.input(
-            'overrides',
-            valid_type=orm.Dict,
-            default=lambda: orm.Dict(),
-            help='{"aimd": {...}, "electronic": {...}, "namd": {...}}: merged into each stage protocol.',
-        )
+        spec.input('protocol', valid_type=orm.Str, help='Protocol the stage inputs were made from (in the extras).')
         spec.input(
             'study',
             valid_type=orm.Str,
@@ -111,7 +138,13 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
             validator=validate_study,
             help='Study label: file every finished stage into qdots/<study>/<system>/<configuration>/<stage>.',
         )
-        spec.inputs.validator = validate_stage_inputs
+        for stage, workchain in STAGES.items():
+            spec.expose_inputs(
+                workchain,
+                namespace=stage,
+                exclude=(PLUGGED_IN[stage],),
+                namespace_options={'help': f'Inputs of the {stage} stage but its {PLUGGED_IN[stage]}.'},
+            )
         spec.outline(
             cls.setup,
             cls.run_aimd,
@@ -128,6 +161,33 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         spec.exit_code(481, 'ERROR_ELECTRONIC_FAILED', message='qdots.electronic<{pk}> failed: {message}')
         spec.exit_code(482, 'ERROR_NAMD_FAILED', message='qdots.namd<{pk}> failed: {message}')
 
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        cp2k_code: orm.AbstractCode,
+        python_code: orm.AbstractCode,
+        composition: str,
+        arrangement: int,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        study: str | None = None,
+    ):
+        """A complete, validated builder for ``protocol`` (study.yaml's stage settings); ``overrides`` are per-stage
+        overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}}``). Bad input raises QdotsInputError."""
+        protocol = protocol or load_protocol_file(STUDY_PROTOCOL_FILE)['default_protocol']
+        stages = protocol_inputs(STUDY_PROTOCOL_FILE, protocol, {'stages': overrides or {}}, cls.__name__)['stages']
+        builder = cls.get_builder()
+        builder.composition = orm.Str(get_composition(composition).name)
+        builder.arrangement = orm.Int(arrangement)
+        builder.protocol = orm.Str(protocol)
+        if study is not None:
+            builder.study = orm.Str(study)
+        for stage, inputs in stage_inputs(
+            cp2k_code, python_code, composition_elements(composition), protocol, stages
+        ).items():
+            builder[stage] = inputs
+        return validated(builder)
+
     def setup(self):
         composition, arrangement = self.inputs.composition.value, self.inputs.arrangement.value
         self.ctx.structure = build_cluster(self.inputs.composition, self.inputs.arrangement)
@@ -136,7 +196,7 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         self.ctx.system = recipe.formula
         self.ctx.configuration = configuration_label(arrangement)
         protocol = self.inputs.protocol.value
-        production = stage_protocol_inputs(protocol, self.inputs.overrides.get_dict())['aimd']['stages'][-1]
+        production = next(s for s in self.inputs.aimd.stages.get_list() if s['name'] == 'production')
         self.ctx.extras = cluster_extras(
             composition, arrangement, protocol=protocol, temperature_k=float(production['temperature'])
         )
@@ -148,12 +208,11 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         )
         self.report(f'{self.ctx.system} {self.ctx.configuration} ({protocol}): AIMD -> electronic -> NAMD; {where}')
 
-    def _overrides(self, stage: str) -> dict:
-        return self.inputs.overrides.get_dict().get(stage, {})
-
-    def _launch(self, stage: str, builder):
-        builder.metadata.call_link_label = stage
-        node = self.submit(builder)
+    def _launch(self, stage: str, plugged_in: orm.Data):
+        """Submit ``stage`` with its resolved inputs and ``plugged_in`` as its :data:`PLUGGED_IN` input."""
+        inputs = self.exposed_inputs(STAGES[stage], namespace=stage)
+        metadata = {**inputs.get('metadata', {}), 'call_link_label': stage}
+        node = self.submit(STAGES[stage], **{**inputs, PLUGGED_IN[stage]: plugged_in, 'metadata': metadata})
         self.report(f'{stage}: launched {node.process_label}<{node.pk}>')
         return ToContext(**{stage: node})
 
@@ -172,37 +231,19 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         return None
 
     def run_aimd(self):
-        builder = AimdWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code, self.ctx.structure, self.inputs.protocol.value, self._overrides('aimd')
-        )
-        return self._launch('aimd', builder)
+        return self._launch('aimd', self.ctx.structure)
 
     def inspect_aimd(self):
         return self._finish_stage('aimd', self.exit_codes.ERROR_AIMD_FAILED)
 
     def run_electronic(self):
-        builder = ElectronicWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code,
-            self.ctx.aimd.outputs.trajectory,
-            self.inputs.protocol.value,
-            self._overrides('electronic'),
-        )
-        return self._launch('electronic', builder)
+        return self._launch('electronic', self.ctx.aimd.outputs.trajectory)
 
     def inspect_electronic(self):
         return self._finish_stage('electronic', self.exit_codes.ERROR_ELECTRONIC_FAILED)
 
     def run_namd(self):
-        builder = NamdWorkChain.get_builder_from_protocol(
-            self.inputs.cp2k_code,
-            self.inputs.python_code,
-            self.ctx.aimd.outputs.trajectory,
-            self.inputs.protocol.value,
-            self._overrides('namd'),
-        )
-        if 'dish_code' in self.inputs:
-            builder.dish_code = self.inputs.dish_code
-        return self._launch('namd', builder)
+        return self._launch('namd', self.ctx.aimd.outputs.trajectory)
 
     def inspect_namd(self):
         return self._finish_stage('namd', self.exit_codes.ERROR_NAMD_FAILED)
@@ -226,7 +267,7 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     A failed configuration does not stop the others; ``summary`` says which failed, in which stage and why.
     """
 
-    _protocol_file = 'study.yaml'
+    _protocol_file = STUDY_PROTOCOL_FILE
 
     @classmethod
     def define(cls, spec):
@@ -281,27 +322,28 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         protocol: str | None = None,
         overrides: dict | None = None,
     ):
-        """Builder for ``protocol``; ``overrides`` holds ``max_concurrent`` and, under ``stages``, per-stage
-        overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}}``). Bad input raises QdotsInputError."""
+        """A complete, validated builder for ``protocol``; ``overrides`` holds ``max_concurrent`` and, under
+        ``stages``, per-stage overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}}``). Every stage's inputs
+        are resolved here, with CP2K kinds for every element of ``compositions`` (CP2K skips a kind that a cluster
+        lacks). Bad input raises QdotsInputError naming the stage, key or value."""
         protocol = protocol or cls.get_default_protocol()
         inputs = cls.get_protocol_inputs(protocol, overrides)
-        stage_protocol_inputs(protocol, inputs['stages'])
         study_group_label(study)
         builder = cls.get_builder()
         builder.study = orm.Str(study)
         builder.compositions = orm.List([get_composition(c).name for c in compositions])
         builder.arrangements = orm.List([int(a) for a in arrangements])
         builder.max_concurrent = orm.Int(inputs['max_concurrent'])
-        builder.configuration.cp2k_code = cp2k_code
-        builder.configuration.python_code = python_code
         builder.configuration.protocol = orm.Str(protocol)
-        builder.configuration.overrides = orm.Dict(inputs['stages'])
+        elements = sorted({e for c in builder.compositions.get_list() for e in composition_elements(c)})
+        for stage, stage_builder in stage_inputs(cp2k_code, python_code, elements, protocol, inputs['stages']).items():
+            builder.configuration[stage] = stage_builder
         builder.metadata.label = study
         builder.metadata.description = (
             f'study {study}: {", ".join(builder.compositions.get_list())} x arrangements '
             f'{builder.arrangements.get_list()} ({protocol})'
         )
-        return builder
+        return validated(builder)
 
     def setup(self):
         group = register_study(self.node, self.inputs.study.value, 'study', self.inputs.configuration.protocol.value)
@@ -344,33 +386,24 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         )
 
     def finalise(self):
-        entries, failed = {}, []
+        states = {}
         for key in self.ctx.launched:
             node = self.ctx[key]
-            finished = [s for s in STAGES if s in node.outputs]
-            entry = {
+            states[key] = {
                 'composition': node.inputs.composition.value,
                 'arrangement': node.inputs.arrangement.value,
                 'pk': node.pk,
                 'uuid': node.uuid,
                 'exit_status': node.exit_status,
-                'finished_stages': finished,
+                'finished_stages': [s for s in STAGES if s in node.outputs],
                 'ok': node.is_finished_ok,
             }
             if not node.is_finished_ok:
-                entry['failed_stage'] = next((s for s in STAGES if s not in finished), None)
-                entry['message'] = node.exit_message or f'exit status {node.exit_status}'
-                failed.append(f'{key} ({entry["failed_stage"]}: {entry["message"]})')
-            entries[key] = entry
-        summary = orm.Dict(
-            {
-                'study': self.inputs.study.value,
-                'configurations': entries,
-                'n_total': len(entries),
-                'n_failed': len(failed),
-            }
-        )
-        self.out('summary', summary.store())
+                states[key]['message'] = node.exit_message or f'exit status {node.exit_status}'
+        summary = configuration_summary(self.inputs.study, **{key: orm.Dict(state) for key, state in states.items()})
+        self.out('summary', summary)
+        entries = summary['configurations']
+        failed = [f'{key} ({e["failed_stage"]}: {e["message"]})' for key, e in entries.items() if not e['ok']]
         self.report(
             f'{len(entries) - len(failed)} of {len(entries)} configurations finished'
             + (f'; failed: {"; ".join(failed)}' if failed else '')

@@ -13,7 +13,7 @@ from aiida_qdots.functions.ued import (
     validate_model,
     validate_msd_slope,
 )
-from aiida_qdots.protocols import ProtocolMixin
+from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 UED_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_err')
@@ -70,11 +70,18 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def get_builder_from_protocol(
         cls, data: orm.ArrayData, msd_slope: orm.Dict, protocol: str | None = None, overrides: dict | None = None
     ):
-        """Builder for ``protocol`` with ``overrides`` merged into its ``model`` / ``parameters``."""
-        inputs = cls.get_protocol_inputs(protocol, overrides)
-        builder = cls.get_builder()
+        """A complete, validated builder for ``protocol`` with ``overrides`` merged into its ``model`` /
+        ``parameters``."""
+        builder = cls.get_protocol_builder(protocol, overrides)
         builder.data = data
         builder.msd_slope = msd_slope
+        return validated(builder)
+
+    @classmethod
+    def get_protocol_builder(cls, protocol: str | None = None, overrides: dict | None = None):
+        """:meth:`get_builder_from_protocol` without the data and the d<u^2>/dT (plugged in by qdots.lattice_study)."""
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        builder = cls.get_builder()
         builder.model = orm.Dict(inputs['model'])
         builder.parameters = orm.Dict(inputs['parameters'])
         return builder

@@ -19,16 +19,13 @@ def unreadable_protocols(*_args, **_kwargs):
 
 @pytest.fixture(scope='module')
 def study_nodes(aiida_profile):
-    """A Se-rich configuration (AIMD without the relaxation, whose outputs come from a CalcJob and a calcfunction
-    too: minutes fewer; electronic, NAMD) and one 1.2 nm nanocrystal with the UED demo set."""
+    """A Se-rich configuration (relax, AIMD, electronic, NAMD) and one 1.2 nm nanocrystal with the UED demo set."""
     from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     cp2k, lammps, python = (get_or_create_code(kind, computer)[0] for kind in ('cp2k', 'lammps', 'python'))
     builders = [
-        StudyWorkChain.get_builder_from_protocol(
-            cp2k, python, 'provenance', ['se-rich'], [0], 'fast', {'stages': {'aimd': {'relax': False}}}
-        ),
+        StudyWorkChain.get_builder_from_protocol(cp2k, python, 'provenance', ['se-rich'], [0], 'fast'),
         LatticeStudyWorkChain.get_builder_from_protocol(
             lammps, 'provenance-lattice', [{'diameter': 12.0}], {'synthetic': synthetic_ued_node()}, 'fast'
         ),

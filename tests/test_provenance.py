@@ -20,7 +20,7 @@ def unreadable_protocols(*_args, **_kwargs):
 @pytest.fixture(scope='module')
 def study_nodes(aiida_profile):
     """A Se-rich configuration (relax, AIMD, electronic, NAMD) and one 1.2 nm nanocrystal with the UED demo set."""
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     cp2k, lammps, python = (get_or_create_code(kind, computer)[0] for kind in ('cp2k', 'lammps', 'python'))

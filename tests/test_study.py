@@ -283,7 +283,7 @@ def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):
 
 def test_misspelt_override_in_launch_study_fails_before_any_process(aiida_profile):
     """The override is checked when the study is built: no process node, no CP2K job, the key named."""
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     for kind in ('cp2k', 'python'):
@@ -300,7 +300,7 @@ def test_misspelt_override_in_launch_study_fails_before_any_process(aiida_profil
 def test_configuration_inputs_are_resolved_when_built(aiida_profile):
     """Every stage's inputs exist in the builder (the AIMD production stage fixes the NAMD window and time step);
     a configuration alone gets the CP2K kinds of its own elements, a study those of all its compositions."""
-    from aiida_qdots.common.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     from aiida_qdots.protocols import cp2k_method
 

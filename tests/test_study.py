@@ -300,9 +300,8 @@ def test_misspelt_override_in_launch_study_fails_before_any_process(aiida_profil
 def test_configuration_inputs_are_resolved_when_built(aiida_profile):
     """Every stage's inputs exist in the builder (the AIMD production stage fixes the NAMD window and time step);
     a configuration alone gets the CP2K kinds of its own elements, a study those of all its compositions."""
-    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
-
     from aiida_qdots.protocols import cp2k_method
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]

@@ -5,8 +5,9 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
+from aiida_qdots.functions.namd import namd_analysis
 from aiida_qdots.plots.namd import namd_figure
-from aiida_qdots.workchains.namd import NamdWorkChain, namd_analysis, namd_chunks
+from aiida_qdots.workchains.namd import NamdWorkChain, namd_chunks
 
 
 def test_chunks_keep_every_consecutive_pair_in_one_chunk():

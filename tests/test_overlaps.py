@@ -8,7 +8,8 @@ from aiida.plugins import WorkflowFactory
 
 from aiida_qdots.analysis.overlaps import OrthonormalityError, load_orbitals, molden_files, time_overlaps
 from aiida_qdots.calculations.overlaps import OverlapsCalculation
-from aiida_qdots.workchains.electronic import ElectronicWorkChain, reftraj_parameters, select_frames
+from aiida_qdots.functions.electronic import select_frames
+from aiida_qdots.workchains.electronic import ElectronicWorkChain, reftraj_parameters
 
 
 @pytest.fixture

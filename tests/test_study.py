@@ -17,6 +17,7 @@ from aiida import orm
 from aiida.common.links import LinkType
 from click.testing import CliRunner
 from examples_support import verdi_run
+from provenance_support import returned_without_creator
 
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
@@ -121,6 +122,17 @@ def test_configuration_table_holds_the_stored_values_and_their_sources(study_nod
     namd_stage = namd.creator.caller
     configuration = namd_stage.caller
     assert namd_stage.base.extras.get('qdots')['stage'] == 'namd' and configuration.caller.pk == study_node.pk
+
+
+def test_every_node_the_studies_return_has_a_creator(study_node, lattice_node):
+    """The provenance walk of the demo-sized studies: summaries, built clusters and nanocrystals included."""
+    checked, orphans = returned_without_creator([study_node, lattice_node])
+    assert checked > 40
+    assert not orphans, 'returned without a creator:\n' + '\n'.join(orphans)
+    assert study_node.outputs.summary.creator.process_label == 'configuration_summary'
+    assert lattice_node.outputs.summary.creator.process_label == 'lattice_summary'
+    for structure in lattice_node.inputs.structures.values():
+        assert structure.creator.process_label == 'build_nanocrystal_structure'
 
 
 def test_composition_summary_is_mean_and_std_per_composition():
@@ -300,9 +312,8 @@ def test_misspelt_override_in_launch_study_fails_before_any_process(aiida_profil
 def test_configuration_inputs_are_resolved_when_built(aiida_profile):
     """Every stage's inputs exist in the builder (the AIMD production stage fixes the NAMD window and time step);
     a configuration alone gets the CP2K kinds of its own elements, a study those of all its compositions."""
-    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
-
     from aiida_qdots.protocols import cp2k_method
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
 
     computer, _ = get_or_create_localhost()
     cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]

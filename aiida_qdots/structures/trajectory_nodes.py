@@ -148,3 +148,13 @@ def levels_node(
         f'{levels.first_frame}, from {levels.source_name}'
     )
     return node
+
+
+def trajectory_times(trajectory: orm.TrajectoryData) -> np.ndarray:
+    """Frame times in fs: the ``times`` array, else frame index x the ``timestep_fs`` attribute."""
+    if 'times' in trajectory.get_arraynames():
+        return np.asarray(trajectory.get_array('times'), dtype=float)
+    timestep = trajectory.base.attributes.get('timestep_fs', None)
+    if timestep is None:
+        raise ValueError('the trajectory has neither a `times` array nor a `timestep_fs` attribute')
+    return np.arange(trajectory.numsteps) * float(timestep)

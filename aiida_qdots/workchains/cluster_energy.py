@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, calcfunction
+from aiida.engine import ToContext, WorkChain
 
-from aiida_qdots.common.units import HARTREE_EV
+from aiida_qdots.functions.energies import total_energy_ev
 from aiida_qdots.protocols import METHOD_OVERRIDES, ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.cp2k_runs import RESTART_HANDLER, Cp2kBaseWorkChain
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
-
-
-@calcfunction
-def total_energy_ev(output_parameters: orm.Dict) -> orm.Float:
-    """CP2K's final total energy (``energy``, hartree) converted to eV."""
-    return orm.Float(output_parameters['energy'] * HARTREE_EV)
 
 
 def cp2k_parameters(method: dict, geo_opt: dict, relax: bool) -> dict:

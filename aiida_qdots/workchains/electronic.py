@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, calcfunction, while_
+from aiida.engine import ToContext, WorkChain, while_
 
-from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
+from aiida_qdots.functions.electronic import collect_levels, level_statistics, select_frames
 from aiida_qdots.protocols import ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
+from aiida_qdots.structures.trajectory_nodes import trajectory_times
 from aiida_qdots.workchains.cp2k_runs import Cp2kBaseWorkChain, cp2k_base_inputs, cp2k_calcs
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
-
-LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
-
-
-def trajectory_times(trajectory: orm.TrajectoryData) -> np.ndarray:
-    """Frame times in fs: the ``times`` array, else frame index x the ``timestep_fs`` attribute."""
-    if 'times' in trajectory.get_arraynames():
-        return np.asarray(trajectory.get_array('times'), dtype=float)
-    timestep = trajectory.base.attributes.get('timestep_fs', None)
-    if timestep is None:
-        raise ValueError('the trajectory has neither a `times` array nor a `timestep_fs` attribute')
-    return np.arange(trajectory.numsteps) * float(timestep)
 
 
 def select_frame_indices(times_fs: np.ndarray, stride_fs: float, window_fs: float | None) -> np.ndarray:
@@ -91,45 +80,6 @@ def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) ->
     if molden:
         updates['FORCE_EVAL'] = {'DFT': {'PRINT': MOLDEN_EVERY_STEP}}
     return recursive_merge(parameters, updates)
-
-
-@calcfunction
-def select_frames(trajectory: orm.TrajectoryData, indices: orm.List) -> orm.TrajectoryData:
-    """The frames ``indices`` of ``trajectory`` (positions, cells; step ids = original frame indices)."""
-    index = np.array(indices.get_list(), dtype=int)
-    cells = trajectory.get_cells()
-    subset = orm.TrajectoryData()
-    subset.set_trajectory(
-        symbols=trajectory.symbols,
-        positions=trajectory.get_positions()[index],
-        stepids=index,
-        cells=None if cells is None else cells[index],
-        times=trajectory_times(trajectory)[index],
-    )
-    return subset
-
-
-@calcfunction
-def collect_levels(selection: orm.List, times: orm.List, **chunks: orm.ArrayData) -> orm.ArrayData:
-    """Per-frame HOMO, LUMO, LUMO+1 and gap (eV) of all chunks, in frame order, with frame indices and times."""
-    ordered = [chunks[key] for key in sorted(chunks)]
-    levels = orm.ArrayData()
-    for name in LEVEL_ARRAYS:
-        levels.set_array(name, np.concatenate([chunk.get_array(name) for chunk in ordered]))
-    levels.set_array('frame_index', np.array(selection.get_list(), dtype=int))
-    levels.set_array('time_fs', np.array(times.get_list(), dtype=float))
-    levels.base.attributes.set('units', {'energy': 'eV', 'time': 'fs'})
-    levels.base.attributes.set('source', 'CP2K REFTRAJ re-evaluation (qdots.electronic)')
-    return levels
-
-
-@calcfunction
-def level_statistics(levels: orm.ArrayData) -> orm.Dict:
-    """Mean, standard deviation (ddof=0) and block-averaged standard error (eV) of each level and the gap."""
-    n_frames = len(levels.get_array('gap'))
-    min_blocks = max(2, min(MIN_BLOCKS, n_frames // 2))
-    stats = {name: series_statistics(levels.get_array(name), name, min_blocks).as_dict() for name in LEVEL_ARRAYS}
-    return orm.Dict({**stats, 'n_frames': n_frames, 'units': 'eV'})
 
 
 class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):

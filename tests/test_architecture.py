@@ -100,3 +100,31 @@ def test_pure_layers_do_not_import_aiida(name):
         assert root != 'aiida' and not (root.startswith('aiida_') and root != 'aiida_qdots'), (name, imported)
         if root == 'aiida_qdots':
             assert imported.split('.')[1] in {layer, 'common'}, f'{name} imports {imported}'
+
+
+LAYERS = {
+    'common': 0,
+    'readers': 1,
+    'analysis': 1,
+    'structures': 2,
+    'data': 2,
+    'functions': 3,
+    'calculations': 3,
+    'parsers': 3,
+    'protocols': 3,
+    'provisioning': 3,
+    'workchains': 4,
+    'query': 5,
+    'plots': 5,
+    'sharing': 5,
+    'scripting': 5,
+    'cli': 6,
+}
+"""The rooms of docs/architecture.md by layer: a module imports only from its own layer or the ones below."""
+
+
+@pytest.mark.parametrize('name', sorted(n for n in MODULES if n.count('.')))
+def test_imports_point_downwards(name):
+    layer = LAYERS[name.split('.')[1]]
+    upwards = sorted(m for m in _imports(name) if m.count('.') and LAYERS[m.split('.')[1]] > layer)
+    assert not upwards, f'{name} (layer {layer}) imports from a higher layer: {upwards}'

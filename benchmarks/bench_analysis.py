@@ -1,6 +1,7 @@
 """Benchmark: RMSF + per-element power spectra of 10 000 frames x 67 atoms (Cd28Se17Cl22 AIMD) vs a per-lag loop.
 
-Measures, in one process, on the last ``--frames`` frames of the shared trajectory (1 fs apart):
+Measures, in one process, on the last ``--frames`` frames of the shared trajectory (1 fs apart; found as described
+in ``benchmarks/_common.py``, else a generated trajectory of the same shape, which the output says):
 
 1. :func:`aiida_qdots.analysis.fluctuations.rmsf` (iterated mass-weighted Kabsch alignment, per-atom/per-element);
 2. central-difference velocities + :func:`aiida_qdots.analysis.spectra.power_spectrum` (mass-weighted VACF by FFT
@@ -9,9 +10,9 @@ Measures, in one process, on the last ``--frames`` frames of the shared trajecto
    (``C(tau) = sum m v[:T-tau].v[tau:] / T`` for every tau), followed by the same transform to spectra.
 
 The fast path is timed ``--repeat`` times (best and median reported; the machine may be shared); the baseline once.
-Prints both, their ratio, and the agreement of the two VACFs.
+Prints both, their ratio, and the agreement of the two VACFs. Goal (issue 20): RMSF + spectra of 1e4 frames in 0.5 s.
 
-Usage: ``python benchmarks/bench_analysis.py [--path FILE] [--frames 10000] [--repeat 5]``
+Usage: ``python benchmarks/bench_analysis.py [--data-dir DIR | --path FILE] [--frames 10000] [--repeat 5]``
 """
 
 from __future__ import annotations
@@ -22,14 +23,11 @@ import statistics
 import time
 
 import numpy as np
+from _common import CLUSTER_SYMBOLS, Result, add_data_options, find_shared_file, synthetic_trajectory
 
-DEFAULT_PATH = (
-    pathlib.Path(__file__).resolve().parents[2]
-    / 'shared'
-    / 'data'
-    / 'cd28se17cl22_aimd'
-    / 'cl_aimd_frames_1-15000.extxyz.gz'
-)
+TRAJECTORY = 'cl_aimd_frames_1-15000.extxyz.gz'
+GOAL_S = 0.5
+QUICK = ['--frames', '1000', '--repeat', '2', '--generated']
 
 
 def loop_vacf(velocities: np.ndarray, masses: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -43,13 +41,16 @@ def loop_vacf(velocities: np.ndarray, masses: np.ndarray, groups: dict[str, np.n
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--path', type=pathlib.Path, default=DEFAULT_PATH)
-    parser.add_argument('--frames', type=int, default=10_000, help='analyse the last N frames')
+def run(argv: list[str] | None = None) -> list[Result]:
+    """Run the benchmark with command-line arguments ``argv``; print it and return its result."""
+    parser = argparse.ArgumentParser(prog=pathlib.Path(__file__).name, description=__doc__.splitlines()[0])
+    parser.add_argument('--path', type=pathlib.Path, default=None, help=f'the trajectory (default: {TRAJECTORY})')
+    add_data_options(parser)
+    parser.add_argument('--frames', type=int, default=10_000, help='analyze the last N frames')
     parser.add_argument('--timestep', type=float, default=1.0, help='fs between frames')
     parser.add_argument('--repeat', type=int, default=5, help='repetitions of the fast path')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    path = find_shared_file(TRAJECTORY, args, args.path)
 
     from aiida_qdots.analysis.fluctuations import atomic_masses, element_indices, rmsf
     from aiida_qdots.analysis.spectra import (
@@ -63,10 +64,14 @@ def main() -> None:
     from aiida_qdots.readers.trajectory import read_trajectory
 
     start = time.perf_counter()
-    parsed = read_trajectory(args.path)
+    if path is None:
+        positions, symbols = synthetic_trajectory(args.frames, args.timestep), CLUSTER_SYMBOLS
+        source = 'generated trajectory of the same shape (shared data not used; --data-dir DIR for them):'
+    else:
+        parsed = read_trajectory(path)
+        positions, symbols = parsed.positions[-args.frames :], parsed.symbols
+        source = f'{path.name}: last'
     t_parse = time.perf_counter() - start
-    positions = parsed.positions[-args.frames :]
-    symbols = parsed.symbols
     n_frames, n_atoms, _ = positions.shape
 
     def fast():
@@ -104,8 +109,8 @@ def main() -> None:
     )
     acoustic, optical = band_fractions(spectrum.frequency_cm1, spectrum.total)
     print(
-        f'{args.path.name}: last {n_frames} frames x {n_atoms} atoms, {args.timestep:g} fs apart '
-        f'(parse {t_parse:.2f} s, not counted)'
+        f'{source} {n_frames} frames x {n_atoms} atoms, {args.timestep:g} fs apart '
+        f'(read/generate {t_parse:.2f} s, not counted)'
     )
     print(
         '  RMSF (A): '
@@ -133,7 +138,18 @@ def main() -> None:
     print(f'  loop VACF / FFT velocities+spectra:       {t_loop_vacf / min(spectra_times):8.1f}x')
     print(f'  whole analysis, loop / FFT:               {t_loop / min(times):8.1f}x')
     print(f'  max |VACF loop - VACF FFT| / C(0):        {difference:8.1e}')
+    return [
+        Result(
+            'RMSF + per-element spectra',
+            f'{min(times):.3f} s',
+            t_loop / min(times),
+            'per-lag loop VACF',
+            f'{GOAL_S:g} s at 1e4 frames x 67 atoms',
+            min(times) <= GOAL_S if n_frames == 10_000 else None,
+            f'{n_frames} frames x {n_atoms} atoms, ' + ('shared AIMD' if path else 'generated'),
+        )
+    ]
 
 
 if __name__ == '__main__':
-    main()
+    run()

@@ -10,7 +10,11 @@ Measures, in one process and in this order:
 4. ``ase.io.read(decompressed, index=':')`` on a decompressed copy in a temporary folder (the decompression is
    timed apart), and the ratio of ASE's time to ours.
 
-Usage: ``python benchmarks/bench_import.py [--path FILE] [--timestep 1.0] [--no-tracemalloc]``
+The file is found as described in ``benchmarks/_common.py``; without it, a generated trajectory of the same layout
+(``--frames`` frames x 67 atoms) is written to a temporary folder first, which the output says. No goal: the
+ratio to ASE is informative.
+
+Usage: ``python benchmarks/bench_import.py [--data-dir DIR | --path FILE] [--timestep 1.0] [--no-tracemalloc]``
 """
 
 from __future__ import annotations
@@ -24,13 +28,10 @@ import tempfile
 import time
 import tracemalloc
 
-DEFAULT_PATH = (
-    pathlib.Path(__file__).resolve().parents[2]
-    / 'shared'
-    / 'data'
-    / 'cd28se17cl22_aimd'
-    / 'cl_aimd_frames_1-15000.extxyz.gz'
-)
+from _common import CLUSTER_SYMBOLS, Result, add_data_options, find_shared_file, synthetic_trajectory, write_extxyz_gz
+
+TRAJECTORY = 'cl_aimd_frames_1-15000.extxyz.gz'
+QUICK = ['--frames', '1000', '--no-tracemalloc', '--generated']
 
 
 def peak_rss_mib() -> float:
@@ -38,12 +39,28 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--path', type=pathlib.Path, default=DEFAULT_PATH)
+def run(argv: list[str] | None = None) -> list[Result]:
+    """Run the benchmark with command-line arguments ``argv``; print it and return its result."""
+    parser = argparse.ArgumentParser(prog=pathlib.Path(__file__).name, description=__doc__.splitlines()[0])
+    parser.add_argument('--path', type=pathlib.Path, default=None, help=f'the trajectory (default: {TRAJECTORY})')
+    add_data_options(parser)
+    parser.add_argument('--frames', type=int, default=15_000, help='frames of the generated trajectory')
     parser.add_argument('--timestep', type=float, default=1.0, help='fs between frames')
     parser.add_argument('--no-tracemalloc', action='store_true', help='skip the (slow) traced parse')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    path = find_shared_file(TRAJECTORY, args, args.path)
+    source = 'shared AIMD'
+    with tempfile.TemporaryDirectory() as folder:
+        if path is None:
+            source = 'generated'
+            path = pathlib.Path(folder) / 'generated_frames.extxyz.gz'
+            write_extxyz_gz(path, synthetic_trajectory(args.frames, args.timestep), CLUSTER_SYMBOLS)
+            print(f'shared data not used (--data-dir DIR for them): generated {args.frames} frames x 67 atoms')
+        return measure(path, args, source)
+
+
+def measure(path: pathlib.Path, args: argparse.Namespace, source: str) -> list[Result]:
+    """Time parse, import and ASE on ``path`` (``source`` names its origin); print the table."""
 
     import numpy as np  # noqa: F401  (imported before the baseline so it does not count as parser memory)
 
@@ -52,7 +69,7 @@ def main() -> None:
     rows = []
     base_rss = peak_rss_mib()
     start = time.perf_counter()
-    parsed = read_trajectory(args.path)
+    parsed = read_trajectory(path)
     t_parse = time.perf_counter() - start
     rss_parse = peak_rss_mib()
     shape = parsed.positions.shape
@@ -67,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         load_profile(SqliteTempBackend.create_profile(filepath=pathlib.Path(tmp) / 'repo'), allow_switch=True)
         start = time.perf_counter()
-        node = import_trajectory(args.path, args.timestep)
+        node = import_trajectory(path, args.timestep)
         t_import = time.perf_counter() - start
         rows.append(
             (
@@ -80,7 +97,7 @@ def main() -> None:
         if not args.no_tracemalloc:
             tracemalloc.start()
             start = time.perf_counter()
-            read_trajectory(args.path)
+            read_trajectory(path)
             t_traced = time.perf_counter() - start
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
@@ -88,9 +105,9 @@ def main() -> None:
 
         import ase.io
 
-        plain = pathlib.Path(tmp) / args.path.name.removesuffix('.gz')
+        plain = pathlib.Path(tmp) / path.name.removesuffix('.gz')
         start = time.perf_counter()
-        with gzip.open(args.path, 'rb') as src, open(plain, 'wb') as dst:
+        with gzip.open(path, 'rb') as src, open(plain, 'wb') as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
         t_unzip = time.perf_counter() - start
         rows.append(('decompress to a temporary file', t_unzip, f'{plain.stat().st_size / 2**20:.0f} MiB'))
@@ -101,13 +118,24 @@ def main() -> None:
             ("ase.io.read(decompressed, index=':')", t_ase, f'{len(images)} frames, peak RSS {peak_rss_mib():.0f} MiB')
         )
 
-    print(f'{args.path.name}: {shape[0]} frames x {shape[1]} atoms')
+    print(f'{path.name}: {shape[0]} frames x {shape[1]} atoms')
     for name, seconds, note in rows:
         print(f'  {name:<42} {seconds:8.2f} s   {note}')
     print(f'  ASE read / qdots parse:              {t_ase / t_parse:6.2f}x')
     print(f'  ASE read / qdots import (with store): {t_ase / t_import:6.2f}x')
     print(f'  (decompress + ASE) / qdots parse:     {(t_unzip + t_ase) / t_parse:6.2f}x')
+    return [
+        Result(
+            'trajectory parse (extxyz.gz)',
+            f'{t_parse:.2f} s',
+            t_ase / t_parse,
+            'ase.io.read on the decompressed file',
+            'none (informative)',
+            None,
+            f'{shape[0]} frames x {shape[1]} atoms, {source}',
+        )
+    ]
 
 
 if __name__ == '__main__':
-    main()
+    run()

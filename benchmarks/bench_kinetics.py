@@ -22,15 +22,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import pathlib
 import random
 import time
 
 import numba
 import numpy as np
+from _common import Result
 
 from aiida_qdots.analysis.kinetics import fit_lattice_heating, gillespie, master_equation
 from aiida_qdots.common.units import HC_EV_NM, MJ_EV
 from aiida_qdots.data.ued import DEMO_SETS
+
+QUICK = ['--trajectories', '5000', '--python-trajectories', '500', '--repeats', '1']
 
 FLUENCE = 2.1
 T_MAX = 1500.0
@@ -180,12 +184,13 @@ def bench_fit(label: str, model) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(argv: list[str] | None = None) -> list[Result]:
+    """Run the benchmark with command-line arguments ``argv``; print it and return its results."""
+    parser = argparse.ArgumentParser(prog=pathlib.Path(__file__).name, description=__doc__.splitlines()[0])
     parser.add_argument('--trajectories', type=int, default=200000)
     parser.add_argument('--python-trajectories', type=int, default=5000)
     parser.add_argument('--repeats', type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     pumps = [(f'demo {pump.model.wavelength_nm:g} nm', pump.model) for pump in DEMO_SETS]
     pumps.append(('core/shell 510 nm, seed conditions', SEED_CORE_SHELL))
     ratios = [bench_ssa(label, model, args) for label, model in pumps]
@@ -194,7 +199,28 @@ def main() -> None:
         f'goals: SSA >= 10x plain Python (1 thread): min {min(ratios):.0f}x; master-equation fit < 1 s: '
         f'max {max(fits):.2f} s'
     )
+    sizes = f'{args.trajectories} vs {args.python_trajectories} realisations, {len(pumps)} pumps'
+    return [
+        Result(
+            'Gillespie SSA (1 thread, slowest pump)',
+            f'{min(ratios):.0f}x',
+            min(ratios),
+            'plain-Python SSA loop (events/s)',
+            '>= 10x',
+            min(ratios) >= 10,
+            sizes,
+        ),
+        Result(
+            'master-equation fit (slowest pump)',
+            f'{max(fits):.2f} s',
+            None,
+            '',
+            '< 1 s',
+            max(fits) < 1,
+            f'{len(fits)} pumps, generated dT(t)',
+        ),
+    ]
 
 
 if __name__ == '__main__':
-    main()
+    run()

@@ -1,0 +1,106 @@
+"""The benchmarks run from a fresh clone: missing shared data give one line and exit code 2, or generated data.
+
+``run_all.py --quick`` takes minutes on a shared machine, so it is not run here; these tests check data discovery,
+argument errors and the table, and one benchmark end to end on generated data. No timing thresholds.
+"""
+
+import ast
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / 'benchmarks'
+DATA_BENCHMARKS = ('bench_analysis.py', 'bench_dish.py', 'bench_import.py')
+
+
+def run_script(script: str, *args: str, env: dict | None = None, folder=BENCHMARKS) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != 'QDOTS_AIMD_DATA'}
+    return subprocess.run(
+        [sys.executable, str(folder / script), *args],
+        capture_output=True,
+        text=True,
+        env={**environment, **(env or {})},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def clone(tmp_path):
+    """The benchmarks folder in a temporary clone with no ``shared`` folder beside it."""
+    folder = tmp_path / 'clone' / 'benchmarks'
+    shutil.copytree(BENCHMARKS, folder, ignore=shutil.ignore_patterns('__pycache__'))
+    return folder
+
+
+@pytest.mark.parametrize('script', DATA_BENCHMARKS)
+def test_missing_data_says_what_to_pass(script, clone, tmp_path):
+    """--data-dir without the files, or --require-data with nothing found: one line naming the option, exit 2."""
+    for args, env in (
+        (('--data-dir', str(tmp_path)), None),
+        (('--require-data',), None),
+        (('--require-data',), {'QDOTS_AIMD_DATA': str(tmp_path)}),
+    ):
+        done = run_script(script, *args, env=env, folder=clone)
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ''
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith(f'{script}: ') and '--data-dir' in lines[0] and 'QDOTS_AIMD_DATA' in lines[0]
+
+
+@pytest.mark.parametrize('script', DATA_BENCHMARKS)
+def test_missing_explicit_file(script, tmp_path):
+    option = '--levels' if script == 'bench_dish.py' else '--path'
+    done = run_script(script, option, str(tmp_path / 'nothing.gz'))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and 'nothing.gz' in done.stderr
+
+
+def test_every_benchmark_exposes_run_and_quick():
+    """run_all imports ``run`` and ``QUICK`` from every bench_*.py it lists."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    scripts = sorted(p.name for p in BENCHMARKS.glob('bench_*.py'))
+    assert scripts == sorted(f'bench_{name}.py' for name in run_all.BENCHMARKS)
+    for script in scripts:
+        tree = ast.parse((BENCHMARKS / script).read_text())
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        assert {'run', 'QUICK'} <= names, script
+
+
+def test_markdown_table():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import run_all
+        from _common import Result
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    rows = [
+        ('bench_x.py', Result('kernel', '0.1 s', 12.0, 'loop', '0.5 s', True, '10 frames, generated')),
+        ('bench_y.py', Result('fit', '2 s', None, '', '< 1 s', False, 'one pump')),
+    ]
+    lines = run_all.markdown_table(rows).splitlines()
+    assert len(lines) == 4 and all(line.count('|') == 8 for line in lines)
+    assert '| kernel (`bench_x.py`) | 0.1 s | 12 | loop | 0.5 s | yes |' in lines[2]
+    assert '**no**' in lines[3]
+
+
+def test_run_all_rejects_unknown_benchmark():
+    done = run_script('run_all.py', '--only', 'nonsense')
+    assert done.returncode == 2 and 'nonsense' in done.stderr
+
+
+def test_analysis_on_generated_data():
+    """End to end on generated data of the shared trajectory's shape (a few hundred frames)."""
+    done = run_script('bench_analysis.py', '--generated', '--frames', '300', '--repeat', '1')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('generated trajectory of the same shape') and 'Traceback' not in done.stderr
+    assert '300 frames x 67 atoms' in done.stdout

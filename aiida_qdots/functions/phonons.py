@@ -90,7 +90,7 @@ def analyze_normal_modes(
 def analyze_lifetimes(
     trajectory: orm.TrajectoryData, normal_modes: orm.ArrayData, parameters: orm.Dict
 ) -> dict[str, orm.Data]:
-    """Per-mode lifetimes (fs) from the NVE velocities: GLE friction at s = w and the Lorentzian linewidth."""
+    """Per-mode lifetimes (fs) from the NVE velocities: 1/Re K(i w) of the GLE friction and the Lorentzian linewidth."""
     p = parameters.get_dict()
     _, velocities, dt = _nve_frames(trajectory, float(p['nve_start_fs']))
     if velocities is None:
@@ -107,7 +107,12 @@ def analyze_lifetimes(
     node.set_array('frequency_thz', normal_modes.get_array('frequencies_thz')[~rigid])
     node.set_array('tau_gle_fs', tau_gle)
     node.set_array('tau_lorentzian_fs', tau_lorentz)
+    node.set_array('amplitude_lifetime_gle_fs', gle['amplitude_lifetime_fs'])
+    node.set_array('amplitude_lifetime_lorentzian_fs', line['amplitude_lifetime_fs'])
+    node.set_array('peak_frequency_thz', gle['effective_angular_frequency_per_fs'] / (2 * np.pi) * 1e3)
+    node.set_array('fwhm_thz', line['fwhm_thz'])
     node.set_array('friction_per_fs', gle['friction_per_fs'])
+    node.set_array('friction_imag_per_fs', gle['friction_imag_per_fs'])
     node.set_array('undamped', gle['undamped'])
     node.set_array('resolution_limited', line['resolution_limited'])
     node.base.attributes.set_many(
@@ -116,8 +121,9 @@ def analyze_lifetimes(
             'frame_spacing_fs': dt,
             'max_lag_fs': max_lag * dt,
             'resolution_thz': line['resolution_thz'],
-            'convention': 'tau = 1/K(s=w) with K(s) = 1/C(s) - s - w^2/s (GLE); tau = 1/(2 pi FWHM) (Lorentzian); '
-            'inf = not decayed / not resolved within the run',
+            'convention': "tau = 1/Re K(i w) = 1/(2 pi FWHM), the energy (population) lifetime, as phono3py's "
+            '1/(2 Gamma); amplitude lifetime = 2 tau; Lorentzian: fit of the exact Hann-tapered Langevin line, '
+            'tau = 1/gamma; inf = not decayed within the run (GLE) / gamma t_max < 2 (Lorentzian)',
         }
     )
     finite = np.isfinite(tau_gle)

@@ -138,6 +138,10 @@ start_munge() {
     wait_for "munged" "/var/log/munge/munged.log" munge_ready
 }
 
+# The machine's CPUs: GNU nproc honours OMP_NUM_THREADS, which a test shell often sets to 1 (a 1-CPU node would
+# leave every 2-rank job pending).
+node_cpus() { env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc; }
+
 write_slurm_conf() {
     if [ -f "$SLURM_CONF" ] && ! grep -qF "$SLURM_MARKER" "$SLURM_CONF"; then
         log "slurm: keeping $SLURM_CONF (not written by this script)"
@@ -168,14 +172,14 @@ SelectTypeParameters=CR_Core
 ReturnToService=1
 KillWait=5
 SlurmdTimeout=60
-NodeName=$SLURM_NODE NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+NodeName=$SLURM_NODE NodeAddr=127.0.0.1 CPUs=$(node_cpus) State=UNKNOWN
 PartitionName=$SLURM_PARTITION Nodes=$SLURM_NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 )
     [ -f "$SLURM_CONF" ] && [ "$(cat "$SLURM_CONF")" = "$conf" ] && return
     echo "$conf" > "$SLURM_CONF"
     if slurmctld_ready >/dev/null 2>&1; then scontrol reconfigure; fi
-    log "slurm: wrote $SLURM_CONF (node $SLURM_NODE, $(nproc) CPUs, partition $SLURM_PARTITION)"
+    log "slurm: wrote $SLURM_CONF (node $SLURM_NODE, $(node_cpus) CPUs, partition $SLURM_PARTITION)"
 }
 
 slurm_node_state() { sinfo --noheader --nodes="$SLURM_NODE" --format=%T 2>/dev/null | head -1; }

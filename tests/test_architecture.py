@@ -19,34 +19,34 @@ def _module_name(path: pathlib.Path) -> str:
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob('*.py'))}
 
 
-def _imports(name: str) -> set[str]:
-    """Every aiida_qdots module that ``name`` imports, at module level or inside functions."""
+def _import_statements(name: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, imported names) of every import in ``name``, at module level or inside functions; relative
+    imports resolved; a plain ``import x`` gives ``('x', ())``."""
     path = MODULES[name]
     package = name if path.name == '__init__.py' else name.rpartition('.')[0]
-    found = set()
+    statements = []
     for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            statements.extend((alias.name, ()) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ''
             if node.level:
-                base = '.'.join(
-                    package.split('.')[: len(package.split('.')) - node.level + 1] + ([base] if base else [])
-                )
-            for alias in node.names:
-                found.add(f'{base}.{alias.name}' if f'{base}.{alias.name}' in MODULES else base)
+                parts = package.split('.')[: len(package.split('.')) - node.level + 1]
+                base = '.'.join(parts + ([base] if base else []))
+            statements.append((base, tuple(alias.name for alias in node.names)))
+    return statements
+
+
+def _imports(name: str) -> set[str]:
+    """Every aiida_qdots module that ``name`` imports (a ``from`` import of a submodule counts as that module)."""
+    found = set()
+    for base, names in _import_statements(name):
+        found.update({f'{base}.{n}' if f'{base}.{n}' in MODULES else base for n in names} if names else {base})
     return {m for m in found if m in MODULES and m != name}
 
 
 def _external_imports(name: str) -> set[str]:
-    tree = ast.parse(MODULES[name].read_text(encoding='utf-8'))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            names.add(node.module or '')
-    return names
+    return {base for base, _ in _import_statements(name)}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -329,3 +329,47 @@ def test_configuration_inputs_are_resolved_when_built(aiida_profile):
     study = StudyWorkChain.get_builder_from_protocol(cp2k, python, 'kinds', ['se-rich', 'cd-rich'], [0], 'moderate')
     kinds = study.configuration.aimd.relax.cp2k.cp2k.parameters['FORCE_EVAL']['SUBSYS']['KIND']
     assert [kind['_'] for kind in kinds] == ['Cd', 'Cl', 'H', 'Se']
+
+
+def test_workstation_protocol_is_long_enough_for_statistics(aiida_profile):
+    """The workstation Study A protocol (issue: >= 1 ps NVT, >= 4 ps NVE, levels every 10-20 fs over the production
+    window, >= 0.5 ps NAMD window of consecutive frames, >= 1 ns DISH x >= 1000 realisations) with the fast method."""
+    from aiida_qdots.protocols import cp2k_method
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.workchains.aimd import stage_blocks
+
+    computer, _ = get_or_create_localhost()
+    cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]
+    builder = StudyWorkChain.get_builder_from_protocol(cp2k, python, 'ws', ['se-rich', 'cd-rich'], [0], 'workstation')
+    config = builder.configuration
+    stages = {stage['name']: stage for stage in config.aimd.stages.get_list()}
+    dt = config.aimd.timestep_fs.value
+    assert stages['equilibration']['ensemble'] == 'NVT' and stages['equilibration']['steps'] * dt >= 1000
+    n_production = sum(steps for _, steps in stage_blocks(stages['production']))
+    assert stages['production']['ensemble'] == 'NVE' and n_production * dt >= 4000
+    selection = config.electronic.selection.get_dict()
+    assert 10 <= selection['stride_fs'] <= 20 and selection['window_fs'] <= n_production * dt
+    assert n_production * dt / selection['stride_fs'] >= 200
+    window = config.namd.window.get_dict()
+    assert window['n_frames'] * dt >= 500 and window['first_frame'] + window['n_frames'] == n_production
+    namd = config.namd.namd.get_dict()
+    assert namd['duration_fs'] >= 1e6 and namd['n_realisations'] >= 1000
+    assert builder.max_concurrent.value == 1
+    method = cp2k_method(['Cd', 'Cl', 'H', 'Se'], 'fast')
+    assert config.aimd.parameters.get_dict() == method
+    assert config.aimd.parameters['FORCE_EVAL']['DFT']['QS']['METHOD'] == 'xTB'
+
+
+def test_reproduction_report_of_a_stored_study(study_node, tmp_path):
+    """``reproduce study-a --report-only`` writes the report of what finished: the Se-rich rows beside the paper's
+    numbers, wall times, ordering lines and figures; the failed Cd-rich configuration makes it exit non-zero."""
+    result = CliRunner().invoke(
+        cli, ['reproduce', 'study-a', '--label', STUDY, '--report-only', '--folder', str(tmp_path / 'report')]
+    )
+    assert result.exit_code == 1 and 'failed: exit status' in result.output, result.output
+    text = (tmp_path / 'report' / 'README.md').read_text()
+    assert f'## {SE_RICH} (se-rich), arrangement-0' in text and CD_RICH not in text.split('## ')[1]
+    assert '| dephasing time (fs), Gaussian fit of D(t) |' in text and '| 6.6 |' in text
+    assert '| aimd |' in text and 'not finished' not in text.split('## ')[1]
+    assert 'se-rich: HOMO sigma > LUMO sigma' in text
+    assert (tmp_path / 'report' / 'rmsf_se-rich_arrangement-0.png').stat().st_size > 10_000

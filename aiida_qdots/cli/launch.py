@@ -10,9 +10,22 @@ from aiida_qdots.calculations.lammps.force_fields import FORCE_FIELDS
 from aiida_qdots.cli.root import cli
 from aiida_qdots.cli.utils import echo_pk, exit_if_failed, node_option, with_profile
 from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_SOURCE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.protocols import load_protocol_file
 from aiida_qdots.structures.clusters import COMPOSITIONS
 
-PROTOCOL = click.Choice(['fast', 'moderate', 'precise'])
+
+def protocol_option(protocol_file: str, default: str | None = None):
+    """``--protocol``: a choice of the protocols of ``protocol_file`` (aiida_qdots/protocols/); ``default``: the
+    file's default protocol when None."""
+    data = load_protocol_file(protocol_file)
+    return click.option(
+        '--protocol',
+        type=click.Choice(list(data['protocols'])),
+        default=default or data['default_protocol'],
+        show_default=True,
+    )
+
+
 DAEMON = click.option(
     '--daemon/--no-daemon',
     default=False,
@@ -93,7 +106,7 @@ def launch():
     default=None,
     help='Comma-separated arrangement indices (default: all symmetry-distinct ones).',
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('cluster_energy.yaml')
 @click.option('--relax/--no-relax', default=True, show_default=True, help='Relax each arrangement first.')
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
 @click.option('--max-concurrent', type=click.IntRange(min=1), default=1, show_default=True)
@@ -129,7 +142,7 @@ def ligand_ranking(composition, arrangements, protocol, relax, code_label, max_c
 @node_option(
     '--structure', what='structure', node_types=('StructureData',), required=True, help='The cluster (StructureData).'
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('aimd.yaml')
 @click.option('--relax/--no-relax', default=True, show_default=True, help='Optimise the geometry before the MD.')
 @click.option('--code', 'code_label', default='cp2k@localhost', show_default=True)
 @DAEMON
@@ -162,7 +175,7 @@ def aimd(structure, protocol, relax, code_label, daemon):
 @node_option(
     '--trajectory', what='trajectory', node_types=('TrajectoryData',), required=True, help='The TrajectoryData.'
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('electronic.yaml')
 @click.option('--stride-fs', type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True)
 @click.option(
     '--window-fs',
@@ -204,7 +217,7 @@ def electronic(trajectory, protocol, stride_fs, window_fs, chunk_frames, code_la
     required=True,
     help='The TrajectoryData (every MD step).',
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('namd.yaml')
 @click.option('--frames', type=click.IntRange(min=4), default=None, help='Window length in frames (default: protocol).')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
@@ -257,7 +270,7 @@ def namd(trajectory, protocol, frames, cp2k_code, python_code, daemon):
     default=None,
     help="Force field (default: the protocol's, sw_zhou2013; lj_coulomb_rabani2002 covers Cd and Se only).",
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('phonons.yaml')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
@@ -321,7 +334,7 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float):
     show_default=True,
     help='Standard error of --slope (A^2/K).',
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('ued.yaml')
 @DAEMON
 @with_profile
 def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
@@ -350,7 +363,7 @@ def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
     callback=parse_indices,
     help='Comma-separated ligand-arrangement indices run for every composition (the paper: 0,1,2,3,4,5).',
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('study.yaml')
 @click.option(
     '--max-concurrent',
     type=click.IntRange(min=1),
@@ -411,7 +424,7 @@ def launch_study(
     multiple=True,
     help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
 )
-@click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
+@protocol_option('phonons.yaml')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile

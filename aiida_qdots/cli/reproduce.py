@@ -1,0 +1,120 @@
+"""``aiida-qdots reproduce``: run a seed study with the package's own simulations and write its validation report."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+
+from aiida_qdots.cli.launch import parse_indices, protocol_option
+from aiida_qdots.cli.root import cli
+from aiida_qdots.cli.utils import echo_pk, with_profile, writable_path
+
+CACHED_CALCJOBS = ('aiida.calculations:cp2k', 'aiida.calculations:qdots.*')
+"""CalcJobs a re-run takes from the cache (identical inputs): CP2K segments and frame chunks, overlaps, DISH."""
+
+
+def ensure_calcjob_caching() -> bool:
+    """Enable caching of :data:`CACHED_CALCJOBS` in the current profile; True when the configuration changed."""
+    from aiida.manage.configuration import get_config, get_config_option, get_profile
+
+    enabled = list(get_config_option('caching.enabled_for') or [])
+    missing = [identifier for identifier in CACHED_CALCJOBS if identifier not in enabled]
+    if not missing:
+        return False
+    config = get_config()
+    config.set_option('caching.enabled_for', enabled + missing, scope=get_profile().name)
+    config.store()
+    return True
+
+
+def latest_study(label: str):
+    """The newest ``qdots.study`` workchain labelled ``label``, or None."""
+    from aiida import orm
+
+    query = orm.QueryBuilder().append(
+        orm.WorkflowNode, filters={'label': label, 'attributes.process_label': 'StudyWorkChain'}, project='*'
+    )
+    query.order_by({orm.WorkflowNode: {'ctime': 'desc'}})
+    return query.first(flat=True)
+
+
+@cli.group('reproduce')
+def reproduce():
+    """Reproduce a seed paper's findings with this package's own runs, and write the report."""
+
+
+@reproduce.command('study-a')
+@click.option('--label', default='reproduce-study-a', show_default=True, help='Study label (groups qdots/<label>).')
+@click.option(
+    '--arrangements',
+    default='0',
+    show_default=True,
+    callback=parse_indices,
+    help='Ligand arrangements of each composition (the paper: 0,1,2,3,4,5; run them in parts if you like).',
+)
+@protocol_option('study.yaml', default='workstation')
+@click.option(
+    '--folder',
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path('qdots-reproduction/study-a'),
+    show_default=True,
+    callback=writable_path,
+    help='Where the report (README.md) and its figures go.',
+)
+@click.option('--wait/--no-wait', default=True, show_default=True, help='Follow the run and write the report.')
+@click.option('--report-only', is_flag=True, help='Write the report of what has finished; launch nothing.')
+@click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
+@click.option('--python-code', default='qdots-python@localhost', show_default=True)
+@with_profile
+def reproduce_study_a(label, arrangements, protocol, folder, wait, report_only, cp2k_code, python_code):
+    """Study A for Se-rich and Cd-rich clusters through qdots.study, then a report beside the paper's numbers.
+
+    Safe to re-run after an interruption: a study of this label still running is followed, not relaunched; a
+    failed or killed one is launched again with CP2K, overlap and DISH jobs taken from AiiDA's cache (enabled
+    here for this profile), so finished stages are not recomputed. The workstation protocol takes about an
+    hour per configuration on 2 cores (docs/validation-study-a.md).
+    """
+    from aiida import orm
+    from aiida.engine import submit
+
+    from aiida_qdots.cli.demo import ensure_daemon, follow
+    from aiida_qdots.reports.study_a import write_report
+    from aiida_qdots.workchains.study import StudyWorkChain
+
+    node = latest_study(label)
+    if not report_only:
+        if ensure_calcjob_caching():
+            click.echo(f'caching: enabled for {", ".join(CACHED_CALCJOBS)} in this profile')
+            from aiida.engine.daemon.client import get_daemon_client
+
+            if get_daemon_client().is_daemon_running:
+                get_daemon_client().restart_daemon()  # workers read the caching option when they start
+        if node is not None and not node.is_terminated:
+            echo_pk(f'study {label!r} is running; following', node)
+        elif node is not None and node.is_finished_ok:
+            echo_pk(f'study {label!r} has finished', node)
+        else:
+            if node is not None:
+                click.echo(f'study {label!r}<{node.pk}> ended with exit status {node.exit_status}; launching again')
+            builder = StudyWorkChain.get_builder_from_protocol(
+                orm.load_code(cp2k_code),
+                orm.load_code(python_code),
+                label,
+                ['se-rich', 'cd-rich'],
+                arrangements,
+                protocol,
+            )
+            ensure_daemon()
+            node = submit(builder)
+            echo_pk('submitted qdots.study', node)
+        if not wait:
+            click.echo(f'follow it with `aiida-qdots status --group qdots/{label}`; then run this command again')
+            return
+        follow(label, [node])
+    path = write_report(label, folder)
+    click.echo(f'report: {path}')
+    if node is not None and node.is_terminated and not node.is_finished_ok:
+        raise click.ClickException(
+            f'study {label!r}<{node.pk}> failed: exit status {node.exit_status} {node.exit_message}'
+        )

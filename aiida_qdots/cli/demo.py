@@ -29,18 +29,23 @@ def ensure_daemon() -> None:
     click.echo('daemon: started with 1 worker')
 
 
-def follow(study: str, nodes: list, poll: float = 5.0) -> None:
-    """Print every state change of the study's processes (per configuration and stage) until ``nodes`` end."""
+def follow(study: str | None, nodes: list, poll: float = 5.0) -> None:
+    """Print every state change of the study's processes (per configuration and stage) until ``nodes`` end; without
+    ``study``, of ``nodes`` themselves."""
     from aiida_qdots.query import status_table
 
     start, seen = time.monotonic(), set()
     while True:
-        table = status_table(study)
-        for row in table.itertuples():
-            key = (row.pk, row.state)
-            if key not in seen:
-                seen.add(key)
-                click.echo(f'  [{time.monotonic() - start:5.0f} s] {row.entry} {row.stage}<{row.pk}>: {row.state}')
+        if study:
+            rows = [(r.entry, r.stage, r.pk, r.state) for r in status_table(study).itertuples()]
+        else:
+            rows = [
+                (n.label, n.process_label, n.pk, n.process_state.value if n.process_state else 'created') for n in nodes
+            ]
+        for entry, stage, pk, state in rows:
+            if (pk, state) not in seen:
+                seen.add((pk, state))
+                click.echo(f'  [{time.monotonic() - start:5.0f} s] {entry} {stage}<{pk}>: {state}')
         if all(node.is_terminated for node in nodes):
             return
         stuck = [node for node in nodes if node.process_state is None or node.process_state.value == 'created']

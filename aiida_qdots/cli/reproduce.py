@@ -8,7 +8,7 @@ import click
 
 from aiida_qdots.cli.launch import parse_indices, protocol_option
 from aiida_qdots.cli.root import cli
-from aiida_qdots.cli.utils import echo_pk, with_profile, writable_path
+from aiida_qdots.cli.utils import echo_pk, node_option, with_profile, writable_path
 
 CACHED_CALCJOBS = ('aiida.calculations:cp2k', 'aiida.calculations:qdots.*')
 """CalcJobs a re-run takes from the cache (identical inputs): CP2K segments and frame chunks, overlaps, DISH."""
@@ -39,6 +39,29 @@ def latest_study(label: str):
     return query.first(flat=True)
 
 
+def run_method_check(levels, protocol: str, cp2k_code, python_code) -> None:
+    """GFN1-xTB ``qdots.electronic`` then ``qdots.namd`` (``protocol``) on the trajectory of ``levels``, one after the
+    other, each unless a finished or running one exists; waits for both."""
+    from aiida.engine import submit
+
+    from aiida_qdots.cli.demo import follow
+    from aiida_qdots.reports.method_check import reference_trajectory, runs_on
+    from aiida_qdots.workchains.electronic import ElectronicWorkChain
+    from aiida_qdots.workchains.namd import NamdWorkChain
+
+    trajectory = reference_trajectory(levels)
+    for stage, workchain in (('electronic', ElectronicWorkChain), ('namd', NamdWorkChain)):
+        node = runs_on(trajectory, stage, finished_only=False)
+        if node is None:
+            if stage == 'electronic':
+                builder = workchain.get_builder_from_protocol(cp2k_code, trajectory, protocol)
+            else:
+                builder = workchain.get_builder_from_protocol(cp2k_code, python_code, trajectory, protocol)
+            node = submit(builder)
+        echo_pk(f'method check: {stage} on trajectory <{trajectory.pk}>', node)
+        follow(None, [node])
+
+
 @cli.group('reproduce')
 def reproduce():
     """Reproduce a seed paper's findings with this package's own runs, and write the report."""
@@ -62,12 +85,24 @@ def reproduce():
     callback=writable_path,
     help='Where the report (README.md) and its figures go.',
 )
+@node_option(
+    '--method-check',
+    'reference_levels',
+    what='levels',
+    node_types=('ArrayData',),
+    description='imported level labels (aiida-qdots import levels)',
+    help='Level labels of a foreign trajectory (e.g. the PBE Cd28Se17Cl22 AIMD, imported with `import trajectory` '
+    'and `import levels`): after the study, GFN1-xTB levels and NAMD run on those nuclei and the report separates '
+    'method from sampling.',
+)
 @click.option('--wait/--no-wait', default=True, show_default=True, help='Follow the run and write the report.')
 @click.option('--report-only', is_flag=True, help='Write the report of what has finished; launch nothing.')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @with_profile
-def reproduce_study_a(label, arrangements, protocol, folder, wait, report_only, cp2k_code, python_code):
+def reproduce_study_a(
+    label, arrangements, protocol, folder, reference_levels, wait, report_only, cp2k_code, python_code
+):
     """Study A for Se-rich and Cd-rich clusters through qdots.study, then a report beside the paper's numbers.
 
     Safe to re-run after an interruption: a study of this label still running is followed, not relaunched; a
@@ -112,7 +147,9 @@ def reproduce_study_a(label, arrangements, protocol, folder, wait, report_only, 
             click.echo(f'follow it with `aiida-qdots status --group qdots/{label}`; then run this command again')
             return
         follow(label, [node])
-    path = write_report(label, folder)
+        if reference_levels is not None:
+            run_method_check(reference_levels, protocol, orm.load_code(cp2k_code), orm.load_code(python_code))
+    path = write_report(label, folder, reference_levels)
     click.echo(f'report: {path}')
     if node is not None and node.is_terminated and not node.is_finished_ok:
         raise click.ClickException(

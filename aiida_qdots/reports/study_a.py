@@ -17,6 +17,7 @@ from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.plots.aimd import plot_rmsf, plot_spectra
 from aiida_qdots.plots.study import plot_study_figure
 from aiida_qdots.query import stage_processes
+from aiida_qdots.reports.method_check import method_check_rows
 
 STAGES = ('aimd', 'electronic', 'namd')
 COMPOSITIONS = {'Cd17Se28H22': 'se-rich', 'Cd28Se17Cl22': 'cd-rich'}
@@ -244,8 +245,14 @@ def _figures(study: str, configs: list[Configuration], folder: pathlib.Path) -> 
     return figures
 
 
-def write_report(study: str, folder: str | pathlib.Path, title: str = 'Study A reproduction') -> pathlib.Path:
-    """Write ``folder/README.md`` and its figures for ``study``; return the markdown path."""
+def write_report(
+    study: str,
+    folder: str | pathlib.Path,
+    reference_levels: orm.ArrayData | None = None,
+    title: str = 'Study A reproduction',
+) -> pathlib.Path:
+    """Write ``folder/README.md`` and its figures for ``study``; return the markdown path. With
+    ``reference_levels`` (imported level labels of a foreign trajectory) the report has a method-or-sampling section."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     configs = configurations(study)
@@ -273,6 +280,14 @@ def write_report(study: str, folder: str | pathlib.Path, title: str = 'Study A r
         lines.append('')
     lines += ["## The paper's orderings", '', '| statement | holds | numbers |', '|---|---|---|']
     lines += [f'| {s} | {"PASS" if ok else "FAIL"} | {n} |' for s, ok, n in orderings(configs)]
+    if reference_levels is not None:
+        cd_rich = next((c for c in configs if c.composition == 'cd-rich'), None)
+        own = (
+            {'statistics': cd_rich.output('electronic', 'statistics'), 'namd': cd_rich.output('namd', 'summary')}
+            if cd_rich
+            else None
+        )
+        lines += ['', '## Method or sampling?', '', *method_check_rows(reference_levels, own)]
     lines += ['', '## Figures', '']
     lines += [f'![{caption}]({path.name})\n\n{caption}\n' for caption, path in _figures(study, configs, folder)]
     path = folder / 'README.md'

@@ -1,0 +1,54 @@
+"""``aiida-qdots reproduce study-a`` for real: a shortened workstation Study A (same method, SCF and sampling
+stride, fewer steps) run in this process, then the report written from its stored nodes. Opt-in (``-m slow``):
+about 15 minutes on 2 cores."""
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from click.testing import CliRunner
+
+from aiida_qdots.cli import cli
+from aiida_qdots.workchains.study import StudyWorkChain
+
+SHORTENED = {
+    'stages': {
+        'aimd': {
+            'stages': [
+                {'name': 'heating', 'ensemble': 'NVT', 'temperatures': [150.0, 300.0], 'steps_per_temperature': 20},
+                {'name': 'equilibration', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 100},
+                {'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 400},
+            ],
+            'segment_steps': 200,
+        },
+        'electronic': {'selection': {'window_fs': 400.0}},
+        'namd': {'window': {'n_frames': 60}, 'chunk_frames': 30, 'namd': {'duration_fs': 1.0e5, 'n_realisations': 200}},
+    }
+}
+"""The workstation protocol with 0.5 ps of dynamics instead of 5.3 ps and a 60-frame NAMD window."""
+
+
+@pytest.mark.slow
+def test_shortened_workstation_study_and_its_report(aiida_profile, tmp_path):
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+
+    computer, _ = get_or_create_localhost()
+    cp2k, python = get_or_create_code('cp2k', computer)[0], get_or_create_code('python', computer)[0]
+    builder = StudyWorkChain.get_builder_from_protocol(
+        cp2k, python, 'ws-short', ['se-rich', 'cd-rich'], [0], 'workstation', SHORTENED
+    )
+    assert builder.configuration.electronic.selection['stride_fs'] == 20.0
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    folder = tmp_path / 'report'
+    result = CliRunner().invoke(
+        cli, ['reproduce', 'study-a', '--label', 'ws-short', '--report-only', '--folder', str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    text = (folder / 'README.md').read_text()
+    for system in ('Cd17Se28H22 (se-rich)', 'Cd28Se17Cl22 (cd-rich)'):
+        assert f'## {system}, arrangement-0, protocol `workstation`' in text
+    assert text.count('HOMO sigma (eV), n = 20 frames') == 2
+    assert 'LUMO sigma larger in Cd-rich than in Se-rich' in text and 'not finished' not in text
+    configuration = orm.load_node(node.outputs.summary['configurations']['se_rich_arrangement_0']['pk'])
+    assert configuration.is_finished_ok

@@ -130,7 +130,8 @@ def nanocrystal_table(study: str) -> pd.DataFrame:
 
 
 def ued_table(study: str) -> pd.DataFrame:
-    """Study B per UED data set and pump: fitted Auger time tau_AR and trapping time (ps) with their CIs."""
+    """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) with their CIs. A trapping pump
+    (e.g. 340 nm) fits tau_trap with tau_AR held at the non-trapping fit's value: ``tau_auger_fitted`` False, no CI."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
@@ -144,6 +145,7 @@ def ued_table(study: str) -> pd.DataFrame:
                     'trapping': pump['trapping'],
                     'tau_auger_ps': pump['model']['tau_auger_ps'],
                     'tau_auger_ci_ps': ci.get('tau_auger_ps'),
+                    'tau_auger_fitted': 'tau_auger_ps' in pump['free'],
                     'tau_trap_ps': pump['model']['tau_trap_ps'],
                     'tau_trap_ci_ps': ci.get('tau_trap_ps'),
                     'sigma_cm2': values.get('sigma_cm2'),

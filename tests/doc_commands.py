@@ -147,6 +147,7 @@ COMMAND_KINDS = {
     ('plot', 'gap'): 'electronic',
     ('plot', 'namd'): 'namd',
     ('process', 'report'): 'process',
+    ('node', 'graph'): 'configuration',
 }
 """What a ``PK`` stands for: after an option, or as the argument of a command."""
 
@@ -161,6 +162,7 @@ def latest(kind: str):
         'levels': (orm.ArrayData, {'attributes': {'has_key': 'array|homo'}}),
         'ued_data': (orm.ArrayData, {'attributes': {'has_key': 'array|intensity_ratio'}}),
         'process': (orm.ProcessNode, {}),
+        'configuration': (orm.WorkflowNode, {'attributes.process_label': 'ConfigurationWorkChain'}),
         'aimd_analysis': (orm.WorkflowNode, {'attributes.process_label': 'AimdAnalysisWorkChain'}),
         'phonons': (orm.WorkflowNode, {'attributes.process_label': 'PhononsWorkChain'}),
         'ued': (orm.WorkflowNode, {'attributes.process_label': 'UedWorkChain'}),

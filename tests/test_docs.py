@@ -109,6 +109,8 @@ def test_documented_commands_run(path, documented_study, documented_folder, aiid
     """Every ``run`` command of a page, typed in the order the page gives them, exits 0 without an error."""
     for command in commands_of({'run'}, path):
         type_command(command, STUDY, aiida_profile.name)
+    if path == 'docs/study.md':  # the provenance graph of one configuration, drawn by Graphviz
+        assert (documented_folder / 'configuration.svg').read_text().count('<g id="node') >= 3  # study, it, a stage
 
 
 @pytest.mark.slow

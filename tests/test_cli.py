@@ -10,6 +10,7 @@ import pytest
 from aiida import orm
 from aiida.common.exceptions import NotExistent
 from aiida.engine import WorkChain
+from aiida.engine.daemon.client import DaemonException
 from click.testing import CliRunner
 from profile_state import fresh_profile, node_count
 from trajectory_files import extxyz_text, frames, write
@@ -199,6 +200,7 @@ def test_handler_turns_expected_exceptions_into_one_line():
         'unwritable': (PermissionError(13, 'Permission denied', '/x.png'), 'Permission denied: /x.png'),
         'broker': (ConnectionError('connection refused'), 'is the broker running'),
         'invalid': (ValueError('bad\nvalue'), 'bad value'),
+        'daemon': (DaemonException('the daemon did not start'), 'the daemon did not start'),
     }
     for name, (error, _) in errors.items():
         inner.command(name)(raising(error))

@@ -14,11 +14,13 @@ def _expected_failures() -> tuple[type[BaseException], ...]:
     """Failures a user can cause and fix; anything else is a bug and keeps its traceback.
 
     ValueError covers QdotsInputError and aiida's validation of process inputs and builder ports; OSError covers
-    unreadable or unwritable paths and, as ConnectionError, an unreachable broker.
+    unreadable or unwritable paths and, as ConnectionError, an unreachable broker; DaemonException a daemon that
+    will not start or answer.
     """
     from aiida.common.exceptions import MultipleObjectsError, NotExistent
+    from aiida.engine.daemon.client import DaemonException
 
-    return (ValueError, NotExistent, MultipleObjectsError, OSError)
+    return (ValueError, NotExistent, MultipleObjectsError, OSError, DaemonException)
 
 
 def failure_message(exc: BaseException) -> str:

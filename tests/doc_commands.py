@@ -38,8 +38,8 @@ TIERS = [
     (None, r'^(aiida-qdots|verdi) ', 'run', ''),
 ]
 """(file or None, pattern, tier, reason) in order; the first rule matching a command gives its tier."""
-PLACEHOLDERS = ('PK', 'N')
-"""Words of a documented command that stand for a value the user fills in (besides ``<...>``)."""
+PLACEHOLDERS = ('PK',)
+"""Words of a documented command that stand for a node the user fills in (every ``<...>`` becomes ``PK``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +149,11 @@ COMMAND_KINDS = {
     ('process', 'report'): 'process',
     ('node', 'graph'): 'configuration',
 }
-"""What a ``PK`` stands for: after an option, or as the argument of a command."""
+COMMAND_OPTION_KINDS = {
+    (('launch', 'aimd'), '--structure'): 'cluster',
+    (('launch', 'phonons'), '--structure'): 'nanocrystal',
+}
+"""What a ``PK`` stands for: after an option of a command, after an option, or as the argument of a command."""
 
 
 def latest(kind: str):
@@ -159,6 +163,8 @@ def latest(kind: str):
     queries = {
         'trajectory': (orm.TrajectoryData, {}),
         'structure': (orm.StructureData, {}),
+        'cluster': (orm.StructureData, {'extras.qdots.kind': 'magic_cluster'}),
+        'nanocrystal': (orm.StructureData, {'extras.qdots.kind': 'nanocrystal'}),
         'levels': (orm.ArrayData, {'attributes': {'has_key': 'array|homo'}}),
         'ued_data': (orm.ArrayData, {'attributes': {'has_key': 'array|intensity_ratio'}}),
         'process': (orm.ProcessNode, {}),
@@ -195,7 +201,9 @@ def type_command(command: DocCommand, study: str, profile: str) -> str:
     path = tuple(word for word in args[2 if args[:1] == ['-p'] else 0 :] if not word.startswith('-'))[:2]
     for index, word in enumerate(args):
         if word in PLACEHOLDERS:
-            args[index] = str(latest(OPTION_KINDS.get(args[index - 1]) or COMMAND_KINDS[path]).pk)
+            option = args[index - 1]
+            kind = COMMAND_OPTION_KINDS.get((path, option)) or OPTION_KINDS.get(option) or COMMAND_KINDS[path]
+            args[index] = str(latest(kind).pk)
         elif word.startswith('../') or (ROOT / word).is_file():
             args[index] = str((ROOT / word).resolve())
     if program == 'python':

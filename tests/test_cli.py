@@ -111,6 +111,21 @@ def test_bad_argument_is_one_error_line_and_stores_nothing(aiida_profile, tmp_pa
     assert node_count() == before
 
 
+GROUPS = [path for path in PATHS if path not in COMMANDS]
+
+
+@pytest.mark.parametrize('path', GROUPS, ids=[' '.join(p) or 'aiida-qdots' for p in GROUPS])
+def test_group_with_an_unknown_command_is_one_error_line(path):
+    assert_one_error(CliRunner().invoke(cli, [*path, 'no-such-command']), 2, "No such command 'no-such-command'")
+
+
+def test_unknown_profile_is_one_error_line(aiida_profile):
+    result = CliRunner().invoke(cli, ['-p', 'no-such-profile', 'status', '--group', 'x'])
+    assert_one_error(result, 1, 'cannot load AiiDA profile no-such-profile')
+    result = CliRunner().invoke(cli, ['status', '--group', 'no-such-study'])
+    assert_one_error(result, 1, "no study 'no-such-study'")  # the test profile is still the loaded one
+
+
 def test_command_tree_is_complete():
     """Every command of the CLI before its reorganisation is still there (issue 14)."""
     expected = {

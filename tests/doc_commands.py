@@ -39,7 +39,8 @@ TIERS = [
 ]
 """(file or None, pattern, tier, reason) in order; the first rule matching a command gives its tier."""
 PLACEHOLDERS = ('PK',)
-"""Words of a documented command that stand for a node the user fills in (every ``<...>`` becomes ``PK``)."""
+"""Words of a documented command that stand for a node the user fills in (every ``<...>`` becomes ``PK``); other
+upper-case words (``N``, ``FILE``) stand for values."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +104,24 @@ def doc_commands() -> list[DocCommand]:
     return found
 
 
+INLINE = re.compile(r'(?<!`)`((?:aiida-qdots|verdi) [^`]+)`(?!`)')
+
+
+def doc_inline_commands() -> list[DocCommand]:
+    """The ``aiida-qdots ...`` and ``verdi ...`` commands quoted in the prose (``code`` spans) of README.md and
+    docs/*.md, expanded like the block commands; spans that elide (``...``) or list alternatives (``\\|``) are left
+    out."""
+    found = []
+    for path in [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]:
+        text = FENCE.sub(lambda block: '\n' * block.group(0).count('\n'), path.read_text(encoding='utf-8'))
+        for span in INLINE.finditer(text):
+            if '...' in span.group(1) or '\\|' in span.group(1):
+                continue
+            line = text[: span.start()].count('\n') + 1
+            found += [DocCommand(str(path.relative_to(ROOT)), line, command) for command in _expanded(span.group(1))]
+    return found
+
+
 def words(command: DocCommand, study: str) -> list[str]:
     """The command's words with ``<label>``/``<study>`` as ``study`` and every other ``<...>`` placeholder as ``PK``."""
     text = command.text.replace('<label>', study).replace('<study>', study)
@@ -119,14 +138,15 @@ def check_syntax(group: click.Group, args: list[str]) -> None:
         name, *args = rest
         found = command.get_command(ctx, name)
         assert found is not None, f'{ctx.command_path} has no command {name!r}'
-        ctx, command = click.Context(found, parent=ctx, info_name=name), found
+        ctx, command = click.Context(found, parent=ctx, info_name=name, **found.context_settings), found
     options, rest, _ = command.make_parser(ctx).parse_args(list(args))
     assert not rest, f'{ctx.command_path}: unexpected arguments {rest}'
     for param in command.params:
         value = options.get(param.name)
-        typed = isinstance(param.type, (click.Choice, click.types._NumberParamTypeBase))
-        if typed and value is not None and value not in PLACEHOLDERS:
-            param.type_cast_value(ctx, value)
+        if isinstance(param.type, (click.Choice, click.types._NumberParamTypeBase)) and value is not None:
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if not item.isupper():  # PK, N, FILE: placeholders
+                    param.type.convert(item, param, ctx)
 
 
 OPTION_KINDS = {

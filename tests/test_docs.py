@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from doc_commands import TIERS, check_syntax, doc_commands, matches, type_command, words
+from doc_commands import TIERS, check_syntax, doc_commands, doc_inline_commands, matches, type_command, words
 from study_nodes import build_stored_study
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -72,6 +72,18 @@ def test_every_documented_command_has_a_tier_and_parses(command):
     else:
         for script in [word for word in (program, *args) if word.endswith(('.py', '.sh'))]:
             assert (ROOT / script).is_file(), f'{command}: no {script}'
+
+
+@pytest.mark.parametrize('command', doc_inline_commands(), ids=str)
+def test_every_command_quoted_in_the_prose_parses(command):
+    """The commands the prose quotes (``aiida-qdots plot rmsf PK [--output FILE]``) exist with those options."""
+    from aiida.cmdline.commands.cmd_verdi import verdi
+
+    from aiida_qdots.cli import cli
+
+    program, *args = words(command, 'paper')
+    if args:
+        check_syntax(cli if program == 'aiida-qdots' else verdi, args)
 
 
 def test_tiers_are_all_used():

@@ -84,7 +84,7 @@ def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
     paths = sorted({path for columns in fields.values() for path in columns.values()})
     projections = ['id', 'uuid', f'extras.{EXTRAS_KEY}'] + [f'attributes.{path}' for path in paths]
     query.append(orm.Dict, with_group='group', filters=filters, project=projections)
-    query.order_by({orm.Dict: {'id': 'asc'}})  # a configuration run twice in one study: the latest run wins
+    query.order_by({orm.Dict: {'id': 'asc'}})  # one run per configuration is filed (common.filing): order is cosmetic
     rows: dict[tuple, dict] = {}
     for pk, uuid, extras, *values in query.iterall():
         pair = (extras['stage'], extras['output'])
@@ -130,7 +130,8 @@ def nanocrystal_table(study: str) -> pd.DataFrame:
 
 
 def ued_table(study: str) -> pd.DataFrame:
-    """Study B per UED data set and pump: fitted Auger time tau_AR and trapping time (ps) with their CIs."""
+    """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) with their CIs. A trapping pump
+    (e.g. 340 nm) fits tau_trap with tau_AR held at the non-trapping fit's value: ``tau_auger_fitted`` False, no CI."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
@@ -144,6 +145,7 @@ def ued_table(study: str) -> pd.DataFrame:
                     'trapping': pump['trapping'],
                     'tau_auger_ps': pump['model']['tau_auger_ps'],
                     'tau_auger_ci_ps': ci.get('tau_auger_ps'),
+                    'tau_auger_fitted': 'tau_auger_ps' in pump['free'],
                     'tau_trap_ps': pump['model']['tau_trap_ps'],
                     'tau_trap_ci_ps': ci.get('tau_trap_ps'),
                     'sigma_cm2': values.get('sigma_cm2'),
@@ -177,8 +179,9 @@ def study_processes(study: str) -> list[orm.WorkflowNode]:
 
 def status_table(study: str) -> pd.DataFrame:
     """Progress of ``study``: a row per process the study workchains called (``entry``: its call link label) and
-    per stage process of each configuration, with state and exit status."""
-    process = ['id', 'attributes.process_label', 'attributes.process_state', 'attributes.exit_status']
+    per stage process of each configuration, with state and exit status; in each entry the configuration's row
+    first, then its stages by creation time."""
+    process = ['id', 'ctime', 'attributes.process_label', 'attributes.process_state', 'attributes.exit_status']
 
     def called(query: orm.QueryBuilder) -> list[dict]:
         query.append(
@@ -195,6 +198,7 @@ def status_table(study: str) -> pd.DataFrame:
                 'caller': row['caller']['id'],
                 'link': row['call']['label'],
                 'pk': row['called']['id'],
+                'ctime': row['called']['ctime'],
                 'process': row['called']['attributes.process_label'],
                 'state': row['called']['attributes.process_state'],
                 'exit_status': row['called']['attributes.exit_status'],
@@ -211,6 +215,7 @@ def status_table(study: str) -> pd.DataFrame:
             'entry': r['link'],
             'process': r['process'],
             'pk': r['pk'],
+            'ctime': r['ctime'],
             'state': r['state'],
             'exit_status': r['exit_status'],
             'stage': 'configuration' if r['process'] == 'ConfigurationWorkChain' else r['link'].split('_')[0],
@@ -228,13 +233,18 @@ def status_table(study: str) -> pd.DataFrame:
                 'stage': r['link'],
                 'process': r['process'],
                 'pk': r['pk'],
+                'ctime': r['ctime'],
                 'state': r['state'],
                 'exit_status': r['exit_status'],
             }
             for r in called(stages_query)
         ]
-    frame = pd.DataFrame(rows, columns=['study_pk', 'entry', 'stage', 'process', 'pk', 'state', 'exit_status'])
-    return frame.sort_values(['study_pk', 'entry', 'pk'], ignore_index=True)
+    columns = ['study_pk', 'entry', 'stage', 'process', 'pk', 'ctime', 'state', 'exit_status']
+    frame = pd.DataFrame(rows, columns=columns)
+    # a configuration's own row first, then its stages as they were created (PKs are renumbered by an import)
+    frame['_stage_row'] = frame['stage'] != 'configuration'
+    frame = frame.sort_values(['study_pk', 'entry', '_stage_row', 'ctime'], ignore_index=True)
+    return frame.drop(columns='_stage_row')
 
 
 def stage_processes(study: str, stage: str) -> list[orm.WorkflowNode]:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Install what aiida-qdots runs on: CP2K, LAMMPS, OpenMPI and OpenBLAS from Debian, the package with
+# Install what aiida-qdots runs on: CP2K, LAMMPS, OpenMPI, OpenBLAS and Graphviz from Debian, the package with
 # its test extras from PyPI. Safe to run again: installed Debian packages are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libopenblas0-serial switches Debian's CP2K from the reference BLAS to OpenBLAS (xTB ~1.6x faster).
-packages=(cp2k lammps openmpi-bin libopenblas0-serial)
+# libopenblas0-serial switches Debian's CP2K from the reference BLAS to OpenBLAS (xTB ~1.6x faster);
+# graphviz gives `dot`, which `verdi node graph generate` (provenance diagrams, docs/study.md) runs.
+packages=(cp2k lammps openmpi-bin libopenblas0-serial graphviz)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

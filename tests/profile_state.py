@@ -1,9 +1,11 @@
-"""What a test compares to prove that a failed operation left the loaded profile as it was."""
+"""What a test compares to prove that a failed operation left the loaded profile as it was, and a second profile."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import secrets
 
 from aiida import orm
 
@@ -37,3 +39,30 @@ def profile_fingerprint() -> str:
     users = orm.QueryBuilder().append(orm.User, project='email')
     digest.update(json.dumps([sorted(computers.all()), sorted(users.all(flat=True))]).encode())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def fresh_profile(folder, broker_backend: str | None = None):
+    """A new, empty SQLite profile (with ``broker_backend``, e.g. ``core.zeromq``, whose broker is not running)
+    loaded for the duration; the previous profile is loaded again afterwards and the new one deleted."""
+    from aiida.manage import get_manager
+    from aiida.manage.configuration import create_profile, get_config
+
+    manager = get_manager()
+    previous = manager.get_profile().name
+    config = get_config()
+    name = f'qdots-fresh-{secrets.token_hex(4)}'
+    create_profile(
+        config,
+        name=name,
+        email='fresh@qdots.test',
+        storage_backend='core.sqlite_dos',
+        storage_config={'filepath': str(folder / name)},
+        broker_backend=broker_backend,
+    )
+    try:
+        manager.load_profile(name, allow_switch=True)
+        yield name
+    finally:
+        manager.load_profile(previous, allow_switch=True)
+        config.delete_profile(name, delete_storage=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 import click
 import pytest
 from aiida import orm
 from aiida.common.exceptions import NotExistent
 from aiida.engine import WorkChain
+from aiida.engine.daemon.client import DaemonException
 from click.testing import CliRunner
+from profile_state import fresh_profile, node_count
 from trajectory_files import extxyz_text, frames, write
 
 from aiida_qdots.cli import cli
@@ -38,6 +43,48 @@ def assert_one_error(result, status: int, message: str) -> None:
 
 
 PATHS = [(), *command_paths(cli)]
+COMMANDS = [
+    path
+    for path in PATHS
+    if not isinstance(functools.reduce(lambda group, word: group.commands[word], path, cli), click.Group)
+]
+UNWRITABLE = '/sys'
+"""A folder nobody can write into, root included (sysfs refuses new files; ``os.access`` says yes to root)."""
+MISSING = '999999999'
+
+BAD_ARGUMENTS = {
+    ('analyze', 'trajectory'): ([MISSING], 1, f'no trajectory node {MISSING}'),
+    ('analyze', 'levels'): (['no-such-label'], 1, 'no levels node no-such-label'),
+    ('build', 'nanocrystal'): (['--diameter', '-1'], 2, "Invalid value for '--diameter'"),
+    ('build', 'arrangements'): (['--composition', 'zn-rich'], 2, "'zn-rich' is not one of"),
+    ('build', 'cluster'): (['--composition', 'se-rich', '--arrangement', '99'], 1, 'arrangement'),
+    ('demo',): (['--folder', f'{UNWRITABLE}/qdots-demo'], 2, f'folder {UNWRITABLE} is not writable'),
+    ('import', 'trajectory'): (['/no/such/file.extxyz', '--timestep', '1'], 2, 'does not exist'),
+    ('import', 'levels'): (['{levels_csv}', '--trajectory', MISSING, '--stride', '1'], 1, 'no trajectory node'),
+    ('import', 'ued'): ([], 2, 'give either a PATH or --synthetic'),
+    ('import', 'archive'): (['{levels_csv}'], 1, 'cannot import'),
+    ('launch', 'ligand-ranking'): (['--composition', 'se-rich', '--arrangements', '0,x'], 2, 'comma-separated'),
+    ('launch', 'aimd'): (['--structure', MISSING], 1, f'no structure node {MISSING}'),
+    ('launch', 'electronic'): (['--trajectory', MISSING], 1, f'no trajectory node {MISSING}'),
+    ('launch', 'namd'): (['--trajectory', MISSING], 1, f'no trajectory node {MISSING}'),
+    ('launch', 'phonons'): (['--diameter', '0'], 2, "Invalid value for '--diameter'"),
+    ('launch', 'ued'): (['--data', MISSING], 1, f'no UED data node {MISSING}'),
+    ('launch', 'study'): (['--label', 'x', '--overrides', '[1]'], 2, 'is not a JSON object'),
+    ('launch', 'lattice-study'): (['--label', 'x', '--nanocrystal', 'big'], 2, "Invalid value for '--nanocrystal'"),
+    ('compare',): (['--group', 'x', '--csv', '/no/such/folder/x.csv'], 2, 'folder /no/such/folder does not exist'),
+    ('status',): (['--group', 'qdots/no-such-study'], 1, "no study 'no-such-study'"),
+    ('export',): (['--group', 'x', f'{UNWRITABLE}/x.aiida'], 2, f'folder {UNWRITABLE} is not writable'),
+    ('plot', 'rmsf'): ([MISSING], 1, f'no rmsf node {MISSING}'),
+    ('plot', 'spectra'): (['--max-wavenumber', '-5', MISSING], 2, "Invalid value for '--max-wavenumber'"),
+    ('plot', 'phonons'): (['-o', '{levels_csv}/x.png', MISSING], 2, 'is not a folder'),
+    ('plot', 'ued'): (['-o', f'{UNWRITABLE}/x.png', MISSING], 2, f'folder {UNWRITABLE} is not writable'),
+    ('plot', 'levels'): ([MISSING], 1, f'no levels node {MISSING}'),
+    ('plot', 'gap'): ([], 2, "Missing argument 'NODE...'"),
+    ('plot', 'namd'): (['-o', '/no/such/folder/x.png', MISSING], 2, 'folder /no/such/folder does not exist'),
+    ('plot', 'figure'): (['3a', '--group', 'x', '--folder', f'{UNWRITABLE}/figures'], 2, 'is not writable'),
+    ('setup',): (['--computer-config', '/no/such/cluster.yaml'], 2, 'does not exist'),
+}
+"""A representative bad argument of every command: its arguments, exit status and a piece of its one error line."""
 
 
 @pytest.mark.parametrize('path', PATHS, ids=[' '.join(p) or 'aiida-qdots' for p in PATHS])
@@ -46,6 +93,37 @@ def test_every_command_has_help(path):
     assert result.exit_code == 0, result.output
     assert result.exception is None and 'Traceback' not in result.output
     assert result.output.startswith('Usage: ')
+
+
+def test_every_command_has_a_bad_argument_case():
+    assert set(BAD_ARGUMENTS) == set(COMMANDS), 'give the new command a representative bad argument'
+
+
+@pytest.mark.parametrize('path', sorted(BAD_ARGUMENTS), ids=' '.join)
+def test_bad_argument_is_one_error_line_and_stores_nothing(aiida_profile, tmp_path, path):
+    """Every command of the tree, walked: a bad argument ends it with one ``Error:`` line, no traceback, a non-zero
+    exit status, and nothing stored. Output paths are refused before any work."""
+    args, status, message = BAD_ARGUMENTS[path]
+    levels_csv = write(tmp_path / 'levels.csv', 'HOMO,LUMO\n-5.0,-3.0\n')
+    before = node_count()
+    result = CliRunner().invoke(cli, [*path, *(arg.format(levels_csv=levels_csv) for arg in args)])
+    assert_one_error(result, status, message)
+    assert node_count() == before
+
+
+GROUPS = [path for path in PATHS if path not in COMMANDS]
+
+
+@pytest.mark.parametrize('path', GROUPS, ids=[' '.join(p) or 'aiida-qdots' for p in GROUPS])
+def test_group_with_an_unknown_command_is_one_error_line(path):
+    assert_one_error(CliRunner().invoke(cli, [*path, 'no-such-command']), 2, "No such command 'no-such-command'")
+
+
+def test_unknown_profile_is_one_error_line(aiida_profile):
+    result = CliRunner().invoke(cli, ['-p', 'no-such-profile', 'status', '--group', 'x'])
+    assert_one_error(result, 1, 'cannot load AiiDA profile no-such-profile')
+    result = CliRunner().invoke(cli, ['status', '--group', 'no-such-study'])
+    assert_one_error(result, 1, "no study 'no-such-study'")  # the test profile is still the loaded one
 
 
 def test_command_tree_is_complete():
@@ -137,6 +215,7 @@ def test_handler_turns_expected_exceptions_into_one_line():
         'unwritable': (PermissionError(13, 'Permission denied', '/x.png'), 'Permission denied: /x.png'),
         'broker': (ConnectionError('connection refused'), 'is the broker running'),
         'invalid': (ValueError('bad\nvalue'), 'bad value'),
+        'daemon': (DaemonException('the daemon did not start'), 'the daemon did not start'),
     }
     for name, (error, _) in errors.items():
         inner.command(name)(raising(error))
@@ -175,3 +254,21 @@ def test_launch_of_a_failing_process_exits_non_zero(aiida_profile):
     result = CliRunner().invoke(group, ['run'])
     assert_one_error(result, 1, 'exit status 451: the test process fails on purpose')
     assert 'results: none' in result.output  # what the process made is printed before the exit
+
+
+def test_launch_runs_here_without_a_broker_and_daemon_submission_names_the_fix(aiida_profile, tmp_path):
+    """A profile whose ZeroMQ broker is down (it lives in the daemon, which is not running): ``launch`` runs the
+    workchain in this process all the same; ``launch --daemon`` stores nothing and says how to start the daemon."""
+    from aiida_qdots.data.ued import synthetic_ued_node
+
+    with fresh_profile(tmp_path, 'core.zeromq') as name:
+        data = synthetic_ued_node()
+        args = ['-p', name, 'launch', 'ued', '--data', str(data.pk), '--slope', '1e-4', '--slope-err', '1e-5']
+        before = node_count()
+        assert_one_error(CliRunner().invoke(cli, [*args, '--daemon']), 1, f'`verdi -p {name} daemon start`')
+        assert node_count() == before
+        start = time.monotonic()
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert 'state: finished, exit status 0' in result.output
+        assert time.monotonic() - start < 60

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from doc_commands import TIERS, check_syntax, doc_commands, doc_inline_commands, matches, type_command, words
+from study_nodes import build_stored_study
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -49,3 +51,95 @@ def test_hook_raises_on_unknown_entry_point_and_malformed_marker():
     with pytest.raises(hook.SpecTableError, match='malformed spec marker'):
         hook.expand('<!-- spec: qdots.aimd qdots.ued -->\n', 'page.md')
     assert '| 420 | `ERROR_RELAXATION_FAILED` |' in hook.expand('<!-- spec: qdots.aimd -->', 'page.md')
+
+
+COMMANDS = doc_commands()
+
+
+@pytest.mark.parametrize('command', COMMANDS, ids=str)
+def test_every_documented_command_has_a_tier_and_parses(command):
+    """Every command the docs tell a user to type is typed by a test (or says why not), and its subcommands,
+    options, choices and numbers exist in the program it calls."""
+    from aiida.cmdline.commands.cmd_verdi import verdi
+
+    from aiida_qdots.cli import cli
+
+    tier, reason = command.tier
+    assert tier in {'run', 'slow'} or reason, f'{command}: say why it is not typed by a test'
+    program, *args = words(command, 'paper')
+    if program in ('aiida-qdots', 'verdi'):
+        check_syntax(cli if program == 'aiida-qdots' else verdi, args)
+    else:
+        for script in [word for word in (program, *args) if word.endswith(('.py', '.sh'))]:
+            assert (ROOT / script).is_file(), f'{command}: no {script}'
+
+
+@pytest.mark.parametrize('command', doc_inline_commands(), ids=str)
+def test_every_command_quoted_in_the_prose_parses(command):
+    """The commands the prose quotes (``aiida-qdots plot rmsf PK [--output FILE]``) exist with those options."""
+    from aiida.cmdline.commands.cmd_verdi import verdi
+
+    from aiida_qdots.cli import cli
+
+    program, *args = words(command, 'paper')
+    if args:
+        check_syntax(cli if program == 'aiida-qdots' else verdi, args)
+
+
+def test_tiers_are_all_used():
+    """No rule of TIERS is left over from a command that left the docs."""
+    used = {rule for command in COMMANDS for rule in TIERS if matches(rule, command)}
+    assert set(TIERS) == used, [rule for rule in TIERS if rule not in used]
+
+
+STUDY = 'paper'
+"""The label the docs' study commands use; ``<label>`` and ``<study>`` stand for it too."""
+
+
+def commands_of(tiers: set[str], path: str | None = None) -> list:
+    return [c for c in COMMANDS if c.tier[0] in tiers and (path is None or c.path == path)]
+
+
+@pytest.fixture(scope='module')
+def documented_study(aiida_profile, shared_data_dir):
+    """A small stored Study A under the docs' label, for ``status``, ``compare``, ``plot`` and ``export``."""
+    return build_stored_study(STUDY, shared_data_dir / 'Cl_QD_elec_1-10k.csv')
+
+
+@pytest.fixture
+def documented_folder(tmp_path, monkeypatch):
+    """A working directory holding the files the docs name (``data.csv``: the synthetic UED table)."""
+    from aiida_qdots.data.ued import synthetic_table
+
+    monkeypatch.chdir(tmp_path)
+    synthetic_table()[0].to_csv(tmp_path / 'data.csv', index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize('path', sorted({c.path for c in commands_of({'run'})}))
+def test_documented_commands_run(path, documented_study, documented_folder, aiida_profile):
+    """Every ``run`` command of a page, typed in the order the page gives them, exits 0 without an error."""
+    for command in commands_of({'run'}, path):
+        type_command(command, STUDY, aiida_profile.name)
+    if path == 'docs/study.md':  # the provenance graph of one configuration, drawn by Graphviz
+        assert (documented_folder / 'configuration.svg').read_text().count('<g id="node') >= 3  # study, it, a stage
+
+
+@pytest.mark.slow
+def test_documented_long_commands_run(documented_study, documented_folder, aiida_profile, cp2k_code, lammps_code):
+    """Every ``run`` and ``slow`` command of the docs on the real codes, page by page: getting started first, then
+    studies (which makes Study B ``sizes``, whose figures query.md draws), then the others."""
+    import re
+
+    from aiida_qdots.provisioning.codes import get_or_create_code
+
+    get_or_create_code('python', cp2k_code.computer)
+    first = ('docs/getting-started.md', 'docs/study.md')
+    pages = sorted(
+        {c.path for c in commands_of({'slow'})},
+        key=lambda page: (first.index(page) if page in first else len(first), page),
+    )
+    for page in pages:
+        for command in commands_of({'run', 'slow'}, page):
+            study = 'sizes' if re.search(r'plot figure (phonons|ued)', command.text) else STUDY
+            type_command(command, study, aiida_profile.name)

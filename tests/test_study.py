@@ -5,9 +5,7 @@ In the Study A run a Cl kind that CP2K cannot read (a real CP2K abort) breaks ev
 Se-rich one must still finish and the study must say which failed and why.
 """
 
-import contextlib
 import json
-import secrets
 import time
 
 import numpy as np
@@ -17,6 +15,7 @@ from aiida import orm
 from aiida.common.links import LinkType
 from click.testing import CliRunner
 from examples_support import verdi_run
+from profile_state import fresh_profile
 from provenance_support import returned_without_creator
 
 from aiida_qdots.cli import cli
@@ -197,31 +196,6 @@ def test_lattice_study_tables_and_figures(lattice_node, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob(f'{LATTICE}_phonons_*.png'))) == 2
     assert len(stage_processes(LATTICE, 'ued')) == 1
-
-
-@contextlib.contextmanager
-def fresh_profile(tmp_path):
-    """A new, empty SQLite profile loaded for the duration; the test profile is loaded again afterwards."""
-    from aiida.manage import get_manager
-    from aiida.manage.configuration import create_profile, get_config
-
-    manager = get_manager()
-    previous = manager.get_profile().name
-    config = get_config()
-    name = f'qdots-import-{secrets.token_hex(4)}'
-    create_profile(
-        config,
-        name=name,
-        email='import@qdots.test',
-        storage_backend='core.sqlite_dos',
-        storage_config={'filepath': str(tmp_path / name)},
-    )
-    try:
-        manager.load_profile(name, allow_switch=True)
-        yield name
-    finally:
-        manager.load_profile(previous, allow_switch=True)
-        config.delete_profile(name, delete_storage=True)
 
 
 def provenance(uuid: str) -> set[tuple]:

@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.filing import file_stage
 from aiida_qdots.data.ued import COLUMNS, DEMO_SLOPE_A2_PER_K, import_ued, synthetic_table, synthetic_ued_node
 from aiida_qdots.plots.ued import plot_ued
+from aiida_qdots.query import ued_table
 from aiida_qdots.workchains.ued import UedWorkChain
 
 GOOD = [
@@ -81,6 +83,11 @@ def test_ued_workchain_recovers_the_synthetic_parameters(aiida_profile, tmp_path
     for entry in (no_trap, trap):
         assert abs(entry['ssa_check']['z_final_energy']) < 4 and entry['chi2_reduced'] < 2.0
     assert node.outputs.lattice_temperature.creator.inputs.msd_slope.uuid == slope.uuid  # provenance of the slope
+    file_stage(node, 'ued-table', 'ued', 'synthetic', 'ued', {'protocol': 'fast', 'msd_slope_from': 'user'})
+    rows = ued_table('ued-table').set_index('wavelength_nm')  # the 340 nm row says that tau_AR was held fixed
+    assert rows.loc[400.0, 'tau_auger_fitted'] and not rows.loc[340.0, 'tau_auger_fitted']
+    assert rows.loc[340.0, 'tau_auger_ci_ps'] is None
+    assert rows.loc[340.0, 'tau_auger_ps'] == no_trap['values']['tau_auger_ps']
     path = plot_ued(node, tmp_path / 'ued.png')
     assert path.read_bytes()[:4] == b'\x89PNG'
 

@@ -38,19 +38,21 @@ PHONON_STAGES = click.Choice(['modes', 'lifetimes', 'msd', 'pdf'])
 def launch_process(builder, daemon: bool, label: str, echo_results=None):
     """Run ``builder`` here (blocking) or submit it to the daemon; print its PK and final state.
 
-    Invalid inputs end the command (ValueError) before anything is stored. In this process, ``echo_results(node)``
-    prints what the process made; a failed process then ends the command with exit status 1 and its exit status.
+    Invalid inputs end the command (ValueError) before anything is stored. In this process the workchain runs
+    without a broker (as ``aiida.engine.run`` does), so it needs no services; ``echo_results(node)`` prints what
+    the process made, and a failed process then ends the command with exit status 1 and its exit status. Submitting
+    needs a running daemon: without one the command ends before anything is stored, naming the command that starts it.
     """
     from aiida.engine import run_get_node, submit
     from aiida.engine.utils import instantiate_process
     from aiida.manage import get_manager
 
     if daemon:
+        require_daemon()
         node = submit(builder)
         echo_pk(f'{label} submitted', node)
         return node
-    process = instantiate_process(get_manager().get_runner(), builder)
-    _, node = run_get_node(process)
+    _, node = run_get_node(instantiate_process(get_manager().create_runner(communicator=None), builder))
     echo_pk(label, node)
     click.echo(
         f'state: {node.process_state.value}, exit status {node.exit_status}'
@@ -60,6 +62,19 @@ def launch_process(builder, daemon: bool, label: str, echo_results=None):
         echo_results(node)
     exit_if_failed(node)
     return node
+
+
+def require_daemon() -> None:
+    """End the command unless the profile's daemon runs (a submitted process would wait for it forever, and a
+    ZeroMQ profile's broker lives in the daemon)."""
+    from aiida.engine.daemon.client import get_daemon_client
+
+    client = get_daemon_client()
+    if not client.is_daemon_running:
+        raise click.ClickException(
+            f'the daemon of profile {client.profile.name} is not running: start it with '
+            f'`verdi -p {client.profile.name} daemon start`, or run in this process without --daemon'
+        )
 
 
 def parse_json_object(_ctx, _param, value: str) -> dict:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 import pathlib
+import tempfile
 
 import click
 from aiida.cmdline.params.types import NodeParamType
@@ -14,11 +14,13 @@ def _expected_failures() -> tuple[type[BaseException], ...]:
     """Failures a user can cause and fix; anything else is a bug and keeps its traceback.
 
     ValueError covers QdotsInputError and aiida's validation of process inputs and builder ports; OSError covers
-    unreadable or unwritable paths and, as ConnectionError, an unreachable broker.
+    unreadable or unwritable paths and, as ConnectionError, an unreachable broker; DaemonException a daemon that
+    will not start or answer.
     """
     from aiida.common.exceptions import MultipleObjectsError, NotExistent
+    from aiida.engine.daemon.client import DaemonException
 
-    return (ValueError, NotExistent, MultipleObjectsError, OSError)
+    return (ValueError, NotExistent, MultipleObjectsError, OSError, DaemonException)
 
 
 def failure_message(exc: BaseException) -> str:
@@ -138,17 +140,25 @@ def node_option(*decls: str, what: str, node_types: tuple[str, ...] = (), descri
 
 def writable_path(ctx, param, value: pathlib.Path | None) -> pathlib.Path | None:
     """Click callback: refuse an output file whose folder is not writable, or an output folder whose first existing
-    ancestor (it is created with its parents) is not, before any work is done."""
+    ancestor (it is created with its parents) is not, before any work is done.
+
+    Writability is probed by creating (and removing) a temporary file there: ``os.access`` says yes to root even on
+    a read-only or virtual file system.
+    """
     if value is None:
         return value
     folder = value.absolute() if param.type.file_okay is False else value.absolute().parent
     if param.type.file_okay is False:
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
-    if not folder.is_dir():
+    if not folder.exists():
         raise click.BadParameter(f'folder {folder} does not exist', ctx, param)
-    if not os.access(folder, os.W_OK):
-        raise click.BadParameter(f'folder {folder} is not writable', ctx, param)
+    if not folder.is_dir():
+        raise click.BadParameter(f'{folder} is not a folder', ctx, param)
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise click.BadParameter(f'folder {folder} is not writable ({exc.strerror or exc})', ctx, param) from None
     return value
 
 

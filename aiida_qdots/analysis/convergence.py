@@ -272,3 +272,14 @@ def recombination_verdict(n_hopped: int, n_realisations: int, duration_fs: float
         texts['hops'] += f'; tau >= {bound / 1e6:.3g} ns ({CONFIDENCE:.0%} one-sided, zero-count rule)'
     criteria = {'hops': (n_hopped, MIN_HOPS, n_hopped >= MIN_HOPS)}
     return verdict('recombination', criteria, n_realisations, n_hopped, None, texts), bound
+
+
+def verdict_text(stored: dict | None) -> str:
+    """One line for a stored verdict (:meth:`Verdict.as_dict`): ``converged (...)`` or ``NOT converged: ...``;
+    ``no verdict`` for results stored before verdicts existed.
+    """
+    if not stored:
+        return 'no verdict'
+    if stored['converged']:
+        return f'converged (n = {stored["n_samples"]})'
+    return f'NOT converged: {stored["reason"]}'

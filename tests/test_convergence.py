@@ -12,6 +12,7 @@ from aiida_qdots.analysis.convergence import (
     CONFIDENCE,
     MAX_SEM_OVER_SIGMA,
     MIN_DECORRELATION_TIMES,
+    MIN_EFFECTIVE_SAMPLES,
     MIN_HOPS,
     THRESHOLDS,
     correlation,
@@ -21,6 +22,7 @@ from aiida_qdots.analysis.convergence import (
     mean_verdict,
     recombination_verdict,
     spectrum_verdict,
+    standard_error,
     zero_hop_lower_bound_fs,
 )
 from aiida_qdots.analysis.electronic import lag_autocorrelation, sampling_grid, series_statistics
@@ -108,10 +110,22 @@ def test_level_and_mean_verdicts():
     long = level_verdict('gap', ar1(20_000, 0.9, seed=1))
     assert long.converged and long.criteria['sem_over_sigma']['value'] < MAX_SEM_OVER_SIGMA
     assert long.effective_samples == pytest.approx(20_000 / 19, rel=0.25)
+    assert long.error == pytest.approx(math.sqrt(19 / 20_000), rel=0.25)  # SEM of unit-variance AR(1)
+    # the standard error never drops below std / sqrt(ESS), even when blocking stops short of its plateau
+    sem, effective, _ = standard_error(ar1(400, 0.99, seed=2))
+    x = ar1(400, 0.99, seed=2)
+    assert sem >= x.std() / math.sqrt(effective) * (1 - 1e-12)
     positive = 1.0 + 0.1 * ar1(5000, 0.5, seed=2)
     assert mean_verdict('nac', positive).converged
-    few = mean_verdict('nac', positive[:8])
-    assert not few.converged and 'effective samples (min 30)' in few.reason
+    few = mean_verdict('nac', positive[:4])
+    assert not few.converged and f'(min {MIN_EFFECTIVE_SAMPLES})' in few.reason
+    noisy = mean_verdict('nac', np.abs(ar1(60, 0.9, seed=3)))  # |NAC|-like: CV ~ 0.75
+    assert not noisy.converged and 'relative SEM' in noisy.reason
+    # a square root halves the relative error (the RMSF from the mean-square fluctuation)
+    msd = mean_verdict('msd', positive)
+    rmsf = mean_verdict('rmsf', positive, exponent=0.5)
+    assert rmsf.criteria['relative_sem']['value'] == pytest.approx(msd.criteria['relative_sem']['value'] / 2)
+    assert rmsf.error == pytest.approx(msd.error / 2 / math.sqrt(positive.mean()))
 
 
 def test_dephasing_verdict_criteria():

@@ -5,11 +5,14 @@ Every summary of Study A (RMSF, power spectra, level statistics, dephasing, mean
 a :class:`Verdict`: its sample size, an effective sample size or a blocking error, ``converged`` and the reason
 (each criterion with its value and threshold). The thresholds are defined here, once:
 
-* :data:`MAX_SEM_OVER_SIGMA` (levels): blocking SEM of the mean over the standard deviation, i.e.
-  ``1 / sqrt(effective samples)``; and the blocking plateau must be reached.
-* :data:`MAX_RELATIVE_SEM` (RMSF, mean |NAC|): blocking SEM of the mean over the mean of the per-frame series
-  (the element's mean-square fluctuation for the RMSF, whose relative error is half of it); plateau reached;
-  at least :data:`MIN_EFFECTIVE_SAMPLES` effective samples (a few quiet frames must not pass).
+* The standard error of a mean (:func:`standard_error`) is the larger of the blocking estimate
+  (:mod:`aiida_qdots.analysis.electronic`) and ``std / sqrt(effective samples)``: a blocking analysis that has not
+  reached its plateau cannot understate it.
+* :data:`MAX_SEM_OVER_SIGMA` (levels): standard error of the mean over the standard deviation, i.e. about
+  ``1 / sqrt(effective samples)``.
+* :data:`MAX_RELATIVE_SEM` (RMSF, mean |NAC|): relative standard error of the reported number (for the RMSF half
+  that of the element's per-frame mean-square fluctuation), from at least :data:`MIN_EFFECTIVE_SAMPLES`
+  effective samples. No statistic sees motions slower than the window; the fast protocol's 60 fs fails this.
 * :data:`MIN_FIT_POINTS`, :data:`MIN_DECORRELATION_TIMES` (dephasing): points of D(t) in the Gaussian fit;
   D(t) must fall to the fit floor within the lags; the window must span that many gap decorrelation times.
 * :data:`SPECTRAL_BINS_BELOW_CUTOFF` (power spectra): the frequency resolution must put this many bins below the
@@ -42,8 +45,8 @@ MAX_SEM_OVER_SIGMA = 0.15
 """Levels: blocking SEM / sigma at most this (at least ~44 effective samples; sigma then good to ~11 %)."""
 MAX_RELATIVE_SEM = 0.1
 """RMSF (of the mean-square fluctuation) and mean |NAC|: blocking SEM / mean at most this."""
-MIN_EFFECTIVE_SAMPLES = 30
-"""RMSF and mean |NAC|: at least this many effective (independent) samples."""
+MIN_EFFECTIVE_SAMPLES = 5
+"""RMSF and mean |NAC|: at least this many effective (independent) samples behind an error bar."""
 MIN_FIT_POINTS = 5
 """Dephasing: the Gaussian fit of D(t) needs at least this many lags (else the sampling does not resolve it)."""
 MIN_DECORRELATION_TIMES = 20.0
@@ -169,46 +172,52 @@ def _min_blocks(n: int) -> int:
     return max(2, min(MIN_BLOCKS, n // 2))
 
 
+def standard_error(values, positions=None) -> tuple[float, float, bool]:
+    """Standard error of the mean of a correlated series: the larger of the blocking estimate and
+    ``std / sqrt(effective samples)`` (Sokal), so that a blocking analysis short of its plateau cannot
+    understate it; with the effective sample size and whether the blocking plateau was reached.
+    """
+    x = as_series(values, min_length=4)
+    stats = series_statistics(x, 'series', max(2, min(MIN_BLOCKS, x.size // 2)), positions)
+    effective = correlation(x, positions).effective_samples
+    return max(stats.sem, float(x.std()) / math.sqrt(effective)), effective, stats.converged
+
+
 def level_verdict(quantity: str, values, positions=None) -> Verdict:
-    """Verdict on the mean and standard deviation of a level series (eV): blocking SEM / sigma at most
-    :data:`MAX_SEM_OVER_SIGMA` and the blocking plateau reached.
+    """Verdict on the mean and standard deviation of a level series (eV): standard error of the mean
+    (:func:`standard_error`) over sigma at most :data:`MAX_SEM_OVER_SIGMA`.
     """
     x = as_series(values, quantity, min_length=4)
-    stats = series_statistics(x, quantity, _min_blocks(x.size), positions)
-    ratio = stats.sem / stats.std if stats.std > 0 else 0.0
-    effective = correlation(x, positions).effective_samples
+    sem, effective, plateau = standard_error(x, positions)
+    sigma = float(x.std())
+    ratio = sem / sigma if sigma > 0 else 0.0
     texts = {
-        'sem_over_sigma': f'blocking SEM/sigma = {ratio:.3g} (max {MAX_SEM_OVER_SIGMA})',
-        'blocking_plateau': f'blocking plateau {"reached" if stats.converged else "not reached"} '
-        f'({stats.n_samples} samples, {stats.n_blocks} blocks of {stats.block_size})',
+        'sem_over_sigma': f'SEM/sigma = {ratio:.3g} (max {MAX_SEM_OVER_SIGMA}; {effective:.3g} effective of '
+        f'{x.size} samples{"" if plateau else ", no blocking plateau"})',
     }
-    criteria = {
-        'sem_over_sigma': (ratio, MAX_SEM_OVER_SIGMA, ratio <= MAX_SEM_OVER_SIGMA),
-        'blocking_plateau': (None, True, stats.converged),
-    }
-    return verdict(quantity, criteria, x.size, effective, stats.sem, texts)
+    criteria = {'sem_over_sigma': (ratio, MAX_SEM_OVER_SIGMA, ratio <= MAX_SEM_OVER_SIGMA)}
+    return verdict(quantity, criteria, x.size, effective, sem, texts)
 
 
-def mean_verdict(quantity: str, values, positions=None) -> Verdict:
-    """Verdict on the mean of a positive per-frame series: blocking SEM / mean at most :data:`MAX_RELATIVE_SEM`,
-    the blocking plateau reached and at least :data:`MIN_EFFECTIVE_SAMPLES` effective samples.
+def mean_verdict(quantity: str, values, positions=None, exponent: float = 1.0) -> Verdict:
+    """Verdict on a reported ``mean ** exponent`` of a positive per-frame series (the mean |NAC|; the RMSF,
+    exponent 1/2, from the mean-square fluctuation): its relative standard error ``exponent x SEM / mean``
+    (:func:`standard_error`) at most :data:`MAX_RELATIVE_SEM`, from at least :data:`MIN_EFFECTIVE_SAMPLES`.
     """
     x = as_series(values, quantity, min_length=4)
-    stats = series_statistics(x, quantity, _min_blocks(x.size), positions)
-    ratio = stats.sem / abs(stats.mean) if stats.mean != 0 else math.inf
-    effective = correlation(x, positions).effective_samples
+    sem, effective, plateau = standard_error(x, positions)
+    mean = float(x.mean())
+    ratio = exponent * sem / abs(mean) if mean != 0 else math.inf
     texts = {
-        'relative_sem': f'blocking SEM/mean = {ratio:.3g} (max {MAX_RELATIVE_SEM})',
-        'blocking_plateau': f'blocking plateau {"reached" if stats.converged else "not reached"} '
-        f'({stats.n_samples} samples, {stats.n_blocks} blocks of {stats.block_size})',
-        'effective_samples': f'{effective:.3g} effective samples (min {MIN_EFFECTIVE_SAMPLES})',
+        'relative_sem': f'relative SEM = {ratio:.3g} (max {MAX_RELATIVE_SEM}'
+        f'{"" if plateau else "; no blocking plateau"})',
+        'effective_samples': f'{effective:.3g} effective of {x.size} samples (min {MIN_EFFECTIVE_SAMPLES})',
     }
     criteria = {
         'relative_sem': (ratio, MAX_RELATIVE_SEM, ratio <= MAX_RELATIVE_SEM),
-        'blocking_plateau': (None, True, stats.converged),
         'effective_samples': (effective, MIN_EFFECTIVE_SAMPLES, effective >= MIN_EFFECTIVE_SAMPLES),
     }
-    return verdict(quantity, criteria, x.size, effective, stats.sem, texts)
+    return verdict(quantity, criteria, x.size, effective, ratio * abs(mean) ** exponent, texts)
 
 
 def dephasing_verdict(
@@ -272,6 +281,23 @@ def recombination_verdict(n_hopped: int, n_realisations: int, duration_fs: float
         texts['hops'] += f'; tau >= {bound / 1e6:.3g} ns ({CONFIDENCE:.0%} one-sided, zero-count rule)'
     criteria = {'hops': (n_hopped, MIN_HOPS, n_hopped >= MIN_HOPS)}
     return verdict('recombination', criteria, n_realisations, n_hopped, None, texts), bound
+
+
+def combined_verdict(quantity: str, parts: dict[str, Verdict]) -> Verdict:
+    """One verdict over several parts (the elements of an RMSF): converged when every part is; the reason names
+    the parts that are not; the smallest sample and effective sample sizes.
+    """
+    failed = [f'{name}: {part.reason}' for name, part in parts.items() if not part.converged]
+    effective = [part.effective_samples for part in parts.values() if part.effective_samples is not None]
+    return Verdict(
+        quantity,
+        not failed,
+        '; '.join(failed) if failed else f'all of {", ".join(parts)} converged',
+        min(part.n_samples for part in parts.values()),
+        min(effective) if effective else None,
+        None,
+        {name: {'converged': part.converged, 'criteria': part.criteria} for name, part in parts.items()},
+    )
 
 
 def verdict_text(stored: dict | None) -> str:

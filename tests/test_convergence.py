@@ -105,6 +105,8 @@ def test_blocking_on_the_grid_with_holes():
 
 
 def test_level_and_mean_verdicts():
+    three = level_verdict('gap', [1.0, 1.1, 1.2])
+    assert not three.converged and three.reason == '3 samples: too few for an error estimate'
     short = level_verdict('gap', ar1(12, 0.9, seed=1))
     assert not short.converged and 'SEM/sigma' in short.reason and short.n_samples == 12
     long = level_verdict('gap', ar1(20_000, 0.9, seed=1))

@@ -55,6 +55,8 @@ SPECTRAL_BINS_BELOW_CUTOFF = 10
 """Power spectra: at least this many resolution bins below the acoustic/optical boundary."""
 MIN_HOPS = 10
 """Recombination: at least this many realisations must hop (relative error of the rate ~ 1/sqrt(hops))."""
+MIN_SERIES = 4
+"""Fewer samples than this give no error estimate at all: the verdict is False without one."""
 SOKAL_WINDOW = 5.0
 """Sokal's automatic window constant c of the integrated autocorrelation time."""
 
@@ -121,7 +123,7 @@ def correlation(values, positions=None) -> Correlation:
     """Integrated autocorrelation time (Sokal window), decorrelation time and effective sample size of ``values``
     sampled at the integer grid ``positions`` (default 0, 1, ...; see the module docstring).
     """
-    x = as_series(values, min_length=4)
+    x = as_series(values, min_length=MIN_SERIES)
     n = x.size
     if np.ptp(x) == 0:
         return Correlation(n, 0.5, 0.0, 1.0, float(n))
@@ -172,12 +174,17 @@ def _min_blocks(n: int) -> int:
     return max(2, min(MIN_BLOCKS, n // 2))
 
 
+def _too_few(quantity: str, n: int) -> Verdict:
+    criteria = {'n_samples': _criterion(n, MIN_SERIES, False)}
+    return Verdict(quantity, False, f'{n} samples: too few for an error estimate', n, None, None, criteria)
+
+
 def standard_error(values, positions=None) -> tuple[float, float, bool]:
     """Standard error of the mean of a correlated series: the larger of the blocking estimate and
     ``std / sqrt(effective samples)`` (Sokal), so that a blocking analysis short of its plateau cannot
     understate it; with the effective sample size and whether the blocking plateau was reached.
     """
-    x = as_series(values, min_length=4)
+    x = as_series(values, min_length=MIN_SERIES)
     stats = series_statistics(x, 'series', max(2, min(MIN_BLOCKS, x.size // 2)), positions)
     effective = correlation(x, positions).effective_samples
     return max(stats.sem, float(x.std()) / math.sqrt(effective)), effective, stats.converged
@@ -187,7 +194,9 @@ def level_verdict(quantity: str, values, positions=None) -> Verdict:
     """Verdict on the mean and standard deviation of a level series (eV): standard error of the mean
     (:func:`standard_error`) over sigma at most :data:`MAX_SEM_OVER_SIGMA`.
     """
-    x = as_series(values, quantity, min_length=4)
+    x = as_series(values, quantity, min_length=1)
+    if x.size < MIN_SERIES:
+        return _too_few(quantity, x.size)
     sem, effective, plateau = standard_error(x, positions)
     sigma = float(x.std())
     ratio = sem / sigma if sigma > 0 else 0.0
@@ -204,7 +213,9 @@ def mean_verdict(quantity: str, values, positions=None, exponent: float = 1.0) -
     exponent 1/2, from the mean-square fluctuation): its relative standard error ``exponent x SEM / mean``
     (:func:`standard_error`) at most :data:`MAX_RELATIVE_SEM`, from at least :data:`MIN_EFFECTIVE_SAMPLES`.
     """
-    x = as_series(values, quantity, min_length=4)
+    x = as_series(values, quantity, min_length=1)
+    if x.size < MIN_SERIES:
+        return _too_few(quantity, x.size)
     sem, effective, plateau = standard_error(x, positions)
     mean = float(x.mean())
     ratio = exponent * sem / abs(mean) if mean != 0 else math.inf

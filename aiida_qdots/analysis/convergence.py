@@ -320,3 +320,10 @@ def verdict_text(stored: dict | None) -> str:
     if stored['converged']:
         return f'converged (n = {stored["n_samples"]})'
     return f'NOT converged: {stored["reason"]}'
+
+
+def verdict_tag(stored: dict | None) -> str:
+    """A short tag for figure legends and titles: ``converged``, ``NOT converged (n = 12)`` or ``no verdict``."""
+    if not stored:
+        return 'no verdict'
+    return 'converged' if stored['converged'] else f'NOT converged (n = {stored["n_samples"]})'

@@ -47,12 +47,12 @@ def collect_levels(selection: orm.List, times: orm.List, **chunks: orm.ArrayData
 @calcfunction
 def level_statistics(levels: orm.ArrayData) -> orm.Dict:
     """Mean, standard deviation (ddof=0) and block-averaged standard error (eV) of each level and the gap, with a
-    convergence verdict per series (``convergence``; :mod:`aiida_qdots.analysis.convergence`) on the time grid of
-    ``time_fs`` (exact lags when frames are missing).
+    convergence verdict per series (``convergence``; :mod:`aiida_qdots.analysis.convergence`) on the grid of the
+    frame indices (exact lags when frames are missing).
     """
     n_frames = len(levels.get_array('gap'))
     min_blocks = max(2, min(MIN_BLOCKS, n_frames // 2))
-    positions = sampling_grid(levels.get_array('time_fs'))[1] if 'time_fs' in levels.get_arraynames() else None
+    positions = sampling_grid(levels.get_array('frame_index'))[1]
     series = {name: levels.get_array(name) for name in LEVEL_ARRAYS}
     stats = {name: series_statistics(x, name, min_blocks, positions).as_dict() for name, x in series.items()}
     return orm.Dict(

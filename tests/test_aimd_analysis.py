@@ -338,7 +338,8 @@ def test_cli_analyze_trajectory_json(real_trajectory):
     result = invoke('analyze', 'trajectory', real_trajectory.pk, '--last-frames', 2000, '--json')
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {'rmsf_by_element', 'spectrum_peak_cm1', 'optical_fraction', 'node_pks'}
+    assert set(data) == {'rmsf_by_element', 'spectrum_peak_cm1', 'optical_fraction', 'convergence', 'node_pks'}
+    assert data['convergence']['spectra']['n_samples'] == 2000
     assert set(data['rmsf_by_element']) == {'Cd', 'Se', 'Cl'}
     assert all(0.1 < v < 1.0 for v in data['rmsf_by_element'].values())
     assert 0 < data['spectrum_peak_cm1'] < 400 and 0 < data['optical_fraction'] < 1
@@ -367,6 +368,7 @@ def test_cli_analyze_trajectory_text_and_errors(real_trajectory):
         'acoustic (< 100 cm^-1): ',
         'optical: ',
         'summary: PK ',
+        'spectra: NOT converged: resolution',  # 500 fs: 67 cm^-1 bins, fewer than 10 below 100 cm^-1
     ):
         assert text in result.stdout
     result = CliRunner().invoke(cli, ['analyze', 'trajectory', str(real_trajectory.pk), '--last-frames', '20000'])

@@ -222,6 +222,7 @@ def test_levels_with_missing_rows_keep_statistics_and_dephasing(real_levels, sha
     trajectory = orm.load_node(real_levels.base.attributes.get('trajectory_uuid'))
     result = invoke('import', 'levels', path, '--trajectory', trajectory.pk, '--stride', 2)
     assert result.exit_code == 0, result.output
+    assert '50 frame(s) of the stride grid have no row' in result.output
     holed = orm.load_node(int(re.search(r'PK (\d+)', result.output).group(1)))
     assert holed.get_shape('gap') == (5000 - 50,) and holed.base.attributes.get('n_missing_frames') == 50
     np.testing.assert_array_equal(holed.get_array('time_fs'), np.delete(real_levels.get_array('time_fs'), list(drop)))

@@ -35,7 +35,7 @@ def analyze():
     '--json',
     'as_json',
     is_flag=True,
-    help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, node_pks.',
+    help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, convergence, node_pks.',
 )
 @with_profile
 def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
@@ -47,6 +47,7 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
     from aiida import orm
     from aiida.engine import run_get_node
 
+    from aiida_qdots.analysis.convergence import verdict_text
     from aiida_qdots.structures.importers import load_trajectory
     from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 
@@ -65,6 +66,7 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
                     'rmsf_by_element': summary['rmsf_by_element'],
                     'spectrum_peak_cm1': summary['spectrum_peak_cm1'],
                     'optical_fraction': summary['optical_fraction'],
+                    'convergence': summary['convergence'],
                     'node_pks': {
                         'workchain': node.pk,
                         'trajectory': trajectory.pk,
@@ -94,6 +96,8 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
     click.echo(
         f'kinetic temperature: {summary["kinetic_temperature_k"]:.1f} K (velocities: {summary["velocity_source"]})'
     )
+    for name in ('rmsf', 'spectra'):
+        click.echo(f'{name}: {verdict_text(summary["convergence"][name])}')
     for name, output in outputs.items():
         echo_pk(name, output)
 

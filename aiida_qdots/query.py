@@ -172,7 +172,7 @@ def verdict_rows(table: pd.DataFrame) -> list[tuple[str, str, str, dict | None]]
 def composition_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over the configurations of each composition: one row per quantity, columns
     (composition, mean/std), e.g. Se-rich vs Cd-rich side by side."""
-    skip = {'arrangement', 'temperature_k', 'n_hopped'} | {f'{q}_n' for q in VERDICTS}
+    skip = {'arrangement', 'temperature_k', 'n_hopped', 'recombination_bound_confidence'} | {f'{q}_n' for q in VERDICTS}
     metrics = [c for c in table.select_dtypes('number') if not c.endswith('_pk') and c not in skip]
     return table.groupby('composition')[metrics].agg(['mean', 'std']).T.unstack()
 

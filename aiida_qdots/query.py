@@ -5,7 +5,9 @@ Results are found through the study's groups ``qdots/<study>/...`` and the ``qdo
 never loading nodes one by one. Every row carries the PK and UUID of each node its values came from.
 
 Units are in the column names: ``_A`` angstrom, ``_ev`` eV, ``_fs`` / ``_ps`` / ``_ns`` time, ``_mev`` meV,
-``_A2_per_K`` angstrom^2/K.
+``_A2_per_K`` angstrom^2/K. Every Study A quantity of :data:`VERDICTS` comes with ``<quantity>_converged``,
+``<quantity>_n`` (sample size) and ``<quantity>_reason`` (:mod:`aiida_qdots.analysis.convergence`; None for
+results stored before verdicts existed).
 """
 
 from __future__ import annotations
@@ -22,8 +24,38 @@ from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
 CONFIGURATION_KEYS = ('system', 'configuration', 'composition', 'ligand', 'arrangement', 'protocol', 'temperature_k')
 NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requested', 'shell_monolayers', 'protocol')
 
+VERDICTS = {
+    'rmsf': ('aimd', 'analysis__summary', 'convergence.rmsf'),
+    'spectra': ('aimd', 'analysis__summary', 'convergence.spectra'),
+    'homo': ('electronic', 'statistics', 'convergence.homo'),
+    'lumo': ('electronic', 'statistics', 'convergence.lumo'),
+    'gap': ('electronic', 'statistics', 'convergence.gap'),
+    'nac': ('namd', 'summary', 'convergence.nac'),
+    'dephasing': ('namd', 'summary', 'convergence.dephasing'),
+    'recombination': ('namd', 'summary', 'convergence.recombination'),
+}
+"""Study A quantity -> (stage, output, attribute path of its stored verdict)."""
+
+VERDICT_COLUMNS = {'converged': 'converged', 'n': 'n_samples', 'reason': 'reason'}
+"""Column suffix -> key of a stored verdict."""
+
+
+def _verdict_fields(stage: str, output: str) -> dict[str, str]:
+    """The verdict columns of the quantities stored in ``(stage, output)``."""
+    return {
+        f'{quantity}_{suffix}': f'{path}.{key}'
+        for quantity, (where, what, path) in VERDICTS.items()
+        if (where, what) == (stage, output)
+        for suffix, key in VERDICT_COLUMNS.items()
+    }
+
+
 CONFIGURATION_FIELDS = {
-    ('aimd', 'analysis__summary'): {'rmsf_mean_A': 'rmsf_mean', 'rmsf_by_element': 'rmsf_by_element'},
+    ('aimd', 'analysis__summary'): {
+        'rmsf_mean_A': 'rmsf_mean',
+        'rmsf_by_element': 'rmsf_by_element',
+        **_verdict_fields('aimd', 'analysis__summary'),
+    },
     ('electronic', 'statistics'): {
         'homo_mean_ev': 'homo.mean_ev',
         'homo_std_ev': 'homo.std_ev',
@@ -33,6 +65,7 @@ CONFIGURATION_FIELDS = {
         'gap_std_ev': 'gap.std_ev',
         'gap_sem_ev': 'gap.sem_ev',
         'n_level_frames': 'n_frames',
+        **_verdict_fields('electronic', 'statistics'),
     },
     ('namd', 'summary'): {
         'mean_abs_nac_mev': 'mean_abs_nac_mev',
@@ -40,9 +73,13 @@ CONFIGURATION_FIELDS = {
         'dephasing_convention': 'decoherence_convention',
         'recombination_ns': 'recombination_tau_ns',
         'recombination_ci_ns': 'recombination_ci_ns',
+        'recombination_lower_bound_ns': 'recombination_lower_bound_ns',
+        'recombination_bound_confidence': 'lower_bound_confidence',
+        'n_hopped': 'n_hopped',
+        **_verdict_fields('namd', 'summary'),
     },
 }
-"""(stage, output) -> {column: attribute path} of the per-configuration table."""
+"""(stage, output) -> {column: attribute path} of the per-configuration table, verdict columns included."""
 
 NANOCRYSTAL_FIELDS = {
     ('phonons', 'msd_slope'): {'du2_dT_A2_per_K': MSD_SLOPE_KEY, 'du2_dT_stderr_A2_per_K': MSD_SLOPE_STDERR_KEY},
@@ -116,10 +153,26 @@ def configuration_table(study: str) -> pd.DataFrame:
     return pd.concat([frame, per_element], axis=1)
 
 
+def verdict_rows(table: pd.DataFrame) -> list[tuple[str, str, str, dict | None]]:
+    """(system, configuration, quantity, verdict) for every Study A quantity of the configurations ``table``
+    (:func:`configuration_table`); the verdict has the stored keys ``converged``, ``n_samples``, ``reason``, or is
+    None where the result is missing or was stored without one.
+    """
+    rows = []
+    for record in table.to_dict('records'):
+        for quantity in VERDICTS:
+            values = {key: record.get(f'{quantity}_{suffix}') for suffix, key in VERDICT_COLUMNS.items()}
+            known = values['converged'] is not None and pd.notna(values['converged'])
+            if known:
+                values['converged'] = bool(values['converged'])
+            rows.append((record['system'], record['configuration'], quantity, values if known else None))
+    return rows
+
+
 def composition_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over the configurations of each composition: one row per quantity, columns
     (composition, mean/std), e.g. Se-rich vs Cd-rich side by side."""
-    skip = {'arrangement', 'temperature_k'}
+    skip = {'arrangement', 'temperature_k', 'n_hopped', 'recombination_bound_confidence'} | {f'{q}_n' for q in VERDICTS}
     metrics = [c for c in table.select_dtypes('number') if not c.endswith('_pk') and c not in skip]
     return table.groupby('composition')[metrics].agg(['mean', 'std']).T.unstack()
 

@@ -120,6 +120,9 @@ def test_workchain_on_imported_real_trajectory(real_trajectory, real_analysis, s
     assert summary['acoustic_cutoff_cm1'] == 120.0 and summary['velocity_source'] == 'central differences of positions'
     assert summary['units']['rmsf_by_element'] == 'angstrom' and summary['units']['spectrum_peak_cm1'] == 'cm^-1'
     assert 'normalisation' in summary['conventions'] and 'alignment' in summary['conventions']
+    # the 10 ps window of 1 fs frames: RMSF and spectra converged (resolution ~0.8 cm^-1, 150 bins below 120 cm^-1)
+    assert summary['n_frames'] == LAST_FRAMES and summary['convergence']['rmsf']['converged']
+    assert summary['convergence']['spectra']['converged'], summary['convergence']['spectra']['reason']
     print(
         'workchain summary:',
         {
@@ -146,13 +149,20 @@ def test_output_nodes_arrays_and_attributes(real_analysis):
         'elements',
         'rmsf_by_element',
         'rmsf_by_element_std',
+        'msd_by_element',
     }
     assert rmsf.get_array('rmsf').shape == (67,) and rmsf.get_array('mean_structure').shape == (67, 3)
+    assert rmsf.get_array('msd_by_element').shape == (LAST_FRAMES, 3)
     assert rmsf.get_array('elements').tolist() == ['Cd', 'Se', 'Cl']
     attributes = rmsf.base.attributes.all
     assert attributes['units']['rmsf'] == 'angstrom' and attributes['units']['masses'] == 'amu'
     assert attributes['kabsch_converged'] and attributes['residual_rotation_deg'] < 1e-3
     assert attributes['mass_weighted_fit'] and attributes['window']['n_frames'] == LAST_FRAMES
+    assert set(attributes['convergence_by_element']) == {'Cd', 'Se', 'Cl'}
+    assert attributes['convergence']['n_samples'] == LAST_FRAMES
+    assert attributes['convergence']['converged'] == all(
+        v['converged'] for v in attributes['convergence_by_element'].values()
+    )
     assert set(spectra.get_arraynames()) == {
         'frequency_cm1',
         'total',
@@ -328,7 +338,8 @@ def test_cli_analyze_trajectory_json(real_trajectory):
     result = invoke('analyze', 'trajectory', real_trajectory.pk, '--last-frames', 2000, '--json')
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {'rmsf_by_element', 'spectrum_peak_cm1', 'optical_fraction', 'node_pks'}
+    assert set(data) == {'rmsf_by_element', 'spectrum_peak_cm1', 'optical_fraction', 'convergence', 'node_pks'}
+    assert data['convergence']['spectra']['n_samples'] == 2000
     assert set(data['rmsf_by_element']) == {'Cd', 'Se', 'Cl'}
     assert all(0.1 < v < 1.0 for v in data['rmsf_by_element'].values())
     assert 0 < data['spectrum_peak_cm1'] < 400 and 0 < data['optical_fraction'] < 1
@@ -357,6 +368,7 @@ def test_cli_analyze_trajectory_text_and_errors(real_trajectory):
         'acoustic (< 100 cm^-1): ',
         'optical: ',
         'summary: PK ',
+        'spectra: NOT converged: resolution',  # 500 fs: 67 cm^-1 bins, fewer than 10 below 100 cm^-1
     ):
         assert text in result.stdout
     result = CliRunner().invoke(cli, ['analyze', 'trajectory', str(real_trajectory.pk), '--last-frames', '20000'])

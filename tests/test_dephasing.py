@@ -190,3 +190,21 @@ def test_coarse_sampling_is_flagged(shared_data_dir):
     gap = real_gap(shared_data_dir, LEVELS_20FS, 10)['gap']
     result = dephasing_analysis(gap, 20.0)
     assert not result.resolved and result.n_fit_points < 5
+
+
+def test_missing_rows_use_exact_time_lags():
+    """A 100 fs oscillation of the gap sampled every 2 fs with 10 % of the rows missing: on the grid of the frame
+    times the autocorrelation and dephasing times match the full series; read as evenly spaced rows they do not.
+    """
+    dt, n = 2.0, 4000
+    gap = 1.7 + 0.05 * np.cos(2 * np.pi * dt * np.arange(n) / 100.0)
+    keep = np.sort(np.random.default_rng(0).choice(n, n - n // 10, replace=False))
+    full = dephasing_analysis(gap, dt, max_lag_fs=200.0)
+    exact = dephasing_analysis(gap[keep], dt, max_lag_fs=200.0, positions=keep)
+    naive = dephasing_analysis(gap[keep], dt, max_lag_fs=200.0)
+    assert np.abs(exact.acf - full.acf).max() < 0.01 * full.acf[0]
+    assert np.abs(naive.acf - full.acf).max() > 0.5 * full.acf[0]
+    for name in ('gaussian_cumulant', 'one_over_e'):
+        assert exact.times_fs[name] == pytest.approx(full.times_fs[name], rel=0.01)
+        assert naive.times_fs[name] != pytest.approx(full.times_fs[name], rel=0.05)
+    assert exact.n_interpolated_lags == 0 and exact.duration_fs == full.duration_fs

@@ -168,11 +168,22 @@ def test_cli_analyze_levels_text_and_json(real_levels):
         assert re.search(rf'^{label}\s+mean\s+-?\d+\.\d+ eV\s+std \d+\.\d+ eV', result.output, re.M), result.output
     for name in CONVENTION_NAMES:
         assert re.search(rf'^\s+{name}\s+\d+\.\d+', result.output, re.M), result.output
+    assert re.search(r'^  dephasing: (converged|NOT converged: )', result.output, re.M), result.output
 
     result = invoke('analyze', 'levels', real_levels.uuid, '--json')
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {'homo_std_ev', 'lumo_std_ev', 'gap_mean_ev', 'gap_std_ev', 'dephasing_fs', 'node_pks'}
+    assert set(data) == {
+        'homo_std_ev',
+        'lumo_std_ev',
+        'gap_mean_ev',
+        'gap_std_ev',
+        'dephasing_fs',
+        'convergence',
+        'node_pks',
+    }
+    assert set(data['convergence']) == {'homo', 'lumo', 'gap', 'dephasing'}
+    assert data['convergence']['gap']['n_samples'] == real_levels.get_shape('gap')[0]
     assert set(data['dephasing_fs']) == CONVENTION_NAMES
     gap = real_levels.get_array('gap')
     assert data['gap_mean_ev'] == pytest.approx(gap.mean()) and data['gap_std_ev'] == pytest.approx(gap.std())
@@ -197,3 +208,33 @@ def test_cli_analyze_levels_errors(real_levels):
         assert 'Traceback' not in result.output
     with pytest.raises(QdotsInputError, match='homo'):
         load_levels(orm.ArrayData().store())
+
+
+def test_levels_with_missing_rows_keep_statistics_and_dephasing(real_levels, shared_data_dir, tmp_path):
+    """Issue 15, item 5: 1 % of the rows of the real Cl levels removed at random, imported through the CLI (time grid
+    from the frame labels): every statistic and the dephasing time stay within 1 % of the full file's.
+    """
+    lines = (shared_data_dir / 'Cl_QD_elec_1-10k.csv').read_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    drop = set(np.random.default_rng(15).choice(len(rows), len(rows) // 100, replace=False).tolist())
+    path = tmp_path / 'holes.csv'
+    path.write_text(header + ''.join(row for k, row in enumerate(rows) if k not in drop))
+    trajectory = orm.load_node(real_levels.base.attributes.get('trajectory_uuid'))
+    result = invoke('import', 'levels', path, '--trajectory', trajectory.pk, '--stride', 2)
+    assert result.exit_code == 0, result.output
+    assert '50 frame(s) of the stride grid have no row' in result.output
+    holed = orm.load_node(int(re.search(r'PK (\d+)', result.output).group(1)))
+    assert holed.get_shape('gap') == (5000 - 50,) and holed.base.attributes.get('n_missing_frames') == 50
+    np.testing.assert_array_equal(holed.get_array('time_fs'), np.delete(real_levels.get_array('time_fs'), list(drop)))
+
+    full = run_get_node(analyze_levels, levels=real_levels, parameters=orm.Dict({}))[0]['summary'].get_dict()
+    part = run_get_node(analyze_levels, levels=holed, parameters=orm.Dict({}))[0]['summary'].get_dict()
+    assert part['window']['n_missing_frames'] == 50 and part['window']['duration_fs'] == full['window']['duration_fs']
+    for name in ('homo', 'lumo', 'gap'):
+        for key in ('mean_ev', 'std_ev'):
+            assert part[f'{name}_{key}'] == pytest.approx(full[f'{name}_{key}'], rel=0.01)
+    for name in ('gaussian_cumulant', 'pyxaid_gaussian', 'one_over_e'):
+        assert part['dephasing_fs'][name] == pytest.approx(full['dephasing_fs'][name], rel=0.01)
+    assert part['n_interpolated_lags'] == 0 and part['n_fit_points'] == full['n_fit_points']
+    assert part['gap_decorrelation_fs'] == pytest.approx(full['gap_decorrelation_fs'], rel=0.05)
+    assert part['convergence']['dephasing']['converged'] == full['convergence']['dephasing']['converged']

@@ -5,6 +5,7 @@ import pytest
 from aimd_reference import LAST_FRAMES, parsed_trajectory
 from scipy.spatial.transform import Rotation
 
+from aiida_qdots.analysis.convergence import mean_verdict
 from aiida_qdots.analysis.fluctuations import (
     align_to_mean,
     apply_alignment,
@@ -195,3 +196,22 @@ def test_real_cd28se17cl22_rmsf(real_window):
     assert int(np.argmax(result.rmsf)) == 65 and symbols[65] == 'Cl'
     unweighted = rmsf(positions, symbols, mass_weighted=False).rmsf_by_element
     assert unweighted['Cl'] > unweighted['Cd'] > unweighted['Se']
+
+
+def test_per_frame_msd_averages_to_the_rmsf_and_judges_the_window(real_window):
+    """The per-frame mean-square fluctuation averages to the mean squared per-atom RMSF (exactly); on the real
+    Cd28Se17Cl22 AIMD the 10 ps window is converged and a 60 fs one (the fast protocol's) is not.
+    """
+    positions, symbols = real_window
+    result = rmsf(positions, symbols)
+    for element, series in result.msd_by_element.items():
+        atoms = [k for k, s in enumerate(symbols) if s == element]
+        assert series.shape == (LAST_FRAMES,)
+        assert series.mean() == pytest.approx(np.mean(result.rmsf[atoms] ** 2), rel=1e-12)
+    long = {e: mean_verdict(e, x, exponent=0.5) for e, x in result.msd_by_element.items()}
+    print({e: v.reason for e, v in long.items()})
+    assert all(v.converged for v in long.values())
+    short = rmsf(positions[:60], symbols)
+    verdicts = {e: mean_verdict(e, x, exponent=0.5) for e, x in short.msd_by_element.items()}
+    print({e: v.reason for e, v in verdicts.items()})
+    assert not any(v.converged for v in verdicts.values())

@@ -126,3 +126,12 @@ def test_levels_csv_units_and_byte_order_mark():
         parse_levels_csv(text.replace('LUMO (eV)', 'LUMO (meV)').encode(), 'x.csv', stride=2)
     with pytest.raises(TrajectoryFormatError, match=r'x\.csv: not a UTF-8 text file'):
         parse_levels_csv(b'\xff\xfe' + text.encode('utf-16-le'), 'x.csv', stride=2)
+
+
+def test_levels_csv_with_missing_rows():
+    """Missing frames leave holes in the grid of the labels; the frame numbers carry the true times."""
+    text = 'Files,HOMO,LUMO\n' + ''.join(f'st{n},-5.0,-3.{n}\n' for n in (1, 3, 9, 11))
+    levels = parse_levels_csv(text.encode(), 'x.csv', stride=2)
+    assert levels.frame_numbers.tolist() == [1, 3, 9, 11] and levels.n_missing == 2 and levels.n_rows == 4
+    with pytest.raises(TrajectoryFormatError, match="frame 'st10' follows 'st3', but with stride 2 it should be 'st5'"):
+        parse_levels_csv(text.replace('st9', 'st10').encode(), 'x.csv', stride=2)

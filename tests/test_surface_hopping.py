@@ -302,3 +302,35 @@ def test_input_checks():
     with pytest.raises(ValueError, match='shape'):
         sh.fssh(energies, nacs[:-1], 1.0, n_steps=5)
     assert sh.initial_intervals(19, 4).tolist() == [0, 4, 9, 14]
+
+
+def rotating_overlaps(n_frames, angle):
+    """Overlaps <i(t)|j(t+1)> of two orbitals rotating by ``angle`` (rad) per step: d_01 = angle / dt."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.broadcast_to(np.array([[c, s], [-s, c]]), (n_frames - 1, 2, 2)).copy()
+
+
+@pytest.mark.parametrize('angle', [0.0, 0.2])
+def test_recombination_summary_carries_verdicts_and_the_zero_hop_bound(angle):
+    """Without coupling no realisation hops: the summary gives the zero-count lower bound N T / ln 20 (95 %)
+    instead of an empty time; with strong coupling enough realisations hop for a converged verdict.
+    """
+    from aiida_qdots.analysis.convergence import MIN_HOPS
+    from aiida_qdots.analysis.recombination import recombination_analysis
+
+    n_frames, duration = 400, 2000.0
+    gap = 1.7 + ou_noise(n_frames, 1.0, 0.05, 5.0, seed=1)
+    energies = np.stack([np.full(n_frames, -5.0), -5.0 + gap], axis=1)
+    parameters = {'timestep_fs': 1.0, 'duration_fs': duration, 'n_realisations': 50, 'initial_frames': 4}
+    summary, _ = recombination_analysis(energies, rotating_overlaps(n_frames, angle), 0, parameters)
+    verdicts = summary['convergence']
+    assert set(verdicts) == {'nac', 'dephasing', 'recombination'} and summary['n_realisations_total'] == 200
+    assert summary['n_nac_samples'] == n_frames - 1 and verdicts['nac']['n_samples'] == n_frames - 1
+    if angle == 0.0:
+        assert summary['n_hopped'] == 0 and summary['recombination_tau_ns'] is None
+        assert summary['recombination_lower_bound_ns'] == pytest.approx(200 * duration / math.log(20) / 1e6)
+        assert summary['lower_bound_confidence'] == 0.95 and not verdicts['recombination']['converged']
+        assert 'tau >= ' in verdicts['recombination']['reason']
+    else:
+        assert summary['n_hopped'] >= MIN_HOPS and verdicts['recombination']['converged']
+        assert summary['recombination_lower_bound_ns'] is None and summary['recombination_tau_ns'] > 0

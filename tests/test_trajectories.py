@@ -381,11 +381,13 @@ def test_levels_without_labels_or_gap():
             r"row 3 \(line 4\), column 'LUMO \(eV\)': LUMO -3.5 eV is not above HOMO -3 eV",
         ),
         (
-            levels_csv([1, 3, 7, 9]),
+            levels_csv([1, 3, 6, 8]),  # missing frames are legal (st7 after st3), frames off the stride grid are not
             2,
             None,
-            r"row 3 \(line 4\), column 'Files': frame 'st7' follows 'st3', but with stride 2 it should be 'st5'",
+            r"row 3 \(line 4\), column 'Files': frame 'st6' follows 'st3', but with stride 2 it should be 'st5'",
         ),
+        (levels_csv([1, 3, 3]), 2, None, r"row 3 \(line 4\), column 'Files': frame 'st3' repeats the frame of the row"),
+        (levels_csv([1, 5, 3]), 2, None, r"row 3 \(line 4\), column 'Files': frame 'st3' comes after 'st5'"),
         (levels_csv([1, 3]), 2, 10001, r"row 1, column 'Files': first frame is 'st1' but first_frame=10001"),
         (levels_csv([1, 3]).replace('st3', 'last'), 2, None, r"row 2 \(line 3\), column 'Files': label 'last' does"),
         (levels_csv([1, 3]).replace('1.6', '1.7', 1), 2, None, r"row 1 \(line 2\), column 'Bandgap \(eV\)': 1.7 eV"),
@@ -414,6 +416,9 @@ def test_levels_frames_outside_trajectory():
     with pytest.raises(
         QdotsInputError,
         match=r"row 3: frame 'st15' is trajectory frame 4, the previous row frame 3: "
-        r'not 2 \(the stride\) frames apart',
+        r'not 2 frames apart as their labels are',
     ):
         levels_frame_indices(parsed, 5, ['st9', 'st11', 'st12', 'st13', 'st15'])
+    # a missing row: the trajectory frames are as far apart as the labels
+    holed = parse_levels_csv(levels_csv([11, 15]).encode(), 'x.csv', 2)
+    assert levels_frame_indices(holed, 5, ['st11', 'st12', 'st13', 'st14', 'st15']).tolist() == [0, 4]

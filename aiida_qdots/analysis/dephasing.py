@@ -28,6 +28,13 @@ Conventions (energies in eV, times in fs, hbar = :data:`~aiida_qdots.common.unit
   The fits use the lags ``0 <= t <= t_fit``, where ``t_fit`` is the first lag with ``D <= fit_floor`` (1e-2 by
   default; all lags when D never gets there), or ``t <= fit_max_fs`` when that is given. A fit on fewer than
   :data:`MIN_FIT_POINTS` lags is flagged ``resolved = False``: the gap was sampled too coarsely for its decay.
+* **Missing frames:** a gap series with holes is given with its integer grid ``positions`` (from the frame
+  times, :func:`~aiida_qdots.analysis.electronic.sampling_grid`); C(k dt) then averages the pairs exactly k grid
+  steps apart (:func:`~aiida_qdots.analysis.electronic.lag_autocorrelation`), so the cumulant integrates the
+  correlation over the true times. Only a lag without any pair is interpolated linearly between its neighbours;
+  their number is reported (``n_interpolated_lags``).
+* **Verdict** (:func:`~aiida_qdots.analysis.convergence.dephasing_verdict`): fit points, decay within the lags and
+  the window against the gap's decorrelation time.
 
 Analytic reference (used by the tests): for Gaussian noise with ``C(t) = sigma^2 exp(-|t|/tau_c)`` (Kubo),
 ``g(t) = (sigma tau_c / hbar)^2 (t/tau_c - 1 + exp(-t/tau_c))`` (:func:`kubo_cumulant`): Gaussian with
@@ -41,10 +48,10 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import fft as sfft
 from scipy.optimize import curve_fit
 
-from aiida_qdots.analysis.electronic import as_series
+from aiida_qdots.analysis.convergence import MIN_FIT_POINTS, Verdict, correlation, dephasing_verdict
+from aiida_qdots.analysis.electronic import as_series, lag_autocorrelation
 from aiida_qdots.common.units import HBAR_EV_FS
 
 PAPER_CONVENTION = 'gaussian_cumulant'
@@ -71,8 +78,6 @@ MODELS = {
 ESTIMATORS = ('biased', 'unbiased')
 FIT_FLOOR = 1e-2
 """Default: the fits stop at the first lag where D(t) has fallen to this value."""
-MIN_FIT_POINTS = 5
-"""Fewer fitted lags than this flag the dephasing as not resolved by the sampling."""
 LIBRA_FACTOR = math.sqrt(12.0 / 5.0)
 
 
@@ -104,6 +109,10 @@ class DephasingResult:
     n_fit_points: int
     resolved: bool
     decayed: bool
+    duration_fs: float
+    n_interpolated_lags: int
+    decorrelation_fs: float | None
+    convergence: Verdict
 
     @property
     def paper_time_fs(self) -> float | None:
@@ -111,24 +120,15 @@ class DephasingResult:
         return self.times_fs[PAPER_CONVENTION]
 
 
-def autocorrelation(values, n_lags: int | None = None, estimator: str = 'biased') -> np.ndarray:
+def autocorrelation(values, n_lags: int | None = None, estimator: str = 'biased', positions=None) -> np.ndarray:
     """Unnormalised autocorrelation (units of ``values`` squared) of the fluctuations of ``values`` at lags
-    0 .. n_lags - 1 (default: all N lags), by zero-padded FFT; ``estimator`` ``biased`` (1/N) or ``unbiased``
-    (1/(N - k)).
+    0 .. n_lags - 1 grid steps (default: all), by zero-padded FFT; ``estimator`` ``biased`` (1/N) or ``unbiased``
+    (1/(N - k)); ``positions``: integer grid points of a series with holes (module docstring). Lags without a
+    pair of samples are NaN.
     """
-    x = as_series(values)
     if estimator not in ESTIMATORS:
         raise ValueError(f'estimator must be one of {list(ESTIMATORS)}, got {estimator!r}')
-    n = x.size
-    n_lags = n if n_lags is None else int(n_lags)
-    if not 1 <= n_lags <= n:
-        raise ValueError(f'n_lags must be between 1 and the series length {n}, got {n_lags}')
-    dx = x - x.mean()
-    size = sfft.next_fast_len(n + n_lags - 1, real=True)
-    spectrum = sfft.rfft(dx, size)
-    acf = sfft.irfft(spectrum * np.conj(spectrum), size)[:n_lags]
-    norm = n if estimator == 'biased' else n - np.arange(n_lags)
-    return acf / norm
+    return lag_autocorrelation(values, positions, n_lags, estimator)[0]
 
 
 def cumulant(acf, dt_fs: float) -> np.ndarray:
@@ -218,16 +218,23 @@ def dephasing_analysis(
     estimator: str = 'biased',
     fit_floor: float = FIT_FLOOR,
     fit_max_fs: float | None = None,
+    positions=None,
 ) -> DephasingResult:
     """Autocorrelation, cumulant, dephasing function and decay times (every convention) of the gap series ``gap``
-    (eV) sampled every ``dt_fs`` fs; lags up to ``max_lag_fs`` (default: half the series).
+    (eV) sampled every ``dt_fs`` fs, or at the integer grid ``positions`` of step ``dt_fs`` when frames are
+    missing; lags up to ``max_lag_fs`` (default: half the window).
     """
     x = as_series(gap, 'gap', min_length=4)
     dt = _positive(dt_fs, 'dt_fs')
-    n_lags = x.size // 2 if max_lag_fs is None else math.floor(_positive(max_lag_fs, 'max_lag_fs') / dt + 1e-9) + 1
-    if not 2 <= n_lags <= x.size:
-        raise ValueError(f'max_lag_fs={max_lag_fs} gives {n_lags} lags; the series allows 2..{x.size}')
-    acf = autocorrelation(x, n_lags, estimator)
+    length = x.size if positions is None else int(positions[-1] - positions[0]) + 1
+    n_lags = length // 2 if max_lag_fs is None else math.floor(_positive(max_lag_fs, 'max_lag_fs') / dt + 1e-9) + 1
+    if not 2 <= n_lags <= length:
+        raise ValueError(f'max_lag_fs={max_lag_fs} gives {n_lags} lags; the series allows 2..{length}')
+    acf = autocorrelation(x, n_lags, estimator, positions)
+    missing = ~np.isfinite(acf)
+    if missing.any():
+        lags = np.arange(n_lags)
+        acf = np.interp(lags, lags[~missing], acf[~missing])
     g = cumulant(acf, dt)
     d = np.exp(-g)
     t = dt * np.arange(n_lags)
@@ -251,6 +258,13 @@ def dephasing_analysis(
     times['one_over_e'] = one_e
     times['gaussian_short_time'] = gaussian_short_time_tau(sigma) if sigma > 0 else None
     times['libra_sigma'] = libra_tau(sigma) if sigma > 0 else None
+    duration = dt * (length - 1)
+    gap_correlation = correlation(x, positions)
+    decorrelation = None if gap_correlation.decorrelation_steps is None else gap_correlation.decorrelation_steps * dt
+    resolved, decayed = bool(mask.sum() >= MIN_FIT_POINTS), bool(d[-1] <= fit_floor)
+    verdict = dephasing_verdict(
+        int(mask.sum()), decayed, duration, decorrelation, x.size, gap_correlation.effective_samples
+    )
     return DephasingResult(
         time_fs=t,
         acf=acf,
@@ -267,8 +281,12 @@ def dephasing_analysis(
         fit_floor=float(fit_floor),
         fit_window_fs=float(t[mask][-1]),
         n_fit_points=int(mask.sum()),
-        resolved=bool(mask.sum() >= MIN_FIT_POINTS),
-        decayed=bool(d[-1] <= fit_floor),
+        resolved=resolved,
+        decayed=decayed,
+        duration_fs=duration,
+        n_interpolated_lags=int(missing.sum()),
+        decorrelation_fs=decorrelation,
+        convergence=verdict,
     )
 
 

@@ -9,6 +9,9 @@ Conventions (lengths in angstrom, masses in amu):
   to the new mean until the root-mean-square change of the mean over atoms is below ``tolerance``.
 * ``RMSF_n = sqrt(<|x_n(t) - <x_n>|^2>_t)`` over the aligned frames, ``<x_n>`` being the converged mean
   structure; the per-element value is the arithmetic mean of the per-atom RMSF over that element's atoms.
+* ``msd_by_element[e](t)``: the mean over the element's atoms of ``|x_n(t) - <x_n>|^2`` in each frame (angstrom^2);
+  its time average is the element's mean-square fluctuation, and its blocking error says whether the window has
+  sampled the motion (:func:`aiida_qdots.analysis.convergence.mean_verdict`).
 
 Memory stays bounded: frames are processed in chunks of about :data:`CHUNK_VALUES` numbers, and no aligned
 copy of the trajectory is kept (:func:`apply_alignment` makes one on request).
@@ -49,7 +52,8 @@ class RmsfResult:
     ``elements`` in order of first appearance; ``rmsf_by_element`` / ``rmsf_by_element_std``: mean and
     standard deviation over the element's atoms of the per-atom RMSF. ``residual_rotation_deg`` and
     ``residual_translation`` are the largest rigid-body motion (degrees, angstrom) a further Kabsch fit would
-    still remove from any aligned frame (see :func:`rigid_body_residual`).
+    still remove from any aligned frame (see :func:`rigid_body_residual`); ``msd_by_element`` (T,) per element the
+    per-frame mean-square fluctuation (angstrom^2, module docstring).
     """
 
     rmsf: np.ndarray
@@ -66,6 +70,7 @@ class RmsfResult:
     mass_weighted: bool
     residual_rotation_deg: float
     residual_translation: float
+    msd_by_element: dict[str, np.ndarray]
 
 
 def atomic_masses(symbols: list[str] | np.ndarray) -> np.ndarray:
@@ -231,15 +236,19 @@ def rmsf(
     masses = atomic_masses(symbols) if masses is None else np.asarray(masses, dtype=float)
     alignment = align_to_mean(positions, masses if mass_weighted else None, tolerance, max_iterations)
     mean = alignment.mean_structure
+    groups = element_indices(symbols)
     squared = np.zeros(n_atoms)
+    per_frame = {e: np.empty(n_frames) for e in groups}
     worst_angle = worst_offset = 0.0
     for sl in frame_chunks(n_frames, n_atoms):
         aligned = np.matmul(positions[sl] - alignment.centres[sl, None, :], alignment.rotations[sl])
-        squared += np.sum((aligned - mean) ** 2, axis=(0, 2))
+        frame_squared = np.sum((aligned - mean) ** 2, axis=2)
+        squared += frame_squared.sum(axis=0)
+        for e, i in groups.items():
+            per_frame[e][sl] = frame_squared[:, i].mean(axis=1)
         angle, offset = rigid_body_residual(aligned, mean, alignment.weights)
         worst_angle, worst_offset = max(worst_angle, angle), max(worst_offset, offset)
     per_atom = np.sqrt(squared / n_frames)
-    groups = element_indices(symbols)
     return RmsfResult(
         rmsf=per_atom,
         mean_structure=mean,
@@ -255,6 +264,7 @@ def rmsf(
         mass_weighted=mass_weighted,
         residual_rotation_deg=worst_angle,
         residual_translation=worst_offset,
+        msd_by_element=per_frame,
     )
 
 

@@ -17,6 +17,7 @@ import pathlib
 
 import numpy as np
 
+from aiida_qdots.analysis.convergence import CONFIDENCE, THRESHOLDS, mean_verdict, recombination_verdict
 from aiida_qdots.analysis.dephasing import PAPER_CONVENTION, dephasing_analysis, pair_dephasing_times
 from aiida_qdots.analysis.nac import nac_energy, nacs_from_overlaps
 from aiida_qdots.analysis.surface_hopping import check_population_conservation, dish, fit_recombination, two_state_model
@@ -40,7 +41,9 @@ def recombination_analysis(
     gap in ``parameters['convention']`` (default the paper's Gaussian cumulant fit). DISH runs
     ``n_realisations`` from each of ``initial_frames`` start intervals for ``duration_fs``, iterating the
     Hamiltonian modulo its length. ``parameters`` also takes ``temperature_k`` (300), ``seed`` (0) and
-    ``n_bootstrap`` (500). Returns (JSON-able summary, arrays).
+    ``n_bootstrap`` (500). Returns (JSON-able summary, arrays). The summary carries a verdict per quantity
+    (``convergence``: mean |NAC|, dephasing, recombination; :mod:`aiida_qdots.analysis.convergence`) and, when no
+    realisation hopped, ``recombination_lower_bound_ns`` at ``lower_bound_confidence`` (the zero-count rule).
     """
     missing = [key for key in REQUIRED_PARAMETERS if key not in parameters]
     if missing:
@@ -67,6 +70,8 @@ def recombination_analysis(
     )
     conservation = check_population_conservation(run)
     fit = fit_recombination(run, n_bootstrap=int(parameters.get('n_bootstrap', 500)))
+    n_hopped = int(np.count_nonzero(run.n_hops))
+    recombination, lower_bound_fs = recombination_verdict(n_hopped, run.n_realisations, run.n_steps * run.dt_fs)
     summary = {
         'mean_abs_nac_mev': float(nac_energy(np.abs(nac_hl), unit='mev').mean()),
         'nac_convention': NAC_CONVENTION,
@@ -85,6 +90,17 @@ def recombination_analysis(
         'duration_fs': float(parameters['duration_fs']),
         'population_conservation': conservation,
         'min_diagonal_overlap': result.min_diagonal_overlap,
+        'n_nac_samples': int(nac_hl.size),
+        'n_hopped': n_hopped,
+        'n_realisations_total': run.n_realisations,
+        'recombination_lower_bound_ns': None if lower_bound_fs is None else lower_bound_fs / 1e6,
+        'lower_bound_confidence': CONFIDENCE if lower_bound_fs is not None else None,
+        'convergence': {
+            'nac': mean_verdict('mean |NAC|', np.abs(nac_hl)).as_dict(),
+            'dephasing': dephasing.convergence.as_dict(),
+            'recombination': recombination.as_dict(),
+        },
+        'thresholds': dict(THRESHOLDS),
         'units': {'nac': 'meV', 'time': 'fs (recombination in ns)', 'energy': 'eV'},
     }
     arrays = {

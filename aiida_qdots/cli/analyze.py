@@ -35,7 +35,7 @@ def analyze():
     '--json',
     'as_json',
     is_flag=True,
-    help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, node_pks.',
+    help='Print one JSON object: rmsf_by_element (A), spectrum_peak_cm1, optical_fraction, convergence, node_pks.',
 )
 @with_profile
 def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
@@ -47,6 +47,7 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
     from aiida import orm
     from aiida.engine import run_get_node
 
+    from aiida_qdots.analysis.convergence import verdict_text
     from aiida_qdots.structures.importers import load_trajectory
     from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 
@@ -65,6 +66,7 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
                     'rmsf_by_element': summary['rmsf_by_element'],
                     'spectrum_peak_cm1': summary['spectrum_peak_cm1'],
                     'optical_fraction': summary['optical_fraction'],
+                    'convergence': summary['convergence'],
                     'node_pks': {
                         'workchain': node.pk,
                         'trajectory': trajectory.pk,
@@ -94,6 +96,8 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
     click.echo(
         f'kinetic temperature: {summary["kinetic_temperature_k"]:.1f} K (velocities: {summary["velocity_source"]})'
     )
+    for name in ('rmsf', 'spectra'):
+        click.echo(f'{name}: {verdict_text(summary["convergence"][name])}')
     for name, output in outputs.items():
         echo_pk(name, output)
 
@@ -118,7 +122,7 @@ def analyze_trajectory(trajectory, last_frames, acoustic_cutoff, as_json):
     'as_json',
     is_flag=True,
     help='Print one JSON object: homo_std_ev, lumo_std_ev, gap_mean_ev, gap_std_ev, dephasing_fs '
-    "(convention -> fs; gaussian_cumulant is the paper's form), node_pks.",
+    "(convention -> fs; gaussian_cumulant is the paper's form), convergence (verdict per quantity), node_pks.",
 )
 @with_profile
 def analyze_levels_command(levels, last_frames, max_lag_fs, as_json):
@@ -130,6 +134,7 @@ def analyze_levels_command(levels, last_frames, max_lag_fs, as_json):
     from aiida import orm
     from aiida.engine import run_get_node
 
+    from aiida_qdots.analysis.convergence import verdict_text
     from aiida_qdots.functions.levels import (
         analyze_levels,
         check_levels,
@@ -160,6 +165,7 @@ def analyze_levels_command(levels, last_frames, max_lag_fs, as_json):
                     'gap_mean_ev': summary['gap_mean_ev'],
                     'gap_std_ev': summary['gap_std_ev'],
                     'dephasing_fs': summary['dephasing_fs'],
+                    'convergence': summary['convergence'],
                     'node_pks': node_pks,
                 }
             )
@@ -169,7 +175,9 @@ def analyze_levels_command(levels, last_frames, max_lag_fs, as_json):
     window = summary['window']
     click.echo(
         f'levels PK {levels.pk}: {window["n_frames"]} frames {window["timestep_fs"]:g} fs apart '
-        f'(rows {window["start_row"]}..{window["stop_row"] - 1}, {window["duration_fs"]:g} fs)'
+        f'(rows {window["start_row"]}..{window["stop_row"] - 1}, {window["duration_fs"]:g} fs'
+        + (f', {window["n_missing_frames"]} frames missing' if window['n_missing_frames'] else '')
+        + ')'
     )
     for name, label in (('homo', 'HOMO'), ('lumo', 'LUMO'), ('gap', 'gap')):
         stats = summary['statistics'][name]
@@ -178,10 +186,12 @@ def analyze_levels_command(levels, last_frames, max_lag_fs, as_json):
             f'(s.e.m. {stats["sem_ev"]:.4f} eV, blocks of {stats["sem_block_size"]} frames'
             f'{"" if stats["sem_converged"] else ", no plateau"})'
         )
+        click.echo(f'      {verdict_text(summary["convergence"][name])}')
     click.echo(f'dephasing time of the gap (fs; paper: {summary["paper_convention"]}):')
     for name, value in summary['dephasing_fs'].items():
         shown = 'n/a' if value is None else f'{value:8.2f}'
         click.echo(f'  {name:<21} {shown}   {summary["conventions"][name]}')
+    click.echo(f'  dephasing: {verdict_text(summary["convergence"]["dephasing"])}')
     if 'warning' in summary:
         click.echo(f'warning: {summary["warning"]}', err=True)
     echo_pk('summary', outputs['summary'])

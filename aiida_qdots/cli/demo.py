@@ -83,7 +83,9 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
     Study A (qdots.study): Se-rich Cd17Se28H22 and Cd-rich Cd28Se17Cl22, ligand arrangement 0, each relaxed, AIMD
     at 300 K, HOMO/LUMO of the NVE frames and NAMD (GFN1-xTB, CP2K). Study B (qdots.lattice_study): a 2 nm CdSe
     core with one CdS monolayer (LAMMPS phonons: modes, lifetimes, MSD(T), G(r)) and the UED fit of the synthetic
-    demo set with its d<u^2>/dT. Everything is filed under the group qdots/<label>.
+    demo set with its d<u^2>/dT. Everything is filed under the group qdots/<label>. The table lists the
+    convergence verdict of every Study A number: at the fast protocol they show that the pipeline runs, not
+    converged physics.
     """
     from aiida import orm
     from aiida.engine import run_get_node, submit

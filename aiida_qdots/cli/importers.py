@@ -45,7 +45,13 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
     required=True,
     help='The imported TrajectoryData (PK, UUID or label).',
 )
-@click.option('--stride', type=int, required=True, help='The CSV has one row every STRIDE trajectory frames.')
+@click.option(
+    '--stride',
+    type=int,
+    required=True,
+    help='The CSV has one row every STRIDE trajectory frames; rows of missing frames may be absent (the labels give '
+    'the times).',
+)
 @click.option(
     '--first-frame',
     'first_frame',
@@ -58,7 +64,11 @@ def import_levels_command(csv_path, trajectory, stride, first_frame):
     """Store per-frame HOMO/LUMO energies (eV) from CSV, linked to a trajectory, and print the PK."""
     from aiida_qdots.structures.importers import import_levels
 
-    echo_pk('ArrayData', import_levels(csv_path, trajectory, stride, first_frame=first_frame))
+    levels = import_levels(csv_path, trajectory, stride, first_frame=first_frame)
+    echo_pk('ArrayData', levels)
+    missing = levels.base.attributes.get('n_missing_frames', 0)
+    if missing:
+        click.echo(f'{missing} frame(s) of the stride grid have no row; the level analyses use exact time lags')
 
 
 @import_group.command('ued')

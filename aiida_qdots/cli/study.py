@@ -31,8 +31,53 @@ def study_of(group_label: str) -> str:
     return study
 
 
+def shown_table(name: str, table):
+    """The printed form of a comparison table: no UUIDs, no verdict reasons (printed below the table), verdicts as
+    ``yes`` / ``NO``, and a recombination time without a hop shown as its lower bound ``>= X (95%)`` instead of an
+    empty cell.
+    """
+    shown = table.drop(columns=[c for c in table if c.endswith(('_uuid', '_reason'))])
+    for column in [c for c in shown if c.endswith('_converged')]:
+        shown[column] = [{True: 'yes', False: 'NO'}.get(value, '-') for value in shown[column]]
+    if name == 'configurations' and shown['recombination_lower_bound_ns'].notna().any():
+        shown['recombination_ns'] = [
+            f'>= {bound:.3g} ({confidence:.0%})' if bound == bound and bound is not None else value
+            for value, bound, confidence in zip(
+                shown['recombination_ns'],
+                shown['recombination_lower_bound_ns'],
+                shown['recombination_bound_confidence'],
+                strict=True,
+            )
+        ]
+    return shown
+
+
+def echo_verdicts(table) -> int:
+    """Print the convergence verdict of every Study A number of the configurations ``table``; return how many are
+    not converged.
+    """
+    from aiida_qdots.analysis.convergence import verdict_text
+    from aiida_qdots.query import verdict_rows
+
+    rows = verdict_rows(table)
+    failed = sum(1 for *_, verdict in rows if verdict is not None and not verdict['converged'])
+    judged = sum(1 for *_, verdict in rows if verdict is not None)
+    click.echo(f'\nconvergence ({judged - failed} of {judged} numbers converged; thresholds: docs/statistics.md)')
+    for system, configuration, quantity, verdict in rows:
+        if verdict is not None:
+            click.echo(f'  {system}/{configuration} {quantity:<13} {verdict_text(verdict)}')
+    if failed:
+        click.echo(
+            f'WARNING: {failed} number(s) are NOT converged: they show that the pipeline runs, not what the physics '
+            'is (a longer protocol converges them)'
+        )
+    return failed
+
+
 def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
-    """Print the comparison tables of ``study`` (and write them as CSV); return them."""
+    """Print the comparison tables of ``study`` with the convergence verdicts (and write them as CSV); return
+    them.
+    """
     import pandas as pd
 
     from aiida_qdots.query import compare, composition_summary
@@ -42,12 +87,13 @@ def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
         raise click.ClickException(f'study {study!r} has no finished results yet; see `aiida-qdots status`')
     with pd.option_context('display.max_columns', None, 'display.width', 200, 'display.float_format', '{:.4g}'.format):
         for name, table in tables.items():
-            shown = table.drop(columns=[c for c in table if c.endswith('_uuid')])
-            click.echo(f'\n{name} ({len(table)} rows; node UUIDs in the CSV)')
-            click.echo(shown.to_string(index=False))
+            click.echo(f'\n{name} ({len(table)} rows; node UUIDs and verdict reasons in the CSV)')
+            click.echo(shown_table(name, table).to_string(index=False))
             if name == 'configurations' and table['composition'].nunique() > 1:
                 click.echo('\nper composition: mean and std over configurations')
                 click.echo(composition_summary(table).to_string())
+    if 'configurations' in tables:
+        echo_verdicts(tables['configurations'])
     if csv is not None:
         for name, table in tables.items():
             path = csv if len(tables) == 1 else csv.with_name(f'{csv.stem}_{name}{csv.suffix}')
@@ -67,8 +113,8 @@ def echo_tables(study: str, csv: pathlib.Path | None) -> dict:
 )
 @with_profile
 def compare_command(group_label, csv):
-    """Compare a study's configurations side by side (RMSF, HOMO/LUMO/gap, dephasing, NAC, recombination; d<u^2>/dT
-    and lifetimes per nanocrystal; tau_AR and trapping time per UED set)."""
+    """Compare a study's configurations side by side (RMSF, HOMO/LUMO/gap, dephasing, NAC, recombination, each with
+    its convergence verdict; d<u^2>/dT and lifetimes per nanocrystal; tau_AR and trapping time per UED set)."""
     echo_tables(study_of(group_label), csv)
 
 
@@ -81,8 +127,8 @@ def _exit_text(exit_status) -> str:
 @STUDY_GROUP
 @with_profile
 def status_command(group_label):
-    """Progress of a study: state of every configuration and stage."""
-    from aiida_qdots.query import status_table, study_processes
+    """Progress of a study: state of every configuration and stage, and the convergence of the finished results."""
+    from aiida_qdots.query import configuration_table, status_table, study_processes
     from aiida_qdots.workchains.study import configuration_key
 
     study = study_of(group_label)
@@ -105,6 +151,9 @@ def status_command(group_label):
             ]
             for entry in [e for e in expected if e not in set(rows['entry'])]:
                 click.echo(f'  {entry:32s} waiting')
+    finished = configuration_table(study)
+    if not finished.empty:
+        echo_verdicts(finished)
 
 
 @cli.command('export')

@@ -6,7 +6,8 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_qdots.analysis.electronic import MIN_BLOCKS, series_statistics
+from aiida_qdots.analysis.convergence import THRESHOLDS, level_verdict
+from aiida_qdots.analysis.electronic import MIN_BLOCKS, sampling_grid, series_statistics
 from aiida_qdots.structures.trajectory_nodes import trajectory_times
 
 LEVEL_ARRAYS = ('homo', 'lumo', 'lumo_plus1', 'gap')
@@ -45,8 +46,21 @@ def collect_levels(selection: orm.List, times: orm.List, **chunks: orm.ArrayData
 
 @calcfunction
 def level_statistics(levels: orm.ArrayData) -> orm.Dict:
-    """Mean, standard deviation (ddof=0) and block-averaged standard error (eV) of each level and the gap."""
+    """Mean, standard deviation (ddof=0) and block-averaged standard error (eV) of each level and the gap, with a
+    convergence verdict per series (``convergence``; :mod:`aiida_qdots.analysis.convergence`) on the grid of the
+    frame indices (exact lags when frames are missing).
+    """
     n_frames = len(levels.get_array('gap'))
     min_blocks = max(2, min(MIN_BLOCKS, n_frames // 2))
-    stats = {name: series_statistics(levels.get_array(name), name, min_blocks).as_dict() for name in LEVEL_ARRAYS}
-    return orm.Dict({**stats, 'n_frames': n_frames, 'units': 'eV'})
+    positions = sampling_grid(levels.get_array('frame_index'))[1]
+    series = {name: levels.get_array(name) for name in LEVEL_ARRAYS}
+    stats = {name: series_statistics(x, name, min_blocks, positions).as_dict() for name, x in series.items()}
+    return orm.Dict(
+        {
+            **stats,
+            'n_frames': n_frames,
+            'units': 'eV',
+            'convergence': {name: level_verdict(name, x, positions).as_dict() for name, x in series.items()},
+            'thresholds': dict(THRESHOLDS),
+        }
+    )

@@ -1,8 +1,10 @@
 """Calcfunction for the fluctuation and dephasing analysis of stored per-frame orbital energies.
 
 Input: any ArrayData with per-frame arrays ``homo`` and ``lumo`` (eV), optionally ``gap`` (eV; else LUMO - HOMO),
-and ``time_fs`` (fs, evenly spaced) or the attributes ``stride`` and ``timestep_fs`` (levels imported by
-:func:`aiida_qdots.structures.importers.import_levels` have all of them). The kernels are
+and ``time_fs`` (fs) or the attributes ``stride`` and ``timestep_fs`` (levels imported by
+:func:`aiida_qdots.structures.importers.import_levels` have all of them). Rows may be missing: the times lie on a
+uniform grid (step ``stride x timestep_fs`` when known, else the smallest spacing) with holes, and every statistic
+uses the exact time lags (:func:`aiida_qdots.analysis.electronic.sampling_grid`). The kernels are
 :mod:`aiida_qdots.analysis.electronic` (mean, std, block-averaged SEM) and :mod:`aiida_qdots.analysis.dephasing`
 (gap autocorrelation, cumulant, dephasing function, decay times in every convention).
 
@@ -18,6 +20,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_qdots.analysis.convergence import THRESHOLDS, level_verdict
 from aiida_qdots.analysis.dephasing import (
     CONVENTIONS,
     ESTIMATORS,
@@ -26,7 +29,7 @@ from aiida_qdots.analysis.dephasing import (
     PAPER_CONVENTION,
     dephasing_analysis,
 )
-from aiida_qdots.analysis.electronic import MIN_BLOCKS, level_statistics, uniform_timestep
+from aiida_qdots.analysis.electronic import MIN_BLOCKS, level_statistics, sampling_grid
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.nodes import resolve_node
 
@@ -66,7 +69,10 @@ STATISTICS_CONVENTIONS = {
     'leaving >= min_blocks blocks; the smallest B with SEM_2B - SEM_B <= SEM_2B / sqrt(2 (n_2B - 1)) '
     '(plateau); else the largest B, sem_converged = false',
     'autocorrelation': 'C(k dt) = sum_t dE(t) dE(t+k) / N (biased) or / (N-k) (unbiased), dE = gap - <gap>, by '
-    'zero-padded FFT, eV^2',
+    'zero-padded FFT, eV^2; with missing rows, the mean product of the pairs exactly k grid steps apart (times '
+    'the biased factor (L-k)/L, L the grid length); a lag without pairs is interpolated (n_interpolated_lags)',
+    'convergence': 'per quantity: converged, reason, n_samples, effective_samples (Sokal integrated '
+    'autocorrelation time), criteria with thresholds (aiida_qdots.analysis.convergence)',
     'cumulant': 'g(t) = hbar^-2 int_0^t int_0^t1 C(t2) dt2 dt1, exact double integral of the piecewise-linear C; '
     'D(t) = exp(-g(t))',
     'fit_window': 'lags 0 <= t <= first lag with D <= fit_floor (or <= fit_max_fs); least squares on D(t)',
@@ -135,28 +141,32 @@ def load_levels(levels: orm.ArrayData | int | str) -> orm.ArrayData:
     return node
 
 
-def levels_timestep(levels: orm.ArrayData) -> float:
-    """Time between sampled frames (fs): the spacing of ``time_fs`` (must be even), else ``stride *
-    timestep_fs`` from the attributes; QdotsInputError when neither is available.
+def levels_grid(levels: orm.ArrayData) -> tuple[float, np.ndarray]:
+    """The sampling grid of the rows: its step (fs) and each row's integer grid point, from ``time_fs`` (holes
+    allowed; step ``stride x timestep_fs`` when the attributes give it, else the smallest spacing), else every
+    ``stride x timestep_fs`` fs; QdotsInputError when neither is available or the times are not on a grid.
     """
-    if 'time_fs' in levels.get_arraynames():
-        try:
-            return uniform_timestep(levels.get_array('time_fs'))
-        except ValueError as exc:
-            raise QdotsInputError(f'levels {levels.pk}: {exc}') from None
     attributes = levels.base.attributes
     stride, step = attributes.get('stride', None), attributes.get('timestep_fs', None)
-    if stride is None or step is None:
+    nominal = None if stride is None or step is None else float(stride) * float(step)
+    if nominal is not None and (not math.isfinite(nominal) or nominal <= 0):
+        raise QdotsInputError(f'levels {levels.pk}: stride x timestep_fs = {nominal} is not a positive time step')
+    if 'time_fs' in levels.get_arraynames():
+        try:
+            return sampling_grid(levels.get_array('time_fs'), nominal)
+        except ValueError as exc:
+            raise QdotsInputError(f'levels {levels.pk}: {exc}') from None
+    if nominal is None:
         raise QdotsInputError(f'levels {levels.pk} have no time_fs array and no stride/timestep_fs attributes')
-    value = float(stride) * float(step)
-    if not math.isfinite(value) or value <= 0:
-        raise QdotsInputError(f'levels {levels.pk}: stride x timestep_fs = {value} is not a positive time step')
-    return value
+    return nominal, np.arange(levels.get_shape('homo')[0])
 
 
-def check_levels(levels: orm.ArrayData, params: dict[str, Any]) -> tuple[dict[str, np.ndarray], int, int, float]:
+def check_levels(
+    levels: orm.ArrayData, params: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], int, int, float, np.ndarray]:
     """The per-frame series of the analysis window (``homo``, ``lumo``, ``gap`` in eV), the window (start, stop
-    rows) and the time step (fs); QdotsInputError when the levels are unusable.
+    rows), the grid step (fs) and the rows' grid points in the window (from 0); QdotsInputError when the levels
+    are unusable.
     """
     arrays = {name: np.asarray(levels.get_array(name), dtype=float) for name in _LEVEL_ARRAYS}
     if 'gap' in levels.get_arraynames():
@@ -177,14 +187,17 @@ def check_levels(levels: orm.ArrayData, params: dict[str, Any]) -> tuple[dict[st
     start = 0 if last is None else n_rows - last
     if n_rows - start < MIN_LEVEL_FRAMES:
         raise QdotsInputError(f'levels {levels.pk} have {n_rows - start} rows; the analysis needs {MIN_LEVEL_FRAMES}')
-    dt = levels_timestep(levels)
-    duration = (n_rows - start - 1) * dt
+    dt, positions = levels_grid(levels)
+    if positions.size != n_rows:
+        raise QdotsInputError(f'levels {levels.pk}: time_fs has {positions.size} rows, the levels {n_rows}')
+    positions = positions[start:] - positions[start]
+    duration = int(positions[-1]) * dt
     for key in ('max_lag_fs', 'fit_max_fs'):
         if params[key] is not None and params[key] > duration:
             raise QdotsInputError(f'{key}={params[key]:g} fs is longer than the window ({duration:g} fs)')
     if params['max_lag_fs'] is not None and params['max_lag_fs'] < dt:
         raise QdotsInputError(f'max_lag_fs={params["max_lag_fs"]:g} fs is shorter than the sampling step ({dt:g} fs)')
-    return {name: values[start:] for name, values in arrays.items()}, start, n_rows, dt
+    return {name: values[start:] for name, values in arrays.items()}, start, n_rows, dt, positions
 
 
 def _number(value: float | None) -> float | None:
@@ -200,8 +213,8 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
     ``dephasing`` and the fitted curves ``fit_<convention>``).
     """
     params = levels_analysis_parameters(parameters.get_dict() if parameters is not None else {})
-    series, start, stop, dt = check_levels(levels, params)
-    statistics = level_statistics(series, params['min_blocks'])
+    series, start, stop, dt, positions = check_levels(levels, params)
+    statistics = level_statistics(series, params['min_blocks'], positions)
     result = dephasing_analysis(
         series['gap'],
         dt,
@@ -209,6 +222,7 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
         estimator=params['estimator'],
         fit_floor=params['fit_floor'],
         fit_max_fs=params['fit_max_fs'],
+        positions=positions,
     )
     times = {name: _number(value) for name, value in result.times_fs.items()}
     window = {
@@ -216,7 +230,8 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
         'stop_row': stop,
         'n_frames': stop - start,
         'timestep_fs': dt,
-        'duration_fs': (stop - start - 1) * dt,
+        'duration_fs': result.duration_fs,
+        'n_missing_frames': int(positions[-1]) + 1 - (stop - start),
     }
     if 'time_fs' in levels.get_arraynames():
         window['start_time_fs'] = float(levels.get_array('time_fs')[start])
@@ -237,6 +252,13 @@ def analyze_levels(levels: orm.ArrayData, parameters: orm.Dict | None = None) ->
             'n_fit_points': result.n_fit_points,
             'dephasing_resolved': result.resolved,
             'dephasing_decayed': result.decayed,
+            'n_interpolated_lags': result.n_interpolated_lags,
+            'gap_decorrelation_fs': result.decorrelation_fs,
+            'convergence': {
+                **{name: level_verdict(name, series[name], positions).as_dict() for name in statistics},
+                'dephasing': result.convergence.as_dict(),
+            },
+            'thresholds': dict(THRESHOLDS),
             'gap_sigma_ev': result.sigma_ev,
             'estimator': result.estimator,
             'fit_floor': result.fit_floor,

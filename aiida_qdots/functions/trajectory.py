@@ -19,6 +19,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_qdots.analysis.convergence import THRESHOLDS, combined_verdict, mean_verdict, spectrum_verdict
 from aiida_qdots.analysis.fluctuations import rmsf as rmsf_kernel
 from aiida_qdots.analysis.fluctuations import unwrap_positions
 from aiida_qdots.analysis.spectra import (
@@ -103,6 +104,8 @@ RMSF_CONVENTIONS = {
     'the tolerance (RMS over atoms)',
     'rmsf': 'sqrt(<|x_n(t) - <x_n>|^2>_t) over the aligned frames of the window',
     'per_element': "arithmetic mean (and standard deviation) of the per-atom RMSF over the element's atoms",
+    'msd_by_element': "per frame, the mean over the element's atoms of |x_n(t) - <x_n>|^2; its blocking error "
+    'gives the convergence verdict of the RMSF',
 }
 
 
@@ -259,6 +262,8 @@ def trajectory_rmsf(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> orm
     node.set_array('elements', np.array(result.elements, dtype=str))
     node.set_array('rmsf_by_element', np.array([result.rmsf_by_element[e] for e in result.elements]))
     node.set_array('rmsf_by_element_std', np.array([result.rmsf_by_element_std[e] for e in result.elements]))
+    node.set_array('msd_by_element', np.stack([result.msd_by_element[e] for e in result.elements], axis=1))
+    verdicts = {e: mean_verdict(f'RMSF of {e}', result.msd_by_element[e], exponent=0.5) for e in result.elements}
     node.base.attributes.set_many(
         {
             'analysis': 'rmsf',
@@ -268,6 +273,7 @@ def trajectory_rmsf(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> orm
                 'masses': 'amu',
                 'rmsf_by_element': 'angstrom',
                 'rmsf_by_element_std': 'angstrom',
+                'msd_by_element': 'angstrom^2 (frames, elements)',
             },
             'rmsf_by_element': result.rmsf_by_element,
             'rmsf_by_element_std': result.rmsf_by_element_std,
@@ -283,6 +289,8 @@ def trajectory_rmsf(trajectory: orm.TrajectoryData, parameters: orm.Dict) -> orm
             'residual_translation_angstrom': result.residual_translation,
             'unwrapped_periodic_images': unwrapped,
             'conventions': dict(RMSF_CONVENTIONS),
+            'convergence': combined_verdict('rmsf', verdicts).as_dict(),
+            'convergence_by_element': {e: v.as_dict() for e, v in verdicts.items()},
             'trajectory_uuid': trajectory.uuid,
         }
     )
@@ -387,6 +395,10 @@ def analysis_summary(rmsf: orm.ArrayData, spectra: orm.ArrayData, parameters: or
     params = analysis_parameters(parameters.get_dict())
     cutoff = params['acoustic_cutoff_cm1']
     attributes = spectra.base.attributes
+    window = attributes.get('window')
+    spectra_verdict = spectrum_verdict(
+        attributes.get('resolution_cm1'), cutoff, window['n_frames'], window['duration_fs']
+    )
     summary = {
         'rmsf_by_element': rmsf.base.attributes.get('rmsf_by_element'),
         'rmsf_mean': rmsf.base.attributes.get('rmsf_mean'),
@@ -398,6 +410,13 @@ def analysis_summary(rmsf: orm.ArrayData, spectra: orm.ArrayData, parameters: or
         'velocity_source': attributes.get('velocity_source'),
         'window': rmsf.base.attributes.get('window'),
         'kabsch_converged': rmsf.base.attributes.get('kabsch_converged'),
+        'n_frames': window['n_frames'],
+        'convergence': {
+            'rmsf': rmsf.base.attributes.get('convergence', None),
+            'rmsf_by_element': rmsf.base.attributes.get('convergence_by_element', None),
+            'spectra': spectra_verdict.as_dict(),
+        },
+        'thresholds': dict(THRESHOLDS),
         'units': dict(SUMMARY_UNITS),
         'conventions': {
             **RMSF_CONVENTIONS,

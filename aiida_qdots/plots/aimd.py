@@ -18,6 +18,7 @@ from aiida import orm
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from aiida_qdots.analysis.convergence import verdict_tag
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.plots.common import element_colour, output_path
 
@@ -116,7 +117,8 @@ def rmsf_figure(rmsf: orm.ArrayData) -> Figure:
     bars.set_ylim(bottom=0)
     bars.set_title('per element (mean ± s.d. over atoms)', fontsize=10)
     window = rmsf.base.attributes.get('window', None)
-    title = 'RMSF after centre-of-mass and Kabsch alignment'
+    verdict = verdict_tag(rmsf.base.attributes.get('convergence', None))
+    title = f'RMSF after centre-of-mass and Kabsch alignment: {verdict}'
     figure.suptitle(f'{title}\n{_window_text(window)}' if window else title, fontsize=11)
     return figure
 
@@ -182,8 +184,10 @@ def spectra_figure(spectra: orm.ArrayData, summary: orm.Dict | None = None, max_
     attributes = spectra.base.attributes
     window = attributes.get('window', None)
     lag = attributes.get('lag_window', '')
+    verdict = f': {verdict_tag(summary_dict["convergence"].get("spectra"))}' if 'convergence' in summary_dict else ''
     axes.set_title(
         f'mass-weighted VACF power spectrum ({lag} window, {attributes.get("resolution_cm1", 0):.1f} cm$^{{-1}}$ bins)'
+        + verdict
         + (f'\n{_window_text(window)}' if window else ''),
         fontsize=10,
     )

@@ -6,6 +6,9 @@
 * :func:`namd_figure` (Fig. 5a-c): (a) pure-dephasing function D(t) with the paper's Gaussian fit, (b) DISH
   excited-state population with its exp(-t/tau) fit, (c) histogram of the HOMO-LUMO NAC hbar|d| (meV).
 
+Every legend entry carries the convergence verdict of its number (:mod:`aiida_qdots.analysis.convergence`):
+for levels it is computed from the plotted series, for NAMD read from the stored summary.
+
 Levels come from a ``qdots.electronic`` workchain (output ``levels``), imported levels, or the outputs of
 ``analyze levels``; NAMD data from a ``qdots.namd`` workchain, its ``arrays`` / ``summary`` outputs or a
 ``qdots.dish`` job. Curves are labelled from the ``qdots`` extras (composition, configuration) when present.
@@ -20,7 +23,9 @@ import numpy as np
 from aiida import orm
 from matplotlib.figure import Figure
 
+from aiida_qdots.analysis.convergence import level_verdict, verdict_tag
 from aiida_qdots.analysis.dephasing import PAPER_CONVENTION
+from aiida_qdots.analysis.electronic import sampling_grid
 from aiida_qdots.analysis.nac import nac_energy
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.plots.common import output_path
@@ -90,6 +95,13 @@ def _time_axis(levels: orm.ArrayData) -> tuple[np.ndarray, str]:
     return np.arange(len(levels.get_array('homo'))), 'frame'
 
 
+def _level_tag(levels: orm.ArrayData, values: np.ndarray) -> str:
+    """The verdict tag of a level series, on the grid of its frame indices when the levels have them."""
+    names = levels.get_arraynames()
+    positions = sampling_grid(levels.get_array('frame_index'))[1] if 'frame_index' in names else None
+    return verdict_tag(level_verdict('level', values, positions).as_dict())
+
+
 def levels_figure(nodes: Sequence[orm.Node]) -> Figure:
     """Fig. 3a: HOMO (solid) and LUMO (dashed) minus their means against time, and their distributions."""
     figure = Figure(figsize=(9.0, 4.2), layout='constrained')
@@ -107,7 +119,7 @@ def levels_figure(nodes: Sequence[orm.Node]) -> Figure:
                 style,
                 color=f'C{k}',
                 linewidth=0.9,
-                label=f'{label} {name.upper()} (std {values.std() * 1000:.0f} meV)',
+                label=f'{label} {name.upper()} (std {values.std() * 1000:.0f} meV; {_level_tag(levels, values)})',
             )
             histogram.hist(
                 shifted,
@@ -144,7 +156,7 @@ def gap_figure(nodes: Sequence[orm.Node]) -> Figure:
             density=True,
             alpha=0.35,
             color=f'C{k}',
-            label=f'{configuration_label(node)}: {mean:.3f} +- {std:.3f} eV',
+            label=f'{configuration_label(node)}: {mean:.3f} +- {std:.3f} eV ({_level_tag(levels, gap)})',
         )
         grid = np.linspace(gap.min(), gap.max(), 200)
         axes.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)), color=f'C{k}')
@@ -162,6 +174,7 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
     for k, node in enumerate(nodes):
         arrays = namd_arrays(node)
         summary = _outputs_of(arrays).get('summary')
+        verdicts = summary.get('convergence', {}) if summary is not None else {}
         label = configuration_label(node)
         time = arrays.get_array('dephasing_time_fs')
         dephasing.plot(time, arrays.get_array('dephasing_function'), color=f'C{k}', label=label)
@@ -172,15 +185,20 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
                 arrays.get_array(fit_name),
                 '--',
                 color=f'C{k}',
-                label=f'Gaussian fit, tau = {tau:.1f} fs' if tau else 'Gaussian fit',
+                label=(f'Gaussian fit, tau = {tau:.1f} fs' if tau else 'Gaussian fit')
+                + f' ({verdict_tag(verdicts.get("dephasing"))})',
             )
         t_ns = arrays.get_array('population_time_fs') * 1e-6
         population.plot(t_ns, arrays.get_array('excited_population'), color=f'C{k}', label=label)
         tau_ns = summary['recombination_tau_ns'] if summary is not None else None
         ci = summary['recombination_ci_ns'] if summary is not None else None
+        bound = summary.get('recombination_lower_bound_ns') if summary is not None else None
         fit_label = 'exp(-t/tau) fit' + (f', tau = {tau_ns:.3g} ns' if tau_ns is not None else ' (no hop in the run)')
         if tau_ns is not None and ci is not None and None not in ci:
             fit_label += f' [{ci[0]:.3g}, {ci[1]:.3g}]'
+        if bound is not None:
+            fit_label += f': tau >= {bound:.3g} ns ({summary["lower_bound_confidence"]:.0%})'
+        fit_label += f' ({verdict_tag(verdicts.get("recombination"))})'
         population.plot(t_ns, arrays.get_array('fitted_population'), '--', color=f'C{k}', label=fit_label)
         coupling = nac_energy(arrays.get_array('nac_homo_lumo_per_fs'), unit='mev')
         histogram.hist(
@@ -189,7 +207,7 @@ def namd_figure(nodes: Sequence[orm.Node]) -> Figure:
             histtype='step',
             color=f'C{k}',
             density=True,
-            label=f'{label}: mean {coupling.mean():.3f} meV',
+            label=f'{label}: mean {coupling.mean():.3f} meV ({verdict_tag(verdicts.get("nac"))})',
         )
     dephasing.set(xlabel='time (fs)', ylabel='D(t)', title='(a) pure dephasing of the gap')
     population.set(xlabel='time (ns)', ylabel='excited-state population', title='(b) DISH recombination')

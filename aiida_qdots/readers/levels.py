@@ -62,6 +62,11 @@ class ParsedLevels:
     def n_rows(self) -> int:
         return self.frame_numbers.size
 
+    @property
+    def n_missing(self) -> int:
+        """Frames of the ``stride`` grid between the first and the last row that have no row."""
+        return int((self.frame_numbers[-1] - self.frame_numbers[0]) // self.stride + 1 - self.n_rows)
+
 
 def _header_key(header: str) -> tuple[str, str | None]:
     """(normalized name, unit or None) of a CSV header such as ``'LUMO+1 (eV)'``."""
@@ -80,9 +85,10 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
 
     Required columns HOMO and LUMO; optional LUMO+1, a gap (``Bandgap``) and the LUMO to LUMO+1 gap; an
     optional label column (``Files``) whose labels end in the frame number (``st1``, ``st3``, ...), which must
-    advance by ``stride`` from row to row and start at ``first_frame`` when it is given. Without labels the
-    rows are frames ``first_frame`` (default 1), ``first_frame + stride``, ... Errors name the row (1-based,
-    header excluded), the line and the column.
+    increase by a multiple of ``stride`` from row to row (rows of failed or skipped frames may be missing: the time
+    grid comes from the labels) and start at ``first_frame`` when it is given; a repeated or out-of-order frame is
+    an error. Without labels the rows are frames ``first_frame`` (default 1), ``first_frame + stride``, ...
+    Errors name the row (1-based, header excluded), the line and the column.
     """
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
         raise QdotsInputError(f'frame stride must be a positive integer, got {stride!r}')
@@ -185,13 +191,20 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
             )
         first_frame = int(numbers[0])
         steps = np.diff(numbers)
-        bad = np.flatnonzero(steps != stride)
+        bad = np.flatnonzero((steps <= 0) | (steps % stride != 0))
         if bad.size:
             r = int(bad[0]) + 1
+            where = f'{name}: row {r + 1} (line {line_numbers[r + 1]}), column {label_title!r}: frame {labels[r]!r}'
+            if steps[r - 1] == 0:
+                raise TrajectoryFormatError(f'{where} repeats the frame of the row before ({labels[r - 1]!r})')
+            if steps[r - 1] < 0:
+                raise TrajectoryFormatError(
+                    f'{where} comes after {labels[r - 1]!r}: frames must be in increasing order'
+                )
             expected = re.sub(r'\d+\s*$', str(numbers[r - 1] + stride), labels[r - 1])
             raise TrajectoryFormatError(
-                f'{name}: row {r + 1} (line {line_numbers[r + 1]}), column {label_title!r}: frame {labels[r]!r} '
-                f'follows {labels[r - 1]!r}, but with stride {stride} it should be {expected!r}'
+                f'{where} follows {labels[r - 1]!r}, but with stride {stride} it should be {expected!r} (or a later '
+                f'frame {stride}k further on, when frames are missing)'
             )
     else:
         first_frame = 1 if first_frame is None else int(first_frame)
@@ -219,7 +232,7 @@ def levels_frame_indices(levels: ParsedLevels, n_frames: int, trajectory_labels:
 
     With ``trajectory_labels`` (the trajectory's per-frame source labels) frames are matched by the number in
     their labels; without, frame number K is trajectory frame K - 1 (``st1`` is the first frame). Every frame
-    must be inside the trajectory and consecutive rows must be ``levels.stride`` trajectory frames apart.
+    must be inside the trajectory and consecutive rows must be as many trajectory frames apart as their numbers.
     """
     numbers = levels.frame_numbers
     label = (lambda r: repr(levels.frame_labels[r])) if levels.frame_labels else (lambda r: str(numbers[r]))
@@ -237,12 +250,12 @@ def levels_frame_indices(levels: ParsedLevels, n_frames: int, trajectory_labels:
                 f'{levels.source_name}: row {r + 1}: frame {label(r)} is not in the trajectory (its {n_frames} frames '
                 f'are labelled {trajectory_labels[0]} ... {trajectory_labels[-1]})'
             )
-        spacing = np.flatnonzero(np.diff(indices) != levels.stride)
+        spacing = np.flatnonzero(np.diff(indices) != np.diff(numbers))
         if spacing.size:
             r = int(spacing[0]) + 1
             raise QdotsInputError(
                 f'{levels.source_name}: row {r + 1}: frame {label(r)} is trajectory frame {indices[r]}, the previous '
-                f'row frame {indices[r - 1]}: not {levels.stride} (the stride) frames apart'
+                f'row frame {indices[r - 1]}: not {numbers[r] - numbers[r - 1]} frames apart as their labels are'
             )
         return indices
     indices = numbers - 1

@@ -77,7 +77,8 @@ def import_levels(
 ) -> orm.ArrayData:
     """Store a CSV of per-frame orbital energies (eV) and link it to ``trajectory`` (node, PK or UUID).
 
-    ``stride``: the CSV has one row every ``stride`` trajectory frames. ``first_frame``: the frame number of the
+    ``stride``: the CSV has one row every ``stride`` trajectory frames (rows of missing frames may be absent; the
+    labels give the times, attribute ``n_missing_frames``). ``first_frame``: the frame number of the
     first row (default: from its label, e.g. ``st10001``, or 1 without labels). Frame number K maps to trajectory
     index K - 1, or, when the trajectory has frame labels, to the frame whose label carries K. The result has
     arrays ``homo``, ``lumo``, ``gap`` (and ``lumo_plus1``, ``lumo_lumo_plus1_gap``, ``frame_labels`` when

@@ -137,6 +137,7 @@ def levels_node(
             'trajectory_uuid': trajectory.uuid,
             'timestep_fs': timestep,
             'n_frames': levels.n_rows,
+            'n_missing_frames': levels.n_missing,
             'columns': dict(levels.columns),
             'gap_source': 'csv' if levels.gap_from_csv else 'lumo - homo',
             'frame_mapping': 'trajectory frame labels' if labelled else 'frame number K is trajectory index K - 1',
@@ -145,7 +146,9 @@ def levels_node(
     node.label = f'levels of {trajectory.label}' if trajectory.label else 'levels'
     node.description = (
         f'HOMO/LUMO energies (eV) of {levels.n_rows} frames, every {levels.stride} frames from frame '
-        f'{levels.first_frame}, from {levels.source_name}'
+        f'{levels.first_frame}'
+        + (f' ({levels.n_missing} missing)' if levels.n_missing else '')
+        + f', from {levels.source_name}'
     )
     return node
 

@@ -12,12 +12,12 @@ import csv
 import dataclasses
 import hashlib
 import io
-import math
 import re
 
 import numpy as np
 
 from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
+from aiida_qdots.common.validation import check_energy, check_frame_labels, check_text
 
 LEVEL_COLUMNS = {
     'homo': 'homo',
@@ -91,16 +91,16 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
     ):
         raise QdotsInputError(f'first frame must be a non-negative integer, got {first_frame!r}')
     sha = hashlib.sha256(content).hexdigest()
-    try:
-        text = content.decode('utf-8-sig')
-    except UnicodeDecodeError as exc:
-        raise TrajectoryFormatError(f'{name}: not a UTF-8 text file ({exc})') from None
+    text = check_text(content, name)
     reader = csv.reader(io.StringIO(text))
     rows, line_numbers = [], []  # line_numbers[k]: the file line on which rows[k] ends
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            rows.append(row)
-            line_numbers.append(reader.line_num)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                line_numbers.append(reader.line_num)
+    except csv.Error as exc:
+        raise TrajectoryFormatError(f'{name}: line {reader.line_num + 1}: not CSV: {exc}') from None
     if not rows:
         raise TrajectoryFormatError(f'{name}: file is empty')
     header, data = rows[0], rows[1:]
@@ -145,8 +145,7 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
                     if cell
                     else f'{where}, column {header[index]!r}: empty value'
                 ) from None
-            if not math.isfinite(number):
-                raise TrajectoryFormatError(f'{where}, column {header[index]!r}: {cell} is not a finite energy')
+            check_energy(number, name, f'row {r + 1} (line {line_numbers[r + 1]}), column {header[index]!r}', cell)
             values[array][r] = number
         if label_index is not None:
             label = row[label_index].strip()
@@ -179,6 +178,7 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
 
     label_title = header[label_index] if label_index is not None else None
     if label_index is not None:
+        check_frame_labels(labels, name, place='row', offset=1)
         if first_frame is not None and numbers[0] != first_frame:
             raise TrajectoryFormatError(
                 f'{name}: row 1, column {label_title!r}: first frame is {labels[0]!r} but first_frame={first_frame}'

@@ -15,6 +15,7 @@ from typing import BinaryIO
 import numpy as np
 
 from aiida_qdots.common.errors import TrajectoryFormatError
+from aiida_qdots.common.validation import check_not_binary
 
 
 def format_error(
@@ -84,10 +85,13 @@ class Lines:
 
 
 def read_lines(path: pathlib.Path, read: Callable[[Lines], object]):
-    """Run ``read`` on the lines of ``path``, turning decompression and decoding failures into format errors."""
+    """Run ``read`` on the lines of ``path``, turning decompression and decoding failures into format errors; a
+    file whose first 64 KiB hold binary data (NUL bytes, UTF-16) is refused first."""
     with open_binary(path) as handle:
         lines = Lines(handle)
         try:
+            check_not_binary(handle.read(1 << 16), path.name)
+            handle.seek(0)
             return read(lines)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise format_error(path, f'cannot read the file after line {lines.lineno}: {exc}') from exc

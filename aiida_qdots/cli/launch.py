@@ -49,6 +49,31 @@ def launch_process(builder, daemon: bool, label: str, echo_results=None):
     return node
 
 
+def checked(node):
+    """``node`` (the StructureData or TrajectoryData given to a command) once its arrays pass the rules of
+    :mod:`aiida_qdots.common.validation`: element symbols, finite and bounded positions (angstrom), interatomic
+    distances, and frame labels and times that strictly increase."""
+    from aiida import orm
+
+    from aiida_qdots.common.validation import check_trajectory_arrays
+    from aiida_qdots.structures.trajectory_nodes import trajectory_labels
+
+    source = f'{type(node).__name__} {node.pk}'
+    if isinstance(node, orm.StructureData):
+        atoms = node.get_ase()
+        check_trajectory_arrays(source, atoms.get_chemical_symbols(), atoms.positions[None])
+    elif isinstance(node, orm.TrajectoryData):
+        check_trajectory_arrays(
+            source,
+            list(node.symbols),
+            node.get_positions(),
+            velocities=node.get_velocities(),
+            labels=trajectory_labels(node),
+            times_fs=node.get_times(),
+        )
+    return node
+
+
 def parse_json_object(_ctx, _param, value: str) -> dict:
     """A JSON object given on the command line (protocol overrides)."""
     try:
@@ -141,7 +166,7 @@ def aimd(structure, protocol, relax, code_label, daemon):
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
     builder = AimdWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
+        orm.load_code(code_label), checked(structure), protocol=protocol, overrides={'relax': relax}
     )
 
     def echo_trajectory(node):
@@ -185,7 +210,9 @@ def electronic(trajectory, protocol, stride_fs, window_fs, chunk_frames, code_la
         overrides['selection']['window_fs'] = window_fs
     if chunk_frames is not None:
         overrides['chunk_frames'] = chunk_frames
-    builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol, overrides)
+    builder = ElectronicWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label), checked(trajectory), protocol, overrides
+    )
 
     def echo_statistics(node):
         if node.is_finished_ok:
@@ -218,7 +245,7 @@ def namd(trajectory, protocol, frames, cp2k_code, python_code, daemon):
 
     overrides = {'window': {'n_frames': frames}} if frames else {}
     builder = NamdWorkChain.get_builder_from_protocol(
-        orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides
+        orm.load_code(cp2k_code), orm.load_code(python_code), checked(trajectory), protocol, overrides
     )
 
     def echo_summary(node):
@@ -271,7 +298,9 @@ def launch_phonons(diameter, shell_monolayers, structure, stages, force_field, p
     if (diameter is None) == (structure is None):
         raise click.UsageError('give either --diameter (nm) or --structure PK')
     code = orm.load_code(code_label)
-    if structure is None:
+    if structure is not None:
+        checked(structure)
+    else:
         structure = nanocrystal_structure(diameter=10.0 * diameter, shell_monolayers=shell_monolayers)
         echo_pk('nanocrystal', structure)
     overrides = {'stages': list(stages)} if stages else {}

@@ -24,6 +24,17 @@ TIMESTEP_RANGE_FS = (1.0e-3, 1.0e5)
 """Bounds of the time between stored frames (fs): a time step in s or ps falls outside."""
 MAX_ORBITAL_ENERGY_EV = 100.0
 """Largest |frontier-orbital energy| (eV); energies in meV or hartree-scaled garbage fall outside."""
+UED_BOUNDS = {
+    'fluence_mj_cm2': (0.0, 1.0e3),
+    'wavelength_nm': (100.0, 2.0e4),
+    'delay_ps': (-1.0e6, 1.0e6),
+    'q_inv_angstrom': (0.0, 50.0),
+    'intensity_ratio': (0.0, 10.0),
+    'intensity_ratio_err': (0.0, 10.0),
+}
+"""Physical bounds of each UED quantity in the unit its name gives: > low (>= for the delay) and <= high."""
+UED_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_err')
+"""The arrays of a UED node, in the order :func:`check_ued_arrays` takes them."""
 MIN_UED_DELAYS = 3
 """Delays at or after time zero each UED set needs: the kinetic fit has 2 free parameters and needs more points."""
 MIN_UED_PEAKS = 3
@@ -230,6 +241,34 @@ def check_energy(value: float, source: str, place: str, shown: str | None = None
         _fail(source, place, f'{shown or value} is not a finite energy', 'finite')
     if abs(value) > MAX_ORBITAL_ENERGY_EV:
         _fail(source, place, f'{value:g} eV is beyond +-{MAX_ORBITAL_ENERGY_EV:g} eV: energies must be in eV', 'bounds')
+
+
+def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, intensity_ratio_err) -> None:
+    """The arrays of a UED node: delays (D,) ps strictly increasing, Q (P,) 1/angstrom, I/I0 and its errors
+    (S, D, P), all finite and within :data:`UED_BOUNDS`, and a grid big enough (:func:`check_ued_grid`)."""
+    delays, q = np.asarray(delays_ps, dtype=float), np.asarray(q_inv_angstrom, dtype=float)
+    ratio, error = np.asarray(intensity_ratio, dtype=float), np.asarray(intensity_ratio_err, dtype=float)
+    if delays.ndim != 1 or q.ndim != 1 or ratio.ndim != 3 or ratio.shape[1:] != (delays.size, q.size):
+        _fail(
+            source, None, f'intensity_ratio {ratio.shape} is not (sets, {delays.size} delays, {q.size} peaks)', 'shape'
+        )
+    if error.shape != ratio.shape:
+        _fail(source, None, f'intensity_ratio_err {error.shape} differs from intensity_ratio {ratio.shape}', 'shape')
+    places = ('set', 'delay', 'peak')
+    for name, values, axes in (
+        ('delay_ps', delays, ('delay',)),
+        ('q_inv_angstrom', q, ('peak',)),
+        ('intensity_ratio', ratio, places),
+        ('intensity_ratio_err', error, places),
+    ):
+        low, high = UED_BOUNDS[name]
+        check_values(values, source, name, '', high, axes)
+        if name != 'delay_ps' and (values <= low).any():
+            index = _first_bad(values <= low)
+            place = ', '.join(f'{axis} {i}' for axis, i in zip(axes, index, strict=True))
+            _fail(source, place, f'{name} must be > {low:g}, got {values[index]:g}', 'bounds')
+    check_increasing(delays, source, 'delay (ps)', 'delay')
+    check_ued_grid(source, delays, q.size)
 
 
 def check_ued_grid(source: str, delays_ps, n_peaks: int, fit_from_ps: float = 0.0) -> None:

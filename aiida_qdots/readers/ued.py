@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.validation import RuleViolation, check_text
+from aiida_qdots.common.validation import UED_BOUNDS, RuleViolation, check_text
 
 COLUMNS = (
     'fluence_mj_cm2',
@@ -39,15 +39,6 @@ COLUMNS = (
     'intensity_ratio',
     'intensity_ratio_err',
 )
-BOUNDS = {
-    'fluence_mj_cm2': (0.0, 1.0e3),
-    'wavelength_nm': (100.0, 2.0e4),
-    'delay_ps': (-1.0e6, 1.0e6),
-    'q_inv_angstrom': (0.0, 50.0),
-    'intensity_ratio': (0.0, 10.0),
-    'intensity_ratio_err': (0.0, 10.0),
-}
-"""Physical bounds of each numeric column in its unit: values must be > low (>= for the delay) and <= high."""
 
 
 def _fail(path, row: int | None, column: str | None, message: str, rule: str):
@@ -90,7 +81,8 @@ def _check_units(path, columns) -> None:
 
 def read_ued_table(path: str | pathlib.Path) -> pd.DataFrame:
     """Read and validate a UED file (CSV or JSON, see the module docstring); rows are numbered from 1 after the
-    header in error messages. Values must be finite and within :data:`BOUNDS`."""
+    header in error messages. Values must be finite and within
+    :data:`~aiida_qdots.common.validation.UED_BOUNDS`."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise QdotsInputError(f'{path}: no such file')
@@ -108,7 +100,7 @@ def read_ued_table(path: str | pathlib.Path) -> pd.DataFrame:
         if bad.size:
             _fail(path, int(bad[0]) + 1, column, f'not a finite number: {table[column].iloc[bad[0]]!r}', 'finite')
         table[column] = values.astype(float)
-        low, high = BOUNDS[column]
+        low, high = UED_BOUNDS[column]
         array = table[column].to_numpy()
         bad = np.flatnonzero((array < low) if column == 'delay_ps' else (array <= low))
         if bad.size:

@@ -45,11 +45,13 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
     required=True,
     help='The imported TrajectoryData (PK, UUID or label).',
 )
-@click.option('--stride', type=int, required=True, help='The CSV has one row every STRIDE trajectory frames.')
+@click.option(
+    '--stride', type=click.IntRange(min=1), required=True, help='The CSV has one row every STRIDE trajectory frames.'
+)
 @click.option(
     '--first-frame',
     'first_frame',
-    type=int,
+    type=click.IntRange(min=0),
     default=None,
     help='Frame number of the first row (default: from its label, e.g. st10001, else 1).',
 )

@@ -74,21 +74,24 @@ def check_text(content: bytes, source: str) -> str:
     NUL bytes (binary data) or is not UTF-8 (e.g. UTF-16 or Latin-1)."""
     if not content.strip():
         _fail(source, None, 'file is empty', 'text')
-    check_not_binary(content, source)
-    try:
-        return content.decode('utf-8-sig')
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b'\n') + 1
-        _fail(source, None, f'not a UTF-8 text file (byte 0x{content[exc.start]:02x} on line {line})', 'text')
+    check_text_head(content, source)
+    return content.decode('utf-8-sig')
 
 
-def check_not_binary(head: bytes, source: str) -> None:
-    """The first bytes of a text file: no UTF-16 byte-order mark and no NUL byte (binary data)."""
+def check_text_head(head: bytes, source: str) -> None:
+    """The first bytes of a text file: no UTF-16 byte-order mark, no NUL byte (binary data), and UTF-8 (a character
+    cut by the end of ``head`` is allowed)."""
     if head.startswith((b'\xff\xfe', b'\xfe\xff')):
         _fail(source, None, 'not a UTF-8 text file (it is UTF-16; save it as UTF-8)', 'text')
     nul = head.find(b'\x00')
     if nul >= 0:
         _fail(source, f'byte {nul}', 'NUL byte: binary data, not a text file', 'text')
+    try:
+        head.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3 or exc.reason != 'unexpected end of data':
+            line = head[: exc.start].count(b'\n') + 1
+            _fail(source, None, f'not a UTF-8 text file (byte 0x{head[exc.start]:02x} on line {line})', 'text')
 
 
 def check_symbols(symbols, source: str) -> None:
@@ -129,15 +132,15 @@ def check_positions(positions, source: str, labels=None) -> None:
     from scipy.spatial import cKDTree
 
     for frame, xyz in enumerate(positions):
-        distances, neighbours = cKDTree(xyz).query(xyz, k=2)
-        closest = int(np.argmin(distances[:, 1]))
-        if distances[closest, 1] < MIN_DISTANCE_ANGSTROM:
+        pairs = cKDTree(xyz).query_pairs(MIN_DISTANCE_ANGSTROM, output_type='ndarray')
+        if pairs.size:
+            distances = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+            i, j = sorted(int(k) for k in pairs[np.argmin(distances)])
             name = f'frame {frame}' + (f' ({labels[frame]})' if labels is not None else '')
-            other = int(neighbours[closest, 1])
             _fail(
                 source,
-                f'{name}, atoms {min(closest, other)} and {max(closest, other)}',
-                f'{distances[closest, 1]:.3g} angstrom apart, closer than {MIN_DISTANCE_ANGSTROM} angstrom '
+                f'{name}, atoms {i} and {j}',
+                f'{distances.min():.3g} angstrom apart, closer than {MIN_DISTANCE_ANGSTROM} angstrom '
                 '(coordinates must be in angstrom)',
                 'distance',
             )

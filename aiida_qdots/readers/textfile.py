@@ -15,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 
 from aiida_qdots.common.errors import TrajectoryFormatError
-from aiida_qdots.common.validation import check_not_binary
+from aiida_qdots.common.validation import check_text_head
 
 
 def format_error(
@@ -86,11 +86,11 @@ class Lines:
 
 def read_lines(path: pathlib.Path, read: Callable[[Lines], object]):
     """Run ``read`` on the lines of ``path``, turning decompression and decoding failures into format errors; a
-    file whose first 64 KiB hold binary data (NUL bytes, UTF-16) is refused first."""
+    file whose first 64 KiB are not UTF-8 text (binary data, UTF-16, Latin-1) is refused first."""
     with open_binary(path) as handle:
         lines = Lines(handle)
         try:
-            check_not_binary(handle.read(1 << 16), path.name)
+            check_text_head(handle.read(1 << 16), path.name)
             handle.seek(0)
             return read(lines)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:

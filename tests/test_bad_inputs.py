@@ -459,7 +459,7 @@ SPECIFIC = {
         'trajectory',
         'real.extxyz',
         lambda e: atom_line(e.real_xyz, 69 + 2, [9.3, 1e308, 12.0]),
-        'real.extxyz: frame 1, atom 0: coordinate 1e+308 angstrom is beyond',
+        'real.extxyz, frame 1, atom 0: coordinate 1e+308 angstrom is beyond',
         lambda e: ['--timestep', '1'],
     ),
     'extxyz-real-duplicated-frame': BadFile(
@@ -502,7 +502,7 @@ SPECIFIC = {
         'trajectory',
         'qd-pos-1.xyz',
         lambda e: cp2k_text(SYMBOLS, frames(3), [0, 1, 1], dt_fs=0.5),
-        'qd-pos-1.xyz: frame 2: MD step 1 duplicates 1 of frame 1',
+        'qd-pos-1.xyz, frame 2: MD step 1 duplicates 1 of frame 1',
         lambda e: ['--timestep', '0.5'],
     ),
     'cp2k-unsorted-steps': BadFile(
@@ -543,7 +543,7 @@ SPECIFIC = {
         'trajectory',
         'qd-pos-1.xyz',
         lambda e: CP2K,
-        'qd-pos-1.xyz: frame 0, atom 0: velocity component',
+        'qd-pos-1.xyz, frame 0, atom 0: velocity component',
         lambda e: [
             '--timestep',
             '0.5',
@@ -716,14 +716,16 @@ SPECIFIC = {
     'ued-json-numbers': ued(json.dumps([1, 2, 3]), 'a JSON UED file is a list of objects', 'ued.json'),
     'ued-json-single-delay': ued(json.dumps(json.loads(UED_JSON)[:3]), '1 delay(s) at or after 0 ps', 'ued.json'),
     # archives
-    'archive-empty': BadFile('archive', 'study.aiida', lambda e: b'', 'cannot import'),
-    'archive-binary-garbage': BadFile('archive', 'study.aiida', lambda e: bytes(range(256)) * 4, 'cannot import'),
-    'archive-text': BadFile('archive', 'study.aiida', lambda e: XYZ, 'cannot import'),
+    'archive-empty': BadFile('archive', 'study.aiida', lambda e: b'', 'not an AiiDA archive'),
+    'archive-binary-garbage': BadFile(
+        'archive', 'study.aiida', lambda e: bytes(range(256)) * 4, 'not an AiiDA archive'
+    ),
+    'archive-text': BadFile('archive', 'study.aiida', lambda e: XYZ, 'not an AiiDA archive (a zip file with metadata.json) [rule: format]'),
     'archive-zip-of-something-else': BadFile(
-        'archive', 'study.aiida', lambda e: _zip({'a.txt': 'hello'}), 'cannot import'
+        'archive', 'study.aiida', lambda e: _zip({'a.txt': 'hello'}), 'without metadata.json'
     ),
     'archive-truncated-zip': BadFile(
-        'archive', 'study.aiida', lambda e: _zip({'a.txt': 'hello' * 100})[:60], 'cannot import'
+        'archive', 'study.aiida', lambda e: _zip({'a.txt': 'hello' * 100})[:60], 'not an AiiDA archive'
     ),
 }
 
@@ -1229,6 +1231,7 @@ def test_bad_input_is_refused_and_database_unchanged(env, tmp_path, launch_refus
             assert result.output.strip() == errors[0], 'more than the one line'
         if file_case and status == 1:
             assert (case.named or case.name) in errors[0], 'the message does not name the file'
+            assert '[rule: ' in errors[0], 'the message does not name the rule'
         assert case.message in ' '.join(result.output.split()), result.output
     assert node_count() == count
     assert profile_fingerprint() == fingerprint

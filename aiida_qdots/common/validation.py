@@ -4,7 +4,7 @@ Pure (NumPy and ``ase.data`` only): the readers call these on the arrays they pa
 on the arrays of the nodes they are given. A broken rule raises :class:`RuleViolation`, one line naming the
 source (file or node), the place (frame, row, atom) and the rule (a key of :data:`RULES`)::
 
-    three.extxyz: frame 1, atom 2: coordinate 1e+308 angstrom is beyond +-1e+04 angstrom [rule: bounds]
+    three.extxyz, frame 1, atom 2: coordinate 1e+308 angstrom is beyond +-10000 angstrom [rule: bounds]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from ase.data import chemical_symbols
 
-from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.errors import TrajectoryFormatError
 
 MAX_COORDINATE_ANGSTROM = 1.0e4
 """Largest |coordinate| or |cell component| (angstrom): far beyond any nanocrystal or simulation box."""
@@ -45,6 +45,7 @@ ELEMENTS = frozenset(chemical_symbols[1:])
 
 RULES = {
     'text': 'a text file in UTF-8, not empty and without binary data',
+    'format': "the file follows its format's syntax (atom counts, comment lines, columns, headers)",
     'element': 'every species is a chemical element symbol (H ... Og)',
     'finite': 'every number is finite (no NaN or inf)',
     'bounds': 'every value lies within physical bounds for its quantity and unit',
@@ -57,23 +58,24 @@ RULES = {
 """Rule name -> what it demands (docs/importing.md lists them)."""
 
 
-class RuleViolation(QdotsInputError):
-    """An input breaks one of :data:`RULES`; ``rule`` names it, the message names the source and the place."""
+class RuleViolation(TrajectoryFormatError):
+    """An input breaks one of :data:`RULES`; ``rule`` names it, the message the source and the place."""
 
-    def __init__(self, source: str, place: str | None, detail: str, rule: str):
-        self.source, self.place, self.detail, self.rule = source, place, detail, rule
-        super().__init__(f'{source}: {place + ": " if place else ""}{detail} [rule: {rule}]')
+    def __init__(self, message: str, rule: str):
+        self.rule = rule
+        super().__init__(f'{message} [rule: {rule}]')
 
 
-def _fail(source: str, place: str | None, detail: str, rule: str):
-    raise RuleViolation(str(source), place, detail, rule)
+def fail(source: str, place: str | None, detail: str, rule: str):
+    """Raise the :class:`RuleViolation` ``<source>[, <place>]: <detail> [rule: <rule>]``."""
+    raise RuleViolation(f'{source}{", " + place if place else ""}: {detail}', rule)
 
 
 def check_text(content: bytes, source: str) -> str:
     """``content`` decoded as UTF-8 (a byte-order mark is dropped); :class:`RuleViolation` when it is empty, holds
     NUL bytes (binary data) or is not UTF-8 (e.g. UTF-16 or Latin-1)."""
     if not content.strip():
-        _fail(source, None, 'file is empty', 'text')
+        fail(source, None, 'file is empty', 'text')
     check_text_head(content, source)
     return content.decode('utf-8-sig')
 
@@ -82,23 +84,23 @@ def check_text_head(head: bytes, source: str) -> None:
     """The first bytes of a text file: no UTF-16 byte-order mark, no NUL byte (binary data), and UTF-8 (a character
     cut by the end of ``head`` is allowed)."""
     if head.startswith((b'\xff\xfe', b'\xfe\xff')):
-        _fail(source, None, 'not a UTF-8 text file (it is UTF-16; save it as UTF-8)', 'text')
+        fail(source, None, 'not a UTF-8 text file (it is UTF-16; save it as UTF-8)', 'text')
     nul = head.find(b'\x00')
     if nul >= 0:
-        _fail(source, f'byte {nul}', 'NUL byte: binary data, not a text file', 'text')
+        fail(source, f'byte {nul}', 'NUL byte: binary data, not a text file', 'text')
     try:
         head.decode('utf-8')
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 3 or exc.reason != 'unexpected end of data':
             line = head[: exc.start].count(b'\n') + 1
-            _fail(source, None, f'not a UTF-8 text file (byte 0x{head[exc.start]:02x} on line {line})', 'text')
+            fail(source, None, f'not a UTF-8 text file (byte 0x{head[exc.start]:02x} on line {line})', 'text')
 
 
 def check_symbols(symbols, source: str) -> None:
     """Every symbol is a chemical element (``Cd``, ``Se``; not ``Xx``, ``X`` or ``cd``)."""
     for k, symbol in enumerate(symbols):
         if symbol not in ELEMENTS:
-            _fail(source, f'atom {k}', f'{symbol!r} is not a chemical element symbol', 'element')
+            fail(source, f'atom {k}', f'{symbol!r} is not a chemical element symbol', 'element')
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
@@ -117,7 +119,7 @@ def check_values(values, source: str, what: str, unit: str, bound: float, places
             detail = (
                 f'{what} is {value}' if rule == 'finite' else f'{what} {value:g} {unit} is beyond +-{bound:g} {unit}'
             )
-            _fail(source, place, detail, rule)
+            fail(source, place, detail, rule)
 
 
 def check_positions(positions, source: str, labels=None) -> None:
@@ -125,7 +127,7 @@ def check_positions(positions, source: str, labels=None) -> None:
     closer than :data:`MIN_DISTANCE_ANGSTROM` (periodic images are not considered). ``labels`` name the frames."""
     positions = np.asarray(positions, dtype=float)
     if positions.ndim != 3 or positions.shape[2] != 3 or 0 in positions.shape[:2]:
-        _fail(source, None, f'positions have shape {positions.shape}, expected (frames, atoms, 3)', 'shape')
+        fail(source, None, f'positions have shape {positions.shape}, expected (frames, atoms, 3)', 'shape')
     check_values(positions, source, 'coordinate', 'angstrom', MAX_COORDINATE_ANGSTROM)
     if positions.shape[1] < 2:
         return
@@ -137,7 +139,7 @@ def check_positions(positions, source: str, labels=None) -> None:
             distances = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
             i, j = sorted(int(k) for k in pairs[np.argmin(distances)])
             name = f'frame {frame}' + (f' ({labels[frame]})' if labels is not None else '')
-            _fail(
+            fail(
                 source,
                 f'{name}, atoms {i} and {j}',
                 f'{distances.min():.3g} angstrom apart, closer than {MIN_DISTANCE_ANGSTROM} angstrom '
@@ -153,7 +155,7 @@ def check_cells(cells, source: str) -> None:
     volumes = np.abs(np.linalg.det(cells))
     flat = np.flatnonzero(volumes < 1e-6)
     if flat.size:
-        _fail(source, f'frame {int(flat[0])}', 'the cell vectors are degenerate (zero volume)', 'bounds')
+        fail(source, f'frame {int(flat[0])}', 'the cell vectors are degenerate (zero volume)', 'bounds')
 
 
 def check_increasing(values, source: str, what: str, place: str = 'frame', shown=None, offset: int = 0) -> None:
@@ -166,7 +168,7 @@ def check_increasing(values, source: str, what: str, place: str = 'frame', shown
     if bad.size:
         k = int(bad[0]) + 1
         kind = 'duplicates' if steps[k - 1] == 0 else 'comes after'
-        _fail(
+        fail(
             source,
             f'{place} {k + offset}',
             f'{what} {shown[k]} {kind} {shown[k - 1]} of {place} {k - 1 + offset}: {what}s must strictly increase',
@@ -190,7 +192,7 @@ def check_frame_labels(labels, source: str, place: str = 'frame', offset: int = 
     seen: dict[str, int] = {}
     for k, label in enumerate(labels):
         if label in seen:
-            _fail(
+            fail(
                 source,
                 f'{place} {k + offset}',
                 f'frame label {label!r} repeats {place} {seen[label] + offset}',
@@ -204,13 +206,13 @@ def check_timestep(timestep_fs, source: str = 'time step') -> float:
     try:
         value = float(timestep_fs)
     except (TypeError, ValueError):
-        _fail(source, None, f'time step must be a number of fs, got {timestep_fs!r}', 'finite')
+        fail(source, None, f'time step must be a number of fs, got {timestep_fs!r}', 'finite')
     low, high = TIMESTEP_RANGE_FS
     if not np.isfinite(value) or value <= 0:
         message = f'time step must be a positive number of fs, got {timestep_fs!r}'
-        _fail(source, None, message, 'finite' if not np.isfinite(value) else 'bounds')
+        fail(source, None, message, 'finite' if not np.isfinite(value) else 'bounds')
     if not low <= value <= high:
-        _fail(source, None, f'time step {value:g} fs is outside {low:g}..{high:g} fs: give it in fs', 'units')
+        fail(source, None, f'time step {value:g} fs is outside {low:g}..{high:g} fs: give it in fs', 'units')
     return value
 
 
@@ -221,7 +223,7 @@ def check_trajectory_arrays(
     velocities angstrom/fs, cells (T, 3, 3) angstrom, frame labels, MD steps and times (fs) of the source."""
     positions = np.asarray(positions)
     if len(symbols) != positions.shape[1]:
-        _fail(source, None, f'{len(symbols)} symbols for {positions.shape[1]} atoms', 'shape')
+        fail(source, None, f'{len(symbols)} symbols for {positions.shape[1]} atoms', 'shape')
     check_symbols(symbols, source)
     if labels is not None:
         check_frame_labels(labels, source)
@@ -241,9 +243,9 @@ def check_energy(value: float, source: str, place: str, shown: str | None = None
     """An orbital energy (eV) is finite and within +-:data:`MAX_ORBITAL_ENERGY_EV`; ``place`` names its cell,
     ``shown`` is the value as the file wrote it."""
     if not np.isfinite(value):
-        _fail(source, place, f'{shown or value} is not a finite energy', 'finite')
+        fail(source, place, f'{shown or value} is not a finite energy', 'finite')
     if abs(value) > MAX_ORBITAL_ENERGY_EV:
-        _fail(source, place, f'{value:g} eV is beyond +-{MAX_ORBITAL_ENERGY_EV:g} eV: energies must be in eV', 'bounds')
+        fail(source, place, f'{value:g} eV is beyond +-{MAX_ORBITAL_ENERGY_EV:g} eV: energies must be in eV', 'bounds')
 
 
 def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, intensity_ratio_err) -> None:
@@ -252,11 +254,11 @@ def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, in
     delays, q = np.asarray(delays_ps, dtype=float), np.asarray(q_inv_angstrom, dtype=float)
     ratio, error = np.asarray(intensity_ratio, dtype=float), np.asarray(intensity_ratio_err, dtype=float)
     if delays.ndim != 1 or q.ndim != 1 or ratio.ndim != 3 or ratio.shape[1:] != (delays.size, q.size):
-        _fail(
+        fail(
             source, None, f'intensity_ratio {ratio.shape} is not (sets, {delays.size} delays, {q.size} peaks)', 'shape'
         )
     if error.shape != ratio.shape:
-        _fail(source, None, f'intensity_ratio_err {error.shape} differs from intensity_ratio {ratio.shape}', 'shape')
+        fail(source, None, f'intensity_ratio_err {error.shape} differs from intensity_ratio {ratio.shape}', 'shape')
     places = ('set', 'delay', 'peak')
     for name, values, axes in (
         ('delay_ps', delays, ('delay',)),
@@ -269,7 +271,7 @@ def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, in
         if name != 'delay_ps' and (values <= low).any():
             index = _first_bad(values <= low)
             place = ', '.join(f'{axis} {i}' for axis, i in zip(axes, index, strict=True))
-            _fail(source, place, f'{name} must be > {low:g}, got {values[index]:g}', 'bounds')
+            fail(source, place, f'{name} must be > {low:g}, got {values[index]:g}', 'bounds')
     check_increasing(delays, source, 'delay (ps)', 'delay')
     check_ued_grid(source, delays, q.size)
 
@@ -278,11 +280,11 @@ def check_ued_grid(source: str, delays_ps, n_peaks: int, fit_from_ps: float = 0.
     """A UED set's grid is big enough for ``launch ued``: :data:`MIN_UED_PEAKS` peaks and :data:`MIN_UED_DELAYS`
     delays at or after ``fit_from_ps`` (ps)."""
     if n_peaks < MIN_UED_PEAKS:
-        _fail(source, None, f'{n_peaks} peak(s); the Debye-Waller fit needs at least {MIN_UED_PEAKS}', 'size')
+        fail(source, None, f'{n_peaks} peak(s); the Debye-Waller fit needs at least {MIN_UED_PEAKS}', 'size')
     delays = np.asarray(delays_ps, dtype=float)
     fitted = int(np.count_nonzero(delays >= fit_from_ps))
     if fitted < MIN_UED_DELAYS:
-        _fail(
+        fail(
             source,
             None,
             f'{fitted} delay(s) at or after {fit_from_ps:g} ps; the kinetic fit needs at least {MIN_UED_DELAYS}',

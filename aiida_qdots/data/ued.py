@@ -18,9 +18,8 @@ from aiida import orm
 
 from aiida_qdots.analysis.debye_waller import intensity_ratio, wurtzite_q, wurtzite_reflections
 from aiida_qdots.analysis.kinetics import KineticModel, gillespie
-from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.files import file_sha256
-from aiida_qdots.common.validation import UED_ARRAYS, check_ued_arrays
+from aiida_qdots.common.validation import UED_ARRAYS, RuleViolation, check_ued_arrays
 from aiida_qdots.readers.ued import COLUMNS, read_ued_table
 
 UNITS = {'fluence': 'mJ/cm^2', 'wavelength': 'nm', 'delay': 'ps', 'q': '1/angstrom', 'intensity_ratio': 'I/I0'}
@@ -38,9 +37,10 @@ def table_to_node(table: pd.DataFrame, source: dict, synthetic: dict | bool = Fa
     absent = expected.difference(grid.index)
     if len(absent):
         f, w, d, p = absent[0]
-        raise QdotsInputError(
+        raise RuleViolation(
             f'{source.get("file", "table")}: no row for fluence {f} mJ/cm^2, {w} nm, delay {d} ps, '
-            f'peak {p} ({len(absent)} missing): every set needs every delay and peak'
+            f'peak {p} ({len(absent)} missing): every set needs every delay and peak',
+            'shape',
         )
     ordered = grid.loc[expected]
     node = orm.ArrayData()

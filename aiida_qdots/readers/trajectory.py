@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.validation import check_trajectory_arrays
+from aiida_qdots.common.validation import RuleViolation, check_trajectory_arrays
 from aiida_qdots.readers.cp2k import cp2k_velocity_path, read_cp2k
 from aiida_qdots.readers.extxyz import read_extxyz
 from aiida_qdots.readers.frames import ParsedTrajectory
@@ -101,7 +101,8 @@ def check_frame_times(parsed: ParsedTrajectory, timestep_fs: float, tolerance_fs
     bad = np.flatnonzero(np.abs(intervals - timestep_fs) > tolerance_fs)
     if bad.size:
         k = int(bad[0]) + 1
-        raise QdotsInputError(
+        raise RuleViolation(
             f'{parsed.source.name}: frame {k} is at {parsed.times_fs[k]:g} fs and frame {k - 1} at '
-            f'{parsed.times_fs[k - 1]:g} fs ({intervals[k - 1]:g} fs apart), but the time step is {timestep_fs:g} fs'
+            f'{parsed.times_fs[k - 1]:g} fs ({intervals[k - 1]:g} fs apart), but the time step is {timestep_fs:g} fs',
+            'units',
         )

@@ -14,8 +14,9 @@ intensity_ratio        I(t) / I0 of the peak (> 0)
 intensity_ratio_err    its standard error (> 0)
 =====================  ======================================================================
 
-A set is one (fluence, wavelength) pair. Errors are :class:`~aiida_qdots.common.errors.QdotsInputError`
-naming the file, the row (1-based after the header) and the column.
+A set is one (fluence, wavelength) pair; values must lie within
+:data:`~aiida_qdots.common.validation.UED_BOUNDS`. Errors are :class:`~aiida_qdots.common.validation.RuleViolation`
+naming the file, the row (1-based after the header), the column and the rule.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.validation import UED_BOUNDS, RuleViolation, check_text
+from aiida_qdots.common.validation import UED_BOUNDS, check_text, fail
 
 COLUMNS = (
     'fluence_mj_cm2',
@@ -45,7 +46,7 @@ def _fail(path, row: int | None, column: str | None, message: str, rule: str):
     where = ', '.join(
         part for part in (f'row {row}' if row is not None else '', f'column {column!r}' if column else '') if part
     )
-    raise RuleViolation(str(path), where or None, message, rule)
+    fail(str(path), where or None, message, rule)
 
 
 def _load(path: pathlib.Path) -> pd.DataFrame:
@@ -59,8 +60,7 @@ def _load(path: pathlib.Path) -> pd.DataFrame:
             return pd.read_csv(io.StringIO(text), dtype={'peak': str})
         records = json.loads(text)
     except (ValueError, pd.errors.ParserError) as error:
-        message = ' '.join(str(error).split())
-        raise QdotsInputError(f'{path}: not a valid {path.suffix or "CSV"} table: {message}') from None
+        _fail(path, None, None, f'not a valid {path.suffix or "CSV"} table: {" ".join(str(error).split())}', 'format')
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
         _fail(path, None, None, 'a JSON UED file is a list of objects, one per row', 'shape')
     return pd.DataFrame(records)

@@ -14,6 +14,7 @@ import dataclasses
 import gzip
 import io
 import json
+import shlex
 import zipfile
 from collections.abc import Callable
 
@@ -385,6 +386,16 @@ def xyz(text, name='t.extxyz', timestep='1'):
     return lambda message: BadFile('trajectory', name, lambda e: text, message, lambda e: ['--timestep', timestep])
 
 
+def cp2k(text: str, message: str, timestep: str = '0.5', velocities: str | None = None, named: str | None = None):
+    """``import trajectory qd-pos-1.xyz`` holding ``text``, with the velocity file ``velocities`` when given."""
+
+    def options(e: Env) -> list:
+        extra = ['--velocities', e.file('qd-vel-1.xyz', velocities)] if velocities is not None else []
+        return ['--timestep', timestep, *extra]
+
+    return BadFile('trajectory', 'qd-pos-1.xyz', lambda e: text, message, options, named=named)
+
+
 def levels(text_of, message, stride='2', *more):
     return BadFile(
         'levels',
@@ -498,70 +509,32 @@ SPECIFIC = {
     'extxyz-timestep-in-seconds': xyz(XYZ, timestep='1e-15')('time step 1e-15 fs is outside 0.001..100000 fs'),
     'extxyz-timestep-huge': xyz(XYZ, timestep='1e9')('give it in fs [rule: units]'),
     # CP2K: steps and times, velocities
-    'cp2k-repeated-step': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: cp2k_text(SYMBOLS, frames(3), [0, 1, 1], dt_fs=0.5),
-        'qd-pos-1.xyz, frame 2: MD step 1 duplicates 1 of frame 1',
-        lambda e: ['--timestep', '0.5'],
+    'cp2k-repeated-step': cp2k(
+        cp2k_text(SYMBOLS, frames(3), [0, 1, 1], dt_fs=0.5), 'qd-pos-1.xyz, frame 2: MD step 1 duplicates 1 of frame 1'
     ),
-    'cp2k-unsorted-steps': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: cp2k_text(SYMBOLS, frames(3), [0, 2, 1], dt_fs=0.5),
-        'frame 2: MD step 1 comes after 2 of frame 1',
-        lambda e: ['--timestep', '0.5'],
+    'cp2k-unsorted-steps': cp2k(
+        cp2k_text(SYMBOLS, frames(3), [0, 2, 1], dt_fs=0.5), 'frame 2: MD step 1 comes after 2 of frame 1'
     ),
-    'cp2k-element-Xx': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: cp2k_text(['Cd', 'Xx', 'Se', 'Cl'], frames(3), [0, 1, 2], dt_fs=0.5),
+    'cp2k-element-Xx': cp2k(
+        cp2k_text(['Cd', 'Xx', 'Se', 'Cl'], frames(3), [0, 1, 2], dt_fs=0.5),
         "atom 1: 'Xx' is not a chemical element symbol",
-        lambda e: ['--timestep', '0.5'],
     ),
-    'cp2k-timestep-disagrees': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: CP2K,
-        'but the time step is 1 fs',
-        lambda e: ['--timestep', '1'],
-    ),
-    'cp2k-velocity-nan': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: CP2K,
+    'cp2k-timestep-disagrees': cp2k(CP2K, 'but the time step is 1 fs [rule: units]', timestep='1'),
+    'cp2k-velocity-nan': cp2k(
+        CP2K,
         "qd-vel-1.xyz, frame 1, line 9: column 3: 'nan' is not a finite number",
+        velocities=atom_line(cp2k_text(SYMBOLS, 1e-4 * frames(3), [0, 1, 2]), 8, [0, 'nan', 0]),
         named='qd-vel-1.xyz',
-        options=lambda e: [
-            '--timestep',
-            '0.5',
-            '--velocities',
-            e.file('qd-vel-1.xyz', atom_line(cp2k_text(SYMBOLS, 1e-4 * frames(3), [0, 1, 2]), 8, [0, 'nan', 0])),
-        ],
     ),
-    'cp2k-velocity-huge': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: CP2K,
+    'cp2k-velocity-huge': cp2k(
+        CP2K,
         'qd-pos-1.xyz, frame 0, atom 0: velocity component',
-        lambda e: [
-            '--timestep',
-            '0.5',
-            '--velocities',
-            e.file('qd-vel-1.xyz', cp2k_text(SYMBOLS, 1e3 * frames(3), [0, 1, 2])),
-        ],
+        velocities=cp2k_text(SYMBOLS, 1e3 * frames(3), [0, 1, 2]),
     ),
-    'cp2k-velocity-frames-missing': BadFile(
-        'trajectory',
-        'qd-pos-1.xyz',
-        lambda e: CP2K,
+    'cp2k-velocity-frames-missing': cp2k(
+        CP2K,
         'qd-vel-1.xyz: velocity file has 2 frames, qd-pos-1.xyz has 3',
-        options=lambda e: [
-            '--timestep',
-            '0.5',
-            '--velocities',
-            e.file('qd-vel-1.xyz', cp2k_text(SYMBOLS, 1e-4 * frames(2), [0, 1])),
-        ],
+        velocities=cp2k_text(SYMBOLS, 1e-4 * frames(2), [0, 1]),
     ),
     # XDATCAR and POSCAR folders
     'xdatcar-element-Xx': xyz(XDATCAR.replace('Cd   Se   Cl', 'Xx   Se   Cl'), 'XDATCAR')(
@@ -720,7 +693,9 @@ SPECIFIC = {
     'archive-binary-garbage': BadFile(
         'archive', 'study.aiida', lambda e: bytes(range(256)) * 4, 'not an AiiDA archive'
     ),
-    'archive-text': BadFile('archive', 'study.aiida', lambda e: XYZ, 'not an AiiDA archive (a zip file with metadata.json) [rule: format]'),
+    'archive-text': BadFile(
+        'archive', 'study.aiida', lambda e: XYZ, 'not an AiiDA archive (a zip file with metadata.json) [rule: format]'
+    ),
     'archive-zip-of-something-else': BadFile(
         'archive', 'study.aiida', lambda e: _zip({'a.txt': 'hello'}), 'without metadata.json'
     ),
@@ -738,278 +713,157 @@ def _zip(files: dict) -> bytes:
     return buffer.getvalue()
 
 
-def launch(command: str, *args, message: str, status: int = 1) -> Cli:
-    """``aiida-qdots launch COMMAND ARGS``; an arg that is a key of ``Env.bad`` becomes that node's PK, a callable
-    is called with the env."""
+def launch(command_line: str, message: str, status: int = 1) -> Cli:
+    """``aiida-qdots launch COMMAND_LINE`` (split like a shell would); a word that is a key of ``Env.bad`` becomes
+    that node's PK, ``{structure}``, ``{trajectory}``, ``{nanocrystal}`` and ``{dict}`` the PKs of the env's nodes."""
 
     def build(e: Env) -> list:
-        return [
-            'launch',
-            command,
-            *(e.bad[a].pk if isinstance(a, str) and a in e.bad else a(e) if callable(a) else a for a in args),
-        ]
+        named = {'{structure}': e.structure, '{trajectory}': e.trajectory, '{nanocrystal}': e.nanocrystal}
+        named |= {'{dict}': e.dictionary, **e.bad}
+        return ['launch', *(named[word].pk if word in named else word for word in shlex.split(command_line))]
 
     return Cli(build, message, status)
-
-
-def structure_pk(e: Env):
-    return e.structure.pk
-
-
-def trajectory_pk(e: Env):
-    return e.trajectory.pk
-
-
-def nanocrystal_pk(e: Env):
-    return e.nanocrystal.pk
-
-
-def dictionary_pk(e: Env):
-    return e.dictionary.pk
 
 
 LAUNCH_CASES = {
     # aimd: the structure's elements, positions and distances; options
     'launch-aimd-overlapping-atoms': launch(
-        'aimd', '--structure', 'overlapping-structure', message='atoms 0 and 1: 0.173 angstrom apart'
+        'aimd --structure overlapping-structure', 'atoms 0 and 1: 0.173 angstrom apart'
     ),
     'launch-aimd-dummy-atom': launch(
-        'aimd', '--structure', 'dummy-atom-structure', message="atom 1: 'X' is not a chemical element symbol"
+        'aimd --structure dummy-atom-structure', "atom 1: 'X' is not a chemical element symbol"
     ),
     'launch-aimd-far-away-atom': launch(
-        'aimd', '--structure', 'far-away-structure', message='frame 0, atom 3: coordinate 1e+06 angstrom is beyond'
+        'aimd --structure far-away-structure', 'frame 0, atom 3: coordinate 1e+06 angstrom is beyond'
     ),
-    'launch-aimd-no-such-structure': launch('aimd', '--structure', '99999999', message='no structure node 99999999'),
+    'launch-aimd-no-such-structure': launch('aimd --structure 99999999', 'no structure node 99999999'),
     'launch-aimd-trajectory-as-structure': launch(
-        'aimd', '--structure', trajectory_pk, message='is a TrajectoryData, not a StructureData', status=2
+        "aimd --structure '{trajectory}'", 'is a TrajectoryData, not a StructureData', status=2
     ),
     'launch-aimd-unknown-protocol': launch(
-        'aimd', '--structure', structure_pk, '--protocol', 'ultra', message="'ultra' is not one of", status=2
+        "aimd --structure '{structure}' --protocol ultra", "'ultra' is not one of", status=2
     ),
     # electronic: the trajectory's values, elements and times; numeric options
     'launch-electronic-nan-positions': launch(
-        'electronic', '--trajectory', 'nan-trajectory', message='frame 1, atom 0: coordinate is nan [rule: finite]'
+        'electronic --trajectory nan-trajectory', 'frame 1, atom 0: coordinate is nan [rule: finite]'
     ),
     'launch-electronic-element-Xx': launch(
-        'electronic', '--trajectory', 'xx-trajectory', message="'Xx' is not a chemical element symbol"
+        'electronic --trajectory xx-trajectory', "'Xx' is not a chemical element symbol"
     ),
     'launch-electronic-repeated-times': launch(
-        'electronic', '--trajectory', 'repeated-times-trajectory', message='frame 2: time 1 duplicates 1 of frame 1'
+        'electronic --trajectory repeated-times-trajectory', 'frame 2: time 1 duplicates 1 of frame 1'
     ),
     'launch-electronic-positions-in-nm': launch(
-        'electronic', '--trajectory', 'nm-trajectory', message='(coordinates must be in angstrom) [rule: distance]'
+        'electronic --trajectory nm-trajectory', '(coordinates must be in angstrom) [rule: distance]'
     ),
     'launch-electronic-stride-zero': launch(
-        'electronic',
-        '--trajectory',
-        trajectory_pk,
-        '--stride-fs',
-        '0',
-        message="Invalid value for '--stride-fs'",
-        status=2,
+        "electronic --trajectory '{trajectory}' --stride-fs 0", "Invalid value for '--stride-fs'", status=2
     ),
     'launch-electronic-stride-negative': launch(
-        'electronic',
-        '--trajectory',
-        trajectory_pk,
-        '--stride-fs',
-        '-20',
-        message="Invalid value for '--stride-fs'",
-        status=2,
+        "electronic --trajectory '{trajectory}' --stride-fs -20", "Invalid value for '--stride-fs'", status=2
     ),
     'launch-electronic-stride-nan': launch(
-        'electronic',
-        '--trajectory',
-        trajectory_pk,
-        '--stride-fs',
-        'nan',
-        message="Invalid value for '--stride-fs'",
-        status=2,
+        "electronic --trajectory '{trajectory}' --stride-fs nan", "Invalid value for '--stride-fs'", status=2
     ),
     'launch-electronic-window-zero': launch(
-        'electronic',
-        '--trajectory',
-        trajectory_pk,
-        '--window-fs',
-        '0',
-        message="Invalid value for '--window-fs'",
-        status=2,
+        "electronic --trajectory '{trajectory}' --window-fs 0", "Invalid value for '--window-fs'", status=2
     ),
     'launch-electronic-chunk-zero': launch(
-        'electronic',
-        '--trajectory',
-        trajectory_pk,
-        '--chunk-frames',
-        '0',
-        message="Invalid value for '--chunk-frames'",
-        status=2,
+        "electronic --trajectory '{trajectory}' --chunk-frames 0", "Invalid value for '--chunk-frames'", status=2
     ),
     'launch-electronic-structure-as-trajectory': launch(
-        'electronic', '--trajectory', structure_pk, message='is a StructureData, not a TrajectoryData', status=2
+        "electronic --trajectory '{structure}'", 'is a StructureData, not a TrajectoryData', status=2
     ),
     # namd
     'launch-namd-three-frames': launch(
-        'namd', '--trajectory', trajectory_pk, '--frames', '3', message="Invalid value for '--frames'", status=2
+        "namd --trajectory '{trajectory}' --frames 3", "Invalid value for '--frames'", status=2
     ),
     'launch-namd-frames-not-integer': launch(
-        'namd', '--trajectory', trajectory_pk, '--frames', 'ten', message="'ten' is not a valid integer", status=2
+        "namd --trajectory '{trajectory}' --frames ten", "'ten' is not a valid integer", status=2
     ),
-    'launch-namd-nan-positions': launch('namd', '--trajectory', 'nan-trajectory', message='coordinate is nan'),
+    'launch-namd-nan-positions': launch('namd --trajectory nan-trajectory', 'coordinate is nan'),
     'launch-namd-unknown-python-code': launch(
-        'namd', '--trajectory', trajectory_pk, '--python-code', 'python9@nowhere', message='python9@nowhere'
+        "namd --trajectory '{trajectory}' --python-code python9@nowhere", 'python9@nowhere'
     ),
     # phonons
-    'launch-phonons-diameter-zero': launch(
-        'phonons', '--diameter', '0', message="Invalid value for '--diameter'", status=2
-    ),
-    'launch-phonons-diameter-too-big': launch(
-        'phonons', '--diameter', '25', message="Invalid value for '--diameter'", status=2
-    ),
+    'launch-phonons-diameter-zero': launch('phonons --diameter 0', "Invalid value for '--diameter'", status=2),
+    'launch-phonons-diameter-too-big': launch('phonons --diameter 25', "Invalid value for '--diameter'", status=2),
     'launch-phonons-diameter-and-structure': launch(
-        'phonons', '--diameter', '1.2', '--structure', nanocrystal_pk, message='give either --diameter', status=2
+        "phonons --diameter 1.2 --structure '{nanocrystal}'", 'give either --diameter', status=2
     ),
-    'launch-phonons-no-structure': launch('phonons', message='give either --diameter (nm) or --structure PK', status=2),
+    'launch-phonons-no-structure': launch('phonons', 'give either --diameter (nm) or --structure PK', status=2),
     'launch-phonons-negative-shell': launch(
-        'phonons',
-        '--diameter',
-        '1.2',
-        '--shell-monolayers',
-        '-1',
-        message="Invalid value for '--shell-monolayers'",
-        status=2,
+        'phonons --diameter 1.2 --shell-monolayers -1', "Invalid value for '--shell-monolayers'", status=2
     ),
-    'launch-phonons-unknown-stage': launch(
-        'phonons', '--diameter', '1.2', '--stages', 'raman', message="'raman' is not one of", status=2
-    ),
+    'launch-phonons-unknown-stage': launch('phonons --diameter 1.2 --stages raman', "'raman' is not one of", status=2),
     'launch-phonons-unknown-force-field': launch(
-        'phonons', '--diameter', '1.2', '--force-field', 'eam', message="'eam' is not one of", status=2
+        'phonons --diameter 1.2 --force-field eam', "'eam' is not one of", status=2
     ),
-    'launch-phonons-overlapping-atoms': launch(
-        'phonons', '--structure', 'overlapping-structure', message='[rule: distance]'
-    ),
-    'launch-phonons-dummy-atom': launch('phonons', '--structure', 'dummy-atom-structure', message='[rule: element]'),
-    'launch-phonons-cp2k-code': launch(
-        'phonons', '--diameter', '1.2', '--code', 'cp2k@localhost', message='runs cp2k jobs, not lammps'
-    ),
+    'launch-phonons-overlapping-atoms': launch('phonons --structure overlapping-structure', '[rule: distance]'),
+    'launch-phonons-dummy-atom': launch('phonons --structure dummy-atom-structure', '[rule: element]'),
+    'launch-phonons-cp2k-code': launch('phonons --diameter 1.2 --code cp2k@localhost', 'runs cp2k jobs, not lammps'),
     # ued: the data node's size and values; the slope
-    'launch-ued-single-delay': launch(
-        'ued', '--data', 'single-delay-ued', '--slope', '1e-4', message='1 delay(s) at or after 0 ps'
-    ),
+    'launch-ued-single-delay': launch('ued --data single-delay-ued --slope 1e-4', '1 delay(s) at or after 0 ps'),
     'launch-ued-two-peaks': launch(
-        'ued', '--data', 'two-peak-ued', '--slope', '1e-4', message='2 peak(s); the Debye-Waller fit needs at least 3'
+        'ued --data two-peak-ued --slope 1e-4', '2 peak(s); the Debye-Waller fit needs at least 3'
     ),
     'launch-ued-nan-intensity': launch(
-        'ued', '--data', 'nan-ued', '--slope', '1e-4', message='set 0, delay 0, peak 0: intensity_ratio is nan'
+        'ued --data nan-ued --slope 1e-4', 'set 0, delay 0, peak 0: intensity_ratio is nan'
     ),
     'launch-ued-unsorted-delays': launch(
-        'ued', '--data', 'unsorted-ued', '--slope', '1e-4', message='delay 2: delay (ps) 10 comes after 20'
+        'ued --data unsorted-ued --slope 1e-4', 'delay 2: delay (ps) 10 comes after 20'
     ),
     'launch-ued-data-is-a-dict': launch(
-        'ued', '--data', dictionary_pk, '--slope', '1e-4', message='not an ArrayData of UED intensities', status=2
+        "ued --data '{dict}' --slope 1e-4", 'not an ArrayData of UED intensities', status=2
     ),
-    'launch-ued-slope-zero': launch(
-        'ued', '--data', 'single-delay-ued', '--slope', '0', message="Invalid value for '--slope'", status=2
-    ),
+    'launch-ued-slope-zero': launch('ued --data single-delay-ued --slope 0', "Invalid value for '--slope'", status=2),
     'launch-ued-slope-negative': launch(
-        'ued', '--data', 'single-delay-ued', '--slope', '-1e-4', message="Invalid value for '--slope'", status=2
+        'ued --data single-delay-ued --slope -1e-4', "Invalid value for '--slope'", status=2
     ),
     'launch-ued-slope-error-negative': launch(
-        'ued',
-        '--data',
-        'single-delay-ued',
-        '--slope',
-        '1e-4',
-        '--slope-err',
-        '-1',
-        message="Invalid value for '--slope-err'",
-        status=2,
+        'ued --data single-delay-ued --slope 1e-4 --slope-err -1', "Invalid value for '--slope-err'", status=2
     ),
-    'launch-ued-no-slope': launch(
-        'ued', '--data', 'single-delay-ued', message='give either --phonons PK or --slope VALUE', status=2
-    ),
+    'launch-ued-no-slope': launch('ued --data single-delay-ued', 'give either --phonons PK or --slope VALUE', status=2),
     'launch-ued-phonons-is-a-structure': launch(
-        'ued',
-        '--data',
-        'single-delay-ued',
-        '--phonons',
-        structure_pk,
-        message='neither a qdots.phonons workchain nor an msd_slope Dict',
+        "ued --data single-delay-ued --phonons '{structure}'", 'neither a qdots.phonons workchain nor an msd_slope Dict'
     ),
     # study
     'launch-study-overrides-not-json': launch(
-        'study',
-        '--label',
-        'bad',
-        '--overrides',
-        '{stages:',
-        message="Invalid value for '--overrides': not JSON",
-        status=2,
+        "study --label bad --overrides '{stages:'", "Invalid value for '--overrides': not JSON", status=2
     ),
-    'launch-study-overrides-a-list': launch(
-        'study', '--label', 'bad', '--overrides', '[1, 2]', message='is not a JSON object', status=2
-    ),
+    'launch-study-overrides-a-list': launch("study --label bad --overrides '[1, 2]'", 'is not a JSON object', status=2),
     'launch-study-overrides-unknown-key': launch(
-        'study', '--label', 'bad', '--overrides', '{"stagez": {}}', message='unknown override(s) stagez'
+        'study --label bad --overrides \'{"stagez": {}}\'', 'unknown override(s) stagez'
     ),
     'launch-study-arrangements-not-integers': launch(
-        'study', '--label', 'bad', '--arrangements', '0,a', message='expected comma-separated integers', status=2
+        'study --label bad --arrangements 0,a', 'expected comma-separated integers', status=2
     ),
     'launch-study-unknown-composition': launch(
-        'study', '--label', 'bad', '--composition', 'zn-rich', message="'zn-rich' is not one of", status=2
+        'study --label bad --composition zn-rich', "'zn-rich' is not one of", status=2
     ),
     'launch-study-max-concurrent-zero': launch(
-        'study', '--label', 'bad', '--max-concurrent', '0', message="Invalid value for '--max-concurrent'", status=2
+        'study --label bad --max-concurrent 0', "Invalid value for '--max-concurrent'", status=2
     ),
-    'launch-study-unknown-protocol': launch(
-        'study', '--label', 'bad', '--protocol', 'ultra', message="'ultra' is not one of", status=2
-    ),
+    'launch-study-unknown-protocol': launch('study --label bad --protocol ultra', "'ultra' is not one of", status=2),
     # lattice study
     'launch-lattice-study-nanocrystal-not-a-number': launch(
-        'lattice-study', '--label', 'bad', '--nanocrystal', 'big', message="Invalid value for '--nanocrystal'", status=2
+        'lattice-study --label bad --nanocrystal big', "Invalid value for '--nanocrystal'", status=2
     ),
     'launch-lattice-study-single-delay-ued': launch(
-        'lattice-study',
-        '--label',
-        'bad',
-        '--nanocrystal',
-        '1.2',
-        '--ued-data',
-        'single-delay-ued',
-        message='[rule: size]',
+        'lattice-study --label bad --nanocrystal 1.2 --ued-data single-delay-ued', '[rule: size]'
     ),
     'launch-lattice-study-ued-is-a-dict': launch(
-        'lattice-study',
-        '--label',
-        'bad',
-        '--nanocrystal',
-        '1.2',
-        '--ued-data',
-        dictionary_pk,
-        message='not an ArrayData',
-        status=2,
+        "lattice-study --label bad --nanocrystal 1.2 --ued-data '{dict}'", 'not an ArrayData', status=2
     ),
     'launch-lattice-study-same-nanocrystal-twice': launch(
-        'lattice-study',
-        '--label',
-        'bad',
-        '--nanocrystal',
-        '1.2',
-        '--nanocrystal',
-        '1.2',
-        message='name one nanocrystal twice',
+        'lattice-study --label bad --nanocrystal 1.2 --nanocrystal 1.2', 'name one nanocrystal twice'
     ),
     # ligand ranking
     'launch-ranking-repeated-arrangements': launch(
-        'ligand-ranking', '--composition', 'se-rich', '--arrangements', '1,1', message='indices repeat'
+        'ligand-ranking --composition se-rich --arrangements 1,1', 'indices repeat'
     ),
     'launch-ranking-max-concurrent-zero': launch(
-        'ligand-ranking',
-        '--composition',
-        'se-rich',
-        '--max-concurrent',
-        '0',
-        message="Invalid value for '--max-concurrent'",
-        status=2,
+        'ligand-ranking --composition se-rich --max-concurrent 0', "Invalid value for '--max-concurrent'", status=2
     ),
 }
 

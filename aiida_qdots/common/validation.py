@@ -9,6 +9,8 @@ source (file or node), the place (frame, row, atom) and the rule (a key of :data
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from ase.data import chemical_symbols
 
@@ -131,21 +133,39 @@ def check_positions(positions, source: str, labels=None) -> None:
     check_values(positions, source, 'coordinate', 'angstrom', MAX_COORDINATE_ANGSTROM)
     if positions.shape[1] < 2:
         return
+    for frame, i, j, distance in _close_pairs(positions):
+        name = f'frame {frame}' + (f' ({labels[frame]})' if labels is not None else '')
+        fail(
+            source,
+            f'{name}, atoms {i} and {j}',
+            f'{distance:.3g} angstrom apart, closer than {MIN_DISTANCE_ANGSTROM} angstrom '
+            '(coordinates must be in angstrom)',
+            'distance',
+        )
+
+
+def _close_pairs(positions: np.ndarray, chunk: int = 64):
+    """(frame, i, j, distance) of the closest pair in the first frame with atoms closer than
+    :data:`MIN_DISTANCE_ANGSTROM`, as a one-item iterator (empty when none).
+
+    Frames are taken ``chunk`` at a time: a pair closer than the limit in any frame of a chunk is, in the chunk's
+    first frame, closer than the limit plus twice the largest displacement within the chunk, so only those pairs
+    (found with a k-d tree) are compared over the chunk; an MD trajectory keeps a few per atom.
+    """
     from scipy.spatial import cKDTree
 
-    for frame, xyz in enumerate(positions):
-        pairs = cKDTree(xyz).query_pairs(MIN_DISTANCE_ANGSTROM, output_type='ndarray')
-        if pairs.size:
-            distances = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
-            i, j = sorted(int(k) for k in pairs[np.argmin(distances)])
-            name = f'frame {frame}' + (f' ({labels[frame]})' if labels is not None else '')
-            fail(
-                source,
-                f'{name}, atoms {i} and {j}',
-                f'{distances.min():.3g} angstrom apart, closer than {MIN_DISTANCE_ANGSTROM} angstrom '
-                '(coordinates must be in angstrom)',
-                'distance',
-            )
+    for start in range(0, positions.shape[0], chunk):
+        block = positions[start : start + chunk]
+        shift = np.sqrt(((block - block[:1]) ** 2).sum(axis=2).max())
+        pairs = cKDTree(block[0]).query_pairs(MIN_DISTANCE_ANGSTROM + 2 * shift, output_type='ndarray')
+        if not pairs.size:
+            continue
+        squared = sum((block[:, pairs[:, 0], c] - block[:, pairs[:, 1], c]) ** 2 for c in range(3))
+        close = np.flatnonzero((squared < MIN_DISTANCE_ANGSTROM**2).any(axis=1))
+        if close.size:
+            k = int(np.argmin(squared[close[0]]))
+            yield start + int(close[0]), int(pairs[k, 0]), int(pairs[k, 1]), float(np.sqrt(squared[close[0], k]))
+            return
 
 
 def check_cells(cells, source: str) -> None:
@@ -242,7 +262,7 @@ def check_trajectory_arrays(
 def check_energy(value: float, source: str, place: str, shown: str | None = None) -> None:
     """An orbital energy (eV) is finite and within +-:data:`MAX_ORBITAL_ENERGY_EV`; ``place`` names its cell,
     ``shown`` is the value as the file wrote it."""
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         fail(source, place, f'{shown or value} is not a finite energy', 'finite')
     if abs(value) > MAX_ORBITAL_ENERGY_EV:
         fail(source, place, f'{value:g} eV is beyond +-{MAX_ORBITAL_ENERGY_EV:g} eV: energies must be in eV', 'bounds')

@@ -25,7 +25,7 @@ MAX_SPEED_ANGSTROM_FS = 1.0
 TIMESTEP_RANGE_FS = (1.0e-3, 1.0e5)
 """Bounds of the time between stored frames (fs): a time step in s or ps falls outside."""
 MAX_ORBITAL_ENERGY_EV = 100.0
-"""Largest |frontier-orbital energy| (eV); energies in meV or hartree-scaled garbage fall outside."""
+"""Largest |frontier-orbital energy| (eV); typical HOMO/LUMO energies in meV fall outside."""
 UED_BOUNDS = {
     'fluence_mj_cm2': (0.0, 1.0e3),
     'wavelength_nm': (100.0, 2.0e4),
@@ -57,7 +57,7 @@ RULES = {
     'units': 'quantities are in the units the format names',
     'size': 'enough points for the analysis that uses them',
 }
-"""Rule name -> what it demands (docs/importing.md lists them)."""
+"""Rule name -> what it demands (docs/robustness.md lists them with their bounds)."""
 
 
 class RuleViolation(TrajectoryFormatError):
@@ -118,8 +118,11 @@ def check_values(values, source: str, what: str, unit: str, bound: float, places
             index = _first_bad(mask)
             place = ', '.join(f'{name} {i}' for name, i in zip(places, index, strict=False)) or None
             value = values[index]
+            unit_text = f' {unit}' if unit else ''
             detail = (
-                f'{what} is {value}' if rule == 'finite' else f'{what} {value:g} {unit} is beyond +-{bound:g} {unit}'
+                f'{what} is {value}'
+                if rule == 'finite'
+                else f'{what} {value:g}{unit_text} is beyond +-{bound:g}{unit_text}'
             )
             fail(source, place, detail, rule)
 
@@ -296,17 +299,17 @@ def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, in
     check_ued_grid(source, delays, q.size)
 
 
-def check_ued_grid(source: str, delays_ps, n_peaks: int, fit_from_ps: float = 0.0) -> None:
+def check_ued_grid(source: str, delays_ps, n_peaks: int) -> None:
     """A UED set's grid is big enough for ``launch ued``: :data:`MIN_UED_PEAKS` peaks and :data:`MIN_UED_DELAYS`
-    delays at or after ``fit_from_ps`` (ps)."""
+    delays (ps) at or after time zero, where the kinetic fit starts."""
     if n_peaks < MIN_UED_PEAKS:
         fail(source, None, f'{n_peaks} peak(s); the Debye-Waller fit needs at least {MIN_UED_PEAKS}', 'size')
     delays = np.asarray(delays_ps, dtype=float)
-    fitted = int(np.count_nonzero(delays >= fit_from_ps))
+    fitted = int(np.count_nonzero(delays >= 0.0))
     if fitted < MIN_UED_DELAYS:
         fail(
             source,
             None,
-            f'{fitted} delay(s) at or after {fit_from_ps:g} ps; the kinetic fit needs at least {MIN_UED_DELAYS}',
+            f'{fitted} delay(s) at or after 0 ps; the kinetic fit needs at least {MIN_UED_DELAYS}',
             'size',
         )

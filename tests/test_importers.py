@@ -189,7 +189,7 @@ def test_cli_errors_without_traceback(aiida_profile, tmp_path):
     before = node_count()
     result = CliRunner().invoke(cli, ['import', 'trajectory', str(path), '--timestep', '-0.5'])
     assert result.exit_code == 1
-    assert 'Error: time step must be a positive number of fs, got -0.5' in result.output
+    assert '--timestep: time step must be a positive number of fs, got -0.5' in result.output
     assert 'Traceback' not in result.output
     text = extxyz_text(frames(3)).split('\n')
     text[8] = 'Se 1.0 2.0'

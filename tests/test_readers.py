@@ -124,7 +124,7 @@ def test_levels_csv_units_and_byte_order_mark():
     np.testing.assert_allclose(levels.energies['gap'], [1.6, 1.8])
     with pytest.raises(TrajectoryFormatError, match=r"x.csv: column 'LUMO \(meV\)' is in meV"):
         parse_levels_csv(text.replace('LUMO (eV)', 'LUMO (meV)').encode(), 'x.csv', stride=2)
-    with pytest.raises(TrajectoryFormatError, match=r'x\.csv: not a UTF-8 text file'):
+    with pytest.raises(QdotsInputError, match=r'x\.csv: not a UTF-8 text file'):
         parse_levels_csv(b'\xff\xfe' + text.encode('utf-16-le'), 'x.csv', stride=2)
 
 

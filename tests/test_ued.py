@@ -23,6 +23,13 @@ GOOD = [
     (2.1, 400, 10.0, '002', 1.793, 0.98, 1e-3),
 ]
 
+GRID = [
+    (2.1, 400, delay, peak, q, ratio, 1e-3)
+    for delay, ratios in ((0.0, (1.0, 1.0, 1.0)), (10.0, (0.99, 0.98, 0.97)), (20.0, (0.98, 0.97, 0.96)))
+    for (peak, q), ratio in zip((('100', 1.687), ('002', 1.793), ('101', 1.912)), ratios, strict=True)
+]
+"""The smallest set `launch ued` can fit: 3 delays x 3 peaks."""
+
 
 def write_csv(path, rows, columns=COLUMNS):
     path.write_text(','.join(columns) + '\n' + '\n'.join(','.join(map(str, row)) for row in rows) + '\n')
@@ -30,12 +37,12 @@ def write_csv(path, rows, columns=COLUMNS):
 
 
 def test_import_ued_csv_and_json(aiida_profile, tmp_path):
-    node = import_ued(write_csv(tmp_path / 'ued.csv', GOOD))
-    assert node.get_array('intensity_ratio').shape == (1, 2, 2)
-    np.testing.assert_allclose(node.get_array('intensity_ratio')[0, 1], [0.99, 0.98])
-    assert node.base.attributes.get('peaks') == ['100', '002'] and node.base.attributes.get('synthetic') is False
+    node = import_ued(write_csv(tmp_path / 'ued.csv', GRID))
+    assert node.get_array('intensity_ratio').shape == (1, 3, 3)
+    np.testing.assert_allclose(node.get_array('intensity_ratio')[0, 1], [0.99, 0.98, 0.97])
+    assert node.base.attributes.get('peaks') == ['100', '002', '101'] and node.base.attributes.get('synthetic') is False
     assert len(node.base.attributes.get('source')['sha256']) == 64
-    records = [dict(zip(COLUMNS, row, strict=True)) for row in GOOD]
+    records = [dict(zip(COLUMNS, row, strict=True)) for row in GRID]
     as_json = (
         import_ued(tmp_path.joinpath('ued.json'), label='json')
         if tmp_path.joinpath('ued.json').write_text(json.dumps(records))

@@ -47,7 +47,7 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
 )
 @click.option(
     '--stride',
-    type=int,
+    type=click.IntRange(min=1),
     required=True,
     help='The CSV has one row every STRIDE trajectory frames; rows of missing frames may be absent (the labels give '
     'the times).',
@@ -55,7 +55,7 @@ def import_trajectory_command(path, timestep, label, fmt, velocity_path):
 @click.option(
     '--first-frame',
     'first_frame',
-    type=int,
+    type=click.IntRange(min=0),
     default=None,
     help='Frame number of the first row (default: from its label, e.g. st10001, else 1).',
 )
@@ -86,6 +86,23 @@ def import_ued_command(path, synthetic, label):
     echo_pk('ArrayData (synthetic UED demo)' if synthetic else 'ArrayData (UED)', node)
 
 
+def check_archive(path: pathlib.Path) -> None:
+    """Refuse, in one line, a file that is no AiiDA archive: neither a zip file holding ``metadata.json`` nor a
+    tar file (the legacy format, which AiiDA migrates)."""
+    import tarfile
+    import zipfile
+
+    from aiida_qdots.common.validation import fail
+
+    if tarfile.is_tarfile(path):
+        return
+    if not zipfile.is_zipfile(path):
+        fail(path.name, None, 'not an AiiDA archive (a zip file with metadata.json)', 'format')
+    with zipfile.ZipFile(path) as archive:
+        if 'metadata.json' not in archive.namelist():
+            fail(path.name, None, 'a zip file without metadata.json: not an AiiDA archive', 'format')
+
+
 @import_group.command('archive')
 @click.argument('path', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
 @with_profile
@@ -93,6 +110,7 @@ def import_archive_command(path):
     """Import a study archive (aiida-qdots export / verdi archive create); nothing is stored if it is invalid."""
     from aiida_qdots.sharing import import_study
 
+    check_archive(path)
     imported = import_study(path)
     click.echo(
         f'imported {path}: studies {", ".join(imported) or "none"}; '

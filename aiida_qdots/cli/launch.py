@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -33,6 +34,16 @@ DAEMON = click.option(
     help='Submit to the daemon and return, instead of running in this process.',
 )
 PHONON_STAGES = click.Choice(['modes', 'lifetimes', 'msd', 'pdf'])
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange that also refuses nan and inf (which pass its comparisons)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f'{number} is not a finite number', param, ctx)
+        return number
 
 
 def launch_process(builder, daemon: bool, label: str, echo_results=None):
@@ -75,6 +86,31 @@ def require_daemon() -> None:
             f'the daemon of profile {client.profile.name} is not running: start it with '
             f'`verdi -p {client.profile.name} daemon start`, or run in this process without --daemon'
         )
+
+
+def checked(node):
+    """``node`` (the StructureData or TrajectoryData given to a command) once its arrays pass the rules of
+    :mod:`aiida_qdots.common.validation`: element symbols, finite and bounded positions (angstrom), interatomic
+    distances, and frame labels and times that strictly increase."""
+    from aiida import orm
+
+    from aiida_qdots.common.validation import check_trajectory_arrays
+    from aiida_qdots.structures.trajectory_nodes import trajectory_labels
+
+    source = f'{type(node).__name__} {node.pk}'
+    if isinstance(node, orm.StructureData):
+        atoms = node.get_ase()
+        check_trajectory_arrays(source, atoms.get_chemical_symbols(), atoms.positions[None])
+    elif isinstance(node, orm.TrajectoryData):
+        check_trajectory_arrays(
+            source,
+            list(node.symbols),
+            node.get_positions(),
+            velocities=node.get_velocities(),
+            labels=trajectory_labels(node),
+            times_fs=node.get_times(),
+        )
+    return node
 
 
 def parse_json_object(_ctx, _param, value: str) -> dict:
@@ -169,7 +205,7 @@ def aimd(structure, protocol, relax, code_label, daemon):
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
     builder = AimdWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), structure, protocol=protocol, overrides={'relax': relax}
+        orm.load_code(code_label), checked(structure), protocol=protocol, overrides={'relax': relax}
     )
 
     def echo_trajectory(node):
@@ -191,10 +227,10 @@ def aimd(structure, protocol, relax, code_label, daemon):
     '--trajectory', what='trajectory', node_types=('TrajectoryData',), required=True, help='The TrajectoryData.'
 )
 @protocol_option('electronic.yaml')
-@click.option('--stride-fs', type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True)
+@click.option('--stride-fs', type=FiniteFloatRange(min=0, min_open=True), default=20.0, show_default=True)
 @click.option(
     '--window-fs',
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=None,
     help='Only the last WINDOW fs (default: the protocol, 10 ps).',
 )
@@ -213,7 +249,9 @@ def electronic(trajectory, protocol, stride_fs, window_fs, chunk_frames, code_la
         overrides['selection']['window_fs'] = window_fs
     if chunk_frames is not None:
         overrides['chunk_frames'] = chunk_frames
-    builder = ElectronicWorkChain.get_builder_from_protocol(orm.load_code(code_label), trajectory, protocol, overrides)
+    builder = ElectronicWorkChain.get_builder_from_protocol(
+        orm.load_code(code_label), checked(trajectory), protocol, overrides
+    )
 
     def echo_statistics(node):
         if node.is_finished_ok:
@@ -246,7 +284,7 @@ def namd(trajectory, protocol, frames, cp2k_code, python_code, daemon):
 
     overrides = {'window': {'n_frames': frames}} if frames else {}
     builder = NamdWorkChain.get_builder_from_protocol(
-        orm.load_code(cp2k_code), orm.load_code(python_code), trajectory, protocol, overrides
+        orm.load_code(cp2k_code), orm.load_code(python_code), checked(trajectory), protocol, overrides
     )
 
     def echo_summary(node):
@@ -264,7 +302,7 @@ def namd(trajectory, protocol, frames, cp2k_code, python_code, daemon):
 @launch.command('phonons')
 @click.option(
     '--diameter',
-    type=click.FloatRange(min=0.5, max=20.0),
+    type=FiniteFloatRange(min=0.5, max=20.0),
     default=None,
     help='Build a wurtzite CdSe core of this diameter (nm) ...',
 )
@@ -294,18 +332,23 @@ def launch_phonons(diameter, shell_monolayers, structure, stages, force_field, p
     from aiida import orm
 
     from aiida_qdots.functions.nanocrystals import nanocrystal_structure
+    from aiida_qdots.structures.nanocrystals import build_nanocrystal
     from aiida_qdots.workchains.phonons import PhononsWorkChain
 
     if (diameter is None) == (structure is None):
         raise click.UsageError('give either --diameter (nm) or --structure PK')
     code = orm.load_code(code_label)
-    if structure is None:
-        structure = nanocrystal_structure(diameter=10.0 * diameter, shell_monolayers=shell_monolayers)
-        echo_pk('nanocrystal', structure)
     overrides = {'stages': list(stages)} if stages else {}
     if force_field:
         overrides['force_field'] = force_field
-    builder = PhononsWorkChain.get_builder_from_protocol(code, structure, protocol, overrides)
+    if structure is not None:
+        builder = PhononsWorkChain.get_builder_from_protocol(code, checked(structure), protocol, overrides)
+    else:
+        recipe = {'diameter': 10.0 * diameter, 'shell_monolayers': shell_monolayers}
+        trial = orm.StructureData(ase=build_nanocrystal(**recipe))  # inputs refused before the nanocrystal is stored
+        builder = PhononsWorkChain.get_builder_from_protocol(code, trial, protocol, overrides)
+        builder.structure = nanocrystal_structure(**recipe)
+        echo_pk('nanocrystal', builder.structure)
     launch_process(builder, daemon, 'PhononsWorkChain')
 
 
@@ -338,13 +381,13 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float):
 @node_option('--phonons', what='phonons', help='qdots.phonons workchain (or its msd_slope Dict) giving d<u^2>/dT.')
 @click.option(
     '--slope',
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=None,
     help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.',
 )
 @click.option(
     '--slope-err',
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     show_default=True,
     help='Standard error of --slope (A^2/K).',

@@ -6,4 +6,5 @@ class QdotsInputError(ValueError):
 
 
 class TrajectoryFormatError(QdotsInputError):
-    """A trajectory or levels file is malformed; the message names the file, frame or line."""
+    """An input file (trajectory, levels, UED) is malformed; the message names the file, frame, row or line.
+    :class:`~aiida_qdots.common.validation.RuleViolation` adds the rule it breaks."""

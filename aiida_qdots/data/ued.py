@@ -18,15 +18,16 @@ from aiida import orm
 
 from aiida_qdots.analysis.debye_waller import intensity_ratio, wurtzite_q, wurtzite_reflections
 from aiida_qdots.analysis.kinetics import KineticModel, gillespie
-from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.files import file_sha256
+from aiida_qdots.common.validation import UED_ARRAYS, RuleViolation, check_ued_arrays
 from aiida_qdots.readers.ued import COLUMNS, read_ued_table
 
 UNITS = {'fluence': 'mJ/cm^2', 'wavelength': 'nm', 'delay': 'ps', 'q': '1/angstrom', 'intensity_ratio': 'I/I0'}
 
 
 def table_to_node(table: pd.DataFrame, source: dict, synthetic: dict | bool = False) -> orm.ArrayData:
-    """The UED ArrayData of a validated table (a full (set, delay, peak) grid; error naming a gap otherwise)."""
+    """The UED ArrayData of a validated table: a full (set, delay, peak) grid (error naming a gap otherwise) whose
+    arrays pass :func:`~aiida_qdots.common.validation.check_ued_arrays` (a grid big enough for ``launch ued``)."""
     sets = table[['fluence_mj_cm2', 'wavelength_nm']].drop_duplicates().to_numpy()
     delays = np.sort(table['delay_ps'].unique())
     peaks = table.drop_duplicates('peak').sort_values('q_inv_angstrom')
@@ -36,9 +37,10 @@ def table_to_node(table: pd.DataFrame, source: dict, synthetic: dict | bool = Fa
     absent = expected.difference(grid.index)
     if len(absent):
         f, w, d, p = absent[0]
-        raise QdotsInputError(
+        raise RuleViolation(
             f'{source.get("file", "table")}: no row for fluence {f} mJ/cm^2, {w} nm, delay {d} ps, '
-            f'peak {p} ({len(absent)} missing): every set needs every delay and peak'
+            f'peak {p} ({len(absent)} missing): every set needs every delay and peak',
+            'shape',
         )
     ordered = grid.loc[expected]
     node = orm.ArrayData()
@@ -46,6 +48,7 @@ def table_to_node(table: pd.DataFrame, source: dict, synthetic: dict | bool = Fa
     node.set_array('q_inv_angstrom', peaks['q_inv_angstrom'].to_numpy())
     node.set_array('intensity_ratio', ordered['intensity_ratio'].to_numpy().reshape(shape))
     node.set_array('intensity_ratio_err', ordered['intensity_ratio_err'].to_numpy().reshape(shape))
+    check_ued_arrays(source.get('file') or 'UED table', *(node.get_array(name) for name in UED_ARRAYS))
     node.base.attributes.set_many(
         {
             'sets': [{'fluence_mj_cm2': float(f), 'wavelength_nm': float(w)} for f, w in sets],

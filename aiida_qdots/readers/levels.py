@@ -3,7 +3,7 @@
 The table (``aiida-qdots import levels``): required columns HOMO and LUMO, optional LUMO+1, a gap (``Bandgap``)
 and the LUMO to LUMO+1 gap, headers optionally with ``(eV)``; an optional label column (``Files``) whose labels
 end in the frame number (``st1``, ``st3``, ...). Errors are
-:class:`~aiida_qdots.common.errors.TrajectoryFormatError` naming the row, the line and the column.
+:class:`~aiida_qdots.common.validation.RuleViolation` naming the row, the line, the column and the rule.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import csv
 import dataclasses
 import hashlib
 import io
-import math
 import re
 
 import numpy as np
 
-from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
+from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.validation import RuleViolation, check_energy, check_frame_labels, check_text
 
 LEVEL_COLUMNS = {
     'homo': 'homo',
@@ -97,21 +97,21 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
     ):
         raise QdotsInputError(f'first frame must be a non-negative integer, got {first_frame!r}')
     sha = hashlib.sha256(content).hexdigest()
-    try:
-        text = content.decode('utf-8-sig')
-    except UnicodeDecodeError as exc:
-        raise TrajectoryFormatError(f'{name}: not a UTF-8 text file ({exc})') from None
+    text = check_text(content, name)
     reader = csv.reader(io.StringIO(text))
     rows, line_numbers = [], []  # line_numbers[k]: the file line on which rows[k] ends
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            rows.append(row)
-            line_numbers.append(reader.line_num)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                line_numbers.append(reader.line_num)
+    except csv.Error as exc:
+        raise RuleViolation(f'{name}: line {reader.line_num + 1}: not CSV: {exc}', 'format') from None
     if not rows:
-        raise TrajectoryFormatError(f'{name}: file is empty')
+        raise RuleViolation(f'{name}: file is empty', 'text')
     header, data = rows[0], rows[1:]
     if not data:
-        raise TrajectoryFormatError(f'{name}: no data rows under the header')
+        raise RuleViolation(f'{name}: no data rows under the header', 'size')
 
     columns: dict[str, int] = {}
     label_index = None
@@ -124,14 +124,14 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
         if array is None:
             continue
         if array in columns:
-            raise TrajectoryFormatError(f'{name}: columns {header[columns[array]]!r} and {title!r} both give {array}')
+            raise RuleViolation(f'{name}: columns {header[columns[array]]!r} and {title!r} both give {array}', 'shape')
         if unit is not None and unit.lower() != 'ev':
-            raise TrajectoryFormatError(f'{name}: column {title!r} is in {unit}; energies must be in eV')
+            raise RuleViolation(f'{name}: column {title!r} is in {unit}; energies must be in eV', 'units')
         columns[array] = index
     missing = [c for c in REQUIRED_LEVELS if c not in columns]
     if missing:
-        raise TrajectoryFormatError(
-            f'{name}: required column(s) {", ".join(m.upper() for m in missing)} not found in header {header}'
+        raise RuleViolation(
+            f'{name}: required column(s) {", ".join(m.upper() for m in missing)} not found in header {header}', 'shape'
         )
 
     values = {array: np.empty(len(data)) for array in columns}
@@ -140,54 +140,58 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
     for r, row in enumerate(data):
         where = f'{name}: row {r + 1} (line {line_numbers[r + 1]})'
         if len(row) != len(header):
-            raise TrajectoryFormatError(f'{where}: {len(row)} fields, the header has {len(header)}')
+            raise RuleViolation(f'{where}: {len(row)} fields, the header has {len(header)}', 'shape')
         for array, index in columns.items():
             cell = row[index].strip()
             try:
                 number = float(cell)
             except ValueError:
-                raise TrajectoryFormatError(
+                raise RuleViolation(
                     f'{where}, column {header[index]!r}: {cell!r} is not a number'
                     if cell
-                    else f'{where}, column {header[index]!r}: empty value'
+                    else f'{where}, column {header[index]!r}: empty value',
+                    'format',
                 ) from None
-            if not math.isfinite(number):
-                raise TrajectoryFormatError(f'{where}, column {header[index]!r}: {cell} is not a finite energy')
+            check_energy(number, name, f'row {r + 1} (line {line_numbers[r + 1]}), column {header[index]!r}', cell)
             values[array][r] = number
         if label_index is not None:
             label = row[label_index].strip()
             number = _label_number(label)
             if number is None:
-                raise TrajectoryFormatError(
-                    f'{where}, column {header[label_index]!r}: label {label!r} does not end in a frame number'
+                raise RuleViolation(
+                    f'{where}, column {header[label_index]!r}: label {label!r} does not end in a frame number', 'format'
                 )
             labels.append(label)
             numbers[r] = number
         homo, lumo = values['homo'][r], values['lumo'][r]
         if not lumo > homo:
-            raise TrajectoryFormatError(
-                f'{where}, column {header[columns["lumo"]]!r}: LUMO {lumo:g} eV is not above HOMO {homo:g} eV'
+            raise RuleViolation(
+                f'{where}, column {header[columns["lumo"]]!r}: LUMO {lumo:g} eV is not above HOMO {homo:g} eV', 'bounds'
             )
         if 'lumo_plus1' in columns and values['lumo_plus1'][r] < lumo:
-            raise TrajectoryFormatError(
+            raise RuleViolation(
                 f'{where}, column {header[columns["lumo_plus1"]]!r}: LUMO+1 {values["lumo_plus1"][r]:g} eV is '
-                f'below LUMO {lumo:g} eV'
+                f'below LUMO {lumo:g} eV',
+                'bounds',
             )
         checks = [('gap', lumo - homo)]
         if 'lumo_plus1' in columns:
             checks.append(('lumo_lumo_plus1_gap', values['lumo_plus1'][r] - lumo))
         for array, expected in checks:
             if array in columns and abs(values[array][r] - expected) > GAP_TOLERANCE_EV:
-                raise TrajectoryFormatError(
+                raise RuleViolation(
                     f'{where}, column {header[columns[array]]!r}: {values[array][r]:g} eV does not match the '
-                    f'orbital energies ({expected:g} eV)'
+                    f'orbital energies ({expected:g} eV)',
+                    'bounds',
                 )
 
     label_title = header[label_index] if label_index is not None else None
     if label_index is not None:
+        check_frame_labels(labels, name, place='row', offset=1)
         if first_frame is not None and numbers[0] != first_frame:
-            raise TrajectoryFormatError(
-                f'{name}: row 1, column {label_title!r}: first frame is {labels[0]!r} but first_frame={first_frame}'
+            raise RuleViolation(
+                f'{name}: row 1, column {label_title!r}: first frame is {labels[0]!r} but first_frame={first_frame}',
+                'order',
             )
         first_frame = int(numbers[0])
         steps = np.diff(numbers)
@@ -196,15 +200,16 @@ def parse_levels_csv(content: bytes, name: str, stride: int, first_frame: int | 
             r = int(bad[0]) + 1
             where = f'{name}: row {r + 1} (line {line_numbers[r + 1]}), column {label_title!r}: frame {labels[r]!r}'
             if steps[r - 1] == 0:
-                raise TrajectoryFormatError(f'{where} repeats the frame of the row before ({labels[r - 1]!r})')
+                raise RuleViolation(f'{where} repeats the frame of the row before ({labels[r - 1]!r})', 'order')
             if steps[r - 1] < 0:
-                raise TrajectoryFormatError(
-                    f'{where} comes after {labels[r - 1]!r}: frames must be in increasing order'
+                raise RuleViolation(
+                    f'{where} comes after {labels[r - 1]!r}: frames must be in increasing order', 'order'
                 )
             expected = re.sub(r'\d+\s*$', str(numbers[r - 1] + stride), labels[r - 1])
-            raise TrajectoryFormatError(
+            raise RuleViolation(
                 f'{where} follows {labels[r - 1]!r}, but with stride {stride} it should be {expected!r} (or a later '
-                f'frame {stride}k further on, when frames are missing)'
+                f'frame {stride}k further on, when frames are missing)',
+                'order',
             )
     else:
         first_frame = 1 if first_frame is None else int(first_frame)
@@ -246,24 +251,27 @@ def levels_frame_indices(levels: ParsedLevels, n_frames: int, trajectory_labels:
         missing = np.flatnonzero(indices < 0)
         if missing.size:
             r = int(missing[0])
-            raise QdotsInputError(
+            raise RuleViolation(
                 f'{levels.source_name}: row {r + 1}: frame {label(r)} is not in the trajectory (its {n_frames} frames '
-                f'are labelled {trajectory_labels[0]} ... {trajectory_labels[-1]})'
+                f'are labelled {trajectory_labels[0]} ... {trajectory_labels[-1]})',
+                'bounds',
             )
         spacing = np.flatnonzero(np.diff(indices) != np.diff(numbers))
         if spacing.size:
             r = int(spacing[0]) + 1
-            raise QdotsInputError(
+            raise RuleViolation(
                 f'{levels.source_name}: row {r + 1}: frame {label(r)} is trajectory frame {indices[r]}, the previous '
-                f'row frame {indices[r - 1]}: not {numbers[r] - numbers[r - 1]} frames apart as their labels are'
+                f'row frame {indices[r - 1]}: not {numbers[r] - numbers[r - 1]} frames apart as their labels are',
+                'order',
             )
         return indices
     indices = numbers - 1
     outside = np.flatnonzero((indices < 0) | (indices >= n_frames))
     if outside.size:
         r = int(outside[0])
-        raise QdotsInputError(
+        raise RuleViolation(
             f'{levels.source_name}: row {r + 1}: frame {label(r)} is beyond the trajectory, which has {n_frames} '
-            f'frames (numbers 1..{n_frames})'
+            f'frames (numbers 1..{n_frames})',
+            'bounds',
         )
     return indices.astype(int)

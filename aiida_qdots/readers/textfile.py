@@ -15,18 +15,20 @@ from typing import BinaryIO
 import numpy as np
 
 from aiida_qdots.common.errors import TrajectoryFormatError
+from aiida_qdots.common.validation import RuleViolation, check_text_head
 
 
 def format_error(
-    path: pathlib.Path, message: str, frame: int | None = None, line: int | None = None
-) -> TrajectoryFormatError:
-    """The error for ``message`` prefixed by the file name, the frame (0-based) and the line (1-based)."""
+    path: pathlib.Path, message: str, frame: int | None = None, line: int | None = None, rule: str = 'format'
+) -> RuleViolation:
+    """The error for ``message`` prefixed by the file name, the frame (0-based) and the line (1-based), naming
+    ``rule`` (a key of :data:`~aiida_qdots.common.validation.RULES`)."""
     where = [path.name]
     if frame is not None:
         where.append(f'frame {frame}')
     if line is not None:
         where.append(f'line {line}')
-    return TrajectoryFormatError(f'{", ".join(where)}: {message}')
+    return RuleViolation(f'{", ".join(where)}: {message}', rule)
 
 
 def excerpt(raw: bytes, limit: int = 60) -> str:
@@ -84,10 +86,13 @@ class Lines:
 
 
 def read_lines(path: pathlib.Path, read: Callable[[Lines], object]):
-    """Run ``read`` on the lines of ``path``, turning decompression and decoding failures into format errors."""
+    """Run ``read`` on the lines of ``path``, turning decompression and decoding failures into format errors; a
+    file whose first 64 KiB are not UTF-8 text (binary data, UTF-16, Latin-1) is refused first."""
     with open_binary(path) as handle:
         lines = Lines(handle)
         try:
+            check_text_head(handle.read(1 << 16), path.name)
+            handle.seek(0)
             return read(lines)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise format_error(path, f'cannot read the file after line {lines.lineno}: {exc}') from exc
@@ -113,6 +118,7 @@ def float_rows(path: pathlib.Path, frame: int, first_line: int, rows: list[list[
                         f'column {start + c + 1}: {excerpt(token)!r} is not a finite number',
                         frame,
                         first_line + k,
+                        'finite',
                     )
     return values
 
@@ -140,4 +146,5 @@ def check_species(
             f'species changed: atom {k} is {excerpt(species[k])}, in {what} it is {excerpt(reference[k])}',
             frame,
             first_line + k,
+            'shape',
         )

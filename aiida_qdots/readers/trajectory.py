@@ -3,7 +3,8 @@ the check of the source's own time stamps against a time step.
 
 Formats (``fmt``, :data:`FORMATS`): ``extxyz`` (:mod:`~aiida_qdots.readers.extxyz`), ``poscar-folder`` and
 ``xdatcar`` (:mod:`~aiida_qdots.readers.vasp`), ``cp2k`` (:mod:`~aiida_qdots.readers.cp2k`). Every reader
-returns a :class:`~aiida_qdots.readers.frames.ParsedTrajectory`; any file may be gzip-compressed (detected
+returns a :class:`~aiida_qdots.readers.frames.ParsedTrajectory`, checked by the rules of
+:mod:`aiida_qdots.common.validation`; any file may be gzip-compressed (detected
 from its first bytes). Errors are :class:`~aiida_qdots.common.errors.TrajectoryFormatError` naming the file,
 the frame (0-based) and, where it applies, the line (1-based).
 """
@@ -16,6 +17,7 @@ import re
 import numpy as np
 
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.validation import RuleViolation, check_trajectory_arrays
 from aiida_qdots.readers.cp2k import cp2k_velocity_path, read_cp2k
 from aiida_qdots.readers.extxyz import read_extxyz
 from aiida_qdots.readers.frames import ParsedTrajectory
@@ -63,14 +65,32 @@ def read_trajectory(
     if velocity_path is not None and fmt != 'cp2k':
         raise QdotsInputError(f'a separate velocity file is only read with the cp2k format, not {fmt}')
     if fmt == 'poscar-folder':
-        return read_poscar_folder(path)
-    if path.is_dir():
+        parsed = read_poscar_folder(path)
+    elif path.is_dir():
         raise QdotsInputError(f'{path} is a folder; the {fmt} format reads a file')
-    if fmt == 'xdatcar':
-        return read_xdatcar(path)
-    if fmt == 'cp2k':
-        return read_cp2k(path, velocity_path if velocity_path is not None else cp2k_velocity_path(path))
-    return read_extxyz(path)
+    elif fmt == 'xdatcar':
+        parsed = read_xdatcar(path)
+    elif fmt == 'cp2k':
+        parsed = read_cp2k(path, velocity_path if velocity_path is not None else cp2k_velocity_path(path))
+    else:
+        parsed = read_extxyz(path)
+    check_parsed(parsed)
+    return parsed
+
+
+def check_parsed(parsed: ParsedTrajectory) -> None:
+    """The rules of :mod:`aiida_qdots.common.validation` on a parsed trajectory (elements, finite and bounded
+    values, interatomic distances, increasing frame labels, steps and times)."""
+    check_trajectory_arrays(
+        parsed.source.name,
+        parsed.symbols,
+        parsed.positions,
+        velocities=parsed.velocities,
+        cells=parsed.cells,
+        labels=parsed.frame_labels,
+        steps=parsed.steps,
+        times_fs=parsed.times_fs,
+    )
 
 
 def check_frame_times(parsed: ParsedTrajectory, timestep_fs: float, tolerance_fs: float = TIME_TOLERANCE_FS) -> None:
@@ -81,7 +101,8 @@ def check_frame_times(parsed: ParsedTrajectory, timestep_fs: float, tolerance_fs
     bad = np.flatnonzero(np.abs(intervals - timestep_fs) > tolerance_fs)
     if bad.size:
         k = int(bad[0]) + 1
-        raise QdotsInputError(
+        raise RuleViolation(
             f'{parsed.source.name}: frame {k} is at {parsed.times_fs[k]:g} fs and frame {k - 1} at '
-            f'{parsed.times_fs[k - 1]:g} fs ({intervals[k - 1]:g} fs apart), but the time step is {timestep_fs:g} fs'
+            f'{parsed.times_fs[k - 1]:g} fs ({intervals[k - 1]:g} fs apart), but the time step is {timestep_fs:g} fs',
+            'units',
         )

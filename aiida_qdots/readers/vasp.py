@@ -17,8 +17,8 @@ import re
 
 import numpy as np
 
-from aiida_qdots.common.errors import TrajectoryFormatError
 from aiida_qdots.common.files import file_sha256
+from aiida_qdots.common.validation import RuleViolation
 from aiida_qdots.readers.frames import ParsedTrajectory
 from aiida_qdots.readers.textfile import Lines, excerpt, float_rows, format_error, read_lines
 
@@ -175,10 +175,10 @@ def read_poscar_folder(folder: str | pathlib.Path) -> ParsedTrajectory:
     """
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise TrajectoryFormatError(f'{folder}: not a folder of POSCAR files')
+        raise RuleViolation(f'{folder}: not a folder of POSCAR files', 'format')
     files = poscar_folder_files(folder)
     if not files:
-        raise TrajectoryFormatError(f'{folder.name}: no POSCAR frames (*.vasp, *.poscar, POSCAR*, CONTCAR*) found')
+        raise RuleViolation(f'{folder.name}: no POSCAR frames (*.vasp, *.poscar, POSCAR*, CONTCAR*) found', 'size')
     symbols: list[str] = []
     positions, cells, manifest = [], [], []
     for frame, file in enumerate(files):

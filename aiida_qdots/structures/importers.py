@@ -20,9 +20,9 @@ from aiida.engine import calcfunction
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.nodes import resolve_node
+from aiida_qdots.common.validation import check_timestep
 from aiida_qdots.readers.trajectory import read_trajectory
 from aiida_qdots.structures.trajectory_nodes import (
-    check_timestep,
     levels_node,
     trajectory_labels,
     trajectory_node,
@@ -39,11 +39,12 @@ def import_trajectory(
 ) -> orm.TrajectoryData:
     """Read the trajectory at ``path`` (format ``fmt`` or detected from the name) and store it.
 
-    ``timestep_fs`` is the time between stored frames in fs. For CP2K, ``velocity_path`` defaults to the
+    ``timestep_fs`` is the time between stored frames in fs (within
+    :data:`~aiida_qdots.common.validation.TIMESTEP_RANGE_FS`). For CP2K, ``velocity_path`` defaults to the
     ``-vel-`` file beside the ``-pos-`` file. Returns the stored TrajectoryData; raises
     :class:`QdotsInputError` (or its subclass TrajectoryFormatError) before storing anything on bad input.
     """
-    timestep = check_timestep(timestep_fs)
+    timestep = check_timestep(timestep_fs, f'{pathlib.Path(path).name}: --timestep')
     parsed = read_trajectory(path, fmt=fmt, velocity_path=velocity_path)
     return trajectory_node(parsed, timestep, label).store()
 

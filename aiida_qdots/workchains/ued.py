@@ -6,6 +6,7 @@ from aiida import orm
 from aiida.engine import WorkChain
 
 from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.validation import UED_ARRAYS, RuleViolation, check_ued_arrays
 from aiida_qdots.functions.ued import (
     debye_waller_analysis,
     fit_heating,
@@ -16,13 +17,15 @@ from aiida_qdots.functions.ued import (
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
-UED_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity_ratio', 'intensity_ratio_err')
-
 
 def validate_data(value, _ctx=None):
     missing = [name for name in UED_ARRAYS if name not in value.get_arraynames()]
     if missing or not value.base.attributes.get('sets', None):
         return f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}'
+    try:
+        check_ued_arrays(f'UED data node {value.pk}', *(value.get_array(name) for name in UED_ARRAYS))
+    except RuleViolation as error:
+        return str(error)
 
 
 class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):

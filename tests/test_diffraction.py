@@ -88,15 +88,8 @@ def test_isotropic_gaussian_displacement_gives_the_debye_waller_factor():
     static = debye_pattern(atoms.positions, symbols, q)
     self_term = static.n_atoms * static.mean_f2
     rng = np.random.default_rng(3)
-    distinct = np.array(
-        [
-            debye_pattern(
-                atoms.positions + rng.normal(0, np.sqrt(msd / 3), atoms.positions.shape), symbols, q
-            ).intensity
-            - self_term
-            for _ in range(40)
-        ]
-    )
+    frames = atoms.positions + rng.normal(0, np.sqrt(msd / 3), (40, *atoms.positions.shape))
+    distinct = np.array([debye_pattern(frame, symbols, q).intensity - self_term for frame in frames])
     peaks = np.flatnonzero(
         (static.intensity[1:-1] > static.intensity[:-2]) & (static.intensity[1:-1] > static.intensity[2:])
     )
@@ -110,7 +103,7 @@ def test_isotropic_gaussian_displacement_gives_the_debye_waller_factor():
 
 
 def test_sine_transform_is_exact_for_a_single_distance():
-    """F(Q) = sin(Q r0) on [0, Qmax], no window: G(r) = [sin((r - r0) Qmax)/(r - r0) - sin((r + r0) Qmax)/(r + r0)]/pi."""
+    """F(Q) = sin(Q r0) on [0, Qm], no window: G(r) = [sin((r - r0) Qm)/(r - r0) - sin((r + r0) Qm)/(r + r0)] / pi."""
     q = np.linspace(0.0, 20.0, 20001)
     r0, r = 3.0, np.linspace(1.0, 5.0, 81) + 1e-3
     g = sine_transform(q, np.sin(q * r0), r, 0.0, 20.0, 'none')

@@ -79,8 +79,8 @@ def pair_histograms(frames: np.ndarray, species: np.ndarray, n_species: int, dr:
     averaged over ``frames`` (T, N, 3) or one (N, 3) frame: shape (pair types, bins)."""
     frames = np.asarray(frames, dtype=float)
     frames = frames[None] if frames.ndim == 2 else frames
-    extent = max(float(np.ptp(f, axis=0).max()) for f in frames) if frames.shape[1] else 0.0
-    n_bins = int(np.sqrt(3.0) * extent / dr) + 3
+    reach = max(float(np.linalg.norm(f - f.mean(axis=0), axis=1).max()) for f in frames) if frames.shape[1] else 0.0
+    n_bins = int(2.0 * reach / dr) + 3  # no pair is further apart than twice the largest distance from the centre
     species = np.ascontiguousarray(species, dtype=np.int64)
     types = pair_types(range(n_species))
     kinds = np.zeros((n_species, n_species), dtype=np.int64)

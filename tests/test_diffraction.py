@@ -131,3 +131,41 @@ def test_normalisations_and_form_factors():
     ):
         with pytest.raises(ValueError, match=message):
             call()
+
+
+def _trajectory(frames, symbols):
+    from aiida import orm
+
+    node = orm.TrajectoryData()
+    node.set_trajectory(symbols=list(symbols), positions=frames, times=np.arange(len(frames)) * 4.0)
+    return node.store()
+
+
+def test_analyze_diffraction_stores_the_curves_and_how_they_were_processed(aiida_profile):
+    """Two 'temperatures' as Gaussian disorder of 0.02 and 0.03 A^2: the hot G(r) loses height at the bond."""
+    from aiida import orm
+
+    from aiida_qdots.functions.diffraction import analyze_diffraction
+
+    atoms = build_nanocrystal(20.0)
+    rng = np.random.default_rng(4)
+    trajectories = {
+        name: _trajectory(atoms.positions + rng.normal(0, np.sqrt(msd / 3), (24, len(atoms), 3)), atoms.symbols)
+        for name, msd in (('cold', 0.02), ('hot', 0.03))
+    }
+    parameters = {'nve_start_fs': 0.0, 'q_range': [1.0, 12.0], 'temperature_cold_k': 300.0, 'temperature_hot_k': 314.0}
+    node = analyze_diffraction(orm.Dict(parameters), **trajectories)
+    attributes = node.base.attributes
+    assert attributes.get('q_range_inv_angstrom') == [1.0, 12.0] and attributes.get('window') == 'lorch'
+    assert attributes.get('normalisation') == 'faber-ziman' and attributes.get('n_frames') == [24, 24]
+    assert attributes.get('units')['g'] == '1/angstrom^2' and 'Kirkland' in attributes.get('form_factors')
+    q, r = node.get_array('q_inv_angstrom'), node.get_array('r_angstrom')
+    assert q[0] == 1.0 and q[-1] == pytest.approx(12.0) and r[-1] == pytest.approx(10.0)
+    assert abs(attributes.get('peaks_cold_angstrom')[0] - 2.63) < 0.03
+    bond = np.argmin(np.abs(r - 2.63))
+    assert node.get_array('delta_g')[bond] < -0.05 * node.get_array('g_cold')[bond]
+    np.testing.assert_allclose(
+        node.get_array('delta_g'), sine_transform(q, node.get_array('delta_reduced'), r, 1.0, 12.0), atol=1e-10
+    )
+    with pytest.raises(ValueError, match='0 < q_min < q_max'):
+        analyze_diffraction(orm.Dict({**parameters, 'q_range': [5.0, 1.0]}), **trajectories)

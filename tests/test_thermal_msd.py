@@ -100,3 +100,29 @@ def test_electron_scattering_weights_follow_the_form_factors():
         scattering_weights(['Cd'], (6.0, 1.5))
     with pytest.raises(ValueError, match='no scattering weight for Se'):
         msd_series(*einstein_frames(300.0, n_frames=20), element_weights={'Cd': 1.0})
+
+
+def test_analyze_msd_stores_both_weightings_and_names_the_main_one(aiida_profile):
+    from aiida import orm
+
+    from aiida_qdots.functions.phonons import analyze_msd
+
+    trajectories, temperatures = {}, {}
+    for k, temperature in enumerate((150.0, 300.0, 450.0)):
+        frames, symbols = einstein_frames(temperature, n_frames=400, seed=k, springs={'Cd': 1.0, 'Se': 3.0})
+        node = orm.TrajectoryData()
+        node.set_trajectory(symbols=symbols, positions=frames, times=np.arange(len(frames)) * 4.0)
+        trajectories[f'T_{k}'], temperatures[f'T_{k}'] = node.store(), temperature
+    parameters = {'nve_start_fs': 0.0, 'temperatures': temperatures}
+    weighted = analyze_msd(orm.Dict({**parameters, 'weighting_q_range': [1.5, 6.0]}), **trajectories)['msd_slope']
+    plain = analyze_msd(orm.Dict(parameters), **trajectories)['msd_slope']
+    assert weighted['weighting'] == 'electron_scattering' and plain['weighting'] == 'atoms'
+    assert weighted['slope_A2_per_K'] == weighted['by_weighting']['electron_scattering']['slope_A2_per_K']
+    assert weighted['by_weighting']['atoms'] == plain['by_weighting']['atoms']
+    assert plain['slope_A2_per_K'] == plain['by_weighting']['atoms']['slope_A2_per_K']
+    w = weighted['element_weights']
+    assert w['Cd'] > 14 / 27 and w['Cd'] + w['Se'] == pytest.approx(1.0)  # Cd scatters more per atom than Se
+    by_element = {e: weighted['by_element'][e]['slope_A2_per_K'] for e in ('Cd', 'Se')}
+    assert weighted['slope_A2_per_K'] == pytest.approx(sum(w[e] * by_element[e] for e in w), rel=0.02)
+    assert weighted['slope_A2_per_K'] > weighted['by_weighting']['atoms']['slope_A2_per_K']  # soft Cd counts more
+    assert set(weighted['by_element']) == {'Cd', 'Se'} and weighted['weighting_q_range_inv_angstrom'] == [1.5, 6.0]

@@ -173,3 +173,21 @@ def sine_transform(
     weights[1:] += 0.5 * np.diff(qk)
     integrand = np.asarray(f, dtype=float)[..., keep] * window_function(qk, q_max, window) * weights
     return 2.0 / np.pi * integrand @ np.sin(np.outer(qk, np.asarray(r, dtype=float)))
+
+
+def diffraction_curves(
+    frames: np.ndarray,
+    symbols,
+    q: np.ndarray,
+    r: np.ndarray,
+    q_range: tuple[float, float],
+    window: str = 'lorch',
+    normalisation: str = 'faber-ziman',
+    dr: float = 1e-3,
+) -> dict[str, np.ndarray]:
+    """What an experiment derives from a pattern, from ``frames`` (angstrom): I(Q) (angstrom^2, per particle),
+    <f^2>(Q) (angstrom^2), F(Q) (1/angstrom) on ``q`` and G(r) (1/angstrom^2) on ``r`` over ``q_range``."""
+    pattern = debye_pattern(frames, symbols, q, dr)
+    reduced = reduced_intensity(pattern, normalisation)
+    g = sine_transform(q, reduced, r, *q_range, window)
+    return {'intensity': pattern.intensity, 'mean_f2': pattern.mean_f2, 'reduced': reduced, 'g': g}

@@ -19,7 +19,7 @@ from aiida import orm
 from aiida.common.links import LinkType
 
 from aiida_qdots.common.filing import EXTRAS_KEY, ROOT, STUDY_KINDS, escape_like
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY, MSD_SLOPE_WEIGHTING_KEY
 
 CONFIGURATION_KEYS = ('system', 'configuration', 'composition', 'ligand', 'arrangement', 'protocol', 'temperature_k')
 NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requested', 'shell_monolayers', 'protocol')
@@ -82,7 +82,11 @@ CONFIGURATION_FIELDS = {
 """(stage, output) -> {column: attribute path} of the per-configuration table, verdict columns included."""
 
 NANOCRYSTAL_FIELDS = {
-    ('phonons', 'msd_slope'): {'du2_dT_A2_per_K': MSD_SLOPE_KEY, 'du2_dT_stderr_A2_per_K': MSD_SLOPE_STDERR_KEY},
+    ('phonons', 'msd_slope'): {
+        'du2_dT_A2_per_K': MSD_SLOPE_KEY,
+        'du2_dT_stderr_A2_per_K': MSD_SLOPE_STDERR_KEY,
+        'du2_dT_weighting': MSD_SLOPE_WEIGHTING_KEY,
+    },
     ('phonons', 'modes_summary'): {'n_atoms': 'n_atoms', 'max_frequency_thz': 'max_frequency_thz'},
     ('phonons', 'lifetimes_summary'): {
         'n_modes': 'n_modes',

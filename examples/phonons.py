@@ -22,5 +22,5 @@ if node.is_finished_ok and 'msd_slope' in node.outputs:
     slope = node.outputs.msd_slope
     print(
         f'{structure.get_formula()}: d<u^2>/dT = {slope["slope_A2_per_K"]:.3e} '
-        f'+- {slope["slope_stderr_A2_per_K"]:.1e} A^2/K'
+        f'+- {slope["slope_stderr_A2_per_K"]:.1e} A^2/K ({slope["weighting"]} weighting)'
     )

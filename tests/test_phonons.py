@@ -151,10 +151,16 @@ def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
     assert 0 < slope['slope_A2_per_K'] and slope['slope_stderr_A2_per_K'] < 0.2 * slope['slope_A2_per_K']
     assert slope['temperatures_K'] == [150.0, 300.0, 450.0] and set(slope['by_element']) == {'Cd', 'Se'}
     assert slope['fit']['max_relative_residual'] < 0.1  # MSD linear in T (nearly harmonic at these temperatures)
+    assert slope['weighting'] == 'electron_scattering' and slope['weighting_q_range_inv_angstrom'] == [1.5, 6.0]
+    assert set(slope['by_weighting']) == {'electron_scattering', 'atoms'}
     pdf = node.outputs.pdf
     peaks = pdf.base.attributes.get('peaks_cold_angstrom')
     assert abs(peaks[0] - 2.63) < 0.05 and any(abs(p - 4.3) < 0.1 for p in peaks)
     assert np.abs(pdf.get_array('delta_g')).max() > 0
+    diffraction = node.outputs.diffraction
+    assert diffraction.base.attributes.get('q_range_inv_angstrom') == [1.0, 12.0]
+    assert abs(diffraction.base.attributes.get('peaks_cold_angstrom')[0] - 2.63) < 0.05
+    assert np.abs(diffraction.get_array('delta_g')).max() > 0
     labels = sorted(c.label for c in node.called if c.label.startswith('md'))
     assert labels == ['md 150 K', 'md 300 K', 'md 314 K', 'md 450 K']
     # the slope calibrates the UED lattice temperature: qdots.ued takes the output node itself (provenance link)
@@ -177,6 +183,13 @@ def test_phonons_rejects_bad_parameters(lammps_code):
         PhononsWorkChain.get_builder_from_protocol(
             lammps_code, structure, 'fast', {'msd': {'temperatures': [300.0, -5.0]}}
         )
+    for overrides, message in (
+        ({'msd': {'weighting_q_range': [6.0, 1.0]}}, 'weighting_q_range'),
+        ({'pdf': {'diffraction': {'window': 'hann'}}}, 'pdf.diffraction window'),
+        ({'pdf': {'diffraction': {'q_range': [0.0, 12.0]}}}, 'q_min < q_max'),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PhononsWorkChain.get_builder_from_protocol(lammps_code, structure, 'fast', overrides)
     zinc = orm.StructureData(ase=bulk('ZnO', 'wurtzite', a=3.25, c=5.2).repeat((2, 2, 2)))
     zinc.pbc = (False, False, False)
     with pytest.raises(ValueError, match='has no parameters for O'):

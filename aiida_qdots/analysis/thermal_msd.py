@@ -5,12 +5,18 @@ particle's rigid-body translation and rotation (iterative mass-weighted Kabsch a
 :func:`aiida_qdots.analysis.fluctuations.align_to_mean`), averaged over the element's atoms (angstrom^2).
 Debye-Waller convention: I/I0 = exp(-Q^2 <u^2> / 3). Its standard error comes from blocking the per-frame
 series (frames are correlated; :func:`aiida_qdots.analysis.electronic.series_statistics`).
+
+Besides the mean over all atoms ('all', each atom counts once), the electron-scattering-weighted mean
+(:data:`ELECTRON_WEIGHTED`): each element's <u^2> weighted by its share of the scattered intensity,
+w_a = N_a <f_a(Q)^2>_Q / sum_b N_b <f_b(Q)^2>_Q, with <.>_Q the mean over the Q range of the Bragg peaks the
+Debye-Waller fit uses and f_a the electron scattering factors of :mod:`aiida_qdots.analysis.diffraction`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from aiida_qdots.analysis.diffraction import electron_form_factors
 from aiida_qdots.analysis.electronic import series_statistics
 from aiida_qdots.analysis.fluctuations import align_to_mean, atomic_masses, element_indices, frame_chunks
 
@@ -18,10 +24,28 @@ DEBYE_WALLER_CONVENTION = (
     '3D mean-square displacement <u^2> = <|r-<r>|^2> with rigid-body motion removed; '
     'Debye-Waller I/I0 = exp(-Q^2 <u^2>/3)'
 )
+ELECTRON_WEIGHTED = 'electron_weighted'
+"""Name of the series weighted per element by N_a <f_a(Q)^2>_Q (see the module docstring)."""
 
 
-def msd_series(positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per-frame <|r - <r>|^2> (angstrom^2) averaged over each element's atoms and over all atoms ('all')."""
+def scattering_weights(symbols, q_range, form_factors=electron_form_factors, n_q: int = 256) -> dict[str, float]:
+    """w_a = N_a <f_a^2>_Q / sum_b N_b <f_b^2>_Q per element, <.>_Q uniform over ``q_range`` (1/angstrom);
+    ``form_factors(elements, q)`` gives f (elements, Q)."""
+    q_min, q_max = (float(x) for x in q_range)
+    if not 0 < q_min < q_max:
+        raise ValueError(f'the weighting Q range must satisfy 0 < Q_min < Q_max (1/angstrom), got {list(q_range)}')
+    elements, counts = np.unique([str(s) for s in symbols], return_counts=True)
+    mean_f2 = np.mean(np.asarray(form_factors(list(elements), np.linspace(q_min, q_max, n_q))) ** 2, axis=1)
+    share = counts * mean_f2 / np.sum(counts * mean_f2)
+    return {str(e): float(w) for e, w in zip(elements, share, strict=True)}
+
+
+def msd_series(
+    positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None, element_weights: dict | None = None
+) -> dict[str, np.ndarray]:
+    """Per-frame <|r - <r>|^2> (angstrom^2) averaged over each element's atoms, over all atoms ('all') and, with
+    ``element_weights`` (element -> w_a, e.g. :func:`scattering_weights`), sum_a w_a <u^2>_a
+    (:data:`ELECTRON_WEIGHTED`)."""
     symbols = [str(s) for s in symbols]
     masses = atomic_masses(symbols) if masses is None else np.asarray(masses, dtype=float)
     alignment = align_to_mean(positions, masses)
@@ -32,15 +56,26 @@ def msd_series(positions: np.ndarray, symbols: list[str], masses: np.ndarray | N
         squared = np.sum((aligned - alignment.mean_structure) ** 2, axis=2)
         for name, index in groups.items():
             series[name][sl] = squared[:, index].mean(axis=1)
+    if element_weights is not None:
+        elements = element_indices(symbols)
+        missing = set(elements) - set(element_weights)
+        if missing:
+            raise ValueError(f'no scattering weight for {", ".join(sorted(missing))}')
+        series[ELECTRON_WEIGHTED] = sum(float(element_weights[e]) * series[e] for e in elements)
     return series
 
 
 def msd_by_element(
-    positions: np.ndarray, symbols: list[str], masses: np.ndarray | None = None, min_blocks: int = 8
+    positions: np.ndarray,
+    symbols: list[str],
+    masses: np.ndarray | None = None,
+    min_blocks: int = 8,
+    element_weights: dict | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Mean <u^2> (angstrom^2) per element and 'all', with its block-averaged standard error ``sem``."""
+    """Mean <u^2> (angstrom^2) of every series of :func:`msd_series`, with its block-averaged standard error ``sem``
+    (the weighted series is blocked as one series, so the elements' correlation is in its error)."""
     result = {}
-    for name, values in msd_series(positions, symbols, masses).items():
+    for name, values in msd_series(positions, symbols, masses, element_weights).items():
         stats = series_statistics(values, f'MSD of {name}', min_blocks=min_blocks)
         result[name] = {'msd_A2': stats.mean, 'sem_A2': stats.sem, 'block_converged': stats.converged}
     return result

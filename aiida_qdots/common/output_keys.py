@@ -11,3 +11,10 @@ MSD_SLOPE_SOURCE_KEY = 'source'
 
 MSD_SLOPE_KEYS = (MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY)
 """The keys every ``msd_slope`` Dict holds."""
+
+MSD_SLOPE_WEIGHTING_KEY = 'weighting'
+"""How :data:`MSD_SLOPE_KEY` averages the elements' <u^2>: 'electron_scattering' (each element by N_a <f_a(Q)^2> over
+the Debye-Waller fit's Q range) or 'atoms' (each atom once); a user's slope has none."""
+
+MSD_SLOPE_BY_WEIGHTING_KEY = 'by_weighting'
+"""Every weighting's slope and standard error, keyed by the names of :data:`MSD_SLOPE_WEIGHTING_KEY`."""

@@ -21,11 +21,24 @@ from aiida_qdots.analysis.mode_lifetimes import (
 )
 from aiida_qdots.analysis.normal_modes import hessian_checks, normal_modes, phonon_dos
 from aiida_qdots.analysis.pdf import pdf_peaks, reduced_pdf
-from aiida_qdots.analysis.thermal_msd import DEBYE_WALLER_CONVENTION, msd_by_element, msd_temperature_slope
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_KEYS, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.analysis.thermal_msd import (
+    DEBYE_WALLER_CONVENTION,
+    ELECTRON_WEIGHTED,
+    msd_by_element,
+    msd_temperature_slope,
+    scattering_weights,
+)
+from aiida_qdots.common.output_keys import (
+    MSD_SLOPE_BY_WEIGHTING_KEY,
+    MSD_SLOPE_KEYS,
+    MSD_SLOPE_WEIGHTING_KEY,
+)
+
+WEIGHTINGS = {'electron_scattering': ELECTRON_WEIGHTED, 'atoms': 'all'}
+"""Names of the msd_slope weightings -> the <u^2> series they fit."""
 
 
-def _nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
+def nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Positions, velocities (or None) and the frame spacing (fs) of the frames at time >= ``nve_start_fs``."""
     times = trajectory.get_array('times')
     keep = times >= nve_start_fs - 1e-6
@@ -92,7 +105,7 @@ def analyze_lifetimes(
 ) -> dict[str, orm.Data]:
     """Per-mode lifetimes (fs) from the NVE velocities: 1/Re K(i w) of the GLE friction and the Lorentzian linewidth."""
     p = parameters.get_dict()
-    _, velocities, dt = _nve_frames(trajectory, float(p['nve_start_fs']))
+    _, velocities, dt = nve_frames(trajectory, float(p['nve_start_fs']))
     if velocities is None:
         raise ValueError(f'trajectory <{trajectory.pk}> has no velocities')
     rigid = normal_modes.get_array('rigid_mask')
@@ -144,15 +157,19 @@ def analyze_lifetimes(
 
 @calcfunction
 def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
-    """<u^2>(T) per element (NVE frames, rigid motion removed) and the weighted slope d<u^2>/dT (A^2/K);
-    ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
+    """<u^2>(T) per element (NVE frames, rigid motion removed) and the slopes d<u^2>/dT (A^2/K) of the atom mean and,
+    with ``weighting_q_range`` (1/A) in ``parameters``, of the electron-scattering-weighted mean, which is then the
+    main slope; ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
     p = parameters.get_dict()
+    q_range = p.get('weighting_q_range')
+    weights = None
     temperatures, rows = [], []
     for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
-        positions, _, _ = _nve_frames(trajectories[key], float(p['nve_start_fs']))
+        positions, _, _ = nve_frames(trajectories[key], float(p['nve_start_fs']))
         symbols = [str(s) for s in trajectories[key].symbols]
+        weights = scattering_weights(symbols, q_range) if q_range and weights is None else weights
         temperatures.append(float(p['temperatures'][key]))
-        rows.append(msd_by_element(positions, symbols))
+        rows.append(msd_by_element(positions, symbols, element_weights=weights))
     names = list(rows[0])
     msd = orm.ArrayData()
     msd.set_array('temperature_k', np.array(temperatures))
@@ -168,14 +185,23 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
         )
         for name in names
     }
+    by_weighting = {w: {k: fits[name][k] for k in MSD_SLOPE_KEYS} for w, name in WEIGHTINGS.items() if name in fits}
+    weighting = 'electron_scattering' if weights else 'atoms'
     slope = orm.Dict(
         {
-            MSD_SLOPE_KEY: fits['all'][MSD_SLOPE_KEY],
-            MSD_SLOPE_STDERR_KEY: fits['all'][MSD_SLOPE_STDERR_KEY],
-            'by_element': {name: {k: fits[name][k] for k in MSD_SLOPE_KEYS} for name in names if name != 'all'},
-            'fit': fits['all'],
+            **by_weighting[weighting],
+            MSD_SLOPE_WEIGHTING_KEY: weighting,
+            MSD_SLOPE_BY_WEIGHTING_KEY: by_weighting,
+            'element_weights': weights,
+            'weighting_q_range_inv_angstrom': q_range,
+            'by_element': {
+                name: {k: fits[name][k] for k in MSD_SLOPE_KEYS} for name in names if name not in WEIGHTINGS.values()
+            },
+            'fit': fits[WEIGHTINGS[weighting]],
             'temperatures_K': temperatures,
-            'convention': DEBYE_WALLER_CONVENTION,
+            'convention': DEBYE_WALLER_CONVENTION + '; weightings: electron_scattering = sum_a w_a <u^2>_a with '
+            'w_a = N_a <f_a(Q)^2>_Q / sum_b N_b <f_b(Q)^2>_Q over weighting_q_range (Kirkland electron scattering '
+            'factors), atoms = mean over all atoms',
         }
     )
     return {'msd': msd, 'msd_slope': slope}
@@ -187,7 +213,7 @@ def analyze_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.Traject
     p = parameters.get_dict()
     curves = {}
     for name, trajectory in (('cold', cold), ('hot', hot)):
-        positions, _, _ = _nve_frames(trajectory, float(p['nve_start_fs']))
+        positions, _, _ = nve_frames(trajectory, float(p['nve_start_fs']))
         stride = max(1, len(positions) // int(p.get('max_frames', 200)))
         r, curves[name] = reduced_pdf(
             positions[::stride],

@@ -16,7 +16,12 @@ from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature
 from aiida_qdots.analysis.kinetics import KineticModel, fit_lattice_heating, gillespie, master_equation
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_KEYS, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.output_keys import (
+    MSD_SLOPE_KEY,
+    MSD_SLOPE_KEYS,
+    MSD_SLOPE_STDERR_KEY,
+    MSD_SLOPE_WEIGHTING_KEY,
+)
 
 MODEL_KEYS = tuple(field.name for field in dataclasses.fields(KineticModel))
 
@@ -71,7 +76,8 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
 
 @calcfunction
 def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict) -> orm.ArrayData:
-    """dT(t) = du2(t) / (d<u^2>/dT) per set (K), errors of du2 and of the slope propagated."""
+    """dT(t) = du2(t) / (d<u^2>/dT) per set (K), errors of du2 and of the slope propagated; the slope is the
+    ``msd_slope``'s main one (``qdots.phonons``: electron-scattering weighted), its weighting recorded."""
     slope = msd_slope.get_dict()
     delta_t, error = lattice_temperature(
         debye_waller.get_array('du2'),
@@ -88,6 +94,7 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
             'sets': debye_waller.base.attributes.get('sets'),
             MSD_SLOPE_KEY: slope[MSD_SLOPE_KEY],
             MSD_SLOPE_STDERR_KEY: slope[MSD_SLOPE_STDERR_KEY],
+            MSD_SLOPE_WEIGHTING_KEY: slope.get(MSD_SLOPE_WEIGHTING_KEY, 'as given'),
             'units': {'delta_t_k': 'K', 'delay_ps': 'ps'},
         }
     )

@@ -73,6 +73,16 @@ def phonons_figure(workchain: orm.WorkflowNode) -> Figure:
         cold, hot = pdf.base.attributes.get('temperatures_k')
         ax.plot(r, pdf.get_array('g_cold'), 'b-', linewidth=0.8, label=f'G(r), {cold:g} K')
         ax.plot(r, 10 * pdf.get_array('delta_g'), 'r-', linewidth=0.8, label=f'10 x [G({hot:g} K) - G({cold:g} K)]')
+        if 'diffraction' in outputs:
+            measured = outputs.diffraction
+            q_min, q_max = measured.base.attributes.get('q_range_inv_angstrom')
+            ax.plot(
+                measured.get_array('r_angstrom'),
+                10 * measured.get_array('delta_g'),
+                'm--',
+                linewidth=0.8,
+                label=f'10 x dG, electron diffraction over Q = {q_min:g}-{q_max:g} Å⁻¹',
+            )
         ax.set(xlabel='r (Å)', ylabel='G(r) (Å⁻²)', title='pair distribution function')
         ax.legend(fontsize=7)
     return figure

@@ -9,7 +9,8 @@ from aiida_qdots.calculations.lammps import get_lammps_builder
 from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.calculations.lammps.inputs import HessianSettings, MDSettings, MinimizeSettings, validate_lammps_inputs
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY, MSD_SLOPE_WEIGHTING_KEY
+from aiida_qdots.functions.diffraction import analyze_diffraction, validate_diffraction
 from aiida_qdots.functions.phonons import analyze_lifetimes, analyze_msd, analyze_normal_modes, analyze_pdf
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
@@ -36,6 +37,13 @@ def validate_parameters(value, _ctx=None):
         return 'the msd stage needs at least 2 distinct temperatures'
     if 'pdf' in p['stages'] and len(p['pdf']['temperatures']) != 2:
         return 'the pdf stage takes exactly 2 temperatures (cold, hot)'
+    q_range = p.get('msd', {}).get('weighting_q_range')
+    if q_range is not None and (
+        not isinstance(q_range, list) or len(q_range) != 2 or not 0 < float(q_range[0]) < float(q_range[1])
+    ):
+        return f'msd.weighting_q_range must be [q_min, q_max] with 0 < q_min < q_max (1/A) or null, got {q_range}'
+    if 'pdf' in p['stages'] and (error := validate_diffraction(p['pdf'].get('diffraction', {}))):
+        return f'pdf.{error}'
     try:
         MDSettings(**{**p['md'], 'temperature': 300.0})
         hessian = p.get('hessian', {})
@@ -128,6 +136,12 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             help='d<u^2>/dT (A^2/K, 3D) with its error: the input of qdots.ued',
         )
         spec.output('pdf', valid_type=orm.ArrayData, required=False, help='G(r) at two temperatures and dG(r)')
+        spec.output(
+            'diffraction',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='electron diffraction I(Q), F(Q), G(r) over the measured Q range at the pdf temperatures, differences',
+        )
         spec.exit_code(460, 'ERROR_MINIMISATION_FAILED', message='LAMMPS minimisation failed: {message}')
         spec.exit_code(461, 'ERROR_HESSIAN_FAILED', message='LAMMPS finite-difference Hessian failed: {message}')
         spec.exit_code(462, 'ERROR_MD_FAILED', message='LAMMPS MD at {temperature} K failed: {message}')
@@ -286,7 +300,11 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def msd_stage(self):
         keys = {f'T_{float(t):g}'.replace('.', 'p'): f'{float(t):g}' for t in self.ctx.p['msd']['temperatures']}
         parameters = orm.Dict(
-            {'nve_start_fs': self._nve_start_fs(), 'temperatures': {k: float(v) for k, v in keys.items()}}
+            {
+                'nve_start_fs': self._nve_start_fs(),
+                'temperatures': {k: float(v) for k, v in keys.items()},
+                'weighting_q_range': self.ctx.p['msd'].get('weighting_q_range'),
+            }
         )
         failure = self._run_analysis(
             'msd', analyze_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
@@ -294,26 +312,27 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         if failure:
             return failure
         slope = self.outputs['msd_slope']
-        self.report(f'd<u^2>/dT = {slope[MSD_SLOPE_KEY]:.3e} +- {slope[MSD_SLOPE_STDERR_KEY]:.1e} A^2/K')
+        self.report(
+            f'd<u^2>/dT = {slope[MSD_SLOPE_KEY]:.3e} +- {slope[MSD_SLOPE_STDERR_KEY]:.1e} A^2/K '
+            f'({slope[MSD_SLOPE_WEIGHTING_KEY]} weighting)'
+        )
 
     def pdf_stage(self):
         cold, hot = (float(t) for t in self.ctx.p['pdf']['temperatures'])
-        parameters = orm.Dict(
-            {
-                **self.ctx.p['pdf'],
-                'nve_start_fs': self._nve_start_fs(),
-                'temperature_cold_k': cold,
-                'temperature_hot_k': hot,
-            }
-        )
-        failure = self._run_analysis(
-            'pdf',
-            analyze_pdf,
-            parameters,
-            cold=self.ctx.trajectories[f'{cold:g}'],
-            hot=self.ctx.trajectories[f'{hot:g}'],
+        settings = {k: v for k, v in self.ctx.p['pdf'].items() if k != 'diffraction'}
+        common = {'nve_start_fs': self._nve_start_fs(), 'temperature_cold_k': cold, 'temperature_hot_k': hot}
+        trajectories = {'cold': self.ctx.trajectories[f'{cold:g}'], 'hot': self.ctx.trajectories[f'{hot:g}']}
+        failure = self._run_analysis('pdf', analyze_pdf, orm.Dict({**settings, **common}), **trajectories)
+        diffraction = {'max_frames': settings.get('max_frames', 200), **self.ctx.p['pdf'].get('diffraction', {})}
+        failure = failure or self._run_analysis(
+            'diffraction', analyze_diffraction, orm.Dict({**diffraction, **common}), **trajectories
         )
         if failure:
             return failure
         peaks = self.outputs['pdf'].base.attributes.get('peaks_cold_angstrom')[:4]
         self.report(f'G(r) at {cold:g} K peaks at {", ".join(f"{x:.2f}" for x in peaks)} A; dG(r) for {hot - cold:g} K')
+        measured = self.outputs['diffraction'].base.attributes
+        self.report(
+            f'electron diffraction over Q = {measured.get("q_range_inv_angstrom")} 1/A ({measured.get("window")} '
+            f'window): G(r) peaks at {", ".join(f"{x:.2f}" for x in measured.get("peaks_cold_angstrom")[:4])} A'
+        )

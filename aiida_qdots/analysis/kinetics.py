@@ -139,13 +139,12 @@ def fit_lattice_heating(
         shared = dict(zip(free, np.exp(log_values), strict=True))
         return [dataclasses.replace(pump.model, **shared) for pump in pumps]
 
-    def residuals(log_values, log_sigma_shift=None):
-        out = []
-        for k, (pump, model, (t, y, e)) in enumerate(zip(pumps, models(log_values), data, strict=True)):
-            if log_sigma_shift is not None and log_sigma_shift[0] == k:
-                model = dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(log_sigma_shift[1]))
-            out.append((lattice_temperature_rise(model, pump.fluence_mj_cm2, t) - y) / e)
-        return np.concatenate(out)
+    def pump_residuals(k, model):
+        t, y, e = data[k]
+        return (lattice_temperature_rise(model, pumps[k].fluence_mj_cm2, t) - y) / e
+
+    def residuals(log_values):
+        return np.concatenate([pump_residuals(k, model) for k, model in enumerate(models(log_values))])
 
     at_start = residuals(start)
     inert = [
@@ -161,13 +160,13 @@ def fit_lattice_heating(
     chi2 = float(result.fun @ result.fun / dof)
     inverse = np.linalg.pinv(result.jac.T @ result.jac)
     statistical = inverse * max(chi2, 1.0)
-    step = 1e-3
-    sensitivity = np.array(
-        [
-            -inverse @ result.jac.T @ (residuals(result.x, (k, step)) - residuals(result.x, (k, -step))) / (2 * step)
-            for k in range(len(pumps))
-        ]
-    )
+    step, fitted_models = 1e-3, models(result.x)
+    blocks = np.cumsum([0] + [t.size for t, _, _ in data])
+    sensitivity = np.zeros((len(pumps), len(free)))
+    for k, model in enumerate(fitted_models):  # dr/d log sigma_k is zero outside pump k's residuals
+        up, down = (dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(h)) for h in (step, -step))
+        column = (pump_residuals(k, up) - pump_residuals(k, down)) / (2 * step)
+        sensitivity[k] = -inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ column
     log_sigma_var = np.log1p(sigma_rel_err**2)  # variance of log sigma for a log-normal sigma
     total = statistical + (sensitivity.T * log_sigma_var) @ sensitivity
     z = stats.norm.ppf(0.5 + confidence / 2)
@@ -179,11 +178,7 @@ def fit_lattice_heating(
             for name, x, s in zip(free, result.x, sigma, strict=True)
         }
 
-    fitted_models = models(result.x)
-    curves = [
-        lattice_temperature_rise(model, pump.fluence_mj_cm2, t)
-        for pump, model, (t, _, _) in zip(pumps, fitted_models, data, strict=True)
-    ]
+    curves = [y + e * result.fun[blocks[k] : blocks[k + 1]] for k, (_, y, e) in enumerate(data)]
     chi2_by_pump = tuple(
         float(np.sum(((c - y) / e) ** 2) / max(t.size, 1)) for c, (t, y, e) in zip(curves, data, strict=True)
     )

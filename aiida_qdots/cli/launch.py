@@ -432,11 +432,16 @@ def launch_study(
     multiple=True,
     help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
 )
+@click.option(
+    '--synthetic-ued',
+    is_flag=True,
+    help="Also fit the synthetic demo set at the seed's conditions, made with the first nanocrystal's d<u^2>/dT.",
+)
 @click.option('--protocol', type=PROTOCOL, default='fast', show_default=True)
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_lattice_study(study, nanocrystals, ued_data, protocol, code_label, daemon):
+def launch_lattice_study(study, nanocrystals, ued_data, synthetic_ued, protocol, code_label, daemon):
     """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
     from aiida import orm
 
@@ -444,7 +449,7 @@ def launch_lattice_study(study, nanocrystals, ued_data, protocol, code_label, da
 
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), study, nanocrystals, data, protocol
+        orm.load_code(code_label), study, nanocrystals, data, protocol, ued_synthetic={} if synthetic_ued else None
     )
     for key, structure in builder.structures.items():
         echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)

@@ -205,19 +205,31 @@ def test_joint_fit_recovers_tau_auger_and_tau_trap_within_their_intervals():
         fit_lattice_heating([pump], ('tau_auger_ps', 'tau_trap_ps'))
 
 
-def test_cross_section_uncertainty_propagates_like_refits_with_sampled_cross_sections():
-    """The linear propagation of sigma's uncertainty against the spread of refits of the same data with sigma drawn
-    from its log-normal distribution (small uncertainty: the linear regime)."""
+@pytest.mark.parametrize('source', ['cross-section', 'dT scale'])
+def test_uncertainty_propagates_like_refits_with_sampled_values(source):
+    """The linear propagation of the cross-section's (or of a scale common to all dT, the Debye-Waller slope's)
+    uncertainty against the spread of refits of the same data with that value drawn from its log-normal
+    distribution (small uncertainty: the linear regime)."""
     rel, rng = 0.03, np.random.default_rng(1)
-    pumps = seed_pumps(rng)[:1]
-    fit = fit_lattice_heating(pumps, ('tau_auger_ps',), rel)
+    pump = seed_pumps(rng)[0]
+    if source == 'cross-section':
+        fit = fit_lattice_heating([pump], ('tau_auger_ps',), rel)
+        propagated = fit.sigma_sensitivity[0, 0]
+    else:
+        fit = fit_lattice_heating([pump], ('tau_auger_ps',), scale_rel_err=rel)
+        propagated = fit.scale_sensitivity[0]
     log_sd = np.sqrt(np.log1p(rel**2))
     refits = []
     for draw in np.exp(rng.normal(0.0, log_sd, 24)):
-        model = dataclasses.replace(pumps[0].model, sigma_cm2=draw * pumps[0].model.sigma_cm2)
-        refits.append(fit_lattice_heating([dataclasses.replace(pumps[0], model=model)]).values['tau_auger_ps'])
+        if source == 'cross-section':
+            drawn = dataclasses.replace(
+                pump, model=dataclasses.replace(pump.model, sigma_cm2=draw * pump.model.sigma_cm2)
+            )
+        else:
+            drawn = dataclasses.replace(pump, delta_t_k=draw * pump.delta_t_k)
+        refits.append(fit_lattice_heating([drawn]).values['tau_auger_ps'])
     sampled = np.std(np.log(refits), ddof=1)
-    assert sampled == pytest.approx(abs(fit.sigma_sensitivity[0, 0]) * log_sd, rel=0.35)
+    assert sampled == pytest.approx(abs(propagated) * log_sd, rel=0.35)
 
 
 def test_model_rejects_unphysical_parameters():

@@ -83,7 +83,9 @@ class HeatingFit:
     the pumps, fitted in log space) and their ``ci`` (low, high) at ``confidence``. ``ci_statistical`` is the
     interval from the data alone (Jacobian covariance scaled by the reduced chi^2 when it exceeds 1); ``ci`` adds
     the cross-sections' uncertainty (``sigma_rel_err`` per pump, log-normal) by linear propagation:
-    d log p / d log sigma_k = -(J^T J)^-1 J^T dr/d log sigma_k (``sigma_sensitivity``, one row per pump).
+    d log p / d log sigma_k = -(J^T J)^-1 J^T dr/d log sigma_k (``sigma_sensitivity``, one row per pump), and the
+    same way that of a scale common to every pump's dT (``scale_rel_err``: the Debye-Waller slope's, which the
+    per-delay errors must then leave out; ``scale_sensitivity``).
     ``models`` and ``fitted_k`` are each pump's fitted model and its curve on its delays >= 0 (sorted);
     ``chi2_by_pump`` is each pump's chi^2 per data point.
     """
@@ -95,6 +97,8 @@ class HeatingFit:
     confidence: float
     sigma_rel_err: tuple[float, ...]
     sigma_sensitivity: np.ndarray
+    scale_rel_err: float
+    scale_sensitivity: np.ndarray
     chi2_reduced: float
     chi2_by_pump: tuple[float, ...]
     models: tuple[KineticModel, ...]
@@ -109,10 +113,12 @@ def fit_lattice_heating(
     free: tuple[str, ...] = ('tau_auger_ps',),
     sigma_rel_err=0.0,
     confidence: float = 0.95,
+    scale_rel_err: float = 0.0,
 ) -> HeatingFit:
     """Fit the ``free`` parameters, shared by every :class:`Pump` (starting values from the first pump's model), to
     all pumps' dT(t) at once by the master equation (delays >= 0). Each pump's <N> stays fixed by its model's
-    cross-section, whose relative uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``."""
+    cross-section, whose relative uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``, as does
+    ``scale_rel_err``, the relative uncertainty of a factor common to all measured dT (d<u^2>/dT)."""
     from scipy.optimize import least_squares
 
     pumps = list(pumps)
@@ -120,8 +126,8 @@ def fit_lattice_heating(
     if unknown or not free or not pumps:
         raise ValueError(f'give pumps and free parameters among {FITTABLE}, got {len(pumps)} pumps and {free}')
     sigma_rel_err = np.broadcast_to(np.asarray(sigma_rel_err, dtype=float), (len(pumps),))
-    if np.any(sigma_rel_err < 0):
-        raise ValueError(f'sigma_rel_err must be non-negative, got {sigma_rel_err}')
+    if np.any(sigma_rel_err < 0) or not scale_rel_err >= 0:
+        raise ValueError(f'relative errors must be non-negative, got {sigma_rel_err} and {scale_rel_err}')
     data = []
     for pump in pumps:
         t, y, e = (np.asarray(a, dtype=float) for a in (pump.time_ps, pump.delta_t_k, pump.delta_t_err_k))
@@ -167,8 +173,14 @@ def fit_lattice_heating(
         up, down = (dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(h)) for h in (step, -step))
         column = (pump_residuals(k, up) - pump_residuals(k, down)) / (2 * step)
         sensitivity[k] = -inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ column
+    scaled_data = np.concatenate([y / e for _, y, e in data])  # dr/d log(scale of every measured dT) = -y/e
+    scale_sensitivity = inverse @ result.jac.T @ scaled_data
     log_sigma_var = np.log1p(sigma_rel_err**2)  # variance of log sigma for a log-normal sigma
-    total = statistical + (sensitivity.T * log_sigma_var) @ sensitivity
+    total = (
+        statistical
+        + (sensitivity.T * log_sigma_var) @ sensitivity
+        + np.outer(scale_sensitivity, scale_sensitivity) * np.log1p(scale_rel_err**2)
+    )
     z = stats.norm.ppf(0.5 + confidence / 2)
 
     def intervals(covariance):
@@ -190,6 +202,8 @@ def fit_lattice_heating(
         confidence=confidence,
         sigma_rel_err=tuple(sigma_rel_err.tolist()),
         sigma_sensitivity=sensitivity,
+        scale_rel_err=float(scale_rel_err),
+        scale_sensitivity=scale_sensitivity,
         chi2_reduced=chi2,
         chi2_by_pump=chi2_by_pump,
         models=tuple(fitted_models),

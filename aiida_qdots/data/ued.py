@@ -121,7 +121,7 @@ def synthetic_table(
     delays_ps=DEMO_DELAYS_PS,
     q_max: float = 6.0,
     noise: float = 3e-4,
-    n_trajectories: int = 20000,
+    n_trajectories: int = 100000,
     seed: int = 7,
 ) -> tuple[pd.DataFrame, dict]:
     """UED rows from the package's forward model: Gillespie dT(t) -> du2 = slope dT -> I/I0 = exp(-Q^2 du2 / 3)

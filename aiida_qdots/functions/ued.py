@@ -120,7 +120,8 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
 
 @calcfunction
 def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict) -> orm.ArrayData:
-    """dT(t) = du2(t) / (d<u^2>/dT) per set (K), errors of du2 and of the slope propagated."""
+    """dT(t) = du2(t) / (d<u^2>/dT) per set (K): ``delta_t_err_k`` with the errors of du2 and of the slope
+    propagated, ``delta_t_stat_err_k`` with those of du2 alone (the slope's is one factor common to every delay)."""
     slope = msd_slope.get_dict()
     delta_t, error = lattice_temperature(
         debye_waller.get_array('du2'),
@@ -132,6 +133,7 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     node.set_array('delay_ps', debye_waller.get_array('delay_ps'))
     node.set_array('delta_t_k', delta_t)
     node.set_array('delta_t_err_k', error)
+    node.set_array('delta_t_stat_err_k', debye_waller.get_array('du2_err') / slope[MSD_SLOPE_KEY])
     node.base.attributes.set_many(
         {
             'sets': debye_waller.base.attributes.get('sets'),
@@ -170,13 +172,18 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     gets the same tau_trap; the barrier (``trap_barrier_ev``) decides which hot holes can trap at each wavelength
     (tau_trap is dropped from ``free`` when no hot hole of any set can). <N> of each set stays fixed by its
     cross-section ``sigma_cm2`` (``by_wavelength_nm`` maps a wavelength, e.g. '510', to its own values), whose
-    relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it).
+    relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it), as is
+    that of the d<u^2>/dT that made dT, a factor common to all delays and sets: the fit weighs each delay by its
+    error without the slope's (``delta_t_stat_err_k``).
     """
     settings = model.get_dict()
     fit_from = float(settings.get('fit_from_ps', 0.0))
     n_trajectories = int(parameters.get_dict().get('n_trajectories', 2000))
     delays = temperature.get_array('delay_ps')
-    delta_t, error = temperature.get_array('delta_t_k'), temperature.get_array('delta_t_err_k')
+    delta_t, error = temperature.get_array('delta_t_k'), temperature.get_array('delta_t_stat_err_k')
+    slope_rel_err = temperature.base.attributes.get(MSD_SLOPE_STDERR_KEY) / temperature.base.attributes.get(
+        MSD_SLOPE_KEY
+    )
     sets = temperature.base.attributes.get('sets')
     models, sigma_errors = pump_models(settings, sets)
     rates = [m.rates() for m in models]
@@ -187,7 +194,7 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         Pump(delays[mask], delta_t[s, mask], error[s, mask], pump['fluence_mj_cm2'], m)
         for s, (pump, m) in enumerate(zip(sets, models, strict=True))
     ]
-    fit = fit_lattice_heating(pumps, free, sigma_errors)
+    fit = fit_lattice_heating(pumps, free, sigma_errors, scale_rel_err=slope_rel_err)
     curves, results = orm.ArrayData(), []
     times = np.linspace(0.0, float(delays.max()), 200)
     for s, (pump, fitted, rate) in enumerate(zip(sets, fit.models, rates, strict=True)):
@@ -222,6 +229,8 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'values': fit.values,
         'ci': {k: list(v) for k, v in fit.ci.items()},
         'ci_statistical': {k: list(v) for k, v in fit.ci_statistical.items()},
+        'slope_rel_err': slope_rel_err,
+        'slope_sensitivity': dict(zip(fit.free, fit.scale_sensitivity.tolist(), strict=True)),
         'confidence': fit.confidence,
         'chi2_reduced': fit.chi2_reduced,
         'success': fit.success,
@@ -230,9 +239,9 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'sets': results,
         'method': 'master equation of the Auger / cooling / trapping model, fitted to all sets at once by least '
         'squares (log parameters, shared by the sets; <N> fixed by each cross-section); ci_statistical from the '
-        "Jacobian covariance scaled by chi2_red when > 1; ci adds the cross-sections' relative uncertainty "
-        '(log-normal) by linear propagation, d log p / d log sigma = -(J^T J)^-1 J^T dr / d log sigma '
-        '(sigma_sensitivity)',
+        'Jacobian covariance scaled by chi2_red when > 1 (delays weighted by the du2 errors alone); ci adds the '
+        'relative uncertainties (log-normal) of the cross-sections and of d<u^2>/dT by linear propagation, '
+        'd log p / d log x = -(J^T J)^-1 J^T dr / d log x (sigma_sensitivity, slope_sensitivity)',
         'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K', 'heat_capacity': 'eV/K'},
     }
     return {'fit': orm.Dict(summary), 'fit_curves': curves}

@@ -1,6 +1,7 @@
 """UED data import (validation), the qdots.ued workchain on the synthetic demo set, its CLI and figure."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -133,3 +134,35 @@ def test_ued_cli_import_launch_and_errors(aiida_profile, tmp_path):
     write_csv(tmp_path / 'bad.csv', GOOD, COLUMNS[:-1])
     result = runner.invoke(cli, ['import', 'ued', str(tmp_path / 'bad.csv')])
     assert result.exit_code != 0 and 'missing column(s) intensity_ratio_err' in result.output
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'trapping_wavelengths_nm': [340.0]}, 'unknown model parameter.s. trapping_wavelengths_nm'),
+        ({'free': ['tau_auger_ps', 'sigma_cm2']}, r'<N> stays fixed by sigma'),
+        ({'sigma_rel_err': -0.1}, 'sigma_rel_err must be a non-negative number'),
+        ({'trap_barrier_ev': -1.0}, 'invalid kinetic model: trap_barrier_ev must be non-negative'),
+    ],
+)
+def test_bad_models_are_rejected_with_their_reason(aiida_profile, change, message):
+    from aiida_qdots.functions.ued import validate_model
+
+    model = load_protocol_file('ued.yaml')['default_inputs']['model']
+    assert validate_model(orm.Dict(model)) is None
+    assert re.search(message, validate_model(orm.Dict({**model, **change})))
+
+
+def test_a_pump_without_a_cross_section_is_named():
+    from aiida_qdots.functions.ued import pump_models
+
+    model = load_protocol_file('ued.yaml')['default_inputs']['model']
+    models, errors = pump_models(model, [{'wavelength_nm': 510.0, 'fluence_mj_cm2': 2.1}])
+    assert models[0].sigma_cm2 == SEED_MODEL.sigma_cm2 and errors == [SIGMA_REL_ERR]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "no absorption cross-section for 400 nm: give sigma_cm2 in the model or in by_wavelength_nm['400']"
+        ),
+    ):
+        pump_models(model, [{'wavelength_nm': 400.0, 'fluence_mj_cm2': 2.1}])

@@ -26,6 +26,8 @@ MODEL_KEYS = tuple(field.name for field in dataclasses.fields(KineticModel))
 FIT_KEYS = ('free', 'fit_from_ps', 'by_wavelength_nm', 'sigma_rel_err')
 """Keys of the ``model`` Dict besides the KineticModel's: what is fitted, from which delay, per-pump values."""
 DEFAULT_FREE = ('tau_auger_ps', 'tau_trap_ps')
+FREE = tuple(name for name in FITTABLE if name != 'sigma_cm2')
+"""What ``fit_heating`` may fit: <N> stays fixed by the cross-section."""
 SYNTHETIC_OPTIONS = ('noise', 'n_trajectories', 'seed')
 
 
@@ -49,8 +51,8 @@ def validate_model(value, _ctx=None):
             '(by_wavelength_nm: the KineticModel parameters and sigma_rel_err)'
         )
     free = model.get('free', DEFAULT_FREE)
-    if not free or set(free) - set(FITTABLE[:-1]):
-        return f'free must name parameters among {", ".join(FITTABLE[:-1])} (<N> stays fixed by sigma), got {free}'
+    if not free or set(free) - set(FREE):
+        return f'free must name parameters among {", ".join(FREE)} (<N> stays fixed by sigma), got {free}'
     try:
         for overrides in [{}, *model.get('by_wavelength_nm', {}).values()]:
             KineticModel(**{**{k: v for k, v in model.items() if k in MODEL_KEYS}, **pump_parameters(overrides)})

@@ -199,7 +199,8 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         self.ctx.pending = sorted(self.inputs.structures)
         self.ctx.entries, self.ctx.failed = {}, []
         self.report(
-            f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s); '
+            f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s)'
+            f'{" and the synthetic set" if "ued_synthetic" in self.inputs else ""}; '
             f'group {group.label}'
         )
 

@@ -96,7 +96,7 @@ NANOCRYSTAL_FIELDS = {
     },
 }
 
-UED_FIELDS = {('ued', 'fit'): {'sets': 'sets'}}
+UED_FIELDS = {('ued', 'fit'): {'sets': 'sets', 'values': 'values', 'ci': 'ci', 'chi2_reduced': 'chi2_reduced'}}
 
 
 def studies() -> list[str]:
@@ -187,26 +187,26 @@ def nanocrystal_table(study: str) -> pd.DataFrame:
 
 
 def ued_table(study: str) -> pd.DataFrame:
-    """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) with their CIs. A trapping pump
-    (e.g. 340 nm) fits tau_trap with tau_AR held at the non-trapping fit's value: ``tau_auger_fitted`` False, no CI."""
+    """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) fitted to all pumps of the set at
+    once, with their CIs (cross-section uncertainty included), and each pump's <N> and plateau."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
+        ci = record['ci'] if isinstance(record['ci'], dict) else {}
         for pump in record.pop('sets', None) or []:
-            values, ci = pump['values'], pump['ci']
             rows.append(
                 {
                     'data_set': record['configuration'],
                     'wavelength_nm': pump['wavelength_nm'],
                     'fluence_mj_cm2': pump['fluence_mj_cm2'],
-                    'trapping': pump['trapping'],
+                    'hot_holes_trap': pump['hot_holes_trap'],
+                    'mean_initial_pairs': pump['mean_initial_pairs'],
                     'tau_auger_ps': pump['model']['tau_auger_ps'],
                     'tau_auger_ci_ps': ci.get('tau_auger_ps'),
-                    'tau_auger_fitted': 'tau_auger_ps' in pump['free'],
                     'tau_trap_ps': pump['model']['tau_trap_ps'],
                     'tau_trap_ci_ps': ci.get('tau_trap_ps'),
-                    'sigma_cm2': values.get('sigma_cm2'),
-                    'chi2_reduced': pump['chi2_reduced'],
+                    'sigma_cm2': pump['sigma_cm2'],
+                    'chi2_reduced': record['chi2_reduced'],
                     'plateau_k': pump['plateau_k'],
                     'msd_slope_from': record['msd_slope_from'],
                     'protocol': record['protocol'],

@@ -3,14 +3,14 @@
 
     verdi run examples/lattice_study.py --label my-lattice [--nanocrystals 2.0:0,2.0:1] [--ued-data PK] [--submit]
 
-Without ``--ued-data`` the package's synthetic demo set (labelled synthetic) is fitted.
+Without ``--ued-data`` the package's synthetic demo set (labelled synthetic) is made with the first nanocrystal's
+d<u^2>/dT and fitted with it.
 """
 
 import json
 
 from aiida import orm
 
-from aiida_qdots.data.ued import synthetic_ued_node
 from aiida_qdots.query import nanocrystal_table, ued_table
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain, nanocrystal_recipe
@@ -24,9 +24,15 @@ parser.add_argument('--code', default='lammps@localhost')
 args = parser.parse_args()
 
 recipes = [nanocrystal_recipe(item) for item in args.nanocrystals.split(',')]
-data = orm.load_node(args.ued_data) if args.ued_data else synthetic_ued_node()
 builder = LatticeStudyWorkChain.get_builder_from_protocol(
-    orm.load_code(args.code), args.label, recipes, {'data': data}, args.protocol, args.phonon_overrides, args.overrides
+    orm.load_code(args.code),
+    args.label,
+    recipes,
+    {'data': orm.load_node(args.ued_data)} if args.ued_data else None,
+    args.protocol,
+    args.phonon_overrides,
+    args.overrides,
+    ued_synthetic=None if args.ued_data else {},
 )
 node = launch(builder, args.submit)
 if node.is_terminated:

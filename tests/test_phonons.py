@@ -164,10 +164,12 @@ def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
     labels = sorted(c.label for c in node.called if c.label.startswith('md'))
     assert labels == ['md 150 K', 'md 300 K', 'md 314 K', 'md 450 K']
     # the slope calibrates the UED lattice temperature: qdots.ued takes the output node itself (provenance link)
-    from aiida_qdots.data.ued import synthetic_ued_node
+    from aiida_qdots.functions.ued import synthetic_ued
     from aiida_qdots.workchains.ued import UedWorkChain
 
-    _, ued = run_get_node(UedWorkChain.get_builder_from_protocol(synthetic_ued_node(), slope, 'fast'))
+    _, ued = run_get_node(
+        UedWorkChain.get_builder_from_protocol(synthetic_ued(slope, n_trajectories=2000), slope, 'fast')
+    )
     assert ued.is_finished_ok, ued.exit_message
     assert ued.outputs.lattice_temperature.creator.inputs.msd_slope.creator.pk == node.outputs.msd_slope.creator.pk
 

@@ -7,7 +7,6 @@ from aiida.engine import run_get_node
 from provenance_support import returned_without_creator
 
 import aiida_qdots.protocols
-from aiida_qdots.data.ued import synthetic_ued_node
 from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
 
@@ -22,7 +21,7 @@ def lattice_node(aiida_profile):
 
     lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        lammps, 'provenance-lattice', [{'diameter': 12.0}], {'synthetic': synthetic_ued_node()}, 'fast'
+        lammps, 'provenance-lattice', [{'diameter': 12.0}], protocol='fast', ued_synthetic={'n_trajectories': 2000}
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aiida_qdots.protocols, 'load_protocol_file', unreadable_protocols)

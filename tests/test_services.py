@@ -110,7 +110,6 @@ def test_fast_study_through_daemon_and_slurm(service_profile):
     """A fast qdots.lattice_study (1.2 nm particle: modes, lifetimes, MSD(T), G(r), then the UED fit of the
     synthetic set) submitted to the 2-worker daemon of the PostgreSQL + RabbitMQ profile, every LAMMPS job through
     SLURM: the study finishes, its comparison tables come from PostgreSQL, and every job has a SLURM job id."""
-    from aiida_qdots.data.ued import synthetic_ued_node
     from aiida_qdots.query import nanocrystal_table, ued_table
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
@@ -118,15 +117,15 @@ def test_fast_study_through_daemon_and_slurm(service_profile):
         orm.load_code(f'lammps@{SLURM_LABEL}'),
         'services-study',
         [{'diameter': 12.0}],
-        {'synthetic': synthetic_ued_node()},
-        'fast',
+        protocol='fast',
+        ued_synthetic={'n_trajectories': 2000},
     )
     node = submit(builder)
     wait_for_processes([node], timeout=900)
     assert node.is_finished_ok, node.exit_message
     crystals, fits = nanocrystal_table('services-study'), ued_table('services-study')
     assert len(crystals) == 1 and crystals['du2_dT_A2_per_K'].iloc[0] > 0
-    assert sorted(fits['wavelength_nm']) == [340.0, 400.0]
+    assert sorted(fits['wavelength_nm']) == [340.0, 510.0]
     jobs = [called for called in node.called_descendants if isinstance(called, orm.CalcJobNode)]
     assert len(jobs) >= 5  # minimise, Hessian, MD at 150/300/314/450 K
     assert all(job.computer.scheduler_type == 'core.slurm' and job.get_job_id() for job in jobs)

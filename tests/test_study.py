@@ -184,14 +184,15 @@ def test_lattice_study_tables_and_figures(lattice_node, tmp_path):
     shell = crystals.set_index('configuration').loc['d12A_shell1']
     assert 'S' in shell.system and shell.shell_monolayers == 1
     ued = ued_table(LATTICE)
-    assert set(ued['wavelength_nm']) == {340.0, 400.0}
+    assert set(ued['wavelength_nm']) == {340.0, 510.0}
     assert ued['msd_slope_from'].unique().tolist() == ['d12A_shell0']
-    auger = ued[~ued['trapping']].iloc[0]
+    auger = ued[~ued['hot_holes_trap']].iloc[0]
     low, high = auger.tau_auger_ci_ps
     assert low < auger.tau_auger_ps < high
     fit = orm.load_node(auger.ued_fit_uuid)
     slope = orm.load_node(crystals.set_index('configuration').loc['d12A_shell0', 'phonons_msd_slope_uuid'])
     assert fit.creator.caller.inputs.msd_slope.uuid == slope.uuid  # the UED fit used that nanocrystal's slope
+    assert fit.creator.caller.inputs.data.creator.inputs.msd_slope.uuid == slope.uuid  # and the synthetic set too
     result = CliRunner().invoke(cli, ['plot', 'figure', 'phonons', '--group', LATTICE, '--folder', str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob(f'{LATTICE}_phonons_*.png'))) == 2

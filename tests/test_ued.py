@@ -1,6 +1,7 @@
 """UED data import (validation), the qdots.ued workchain on the synthetic demo set, its CLI and figure."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,10 +11,10 @@ from click.testing import CliRunner
 
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.filing import file_stage
-from aiida_qdots.data.ued import COLUMNS, DEMO_SLOPE_A2_PER_K, import_ued, synthetic_table, synthetic_ued_node
+from aiida_qdots.data.ued import COLUMNS, SEED_MODEL, SEED_SETS, SIGMA_REL_ERR, import_ued, synthetic_table
+from aiida_qdots.functions.ued import MODEL_KEYS, synthetic_ued
 from aiida_qdots.plots.ued import plot_ued
-from aiida_qdots.query import ued_table
+from aiida_qdots.protocols import load_protocol_file
 from aiida_qdots.workchains.ued import UedWorkChain
 
 GOOD = [
@@ -70,38 +71,54 @@ def test_bad_ued_files_are_rejected_naming_row_and_column(aiida_profile, tmp_pat
     assert orm.QueryBuilder().append(orm.Node).count() == before
 
 
+def test_protocol_model_is_the_seed_model():
+    """The protocol's fixed parameters are those the synthetic set is made with (its starting values differ)."""
+    model = load_protocol_file('ued.yaml')['default_inputs']['model']
+    starts = {'tau_auger_ps', 'tau_trap_ps', 'wavelength_nm', 'sigma_cm2'}
+    for key in set(MODEL_KEYS) - starts:
+        assert model.get(key, getattr(SEED_MODEL, key)) == getattr(SEED_MODEL, key), key
+    for pump in SEED_SETS:
+        fixed = model['by_wavelength_nm'][f'{pump.model.wavelength_nm:g}']
+        assert fixed['sigma_cm2'] == pytest.approx(pump.model.sigma_cm2, rel=1e-12)
+        assert fixed.get('tau_cool_ps', model['tau_cool_ps']) == pump.model.tau_cool_ps
+    assert model['sigma_rel_err'] == SIGMA_REL_ERR
+
+
 def test_ued_workchain_recovers_the_synthetic_parameters(aiida_profile, tmp_path):
-    """The demo set (tau_AR 625 ps; 340 nm with 4 ps trapping) through DW -> dT -> fit: truth inside the CIs."""
-    data = synthetic_ued_node()
-    assert data.base.attributes.get('synthetic')['sets'][0]['tau_auger_ps'] == 625.0
-    slope = orm.Dict({'slope_A2_per_K': DEMO_SLOPE_A2_PER_K, 'slope_stderr_A2_per_K': 0.0})
+    """The seed's conditions (tau_AR 625 ps, tau_trap 5 ps; 510 and 340 nm at <N> = 21) through DW -> dT -> joint
+    fit with <N> fixed by the cross-sections: truth inside the CIs; one slope makes the set and calibrates it."""
+    slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
+    data = synthetic_ued(slope)
+    generator = data.base.attributes.get('synthetic')
+    assert [s['wavelength_nm'] for s in generator['sets']] == [510.0, 340.0]
+    assert generator['sets'][0]['tau_auger_ps'] == 625.0 and generator['sets'][1]['tau_trap_ps'] == 5.0
+    assert generator['sets'][0]['n_atoms'] == SEED_MODEL.n_atoms and generator['slope_a2_per_k'] == 9.7e-5
     _, node = run_get_node(UedWorkChain.get_builder_from_protocol(data, slope, 'fast'))
     assert node.is_finished_ok, node.exit_message
     dw = node.outputs.debye_waller
     flagged = dw.get_array('flagged')  # pure heating: Q^4 false alarms only at the test's rate alpha = 0.01
     assert flagged.sum() <= 4, f'{flagged.sum()} of {flagged.size} delays flagged'
-    no_trap, trap = node.outputs.fit['sets']
-    assert no_trap['wavelength_nm'] == 400.0 and trap['trapping']
-    low, high = no_trap['ci']['tau_auger_ps']
-    assert low < 625.0 < high and high / low < 2.0
-    low, high = trap['ci']['tau_trap_ps']
-    assert low < 4.0 < high
-    assert no_trap['plateau_k'] == pytest.approx(13.0, abs=1.5)
-    for entry in (no_trap, trap):
-        assert abs(entry['ssa_check']['z_final_energy']) < 4 and entry['chi2_reduced'] < 2.0
-    assert node.outputs.lattice_temperature.creator.inputs.msd_slope.uuid == slope.uuid  # provenance of the slope
-    file_stage(node, 'ued-table', 'ued', 'synthetic', 'ued', {'protocol': 'fast', 'msd_slope_from': 'user'})
-    rows = ued_table('ued-table').set_index('wavelength_nm')  # the 340 nm row says that tau_AR was held fixed
-    assert rows.loc[400.0, 'tau_auger_fitted'] and not rows.loc[340.0, 'tau_auger_fitted']
-    assert rows.loc[340.0, 'tau_auger_ci_ps'] is None
-    assert rows.loc[340.0, 'tau_auger_ps'] == no_trap['values']['tau_auger_ps']
+    fit = node.outputs.fit
+    assert fit['free'] == ['tau_auger_ps', 'tau_trap_ps'] and 0.5 < fit['chi2_reduced'] < 2.0
+    assert fit['slope_rel_err'] == pytest.approx(2e-6 / 9.7e-5)  # a common factor, out of the per-delay errors
+    for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
+        low, high = fit['ci_statistical'][name]
+        assert low < truth < high, (name, fit['values'][name], fit['ci_statistical'][name])
+        assert fit['ci'][name][0] <= low and high <= fit['ci'][name][1]
+    red, blue = fit['sets']
+    assert red['wavelength_nm'] == 510.0 and not red['hot_holes_trap'] and red['auger_holes_trap']
+    assert blue['hot_holes_trap'] and blue['mean_initial_pairs'] == pytest.approx(red['mean_initial_pairs'])
+    for entry in (red, blue):
+        assert abs(entry['ssa_check']['z_final_energy']) < 4
+    temperature = node.outputs.lattice_temperature
+    assert temperature.creator.inputs.msd_slope.uuid == slope.uuid == data.creator.inputs.msd_slope.uuid
     path = plot_ued(node, tmp_path / 'ued.png')
     assert path.read_bytes()[:4] == b'\x89PNG'
 
 
 def test_ued_cli_import_launch_and_errors(aiida_profile, tmp_path):
     runner = CliRunner()
-    table, _ = synthetic_table(n_trajectories=2000)
+    table, _ = synthetic_table(1e-4, n_trajectories=2000)
     table.to_csv(tmp_path / 'demo.csv', index=False)
     result = runner.invoke(cli, ['import', 'ued', str(tmp_path / 'demo.csv')])
     assert result.exit_code == 0, result.output
@@ -112,6 +129,47 @@ def test_ued_cli_import_launch_and_errors(aiida_profile, tmp_path):
     assert result.exit_code != 0 and 'neither a qdots.phonons workchain nor an msd_slope Dict' in result.output
     result = runner.invoke(cli, ['import', 'ued'])
     assert result.exit_code != 0 and 'give either a PATH or --synthetic' in result.output
+    result = runner.invoke(cli, ['import', 'ued', '--synthetic'])
+    assert result.exit_code != 0 and 'give either --phonons PK or --slope VALUE' in result.output
+    result = runner.invoke(cli, ['import', 'ued', '--synthetic', '--slope', '1e-4', '--slope-err', '1e-6'])
+    assert result.exit_code == 0, result.output
+    synthetic = orm.load_node(int(result.output.split('PK ')[1].split()[0]))
+    assert synthetic.creator.inputs.msd_slope['slope_A2_per_K'] == 1e-4
+    from aiida_qdots.cli.launch import msd_slope_node
+
+    assert msd_slope_node(None, None, 0.0, synthetic).uuid == synthetic.creator.inputs.msd_slope.uuid
     write_csv(tmp_path / 'bad.csv', GOOD, COLUMNS[:-1])
     result = runner.invoke(cli, ['import', 'ued', str(tmp_path / 'bad.csv')])
     assert result.exit_code != 0 and 'missing column(s) intensity_ratio_err' in result.output
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'trapping_wavelengths_nm': [340.0]}, 'unknown model parameter.s. trapping_wavelengths_nm'),
+        ({'free': ['tau_auger_ps', 'sigma_cm2']}, r'<N> stays fixed by sigma'),
+        ({'sigma_rel_err': -0.1}, 'sigma_rel_err must be a non-negative number'),
+        ({'trap_barrier_ev': -1.0}, 'invalid kinetic model: trap_barrier_ev must be non-negative'),
+    ],
+)
+def test_bad_models_are_rejected_with_their_reason(aiida_profile, change, message):
+    from aiida_qdots.functions.ued import validate_model
+
+    model = load_protocol_file('ued.yaml')['default_inputs']['model']
+    assert validate_model(orm.Dict(model)) is None
+    assert re.search(message, validate_model(orm.Dict({**model, **change})))
+
+
+def test_a_pump_without_a_cross_section_is_named():
+    from aiida_qdots.functions.ued import pump_models
+
+    model = load_protocol_file('ued.yaml')['default_inputs']['model']
+    models, errors = pump_models(model, [{'wavelength_nm': 510.0, 'fluence_mj_cm2': 2.1}])
+    assert models[0].sigma_cm2 == SEED_MODEL.sigma_cm2 and errors == [SIGMA_REL_ERR]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "no absorption cross-section for 400 nm: give sigma_cm2 in the model or in by_wavelength_nm['400']"
+        ),
+    ):
+        pump_models(model, [{'wavelength_nm': 400.0, 'fluence_mj_cm2': 2.1}])

@@ -50,6 +50,7 @@ __all__ = (
     'FITTABLE',
     'HeatingFit',
     'KineticModel',
+    'Pump',
     'Rates',
     'SsaResult',
     'fit_lattice_heating',
@@ -60,76 +61,153 @@ __all__ = (
 )
 
 FITTABLE = ('tau_auger_ps', 'tau_trap_ps', 'tau_cool_ps', 'sigma_cm2')
+LOG_BOUNDS = (1e-30, 1e30)
+"""Bounds of every fitted parameter (its unit): keeps a parameter the data do not pin from overflowing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pump:
+    """One measured pump condition: dT(t) (K) with its errors at delays (ps), the fluence (mJ/cm^2) and the
+    pump's kinetic model (its wavelength, absorption cross-section and fixed parameters)."""
+
+    time_ps: np.ndarray
+    delta_t_k: np.ndarray
+    delta_t_err_k: np.ndarray
+    fluence_mj_cm2: float
+    model: KineticModel
 
 
 @dataclasses.dataclass
 class HeatingFit:
-    """Least-squares fit of the model's dT(t) to measured dT: ``values`` and ``ci`` (low, high) at ``confidence``
-    of the ``free`` parameters (fitted in log space; intervals from the Jacobian covariance scaled by the reduced
-    chi^2 when it exceeds 1), ``chi2_reduced``, the fitted ``model`` and its curve ``fitted_k`` on the data times.
+    """Joint least-squares fit of the model's dT(t) to every pump: ``values`` of the ``free`` parameters (shared by
+    the pumps, fitted in log space) and their ``ci`` (low, high) at ``confidence``. ``ci_statistical`` is the
+    interval from the data alone (Jacobian covariance scaled by the reduced chi^2 when it exceeds 1); ``ci`` adds
+    the cross-sections' uncertainty (``sigma_rel_err`` per pump, log-normal) by linear propagation:
+    d log p / d log sigma_k = -(J^T J)^-1 J^T dr/d log sigma_k (``sigma_sensitivity``, one row per pump), and the
+    same way that of a scale common to every pump's dT (``scale_rel_err``: the Debye-Waller slope's, which the
+    per-delay errors must then leave out; ``scale_sensitivity``).
+    ``models`` and ``fitted_k`` are each pump's fitted model and its curve on its delays >= 0 (sorted);
+    ``chi2_by_pump`` is each pump's chi^2 per data point.
     """
 
     free: tuple[str, ...]
     values: dict[str, float]
     ci: dict[str, tuple[float, float]]
+    ci_statistical: dict[str, tuple[float, float]]
     confidence: float
+    sigma_rel_err: tuple[float, ...]
+    sigma_sensitivity: np.ndarray
+    scale_rel_err: float
+    scale_sensitivity: np.ndarray
     chi2_reduced: float
-    model: KineticModel
-    fitted_k: np.ndarray
+    chi2_by_pump: tuple[float, ...]
+    models: tuple[KineticModel, ...]
+    fitted_k: tuple[np.ndarray, ...]
     n_evaluations: int
     success: bool
     message: str
 
 
 def fit_lattice_heating(
-    time_ps,
-    delta_t_k,
-    delta_t_err_k,
-    fluence_mj_cm2: float,
-    model: KineticModel,
-    free: tuple[str, ...] = ('tau_auger_ps', 'sigma_cm2'),
+    pumps,
+    free: tuple[str, ...] = ('tau_auger_ps',),
+    sigma_rel_err=0.0,
     confidence: float = 0.95,
+    scale_rel_err: float = 0.0,
 ) -> HeatingFit:
-    """Fit the ``free`` parameters of ``model`` (starting values) to dT(t) (K) with errors, by the master equation."""
+    """Fit the ``free`` parameters, shared by every :class:`Pump` (starting values from the first pump's model), to
+    all pumps' dT(t) at once by the master equation (delays >= 0). Each pump's <N> stays fixed by its model's
+    cross-section, whose relative uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``, as does
+    ``scale_rel_err``, the relative uncertainty of a factor common to all measured dT (d<u^2>/dT)."""
     from scipy.optimize import least_squares
 
+    pumps = list(pumps)
     unknown = [name for name in free if name not in FITTABLE]
-    if unknown or not free:
-        raise ValueError(f'free parameters must be among {FITTABLE}, got {free}')
-    time_ps, delta_t_k, error = (np.asarray(a, dtype=float) for a in (time_ps, delta_t_k, delta_t_err_k))
-    if np.any(error <= 0) or time_ps.size <= len(free):
-        raise ValueError('need positive errors and more data points than free parameters')
-    order = np.argsort(time_ps)
-    after = time_ps[order] >= 0
-    t, y, e = time_ps[order][after], delta_t_k[order][after], error[order][after]
-    start = np.log([getattr(model, name) for name in free])
+    if unknown or not free or not pumps:
+        raise ValueError(f'give pumps and free parameters among {FITTABLE}, got {len(pumps)} pumps and {free}')
+    sigma_rel_err = np.broadcast_to(np.asarray(sigma_rel_err, dtype=float), (len(pumps),))
+    if np.any(sigma_rel_err < 0) or not scale_rel_err >= 0:
+        raise ValueError(f'relative errors must be non-negative, got {sigma_rel_err} and {scale_rel_err}')
+    data = []
+    for pump in pumps:
+        t, y, e = (np.asarray(a, dtype=float) for a in (pump.time_ps, pump.delta_t_k, pump.delta_t_err_k))
+        keep = t >= 0
+        if np.any(e[keep] <= 0):
+            raise ValueError('need positive errors of dT')
+        order = np.argsort(t[keep])
+        data.append((t[keep][order], y[keep][order], e[keep][order]))
+    n_points = sum(t.size for t, _, _ in data)
+    if n_points <= len(free):
+        raise ValueError('need more data points than free parameters')
+    start = np.log([getattr(pumps[0].model, name) for name in free])
 
-    def curve(log_values):
-        trial = dataclasses.replace(model, **dict(zip(free, np.exp(log_values), strict=True)))
-        return lattice_temperature_rise(trial, fluence_mj_cm2, t)
+    def models(log_values):
+        shared = dict(zip(free, np.exp(log_values), strict=True))
+        return [dataclasses.replace(pump.model, **shared) for pump in pumps]
 
-    result = least_squares(lambda p: (curve(p) - y) / e, start, x_scale=1.0, diff_step=1e-4)
-    dof = max(t.size - len(free), 1)
+    def pump_residuals(k, model):
+        t, y, e = data[k]
+        return (lattice_temperature_rise(model, pumps[k].fluence_mj_cm2, t) - y) / e
+
+    def residuals(log_values):
+        return np.concatenate([pump_residuals(k, model) for k, model in enumerate(models(log_values))])
+
+    at_start = residuals(start)
+    inert = [
+        name
+        for k, name in enumerate(free)
+        if np.array_equal(residuals(start + np.log(2) * (np.arange(len(free)) == k)), at_start)
+    ]
+    if inert:
+        raise ValueError(f'{", ".join(inert)} do(es) not change dT(t) of any pump: hold it fixed')
+    bounds = (np.log(LOG_BOUNDS[0]), np.log(LOG_BOUNDS[1]))
+    result = least_squares(residuals, np.clip(start, *bounds), bounds=bounds, x_scale=1.0, diff_step=1e-4)
+    dof = max(n_points - len(free), 1)
     chi2 = float(result.fun @ result.fun / dof)
-    covariance = np.linalg.pinv(result.jac.T @ result.jac) * max(chi2, 1.0)
+    inverse = np.linalg.pinv(result.jac.T @ result.jac)
+    statistical = inverse * max(chi2, 1.0)
+    step, fitted_models = 1e-3, models(result.x)
+    blocks = np.cumsum([0] + [t.size for t, _, _ in data])
+    sensitivity = np.zeros((len(pumps), len(free)))
+    for k, model in enumerate(fitted_models):  # dr/d log sigma_k is zero outside pump k's residuals
+        up, down = (dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(h)) for h in (step, -step))
+        column = (pump_residuals(k, up) - pump_residuals(k, down)) / (2 * step)
+        sensitivity[k] = -inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ column
+    scaled_data = np.concatenate([y / e for _, y, e in data])  # dr/d log(scale of every measured dT) = -y/e
+    scale_sensitivity = inverse @ result.jac.T @ scaled_data
+    log_sigma_var = np.log1p(sigma_rel_err**2)  # variance of log sigma for a log-normal sigma
+    total = (
+        statistical
+        + (sensitivity.T * log_sigma_var) @ sensitivity
+        + np.outer(scale_sensitivity, scale_sensitivity) * np.log1p(scale_rel_err**2)
+    )
     z = stats.norm.ppf(0.5 + confidence / 2)
-    sigma = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    values = dict(zip(free, np.exp(result.x).tolist(), strict=True))
-    ci = {
-        name: (float(np.exp(x - z * s)), float(np.exp(x + z * s)))
-        for name, x, s in zip(free, result.x, sigma, strict=True)
-    }
-    fitted_model = dataclasses.replace(model, **values)
-    fitted = np.full(time_ps.size, np.nan)
-    fitted[order[after]] = curve(result.x)
+
+    def intervals(covariance):
+        sigma = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+        return {
+            name: (float(np.exp(x - z * s)), float(np.exp(x + z * s)))
+            for name, x, s in zip(free, result.x, sigma, strict=True)
+        }
+
+    curves = [y + e * result.fun[blocks[k] : blocks[k + 1]] for k, (_, y, e) in enumerate(data)]
+    chi2_by_pump = tuple(
+        float(np.sum(((c - y) / e) ** 2) / max(t.size, 1)) for c, (t, y, e) in zip(curves, data, strict=True)
+    )
     return HeatingFit(
         free=tuple(free),
-        values=values,
-        ci=ci,
+        values=dict(zip(free, np.exp(result.x).tolist(), strict=True)),
+        ci=intervals(total),
+        ci_statistical=intervals(statistical),
         confidence=confidence,
+        sigma_rel_err=tuple(sigma_rel_err.tolist()),
+        sigma_sensitivity=sensitivity,
+        scale_rel_err=float(scale_rel_err),
+        scale_sensitivity=scale_sensitivity,
         chi2_reduced=chi2,
-        model=fitted_model,
-        fitted_k=fitted,
+        chi2_by_pump=chi2_by_pump,
+        models=tuple(fitted_models),
+        fitted_k=tuple(curves),
         n_evaluations=int(result.nfev),
         success=bool(result.success),
         message=str(result.message),

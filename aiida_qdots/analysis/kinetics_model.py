@@ -44,6 +44,8 @@ class KineticModel:
     parabolic bands (0.22 for CdSe with m_e = 0.13, m_h = 0.45 m_0). ``trap_barrier_ev``: a hot hole traps only
     when its excess energy is above it (0: every hot hole may trap, when ``tau_trap_ps`` is finite).
     ``auger_hole_fraction``: share of Auger events that make a hot hole instead of a hot electron (0: none).
+    ``n_atoms``: atoms of the particle, whose heat capacity is 3 ``n_atoms`` k_B (0: a CdSe sphere of
+    ``diameter_nm``).
     """
 
     tau_auger_ps: float = 625.0
@@ -57,6 +59,7 @@ class KineticModel:
     trap_barrier_ev: float = 0.0
     hole_excess_fraction: float = 0.22
     auger_hole_fraction: float = 0.0
+    n_atoms: int = 0
 
     def __post_init__(self):
         for name in (
@@ -72,6 +75,8 @@ class KineticModel:
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f'{name} must be positive, got {value!r}')
+        if not self.n_atoms >= 0:
+            raise ValueError(f'n_atoms must be non-negative, got {self.n_atoms!r}')
         if not self.trap_barrier_ev >= 0:
             raise ValueError(f'trap_barrier_ev must be non-negative, got {self.trap_barrier_ev!r}')
         for name in ('hole_excess_fraction', 'auger_hole_fraction'):
@@ -99,9 +104,10 @@ class KineticModel:
 
     @property
     def heat_capacity_ev_k(self) -> float:
-        """Dulong-Petit heat capacity 3 N k_B (eV/K) of a CdSe sphere of ``diameter_nm``."""
-        radius_a = 5.0 * self.diameter_nm
-        return 3.0 * KB_EV_K * CDSE_ATOM_DENSITY * 4.0 / 3.0 * np.pi * radius_a**3
+        """Dulong-Petit heat capacity 3 N k_B (eV/K): N = ``n_atoms``, or the atoms of a CdSe sphere of
+        ``diameter_nm`` when ``n_atoms`` is 0."""
+        atoms = self.n_atoms or CDSE_ATOM_DENSITY * 4.0 / 3.0 * np.pi * (5.0 * self.diameter_nm) ** 3
+        return 3.0 * KB_EV_K * atoms
 
     @property
     def kind_energy_ev(self) -> np.ndarray:

@@ -83,7 +83,8 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
     Study A (qdots.study): Se-rich Cd17Se28H22 and Cd-rich Cd28Se17Cl22, ligand arrangement 0, each relaxed, AIMD
     at 300 K, HOMO/LUMO of the NVE frames and NAMD (GFN1-xTB, CP2K). Study B (qdots.lattice_study): a 2 nm CdSe
     core with one CdS monolayer (LAMMPS phonons: modes, lifetimes, MSD(T), G(r)) and the UED fit of the synthetic
-    demo set with its d<u^2>/dT. Everything is filed under the group qdots/<label>. The table lists the
+    demo set at the seed's conditions, made from and analysed with that particle's d<u^2>/dT. Everything is filed
+    under the group qdots/<label>. The table lists the
     convergence verdict of every Study A number: at the fast protocol they show that the pipeline runs, not
     converged physics.
     """
@@ -91,7 +92,6 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
     from aiida.engine import run_get_node, submit
 
     from aiida_qdots.cli.study import echo_tables
-    from aiida_qdots.data.ued import synthetic_ued_node
     from aiida_qdots.plots.study import FIGURE_STAGES, plot_study_figure
     from aiida_qdots.sharing import export_study
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
@@ -99,10 +99,12 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
 
     label = label or f'demo-{datetime.datetime.now():%Y%m%d-%H%M%S}'
     start = time.monotonic()
-    data = synthetic_ued_node()
-    echo_pk('UED demo data (synthetic)', data)
     lattice = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(lammps_code), label, [{'diameter': 20.0, 'shell_monolayers': 1}], {'synthetic': data}, 'fast'
+        orm.load_code(lammps_code),
+        label,
+        [{'diameter': 20.0, 'shell_monolayers': 1}],
+        protocol='fast',
+        ued_synthetic={},
     )
     study = StudyWorkChain.get_builder_from_protocol(
         orm.load_code(cp2k_code),

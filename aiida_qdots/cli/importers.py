@@ -4,6 +4,7 @@ import pathlib
 
 import click
 
+from aiida_qdots.cli.launch import msd_slope_node, slope_options
 from aiida_qdots.cli.root import cli
 from aiida_qdots.cli.utils import echo_pk, node_option, with_profile
 from aiida_qdots.readers.trajectory import FORMATS
@@ -73,17 +74,26 @@ def import_levels_command(csv_path, trajectory, stride, first_frame):
 
 @import_group.command('ued')
 @click.argument('path', required=False, type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option('--synthetic', is_flag=True, help='Store the synthetic demo set of the forward model instead of a file.')
+@click.option(
+    '--synthetic',
+    is_flag=True,
+    help="Store the synthetic demo set at the seed's conditions instead of a file, made with the d<u^2>/dT of "
+    '--phonons or --slope (the one the analysis will use).',
+)
+@slope_options
 @click.option('--label', default=None, help='Label of the new node (default: the file name).')
 @with_profile
-def import_ued_command(path, synthetic, label):
+def import_ued_command(path, synthetic, phonons, slope, slope_err, label):
     """Store UED intensities I/I0 per set, delay and peak (CSV/JSON, see docs/ued.md) and print the PK."""
-    from aiida_qdots.data.ued import import_ued, synthetic_ued_node
+    from aiida_qdots.data.ued import import_ued
+    from aiida_qdots.functions.ued import synthetic_ued
 
     if bool(path) == synthetic:
         raise click.UsageError('give either a PATH or --synthetic')
-    node = synthetic_ued_node() if synthetic else import_ued(path, label=label)
-    echo_pk('ArrayData (synthetic UED demo)' if synthetic else 'ArrayData (UED)', node)
+    if not synthetic:
+        echo_pk('ArrayData (UED)', import_ued(path, label=label))
+        return
+    echo_pk('ArrayData (synthetic UED demo)', synthetic_ued(msd_slope_node(phonons, slope, slope_err)))
 
 
 def check_archive(path: pathlib.Path) -> None:

@@ -352,10 +352,43 @@ def launch_phonons(diameter, shell_monolayers, structure, stages, force_field, p
     launch_process(builder, daemon, 'PhononsWorkChain')
 
 
-def msd_slope_node(phonons, slope: float | None, slope_err: float):
-    """The d<u^2>/dT Dict: a qdots.phonons workchain's ``msd_slope`` output or that Dict, or a new one from values."""
+def slope_options(command):
+    """The d<u^2>/dT options of a command: --phonons, or --slope with --slope-err."""
+    options = [
+        node_option(
+            '--phonons', what='phonons', help='qdots.phonons workchain (or its msd_slope Dict) giving d<u^2>/dT.'
+        ),
+        click.option(
+            '--slope',
+            type=FiniteFloatRange(min=0, min_open=True),
+            default=None,
+            help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.',
+        ),
+        click.option(
+            '--slope-err',
+            type=FiniteFloatRange(min=0),
+            default=0.0,
+            show_default=True,
+            help='Standard error of --slope (A^2/K).',
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
+    """The d<u^2>/dT Dict: a qdots.phonons workchain's ``msd_slope`` output or that Dict, or a new one from values;
+    with neither, the Dict a synthetic ``data`` set was made from (the one source of its slope)."""
     from aiida import orm
 
+    made_from = (
+        data.creator.inputs.msd_slope
+        if data is not None and data.creator and 'msd_slope' in data.creator.inputs
+        else None
+    )
+    if phonons is None and slope is None and made_from is not None:
+        return made_from
     if (phonons is None) == (slope is None):
         raise click.UsageError('give either --phonons PK or --slope VALUE')
     if slope is not None:
@@ -378,28 +411,16 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float):
     required=True,
     help='The UED ArrayData (aiida-qdots import ued).',
 )
-@node_option('--phonons', what='phonons', help='qdots.phonons workchain (or its msd_slope Dict) giving d<u^2>/dT.')
-@click.option(
-    '--slope',
-    type=FiniteFloatRange(min=0, min_open=True),
-    default=None,
-    help='d<u^2>/dT (3D, A^2/K) when no phonons node is given.',
-)
-@click.option(
-    '--slope-err',
-    type=FiniteFloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help='Standard error of --slope (A^2/K).',
-)
+@slope_options
 @protocol_option('ued.yaml')
 @DAEMON
 @with_profile
 def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
-    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued)."""
+    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued). A synthetic set
+    is analysed with the d<u^2>/dT it was made from unless --phonons or --slope says otherwise."""
     from aiida_qdots.workchains.ued import UedWorkChain
 
-    builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err), protocol)
+    builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err, data), protocol)
     launch_process(builder, daemon, 'UedWorkChain')
 
 
@@ -482,11 +503,16 @@ def launch_study(
     multiple=True,
     help="UED data set (aiida-qdots import ued) to fit with the first nanocrystal's d<u^2>/dT (repeatable).",
 )
+@click.option(
+    '--synthetic-ued',
+    is_flag=True,
+    help="Also fit the synthetic demo set at the seed's conditions, made with the first nanocrystal's d<u^2>/dT.",
+)
 @protocol_option('phonons.yaml')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_lattice_study(study, nanocrystals, ued_data, protocol, code_label, daemon):
+def launch_lattice_study(study, nanocrystals, ued_data, synthetic_ued, protocol, code_label, daemon):
     """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
     from aiida import orm
 
@@ -494,7 +520,7 @@ def launch_lattice_study(study, nanocrystals, ued_data, protocol, code_label, da
 
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), study, nanocrystals, data, protocol
+        orm.load_code(code_label), study, nanocrystals, data, protocol, ued_synthetic={} if synthetic_ued else None
     )
     for key, structure in builder.structures.items():
         echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)

@@ -19,6 +19,7 @@ from aiida import orm
 from aiida_qdots.analysis.debye_waller import intensity_ratio, wurtzite_q, wurtzite_reflections
 from aiida_qdots.analysis.kinetics import KineticModel, gillespie
 from aiida_qdots.common.files import file_sha256
+from aiida_qdots.common.units import HC_EV_NM, MJ_EV
 from aiida_qdots.common.validation import UED_ARRAYS, RuleViolation, check_ued_arrays
 from aiida_qdots.readers.ued import COLUMNS, read_ued_table
 
@@ -79,30 +80,58 @@ class SyntheticSet:
     model: KineticModel
 
 
-DEMO_MODEL = KineticModel(tau_auger_ps=625.0, sigma_cm2=9.5e-16, diameter_nm=5.4, wavelength_nm=400.0)
-"""The demo's particle: 5.4 nm CdSe, gap 2.0 eV, sigma 9.5e-16 cm^2 (<N> = 4.0 at 2.1 mJ/cm^2, 400 nm),
-tau_AR = 625 ps, which gives the seed's regime: dT ~13 K after ~1.5 ns, the Auger part rising over ~200 ps."""
-DEMO_SETS = (
-    SyntheticSet(2.1, DEMO_MODEL),
-    SyntheticSet(2.1, dataclasses.replace(DEMO_MODEL, wavelength_nm=340.0, tau_cool_ps=5.0, tau_trap_ps=4.0)),
+SEED_N_ATOMS = 16466
+"""Atoms of the seed's CdSe/CdS particle as the package builds it: a 4.0 nm wurtzite CdSe core with eight CdS
+monolayers, 9.6 nm across (``build_nanocrystal(40.0, shell_monolayers=8)``: Cd8233 Se609 S7624; the core size
+is this package's choice, a core whose band edge with a thick CdS shell is near the model's 2.0 eV gap)."""
+SIGMA_510_CM2 = 10.0 * (HC_EV_NM / 510.0) / MJ_EV
+"""Absorption cross-section at 510 nm (3.9e-15 cm^2): the seed's <N> = 10 per mJ/cm^2, sigma = <N>/F x h nu."""
+SIGMA_340_CM2 = 10.0 * SIGMA_510_CM2
+"""At 340 nm (an assumption: the thick CdS shell, 93 % of the particle, absorbs above its 2.4-2.5 eV edge). Only
+<N> = sigma F / h nu enters the kinetics, and the 340 nm set is pumped at the fluence that gives the 510 nm <N>."""
+SIGMA_REL_ERR = 0.2
+"""Relative standard uncertainty of the cross-sections (the seed's '~10 per mJ/cm^2')."""
+SEED_MODEL = KineticModel(
+    tau_auger_ps=625.0,
+    tau_trap_ps=5.0,
+    gap_ev=2.0,
+    wavelength_nm=510.0,
+    sigma_cm2=SIGMA_510_CM2,
+    diameter_nm=9.6,
+    n_atoms=SEED_N_ATOMS,
+    trap_barrier_ev=0.2,
+    auger_hole_fraction=0.25,
 )
-"""The demo: 400 nm (no trapping) and 340 nm (hot holes trap in 4 ps, competing with their 5 ps cooling)."""
-DEMO_SLOPE_A2_PER_K = 1.0e-4
-"""d<u^2>/dT (3D, angstrom^2/K) used by the demo's forward model."""
-DEMO_DELAYS_PS = np.concatenate([[-20.0, -10.0], np.arange(0.0, 50.0, 5.0), np.arange(50.0, 1501.0, 50.0)])
+"""The seed's conditions at 510 nm: tau_AR = 625 ps, hot holes trap in tau_trap = 5 ps (3.5-7 ps) when above the
+0.2 eV barrier (the seed's 0.1-0.36 eV): the photoexcited holes' 0.22 x 0.43 eV is below it, the Auger-made holes'
+E_gap above it; Auger hot electrons : hot holes 3:1; heat capacity 3 N k_B of the particle's atoms."""
+SEED_FLUENCE_MJ_CM2 = 2.1
+SEED_340 = dataclasses.replace(SEED_MODEL, wavelength_nm=340.0, sigma_cm2=SIGMA_340_CM2, tau_cool_ps=5.0)
+SEED_SETS = (
+    SyntheticSet(SEED_FLUENCE_MJ_CM2, SEED_MODEL),
+    SyntheticSet(SEED_MODEL.mean_pairs(SEED_FLUENCE_MJ_CM2) / SEED_340.mean_pairs(1.0), SEED_340),
+)
+"""510 nm at 2.1 mJ/cm^2 (<N> = 21) and 340 nm at the fluence of the same <N> (0.315 mJ/cm^2), where the
+photoexcited holes (0.36 eV of excess) trap in 5 ps against their 5 ps cooling."""
+DEMO_DELAYS_PS = np.concatenate(
+    [[-20.0, -10.0], np.arange(0.0, 10.0, 1.0), np.arange(10.0, 50.0, 5.0), np.arange(50.0, 1501.0, 50.0)]
+)
 
 
 def synthetic_table(
-    sets=DEMO_SETS,
-    slope_a2_per_k: float = DEMO_SLOPE_A2_PER_K,
+    slope_a2_per_k: float,
+    sets=SEED_SETS,
     delays_ps=DEMO_DELAYS_PS,
     q_max: float = 6.0,
     noise: float = 3e-4,
-    n_trajectories: int = 20000,
+    n_trajectories: int = 100000,
     seed: int = 7,
 ) -> tuple[pd.DataFrame, dict]:
     """UED rows from the package's forward model: Gillespie dT(t) -> du2 = slope dT -> I/I0 = exp(-Q^2 du2 / 3)
-    plus Gaussian noise of standard deviation ``noise``; returns the table and the generator's parameters."""
+    plus Gaussian noise of standard deviation ``noise``; returns the table and the generator's parameters. The
+    slope d<u^2>/dT (3D, A^2/K) is the one the analysis will use (the MD's ``msd_slope``)."""
+    if not slope_a2_per_k > 0:
+        raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
     rng = np.random.default_rng(seed)
     reflections = wurtzite_reflections(q_max)
     q = wurtzite_q(reflections)
@@ -119,7 +148,16 @@ def synthetic_table(
                 rows.append((pump.fluence_mj_cm2, pump.model.wavelength_nm, delay, label, q[j], noisy[i, j], noise))
     parameters = {
         'generator': 'aiida_qdots.data.ued.synthetic_table (Gillespie SSA forward model)',
-        'sets': [{'fluence_mj_cm2': s.fluence_mj_cm2, **dataclasses.asdict(s.model)} for s in sets],
+        'sets': [
+            {
+                'fluence_mj_cm2': s.fluence_mj_cm2,
+                **dataclasses.asdict(s.model),
+                'mean_initial_pairs': s.model.mean_pairs(s.fluence_mj_cm2),
+                'heat_capacity_ev_k': s.model.heat_capacity_ev_k,
+            }
+            for s in sets
+        ],
+        'sigma_rel_err': SIGMA_REL_ERR,
         'slope_a2_per_k': slope_a2_per_k,
         'noise_intensity_ratio': noise,
         'n_trajectories': n_trajectories,
@@ -129,12 +167,3 @@ def synthetic_table(
     for entry in parameters['sets']:
         entry['tau_trap_ps'] = None if np.isinf(entry['tau_trap_ps']) else entry['tau_trap_ps']
     return pd.DataFrame(rows, columns=list(COLUMNS)), parameters
-
-
-def synthetic_ued_node(**kwargs) -> orm.ArrayData:
-    """Store the synthetic demo set (:func:`synthetic_table`), labelled ``synthetic`` with its parameters."""
-    table, parameters = synthetic_table(**kwargs)
-    node = table_to_node(table, {'file': None, 'sha256': None}, synthetic=parameters)
-    node.label = 'synthetic UED demo (not measured data)'
-    node.description = 'Generated by the aiida-qdots forward model; see the synthetic attribute for its parameters.'
-    return node.store()

@@ -1,9 +1,12 @@
-"""Calcfunctions of the UED analysis: Debye-Waller fits, lattice temperature, kinetic-model fit.
+"""Calcfunctions of the UED analysis: the synthetic demo set, Debye-Waller fits, lattice temperature, kinetic-model
+fit.
 
 Graph: UED data -> :func:`debye_waller_analysis` -> ``debye_waller``; + ``msd_slope`` (a ``qdots.phonons``
 output or a user Dict) -> :func:`lattice_temperature_from_dw` -> ``lattice_temperature``; + ``model`` ->
-:func:`fit_heating` -> ``fit`` (Dict) and ``fit_curves``. Kernels: :mod:`aiida_qdots.analysis.debye_waller` and
-:mod:`aiida_qdots.analysis.kinetics`. Delays in ps, du2 in angstrom^2 (3D), temperatures in K.
+:func:`fit_heating` -> ``fit`` (Dict) and ``fit_curves``. The synthetic demo set is made by
+:func:`synthetic_ued_data` from the same ``msd_slope`` Dict the analysis reads. Kernels:
+:mod:`aiida_qdots.analysis.debye_waller` and :mod:`aiida_qdots.analysis.kinetics`. Delays in ps, du2 in
+angstrom^2 (3D), temperatures in K.
 """
 
 from __future__ import annotations
@@ -15,15 +18,22 @@ from aiida import orm
 from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature
-from aiida_qdots.analysis.kinetics import KineticModel, fit_lattice_heating, gillespie, master_equation
+from aiida_qdots.analysis.kinetics import FITTABLE, KineticModel, Pump, fit_lattice_heating, gillespie, master_equation
 from aiida_qdots.common.output_keys import (
     MSD_SLOPE_KEY,
     MSD_SLOPE_KEYS,
     MSD_SLOPE_STDERR_KEY,
     MSD_SLOPE_WEIGHTING_KEY,
 )
+from aiida_qdots.data.ued import synthetic_table, table_to_node
 
 MODEL_KEYS = tuple(field.name for field in dataclasses.fields(KineticModel))
+FIT_KEYS = ('free', 'fit_from_ps', 'by_wavelength_nm', 'sigma_rel_err')
+"""Keys of the ``model`` Dict besides the KineticModel's: what is fitted, from which delay, per-pump values."""
+DEFAULT_FREE = ('tau_auger_ps', 'tau_trap_ps')
+FREE = tuple(name for name in FITTABLE if name != 'sigma_cm2')
+"""What ``fit_heating`` may fit: <N> stays fixed by the cross-section."""
+SYNTHETIC_OPTIONS = ('noise', 'n_trajectories', 'seed')
 
 
 def validate_msd_slope(value, _ctx=None):
@@ -37,16 +47,57 @@ def validate_msd_slope(value, _ctx=None):
 
 def validate_model(value, _ctx=None):
     model = value.get_dict()
-    unknown = set(model) - set(MODEL_KEYS) - {'trapping_wavelengths_nm', 'fit_from_ps', 'by_wavelength_nm'}
+    unknown = set(model) - set(MODEL_KEYS) - set(FIT_KEYS)
     for overrides in model.get('by_wavelength_nm', {}).values():
-        unknown |= set(overrides) - set(MODEL_KEYS)
+        unknown |= set(overrides) - set(MODEL_KEYS) - {'sigma_rel_err'}
     if unknown:
-        return f'unknown model parameter(s) {", ".join(sorted(unknown))}; known: {", ".join(MODEL_KEYS)}'
+        return (
+            f'unknown model parameter(s) {", ".join(sorted(unknown))}; known: {", ".join(MODEL_KEYS + FIT_KEYS)} '
+            '(by_wavelength_nm: the KineticModel parameters and sigma_rel_err)'
+        )
+    free = model.get('free', DEFAULT_FREE)
+    if not free or set(free) - set(FREE):
+        return f'free must name parameters among {", ".join(FREE)} (<N> stays fixed by sigma), got {free}'
     try:
         for overrides in [{}, *model.get('by_wavelength_nm', {}).values()]:
-            KineticModel(**{**{k: v for k, v in model.items() if k in MODEL_KEYS}, **overrides})
+            KineticModel(**{**{k: v for k, v in model.items() if k in MODEL_KEYS}, **pump_parameters(overrides)})
     except (TypeError, ValueError) as error:
         return f'invalid kinetic model: {error}'
+    errors = [model.get('sigma_rel_err', 0.0)]
+    errors += [o['sigma_rel_err'] for o in model.get('by_wavelength_nm', {}).values() if 'sigma_rel_err' in o]
+    if not all(isinstance(e, int | float) and e >= 0 for e in errors):
+        return f'sigma_rel_err must be a non-negative number, got {errors}'
+
+
+def pump_parameters(overrides: dict) -> dict:
+    """The KineticModel parameters among one pump's ``by_wavelength_nm`` entries."""
+    return {k: v for k, v in overrides.items() if k in MODEL_KEYS}
+
+
+@calcfunction
+def synthetic_ued_data(msd_slope: orm.Dict, parameters: orm.Dict) -> orm.ArrayData:
+    """The synthetic demo set at the seed's conditions (:data:`aiida_qdots.data.ued.SEED_SETS`), made with the
+    d<u^2>/dT of ``msd_slope``, the Dict the analysis of the set reads; ``noise``, ``n_trajectories`` and ``seed``
+    of :func:`aiida_qdots.data.ued.synthetic_table` in ``parameters``."""
+    options = parameters.get_dict()
+    unknown = set(options) - set(SYNTHETIC_OPTIONS)
+    if unknown:
+        raise ValueError(f'unknown synthetic-set option(s) {", ".join(sorted(unknown))}; known: {SYNTHETIC_OPTIONS}')
+    slope = msd_slope.get_dict()
+    table, generator = synthetic_table(slope[MSD_SLOPE_KEY], **options)
+    generator.update({'slope_stderr_a2_per_k': slope[MSD_SLOPE_STDERR_KEY], 'slope_from': msd_slope.uuid})
+    node = table_to_node(table, {'file': None, 'sha256': None}, synthetic=generator)
+    node.label = 'synthetic UED demo (not measured data)'
+    node.description = 'Generated by the aiida-qdots forward model; see the synthetic attribute for its parameters.'
+    return node
+
+
+def synthetic_ued(msd_slope: orm.Dict, **options) -> orm.ArrayData:
+    """Run :func:`synthetic_ued_data` with ``options`` and return the stored set."""
+    problem = validate_msd_slope(msd_slope)
+    if problem:
+        raise ValueError(problem)
+    return synthetic_ued_data(msd_slope, orm.Dict(options))
 
 
 @calcfunction
@@ -76,8 +127,9 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
 
 @calcfunction
 def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict) -> orm.ArrayData:
-    """dT(t) = du2(t) / (d<u^2>/dT) per set (K), errors of du2 and of the slope propagated; the slope is the
-    ``msd_slope``'s main one (``qdots.phonons``: electron-scattering weighted), its weighting recorded."""
+    """dT(t) = du2(t) / (d<u^2>/dT) per set (K): ``delta_t_err_k`` with the errors of du2 and of the slope
+    propagated, ``delta_t_stat_err_k`` with those of du2 alone (the slope's is one factor common to every delay). The
+    slope is the ``msd_slope``'s main one (``qdots.phonons``: electron-scattering weighted), its weighting recorded."""
     slope = msd_slope.get_dict()
     delta_t, error = lattice_temperature(
         debye_waller.get_array('du2'),
@@ -89,6 +141,7 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     node.set_array('delay_ps', debye_waller.get_array('delay_ps'))
     node.set_array('delta_t_k', delta_t)
     node.set_array('delta_t_err_k', error)
+    node.set_array('delta_t_stat_err_k', debye_waller.get_array('du2_err') / slope[MSD_SLOPE_KEY])
     node.base.attributes.set_many(
         {
             'sets': debye_waller.base.attributes.get('sets'),
@@ -101,76 +154,103 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     return node
 
 
+def pump_models(settings: dict, sets: list[dict]) -> tuple[list[KineticModel], list[float]]:
+    """Each set's KineticModel (the ``model`` Dict with its wavelength's ``by_wavelength_nm`` values) and the
+    relative uncertainty of its cross-section; ValueError when a pump has no cross-section."""
+    base = {k: v for k, v in settings.items() if k in MODEL_KEYS}
+    models, errors = [], []
+    for pump in sets:
+        overrides = settings.get('by_wavelength_nm', {}).get(f'{pump["wavelength_nm"]:g}', {})
+        parameters = {**base, **pump_parameters(overrides), 'wavelength_nm': pump['wavelength_nm']}
+        if 'sigma_cm2' not in parameters:
+            raise ValueError(
+                f'no absorption cross-section for {pump["wavelength_nm"]:g} nm: give sigma_cm2 in the model or in '
+                f"by_wavelength_nm['{pump['wavelength_nm']:g}']"
+            )
+        models.append(KineticModel(**parameters))
+        errors.append(float(overrides.get('sigma_rel_err', settings.get('sigma_rel_err', 0.0))))
+    return models, errors
+
+
 @calcfunction
 def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dict) -> dict[str, orm.Data]:
-    """Fit the kinetic model to each set's dT(t) by the master equation, then check the fitted model's mean against
-    a Gillespie run (``n_trajectories`` in parameters).
+    """Fit the kinetic model to every set's dT(t) at once by the master equation (delays >= ``fit_from_ps``), then
+    check each fitted model's mean against a Gillespie run (``n_trajectories`` in parameters).
 
-    Sets whose wavelength is in ``model['trapping_wavelengths_nm']`` fit (tau_trap_ps, sigma_cm2) with tau_AR from
-    the fit of the non-trapping sets (the trapping competes with Auger heating, so tau_AR must come from elsewhere);
-    other sets fit (tau_auger_ps, sigma_cm2). ``model['by_wavelength_nm']`` maps a wavelength ('340') to fixed
-    parameters of that pump (e.g. its hot-hole cooling time). Only delays >= ``fit_from_ps`` (default 0) are fitted.
+    The ``free`` parameters (default tau_auger_ps and tau_trap_ps) are shared by all sets: one particle. Every set
+    gets the same tau_trap; the barrier (``trap_barrier_ev``) decides which hot holes can trap at each wavelength
+    (tau_trap is dropped from ``free`` when no hot hole of any set can). <N> of each set stays fixed by its
+    cross-section ``sigma_cm2`` (``by_wavelength_nm`` maps a wavelength, e.g. '510', to its own values), whose
+    relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it), as is
+    that of the d<u^2>/dT that made dT, a factor common to all delays and sets: the fit weighs each delay by its
+    error without the slope's (``delta_t_stat_err_k``).
     """
     settings = model.get_dict()
-    trapping = {float(w) for w in settings.get('trapping_wavelengths_nm', [])}
     fit_from = float(settings.get('fit_from_ps', 0.0))
-    base = {k: v for k, v in settings.items() if k in MODEL_KEYS}
     n_trajectories = int(parameters.get_dict().get('n_trajectories', 2000))
     delays = temperature.get_array('delay_ps')
-    delta_t, error = temperature.get_array('delta_t_k'), temperature.get_array('delta_t_err_k')
+    delta_t, error = temperature.get_array('delta_t_k'), temperature.get_array('delta_t_stat_err_k')
+    slope_rel_err = temperature.base.attributes.get(MSD_SLOPE_STDERR_KEY) / temperature.base.attributes.get(
+        MSD_SLOPE_KEY
+    )
     sets = temperature.base.attributes.get('sets')
-    order = sorted(range(len(sets)), key=lambda s: float(sets[s]['wavelength_nm']) in trapping)
-    results, curves, tau_auger = [None] * len(sets), orm.ArrayData(), None
+    models, sigma_errors = pump_models(settings, sets)
+    rates = [m.rates() for m in models]
+    can_trap = any(r.trap > 0 or r.auger_trapping > 0 for r in rates)
+    free = tuple(n for n in settings.get('free', DEFAULT_FREE) if can_trap or n != 'tau_trap_ps')
     mask = delays >= fit_from
-    for s in order:
-        pump = sets[s]
-        traps = float(pump['wavelength_nm']) in trapping
-        start = KineticModel(
-            **{
-                **base,
-                **settings.get('by_wavelength_nm', {}).get(f'{pump["wavelength_nm"]:g}', {}),
-                'wavelength_nm': pump['wavelength_nm'],
-                **({'tau_auger_ps': tau_auger} if traps and tau_auger else {}),
-                **({} if traps else {'tau_trap_ps': np.inf}),
-            }
-        )
-        if traps and not np.isfinite(start.tau_trap_ps):
-            start = dataclasses.replace(start, tau_trap_ps=5.0)
-        free = ('tau_trap_ps', 'sigma_cm2') if traps else ('tau_auger_ps', 'sigma_cm2')
-        fit = fit_lattice_heating(delays[mask], delta_t[s, mask], error[s, mask], pump['fluence_mj_cm2'], start, free)
-        if not traps:
-            tau_auger = tau_auger or fit.values['tau_auger_ps']
-        times = np.linspace(0.0, float(delays.max()), 200)
-        mean = master_equation(fit.model, pump['fluence_mj_cm2'], times)
-        run = gillespie(fit.model, pump['fluence_mj_cm2'], n_trajectories, float(times[-1]), seed=s)
+    pumps = [
+        Pump(delays[mask], delta_t[s, mask], error[s, mask], pump['fluence_mj_cm2'], m)
+        for s, (pump, m) in enumerate(zip(sets, models, strict=True))
+    ]
+    fit = fit_lattice_heating(pumps, free, sigma_errors, scale_rel_err=slope_rel_err)
+    curves, results = orm.ArrayData(), []
+    times = np.linspace(0.0, float(delays.max()), 200)
+    for s, (pump, fitted, rate) in enumerate(zip(sets, fit.models, rates, strict=True)):
+        mean = master_equation(fitted, pump['fluence_mj_cm2'], times)
+        run = gillespie(fitted, pump['fluence_mj_cm2'], n_trajectories, float(times[-1]), seed=s)
         energies = np.bincount(run.event_trajectory, weights=run.event_energy_ev, minlength=run.n0.size)
         sem = energies.std(ddof=1) / np.sqrt(run.n0.size)
         z = (run.mean_energy(times[-1:])[0] - mean['energy_ev'][-1]) / sem if sem > 0 else 0.0
         curves.set_array(f'time_ps_{s}', times)
         curves.set_array(f'delta_t_k_{s}', mean['delta_t_k'])
-        model_dict = dataclasses.asdict(fit.model)
+        model_dict = dataclasses.asdict(fitted)
         model_dict['tau_trap_ps'] = None if np.isinf(model_dict['tau_trap_ps']) else model_dict['tau_trap_ps']
-        results[s] = {
-            **pump,
-            'trapping': traps,
-            'free': list(fit.free),
-            'values': fit.values,
-            'ci': {k: list(v) for k, v in fit.ci.items()},
-            'confidence': fit.confidence,
-            'chi2_reduced': fit.chi2_reduced,
-            'success': fit.success,
-            'message': fit.message,
-            'n_evaluations': fit.n_evaluations,
-            'model': model_dict,
-            'plateau_k': float(mean['delta_t_k'][-1]),
-            'mean_initial_pairs': fit.model.mean_pairs(pump['fluence_mj_cm2']),
-            'ssa_check': {'n_trajectories': n_trajectories, 'z_final_energy': float(z)},
-        }
+        results.append(
+            {
+                **pump,
+                'hot_holes_trap': rate.trap > 0,
+                'auger_holes_trap': rate.auger_trapping > 0,
+                'sigma_cm2': fitted.sigma_cm2,
+                'sigma_rel_err': sigma_errors[s],
+                'mean_initial_pairs': fitted.mean_pairs(pump['fluence_mj_cm2']),
+                'heat_capacity_ev_k': fitted.heat_capacity_ev_k,
+                'sigma_sensitivity': dict(zip(fit.free, fit.sigma_sensitivity[s].tolist(), strict=True)),
+                'chi2_per_point': fit.chi2_by_pump[s],
+                'model': model_dict,
+                'plateau_k': float(mean['delta_t_k'][-1]),
+                'ssa_check': {'n_trajectories': n_trajectories, 'z_final_energy': float(z)},
+            }
+        )
     curves.base.attributes.set('units', {'time_ps': 'ps', 'delta_t_k': 'K'})
     summary = {
+        'free': list(fit.free),
+        'values': fit.values,
+        'ci': {k: list(v) for k, v in fit.ci.items()},
+        'ci_statistical': {k: list(v) for k, v in fit.ci_statistical.items()},
+        'slope_rel_err': slope_rel_err,
+        'slope_sensitivity': dict(zip(fit.free, fit.scale_sensitivity.tolist(), strict=True)),
+        'confidence': fit.confidence,
+        'chi2_reduced': fit.chi2_reduced,
+        'success': fit.success,
+        'message': fit.message,
+        'n_evaluations': fit.n_evaluations,
         'sets': results,
-        'method': 'master equation of the Auger / cooling / trapping model fitted by '
-        'least squares (log parameters), CI from the scaled Jacobian covariance',
-        'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K'},
+        'method': 'master equation of the Auger / cooling / trapping model, fitted to all sets at once by least '
+        'squares (log parameters, shared by the sets; <N> fixed by each cross-section); ci_statistical from the '
+        'Jacobian covariance scaled by chi2_red when > 1 (delays weighted by the du2 errors alone); ci adds the '
+        'relative uncertainties (log-normal) of the cross-sections and of d<u^2>/dT by linear propagation, '
+        'd log p / d log x = -(J^T J)^-1 J^T dr / d log x (sigma_sensitivity, slope_sensitivity)',
+        'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K', 'heat_capacity': 'eV/K'},
     }
     return {'fit': orm.Dict(summary), 'fit_curves': curves}

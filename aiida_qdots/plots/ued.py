@@ -24,7 +24,10 @@ def ued_figure(workchain: orm.WorkflowNode, n_delays: int = 4) -> Figure:
     axes = np.atleast_2d(figure.subplots(len(sets), 3))
     late = np.linspace(np.searchsorted(delays, 0.0), delays.size - 1, n_delays).astype(int)
     for s, entry in enumerate(sets):
-        title = f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:g} mJ/cm$^2$'
+        title = (
+            f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:.3g} mJ/cm$^2$, '
+            f'<N> = {entry["mean_initial_pairs"]:.1f}'
+        )
         for p in range(0, q.size, max(1, q.size // 6)):
             axes[s, 0].plot(delays, ratio[s, :, p], '.-', markersize=3, label=f'({peaks[p]})')
         axes[s, 0].set(xlabel='delay (ps)', ylabel='I/I$_0$', title=title)
@@ -43,7 +46,7 @@ def ued_figure(workchain: orm.WorkflowNode, n_delays: int = 4) -> Figure:
             color='k',
             label='from Debye-Waller',
         )
-        values = ', '.join(f'{k[:-3]} {v:.3g} ps' for k, v in entry['values'].items() if k.endswith('_ps'))
+        values = ', '.join(f'{k[:-3]} {v:.3g} ps' for k, v in outputs.fit['values'].items())
         axes[s, 2].plot(
             curves.get_array(f'time_ps_{s}'), curves.get_array(f'delta_t_k_{s}'), 'r-', label=f'model: {values}'
         )

@@ -1,5 +1,6 @@
 """Study B as a dataset (``qdots.lattice_study``): ``qdots.phonons`` for nanocrystal sizes and shells, then
-``qdots.ued`` for every UED data set, driven by the d<u^2>/dT of a reference nanocrystal.
+``qdots.ued`` for every UED data set, driven by the d<u^2>/dT of a reference nanocrystal (optionally also for the
+synthetic demo set, generated from that same d<u^2>/dT: one source of truth).
 
 Phonons are filed into ``qdots/<study>/<formula>/<nanocrystal>/phonons``, UED fits into
 ``qdots/<study>/ued/<data set>/ued`` (:mod:`aiida_qdots.common.filing`). A failed nanocrystal or data set does not
@@ -15,6 +16,7 @@ from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import EXTRAS_KEY, file_stage, register_study, study_group_label
 from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.functions.study import lattice_summary
+from aiida_qdots.functions.ued import SYNTHETIC_OPTIONS, synthetic_ued_data
 from aiida_qdots.protocols import validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
@@ -23,6 +25,14 @@ from aiida_qdots.workchains.ued import UedWorkChain, validate_data
 
 UED_SYSTEM = 'ued'
 """The <system> path component of the UED stage groups."""
+SYNTHETIC_SET = 'synthetic'
+"""Name of the synthetic demo set among the UED data sets."""
+
+
+def reference_msd_slope(phonons: orm.WorkflowNode) -> orm.Dict | None:
+    """The d<u^2>/dT Dict of a finished ``qdots.phonons`` run that calibrates the UED fits and makes the synthetic
+    set (None when it has none): the one place the UED stages read the slope from."""
+    return phonons.outputs.msd_slope if 'msd_slope' in phonons.outputs else None
 
 
 def nanocrystal_key(recipe: dict) -> str:
@@ -45,7 +55,8 @@ def nanocrystal_recipe(text: str) -> dict:
 
 
 def validate_inputs(inputs, _ctx=None):
-    structures, data = inputs.get('structures', {}), inputs.get('ued_data', {})
+    structures = inputs.get('structures', {})
+    data = {**inputs.get('ued_data', {}), **({SYNTHETIC_SET: True} if 'ued_synthetic' in inputs else {})}
     if not structures:
         return 'give at least one nanocrystal in `structures`'
     if data and 'ued_reference' not in inputs:
@@ -54,6 +65,11 @@ def validate_inputs(inputs, _ctx=None):
         return f'ued_reference {inputs["ued_reference"].value!r} is not one of the nanocrystals {sorted(structures)}'
     if data and 'msd' not in inputs['phonons']['parameters']['stages']:
         return 'UED data sets need the phonons `msd` stage (d<u^2>/dT)'
+    if SYNTHETIC_SET in inputs.get('ued_data', {}) and 'ued_synthetic' in inputs:
+        return f'the UED data set name {SYNTHETIC_SET!r} is taken by the synthetic set (ued_synthetic)'
+    unknown = set(inputs['ued_synthetic'].get_dict()) - set(SYNTHETIC_OPTIONS) if 'ued_synthetic' in inputs else ()
+    if unknown:
+        return f'unknown ued_synthetic option(s) {", ".join(sorted(unknown))}; known: {", ".join(SYNTHETIC_OPTIONS)}'
 
 
 class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
@@ -88,6 +104,13 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             dynamic=True,
             required=False,
             help='UED data sets by name (aiida-qdots import ued).',
+        )
+        spec.input(
+            'ued_synthetic',
+            valid_type=orm.Dict,
+            required=False,
+            help="Also fit the synthetic demo UED set at the seed's conditions, generated from the reference's "
+            f'msd_slope (options: {", ".join(SYNTHETIC_OPTIONS)}).',
         )
         spec.input(
             'ued_reference',
@@ -128,11 +151,14 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         phonon_overrides: dict | None = None,
         ued_overrides: dict | None = None,
         ued_reference: str | None = None,
+        ued_synthetic: dict | None = None,
     ):
         """Build and store the ``nanocrystals`` (recipes of ``build_nanocrystal``: ``diameter`` in angstrom,
         ``shell_monolayers``, ...) and return a complete, validated builder: the phonons and UED inputs of
         ``protocol`` with their overrides, checked against every nanocrystal and data set. The first nanocrystal
-        is the UED reference by default. Bad input raises QdotsInputError before any nanocrystal is stored."""
+        is the UED reference by default. ``ued_synthetic`` (options of the synthetic set, {} for the defaults) adds
+        the synthetic demo set, made from the reference's d<u^2>/dT. Bad input raises QdotsInputError before any
+        nanocrystal is stored."""
         protocol = protocol or PhononsWorkChain.get_default_protocol()
         study_group_label(study)
         if not nanocrystals:
@@ -159,9 +185,13 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         builder.ued = ued._inputs(prune=True)
         if ued_data:
             builder.ued_data = dict(ued_data)
+        if ued_synthetic is not None:
+            builder.ued_synthetic = orm.Dict(ued_synthetic)
+        if ued_data or ued_synthetic is not None:
             builder.ued_reference = orm.Str(ued_reference or keys[0])
+        n_sets = len(ued_data or {}) + (ued_synthetic is not None)
         builder.metadata.label = study
-        builder.metadata.description = f'lattice study {study}: {", ".join(keys)}; {len(ued_data or {})} UED set(s)'
+        builder.metadata.description = f'lattice study {study}: {", ".join(keys)}; {n_sets} UED set(s)'
         return validated(builder)
 
     def setup(self):
@@ -169,7 +199,8 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         self.ctx.pending = sorted(self.inputs.structures)
         self.ctx.entries, self.ctx.failed = {}, []
         self.report(
-            f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s); '
+            f'{len(self.ctx.pending)} nanocrystal(s), {len(self.inputs.get("ued_data", {}))} UED set(s)'
+            f'{" and the synthetic set" if "ued_synthetic" in self.inputs else ""}; '
             f'group {group.label}'
         )
 
@@ -219,28 +250,34 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         }
         self._record(key, node, 'phonons', structure.get_formula(), key, extras)
 
+    def ued_sets(self) -> dict:
+        """The UED data sets by name: the given ones, and the synthetic set once it is made."""
+        return {**self.inputs.get('ued_data', {}), **self.ctx.get('synthetic', {})}
+
     def run_ued(self):
-        if 'ued_data' not in self.inputs or not self.inputs.ued_data:
+        if not self.inputs.get('ued_data') and 'ued_synthetic' not in self.inputs:
             return None
         key = self.inputs.ued_reference.value
         reference = self.ctx[f'phonons_{key}']
-        if 'msd_slope' not in reference.outputs:
+        slope = reference_msd_slope(reference)
+        if slope is None:
             return self.exit_codes.ERROR_REFERENCE_FAILED.format(
                 key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
             )
+        if 'ued_synthetic' in self.inputs:
+            self.ctx.synthetic = {SYNTHETIC_SET: synthetic_ued_data(slope, self.inputs.ued_synthetic)}
+            self.report(f'synthetic UED set made with d<u^2>/dT of {key}: {self.ctx.synthetic[SYNTHETIC_SET].pk}')
         processes = {}
         inputs = self.exposed_inputs(UedWorkChain, namespace='ued')
-        for name, data in sorted(self.inputs.ued_data.items()):
+        for name, data in sorted(self.ued_sets().items()):
             metadata = {**inputs.get('metadata', {}), 'call_link_label': f'ued_{name}'}
-            node = self.submit(
-                UedWorkChain, **{**inputs, 'data': data, 'msd_slope': reference.outputs.msd_slope, 'metadata': metadata}
-            )
+            node = self.submit(UedWorkChain, **{**inputs, 'data': data, 'msd_slope': slope, 'metadata': metadata})
             self.report(f'UED set {name}: launched qdots.ued<{node.pk}> with d<u^2>/dT of {key}')
             processes[f'ued_{name}'] = node
         return ToContext(**processes)
 
     def inspect_ued(self):
-        for name, data in sorted(self.inputs.get('ued_data', {}).items()):
+        for name, data in sorted(self.ued_sets().items()):
             extras = {
                 'kind': 'ued_data_set',
                 'protocol': self.inputs.protocol.value,

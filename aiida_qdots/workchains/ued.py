@@ -34,7 +34,8 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;
     2. ``lattice_temperature_from_dw``: dT(t) = du2 / (d<u^2>/dT), the slope from ``qdots.phonons``
        (its ``msd_slope`` output, linked) or given by the user;
-    3. ``fit_heating``: tau_AR (and the trapping time of trapping sets) with confidence intervals.
+    3. ``fit_heating``: tau_AR and tau_trap shared by all sets, <N> fixed by the cross-sections, with confidence
+       intervals that carry the cross-sections' uncertainty.
     """
 
     _protocol_file = 'ued.yaml'
@@ -58,13 +59,15 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'model',
             valid_type=orm.Dict,
             validator=validate_model,
-            help='KineticModel parameters (fixed values and fit starting values), trapping_wavelengths_nm',
+            help='KineticModel parameters (fixed values, fit starting values), by_wavelength_nm, sigma_rel_err, free',
         )
         spec.input('parameters', valid_type=orm.Dict, help='alpha (linearity test), n_trajectories (SSA check)')
         spec.outline(cls.debye_waller, cls.temperature, cls.fit)
         spec.output('debye_waller', valid_type=orm.ArrayData, help='du2 (A^2) per set and delay, linearity test')
         spec.output('lattice_temperature', valid_type=orm.ArrayData, help='dT (K) per set and delay with errors')
-        spec.output('fit', valid_type=orm.Dict, help='per set: fitted tau_AR / tau_trap (ps), sigma, CIs, chi2')
+        spec.output(
+            'fit', valid_type=orm.Dict, help='tau_AR / tau_trap (ps) with CIs, chi2; per set <N>, plateau, model'
+        )
         spec.output('fit_curves', valid_type=orm.ArrayData, help='model dT(t) (K) of each set on a fine grid')
         spec.exit_code(450, 'ERROR_DEBYE_WALLER', message='Debye-Waller analysis failed: {error}')
         spec.exit_code(451, 'ERROR_FIT_FAILED', message='kinetic-model fit failed: {error}')
@@ -119,13 +122,19 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             return self.exit_codes.ERROR_FIT_FAILED.format(error=error)
         self.out('fit', results['fit'])
         self.out('fit_curves', results['fit_curves'])
-        for entry in results['fit']['sets']:
-            values = ', '.join(
-                f'{k} {v:.3g} [{entry["ci"][k][0]:.3g}, {entry["ci"][k][1]:.3g}]' for k, v in entry['values'].items()
-            )
+        fit = results['fit']
+        values = ', '.join(
+            f'{k} {v:.3g} [{fit["ci"][k][0]:.3g}, {fit["ci"][k][1]:.3g}]' for k, v in fit['values'].items()
+        )
+        self.report(
+            f'all sets: {values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); '
+            f'chi2/dof {fit["chi2_reduced"]:.2f}'
+        )
+        for entry in fit['sets']:
             self.report(
-                f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:g} mJ/cm^2: {values}; '
-                f'plateau {entry["plateau_k"]:.1f} K, chi2/dof {entry["chi2_reduced"]:.2f}'
+                f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:.3g} mJ/cm^2: '
+                f'<N> {entry["mean_initial_pairs"]:.1f}, '
+                f'hot holes trap: {entry["hot_holes_trap"]}, plateau {entry["plateau_k"]:.1f} K'
             )
-        if not all(entry['success'] for entry in results['fit']['sets']):
-            return self.exit_codes.ERROR_FIT_FAILED.format(error='least squares did not converge for every set')
+        if not fit['success']:
+            return self.exit_codes.ERROR_FIT_FAILED.format(error=f'least squares did not converge: {fit["message"]}')

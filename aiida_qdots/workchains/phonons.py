@@ -36,6 +36,8 @@ def validate_parameters(value, _ctx=None):
         return 'the msd stage needs at least 2 distinct temperatures'
     if 'pdf' in p['stages'] and len(p['pdf']['temperatures']) != 2:
         return 'the pdf stage takes exactly 2 temperatures (cold, hot)'
+    if not isinstance(p.get('keep_raw_dumps', False), bool):
+        return f'keep_raw_dumps must be true or false, got {p["keep_raw_dumps"]!r}'
     try:
         MDSettings(**{**p['md'], 'temperature': 300.0})
         hessian = p.get('hessian', {})
@@ -90,7 +92,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'parameters',
             valid_type=orm.Dict,
             validator=validate_parameters,
-            help='stages, minimize, hessian, md, lifetimes, msd, pdf settings (see phonons.yaml)',
+            help='stages, minimize, hessian, md, lifetimes, msd, pdf settings, keep_raw_dumps (see phonons.yaml)',
         )
         spec.inputs.validator = validate_inputs
         spec.outline(
@@ -177,6 +179,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             num_mpiprocs=p.get('num_mpiprocs'),
             max_wallclock_seconds=p.get('max_wallclock_seconds', 7200),
             label=label,
+            keep_raw_dumps=p.get('keep_raw_dumps', False),
         )
         builder.metadata.call_link_label = label.replace(' ', '_')
         return self.submit(builder)

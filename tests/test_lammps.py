@@ -335,3 +335,33 @@ def test_single_point_energy_and_forces(lammps_code, force_field):
             assert forces[atom, axis] == pytest.approx(numeric, abs=1e-5)
     shift = results['structure'].get_ase().get_scaled_positions(wrap=False) - atoms.get_scaled_positions(wrap=False)
     assert np.allclose(shift, np.round(shift), atol=1e-8)  # same atoms, at most wrapped into the cell
+
+
+def test_raw_dumps_are_parsed_not_stored_unless_asked(lammps_code, force_field):
+    """By default the trajectory dump goes through the temporary retrieve list: parsed to the same TrajectoryData
+    as with ``keep_raw_dumps`` (which also stores it in ``retrieved``), and absent from the repository."""
+    structure = orm.StructureData(ase=build_nanocrystal(12.0))
+    settings = MDSettings(temperature=300.0, timestep=2.0, nvt_steps=40, nve_steps=20, dump_every=5)
+    runs = {}
+    for keep in (False, True):
+        builder = get_lammps_builder(lammps_code, structure, force_field, settings, num_mpiprocs=1, keep_raw_dumps=keep)
+        runs[keep] = run_get_node(builder)
+        assert runs[keep][1].is_finished_ok, runs[keep][1].exit_message
+    (lean, lean_node), (kept, kept_node) = runs[False], runs[True]
+    assert lean_node.get_retrieve_temporary_list() == ['trajectory.dump']
+    assert 'trajectory.dump' not in lean['retrieved'].base.repository.list_object_names()
+    assert 'final.dump' in lean['retrieved'].base.repository.list_object_names()
+    assert not kept_node.get_retrieve_temporary_list()
+    dump = kept['retrieved'].base.repository.get_object_content('trajectory.dump')
+    assert dump.count('ITEM: TIMESTEP') == 13 == lean['trajectory'].numsteps
+    for name in ('positions', 'velocities', 'cells', 'times', 'steps'):
+        assert np.array_equal(lean['trajectory'].get_array(name), kept['trajectory'].get_array(name)), name
+    assert lean['trajectory'].symbols == kept['trajectory'].symbols
+    assert np.array_equal(lean['forces'].get_array('forces'), kept['forces'].get_array('forces'))
+
+
+def test_keep_raw_dumps_must_be_a_boolean(lammps_code, force_field):
+    builder = get_lammps_builder(lammps_code, orm.StructureData(ase=build_nanocrystal(12.0)), force_field)
+    builder.settings = orm.Dict({**builder.settings.get_dict(), 'keep_raw_dumps': 'yes'})
+    with pytest.raises(ValueError, match='keep_raw_dumps` must be true or false'):
+        run_get_node(builder)

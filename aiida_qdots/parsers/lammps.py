@@ -5,6 +5,10 @@ The text parsing is done by the pure functions of :mod:`aiida_qdots.readers.lamm
 ``lammps.raw`` run; the extra outputs (``thermo``, ``trajectory``, ``structure``, ``forces``) are
 attached only when the CalcJob declares them (``qdots.lammps`` / :class:`QdotsLammpsCalculation`).
 
+Dump files are read from the ``retrieved_temporary_folder`` of the run when it holds them (the large dumps of
+``qdots.lammps`` by default, see :class:`~aiida_qdots.calculations.lammps.QdotsLammpsCalculation`), else from
+``retrieved``.
+
 Units: thermo arrays and ``results['final_thermo']`` are kept as LAMMPS printed them (for ``units
 metal``: energies eV, Time ps, Temp K, Press bar, lengths angstrom, forces eV/angstrom). Node outputs
 that follow the package convention are converted: trajectory times in fs and velocities in
@@ -13,6 +17,7 @@ angstrom/fs (LAMMPS metal: angstrom/ps, divided by 1000).
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import numpy as np
@@ -50,7 +55,7 @@ UNITS_NOTE = (
 class LammpsLogParser(Parser):
     """Parse a ``lammps.raw`` / ``qdots.lammps`` run: screen output, trajectory dump and final dump."""
 
-    def parse(self, **kwargs):
+    def parse(self, retrieved_temporary_folder: str | None = None, **kwargs):
         output_filename = self.node.get_option('output_filename')
         retrieved = self.retrieved
         available = set(retrieved.base.repository.list_object_names())
@@ -83,15 +88,20 @@ class LammpsLogParser(Parser):
 
         structure = self.node.inputs.structure if 'structure' in self.node.inputs else None
         frame = lammps_frame(structure) if structure is not None else None
-        retrieve_list = [r if isinstance(r, str) else r[0] for r in self.node.get_retrieve_list() or []]
+        requested = [*(self.node.get_retrieve_list() or []), *(self.node.get_retrieve_temporary_list() or [])]
+        requested = {r if isinstance(r, str) else r[0] for r in requested}
         for filename in (HESSIAN_FILENAME, DYNMAT_FILENAME, TRAJECTORY_FILENAME, FINAL_FILENAME):
-            if filename not in retrieve_list:
+            if filename not in requested:
                 continue
-            if filename not in available:
+            temporary = pathlib.Path(retrieved_temporary_folder or '', filename)
+            if retrieved_temporary_folder and temporary.is_file():
+                content = temporary.read_text()
+            elif filename in available:
+                content = retrieved.base.repository.get_object_content(filename)
+            else:
                 return self._exit('ERROR_DUMP_MISSING', filename=filename)
             try:
                 if filename in (HESSIAN_FILENAME, DYNMAT_FILENAME):
-                    content = retrieved.base.repository.get_object_content(filename)
                     displacement = settings['qdots']['displacement']
                     if filename == HESSIAN_FILENAME:
                         hessian = parse_hessian_dump(content, displacement)
@@ -104,7 +114,7 @@ class LammpsLogParser(Parser):
                         method = 'LAMMPS dynamical_matrix (PHONON package; central differences), times sqrt(m_i m_j)'
                     self.out('hessian', self._hessian_node(hessian, displacement, frame, method))
                     continue
-                frames, dump_units = parse_lammps_dump(retrieved.base.repository.get_object_content(filename))
+                frames, dump_units = parse_lammps_dump(content)
                 if not frames:
                     raise QdotsInputError('no frames')
                 if (dump_units or units) != 'metal':

@@ -44,6 +44,8 @@ def validate_parameters(value, _ctx=None):
         return f'msd.weighting_q_range must be [q_min, q_max] with 0 < q_min < q_max (1/A) or null, got {q_range}'
     if 'pdf' in p['stages'] and (error := validate_diffraction(p['pdf'].get('diffraction', {}))):
         return f'pdf.{error}'
+    if not isinstance(p.get('keep_raw_dumps', False), bool):
+        return f'keep_raw_dumps must be true or false, got {p["keep_raw_dumps"]!r}'
     try:
         MDSettings(**{**p['md'], 'temperature': 300.0})
         hessian = p.get('hessian', {})
@@ -98,7 +100,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'parameters',
             valid_type=orm.Dict,
             validator=validate_parameters,
-            help='stages, minimize, hessian, md, lifetimes, msd, pdf settings (see phonons.yaml)',
+            help='stages, minimize, hessian, md, lifetimes, msd, pdf settings, keep_raw_dumps (see phonons.yaml)',
         )
         spec.inputs.validator = validate_inputs
         spec.outline(
@@ -191,6 +193,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             num_mpiprocs=p.get('num_mpiprocs'),
             max_wallclock_seconds=p.get('max_wallclock_seconds', 7200),
             label=label,
+            keep_raw_dumps=p.get('keep_raw_dumps', False),
         )
         builder.metadata.call_link_label = label.replace(' ', '_')
         return self.submit(builder)

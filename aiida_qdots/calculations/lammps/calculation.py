@@ -6,7 +6,10 @@
   the structure is a direct provenance input of the run (the script reads it with ``read_data``);
 * outputs ``thermo`` (ArrayData), ``trajectory`` (TrajectoryData), ``structure`` (StructureData of the
   final configuration) and ``forces`` (ArrayData), filled by the ``qdots.lammps`` parser;
-* exit codes for missing or unreadable dump files and for output that stops before LAMMPS' end.
+* exit codes for missing or unreadable dump files and for output that stops before LAMMPS' end;
+* lean retrieval: the large dumps (trajectory, Hessian forces, dynamical matrix) requested in the settings'
+  ``additional_retrieve_list`` are fetched into a temporary folder, parsed to arrays and deleted, unless the settings
+  say ``keep_raw_dumps: True`` (then they are stored in ``retrieved`` too).
 
 Inputs are best made with :func:`get_lammps_builder` (scripts and data file: :mod:`.inputs`).
 """
@@ -24,6 +27,7 @@ from aiida_lammps.calculations.raw import LammpsRawCalculation
 from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.calculations.lammps.inputs import (
     FINAL_FILENAME,
+    RAW_DUMPS,
     STRUCTURE_FILENAME,
     TRAJECTORY_FILENAME,
     HessianSettings,
@@ -108,10 +112,18 @@ class QdotsLammpsCalculation(LammpsRawCalculation):
             names = [overrides.get(key, node.filename) for key, node in value.get('files', {}).items()]
             if STRUCTURE_FILENAME in names:
                 return f'`files` may not contain {STRUCTURE_FILENAME}: it is written from the `structure` input'
+        if 'settings' in value and not isinstance(value['settings'].get('keep_raw_dumps', False), bool):
+            return f'settings `keep_raw_dumps` must be true or false, got {value["settings"]["keep_raw_dumps"]!r}'
 
     def prepare_for_submission(self, folder: Folder) -> CalcInfo:
-        """Write script and files as ``lammps.raw`` does, plus the structure data file."""
+        """Write script and files as ``lammps.raw`` does, plus the structure data file; large dumps are retrieved
+        only for the parser (``retrieve_temporary_list``) unless the settings say ``keep_raw_dumps``."""
         calcinfo = super().prepare_for_submission(folder)
+        settings = self.inputs.settings.get_dict() if 'settings' in self.inputs else {}
+        if not settings.get('keep_raw_dumps', False):
+            raw = [entry for entry in calcinfo.retrieve_list if entry in RAW_DUMPS]
+            calcinfo.retrieve_list = [entry for entry in calcinfo.retrieve_list if entry not in raw]
+            calcinfo.retrieve_temporary_list = raw
         if 'structure' in self.inputs:
             potential = self.inputs.get('files', {}).get('potential')
             charges = potential.base.attributes.get('charges', None) if potential is not None else None
@@ -129,13 +141,15 @@ def get_lammps_builder(
     num_mpiprocs: int | None = None,
     max_wallclock_seconds: int = 3600,
     label: str | None = None,
+    keep_raw_dumps: bool = False,
 ):
     """Ready-to-launch builder of :class:`QdotsLammpsCalculation`.
 
     ``force_field`` is a node from :func:`get_force_field_node` or a registry name (default
     ``sw_zhou2013``). ``settings`` picks the run: :class:`MDSettings`, :class:`MinimizeSettings`,
     or ``None`` for a single point. The settings are recorded in the ``settings`` input under
-    ``qdots`` (times in fs). ``num_mpiprocs`` defaults to the computer's default.
+    ``qdots`` (times in fs). ``num_mpiprocs`` defaults to the computer's default. ``keep_raw_dumps`` also stores
+    the trajectory / Hessian dumps in ``retrieved`` (by default they are parsed to arrays and not kept).
     """
     if force_field is None or isinstance(force_field, str):
         force_field = get_force_field_node(force_field or 'sw_zhou2013')
@@ -165,7 +179,9 @@ def get_lammps_builder(
     builder.structure = structure
     builder.script = orm.SinglefileData(io.BytesIO(script.encode()), filename='input.in')
     builder.files = {'potential': force_field}
-    builder.settings = orm.Dict({'additional_retrieve_list': retrieve, 'qdots': record})
+    builder.settings = orm.Dict(
+        {'additional_retrieve_list': retrieve, 'keep_raw_dumps': bool(keep_raw_dumps), 'qdots': record}
+    )
     resources: dict = {'num_machines': 1}
     if num_mpiprocs is not None:
         if num_mpiprocs <= 0:

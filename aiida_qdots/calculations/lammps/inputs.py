@@ -38,6 +38,9 @@ TRAJECTORY_FILENAME = 'trajectory.dump'
 FINAL_FILENAME = 'final.dump'
 HESSIAN_FILENAME = 'hessian_forces.dump'
 DYNMAT_FILENAME = 'dynmat.dat'
+RAW_DUMPS = (TRAJECTORY_FILENAME, HESSIAN_FILENAME, DYNMAT_FILENAME)
+"""Dumps that grow with frames x atoms or atoms^2 (tens of MB for a 300-atom MD run or Hessian): parsed to arrays,
+not kept in the repository unless the settings say ``keep_raw_dumps``. ``final.dump`` (one frame) is always kept."""
 HESSIAN_METHODS = ('finite_differences', 'dynamical_matrix')
 NONPERIODIC_MARGIN = 1.0
 """Padding (angstrom) of the initial box around a non-periodic structure; shrink-wrapping then takes over."""

@@ -112,7 +112,7 @@ def documented_folder(tmp_path, monkeypatch):
     from aiida_qdots.data.ued import synthetic_table
 
     monkeypatch.chdir(tmp_path)
-    synthetic_table()[0].to_csv(tmp_path / 'data.csv', index=False)
+    synthetic_table(9.7e-5, n_trajectories=2000)[0].to_csv(tmp_path / 'data.csv', index=False)
     return tmp_path
 
 

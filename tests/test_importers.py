@@ -255,8 +255,8 @@ def levels_text(numbers, homo=-5.0, lumo=-3.4):
         (levels_text([1, 3, 5]).replace('-3.4', 'nan', 1), 2, None, r"row 1 \(line 2\), column 'LUMO \(eV\)': nan"),
         (levels_text([1, 3]) + 'st5,-3.0,-3.5,-2.9,-0.5,0.6\n', 2, None, r'row 3 \(line 4\), .*LUMO -3.5 eV is not'),
         (levels_text([1, 3, 6]), 2, None, r"row 3 \(line 4\), column 'Files': frame 'st6' follows 'st3'"),
-        (levels_text([1, 3, 3, 5]), 2, None, r"row 3 \(line 4\), column 'Files': frame 'st3' repeats the frame"),
-        (levels_text([1, 5, 3]), 2, None, r"row 3 \(line 4\), .*'st3' comes after 'st5': frames must be in increasing"),
+        (levels_text([1, 3, 3, 5]), 2, None, r"row 3: frame label 'st3' duplicates 'st3' of row 2"),
+        (levels_text([1, 5, 3]), 2, None, r"row 3: frame label 'st3' .*must strictly increase"),
         (
             levels_text([1, 3, 5]),
             3,

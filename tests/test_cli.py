@@ -260,10 +260,12 @@ def test_launch_of_a_failing_process_exits_non_zero(aiida_profile):
 def test_launch_runs_here_without_a_broker_and_daemon_submission_names_the_fix(aiida_profile, tmp_path):
     """A profile whose ZeroMQ broker is down (it lives in the daemon, which is not running): ``launch`` runs the
     workchain in this process all the same; ``launch --daemon`` stores nothing and says how to start the daemon."""
-    from aiida_qdots.data.ued import synthetic_ued_node
+    from aiida import orm
+
+    from aiida_qdots.functions.ued import synthetic_ued
 
     with fresh_profile(tmp_path, 'core.zeromq') as name:
-        data = synthetic_ued_node()
+        data = synthetic_ued(orm.Dict({'slope_A2_per_K': 1e-4, 'slope_stderr_A2_per_K': 1e-5, 'source': 'test'}))
         args = ['-p', name, 'launch', 'ued', '--data', str(data.pk), '--slope', '1e-4', '--slope-err', '1e-5']
         before = node_count()
         assert_one_error(CliRunner().invoke(cli, [*args, '--daemon']), 1, f'`verdi -p {name} daemon start`')

@@ -236,7 +236,7 @@ def test_archive_round_trip_gives_the_same_table_and_provenance(study_node, latt
         junk = tmp_path / 'not-an-archive.aiida'
         junk.write_text('gap_mean_ev\n1.9\n')
         result = CliRunner().invoke(cli, ['-p', name, 'import', 'archive', str(junk)])
-        assert result.exit_code == 1 and 'cannot import' in result.output
+        assert result.exit_code == 1 and 'not an AiiDA archive' in result.output
 
 
 def test_bad_study_inputs_are_refused_before_anything_runs(aiida_profile):

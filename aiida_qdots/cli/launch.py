@@ -409,18 +409,29 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
     node_types=('ArrayData',),
     description='an ArrayData of UED intensities',
     required=True,
-    help='The UED ArrayData (aiida-qdots import ued).',
+    help='The UED ArrayData (aiida-qdots import ued): peak table I(t)/I0 or patterns I(Q, t).',
+)
+@node_option(
+    '--md-diffraction',
+    'md_diffraction',
+    what='MD diffraction',
+    node_types=('ArrayData',),
+    default=None,
+    help='MD dG(r, dT) (a qdots.phonons diffraction output): overlaid, and the reference of the distortion estimate.',
 )
 @slope_options
 @protocol_option('ued.yaml')
 @DAEMON
 @with_profile
-def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
-    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued). A synthetic set
+def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, daemon):
+    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued); patterns I(Q, t)
+    also take the dG route (dG(r, t), losses at 2.5/4.1/7.1 A, their ratio, exponential fits). A synthetic set
     is analysed with the d<u^2>/dT it was made from unless --phonons or --slope says otherwise."""
     from aiida_qdots.workchains.ued import UedWorkChain
 
     builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err, data), protocol)
+    if md_diffraction is not None:
+        builder.md_diffraction = md_diffraction
     launch_process(builder, daemon, 'UedWorkChain')
 
 

@@ -121,3 +121,53 @@ def test_distortion_per_hole_inverts_its_model():
     assert delta == pytest.approx(0.15) and error == pytest.approx(0.0075)
     with pytest.raises(ValueError, match='no localized loss'):
         distortion_per_hole(-loss, 0.1, per_du2, n_atoms, holes, atoms)
+
+
+def _frames_node(seed=5, n_frames=12, msd=0.02):
+    """A 504-atom wurtzite CdSe particle with independent thermal-like Gaussian displacements, as TrajectoryData."""
+    from aiida import orm
+
+    atoms = build_nanocrystal(30.0)
+    rng = np.random.default_rng(seed)
+    positions = atoms.positions + rng.normal(0, np.sqrt(msd / 3), (n_frames, *atoms.positions.shape))
+    node = orm.TrajectoryData()
+    node.set_trajectory(symbols=atoms.get_chemical_symbols(), positions=positions, times=np.arange(n_frames) * 10.0)
+    return node.store()
+
+
+def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
+    """Patterns I(Q, t) made by the forward model from frames heated by the seed's dT(t) with one d<u^2>/dT: the
+    Debye-Waller route recovers tau_AR within its CI, and the dG route's exponential time of dG(2.5 A, t) and
+    dG(7.1 A, t) that of the generating dT(t); pure heating leaves the ratio flat."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_qdots.functions.ued_patterns import synthetic_pattern_data
+    from aiida_qdots.plots.ued_dg import plot_ued_dg
+    from aiida_qdots.workchains.ued import UedWorkChain
+
+    slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
+    data = synthetic_pattern_data(_frames_node(), slope, orm.Dict({}))
+    generator = data.base.attributes.get('synthetic')
+    assert generator['slope_a2_per_k'] == 9.7e-5 and generator['n_atoms'] == 504
+    _, node = run_get_node(UedWorkChain.get_builder_from_protocol(data, slope, 'fast'))
+    assert node.is_finished_ok, node.exit_message
+    assert node.outputs.peak_table.creator.inputs.patterns.uuid == data.uuid
+    fit = node.outputs.fit
+    du2 = node.outputs.debye_waller.get_array('du2')
+    truth_du2 = 9.7e-5 * np.array(generator['delta_t_k'])
+    late = data.get_array('delay_ps') > 100
+    print('SCALE', (du2[:, late] / truth_du2[:, late]).mean(axis=1), fit['ci'], node.outputs.peak_table.get_array('q_inv_angstrom'))
+    low, high = fit['ci_statistical']['tau_auger_ps']
+    assert low < 625.0 < high, fit['values']
+    delays = data.get_array('delay_ps')
+    print(node.outputs.dg_fits.get_dict(), fit.get_dict()['values'], fit.get_dict()['ci_statistical'])
+    for s, entry in enumerate(node.outputs.dg_fits['sets']):
+        truth = fit_exponential(delays, np.array(generator['delta_t_k'][s]), np.full(delays.size, 0.01))
+        for name in ('delta_g_2.5', 'delta_g_7.1', 'delta_t'):
+            low, high = entry['fits'][name]['tau_ci']
+            assert low < truth.tau < high, (s, name, entry['fits'][name], truth.tau)
+        ratio = entry['fits']['ratio']
+        assert abs(ratio['amplitude']) < 3 * ratio['amplitude_err'] + 0.05 * abs(ratio['offset'])
+    path = plot_ued_dg(node, tmp_path / 'dg.png')
+    assert path.read_bytes()[:4] == b'\x89PNG'

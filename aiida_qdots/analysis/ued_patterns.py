@@ -52,8 +52,8 @@ def difference_pdf(q, delta_reduced, r, q_range, window: str = 'lorch') -> np.nd
 
 def peak_windows(q, pattern, q_range, prominence: float = 0.02, max_peaks: int = 12) -> np.ndarray:
     """Bragg peaks of a reference pattern within ``q_range``: (peaks, 3) index of the minimum before, of the maximum
-    and of the minimum after each (into ``q``), for maxima whose prominence above the smooth baseline exceeds
-    ``prominence`` of the baseline; the ``max_peaks`` most prominent, sorted by Q."""
+    and of the minimum after each (into ``q``) of the pattern's relative excess over its smooth baseline, for maxima
+    of prominence above ``prominence``; the ``max_peaks`` most prominent, sorted by Q."""
     q, pattern = np.asarray(q, dtype=float), np.asarray(pattern, dtype=float)
     excess = pattern / smooth_baseline(q, pattern) - 1.0
     maxima, properties = find_peaks(excess, prominence=prominence)
@@ -61,14 +61,15 @@ def peak_windows(q, pattern, q_range, prominence: float = 0.02, max_peaks: int =
     maxima, prominences = maxima[inside], properties['prominences'][inside]
     maxima = np.sort(maxima[np.argsort(prominences)[::-1][:max_peaks]])
     windows = []
-    for k in maxima:
-        low = k - 1
-        while low > 0 and pattern[low - 1] < pattern[low]:
+    for k in maxima:  # walk down both flanks of the excess over the smooth baseline to its minima
+        low = k
+        while low > 0 and excess[low - 1] < excess[low]:
             low -= 1
-        high = k + 1
-        while high < q.size - 1 and pattern[high + 1] < pattern[high]:
+        high = k
+        while high < q.size - 1 and excess[high + 1] < excess[high]:
             high += 1
-        windows.append((max(low, 0), k, min(high, q.size - 1)))
+        if 0 < low and high < q.size - 1:  # a peak cut by the end of the pattern is not integrated
+            windows.append((low, k, high))
     return np.array(windows, dtype=int).reshape(-1, 3)
 
 
@@ -92,9 +93,22 @@ def peak_areas(q, intensity, intensity_err, windows) -> tuple[np.ndarray, np.nda
     return np.stack(areas, axis=-1), np.stack(errors, axis=-1)
 
 
+def peak_centroids(q, pattern, windows) -> np.ndarray:
+    """Q (1/angstrom) of each peak area: sqrt of the mean Q^2 weighted by the pattern above its window's straight
+    baseline, the Q whose exp(-Q^2 du2/3) the area follows to first order in du2."""
+    q = np.asarray(q, dtype=float)
+    centroids = []
+    for low, _, high in windows:
+        x, y = q[low : high + 1], pattern[low : high + 1]
+        excess = y - np.interp(x, x[[0, -1]], y[[0, -1]])
+        centroids.append(np.sqrt((excess * x**2).sum() / excess.sum()))
+    return np.array(centroids)
+
+
 def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: float = 0.02, max_peaks: int = 12):
     """The Debye-Waller route's table: peaks found in the first set's reference, each integrated at every delay;
-    returns (peak Q (P,) 1/angstrom, I(t)/I0 (sets, D, P), its standard error, windows (P, 3))."""
+    returns (peak Q (P,) 1/angstrom, :func:`peak_centroids`, I(t)/I0 (sets, D, P), its standard error, windows
+    (P, 3))."""
     ref, ref_err = reference(delays_ps, intensity, intensity_err)
     windows = peak_windows(q, ref[0], q_range, prominence, max_peaks)
     if len(windows) == 0:
@@ -103,7 +117,7 @@ def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: flo
     area0, area0_err = peak_areas(q, ref, ref_err, windows)
     ratio = area / area0[:, None, :]
     error = np.abs(ratio) * np.sqrt((area_err / area) ** 2 + (area0_err / area0)[:, None, :] ** 2)
-    return np.asarray(q, dtype=float)[windows[:, 1]], ratio, error, windows
+    return peak_centroids(q, ref[0], windows), ratio, error, windows
 
 
 def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):

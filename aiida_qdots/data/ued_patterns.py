@@ -23,6 +23,9 @@ from aiida_qdots.data.ued import DEMO_DELAYS_PS, SEED_SETS
 from aiida_qdots.readers.ued_patterns import read_patterns
 
 PATTERN_KIND = 'ued_patterns'
+PATTERN_DELAYS_PS = np.concatenate([np.arange(-50.0, 0.0, 5.0), DEMO_DELAYS_PS[DEMO_DELAYS_PS >= 0]])
+"""The demo's delays (ps): ten pre-pump patterns, whose mean I0 divides every later one (its noise is a factor
+common to all delays), then those of the peak-table demo."""
 PATTERN_UNITS = {
     'fluence': 'mJ/cm^2',
     'wavelength': 'nm',
@@ -74,11 +77,11 @@ def synthetic_patterns(
     symbols,
     slope_a2_per_k: float,
     sets=SEED_SETS,
-    delays_ps=DEMO_DELAYS_PS,
+    delays_ps=PATTERN_DELAYS_PS,
     q_range=(1.0, 8.0),
     q_step: float = 0.01,
-    noise: float = 2e-4,
-    n_trajectories: int = 20000,
+    noise: float = 1e-4,
+    n_trajectories: int = 100000,
     n_grid: int = 6,
     seed: int = 7,
 ) -> tuple[dict, np.ndarray, dict]:

@@ -117,12 +117,12 @@ def pattern_peak_table(patterns: orm.ArrayData, parameters: orm.Dict) -> orm.Arr
     node.base.attributes.set_many(
         {
             'sets': patterns.base.attributes.get('sets'),
-            'peaks': [f'Q{value:.3f}' for value in peak_q],
+            'peaks': [f'Q{q[k]:.3f}' for k in windows[:, 1]],
             'units': UNITS,
             'source': {'patterns': patterns.uuid},
             'synthetic': patterns.base.attributes.get('synthetic', False),
             'convention': 'intensity_ratio[set, delay, peak] = peak area above the straight baseline between its '
-            'flanking minima at t over that of the mean of the negative delays; Q of the maximum',
+            'flanking minima at t over that of the mean of the negative delays; Q the centroid of the area (sqrt of the excess-weighted <Q^2>)',
         }
     )
     return node
@@ -231,10 +231,16 @@ def dg_kinetics(
 
 
 def _fit(delays, values, errors, start) -> dict:
+    """The fit as a Dict entry; a non-finite number (an undetermined error) becomes None."""
     try:
-        return fit_exponential(delays, values, errors, start).as_dict()
+        fit = fit_exponential(delays, values, errors, start).as_dict()
+        return {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v) for k, v in fit.items()}
     except ValueError as error:
         return {'error': str(error)}
+
+
+def _finite(value):
+    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 def _distortion(p, delays, values, errors, md, fitted_set, temperature, distances) -> dict:

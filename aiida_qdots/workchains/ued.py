@@ -215,8 +215,6 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('dg_fits', results['dg_fits'])
         for entry in results['dg_fits']['sets']:
             taus = ', '.join(
-                f'{name} {fit["tau"]:.3g} [{fit["tau_ci"][0]:.3g}, {fit["tau_ci"][1]:.3g}] ps'
-                for name, fit in entry['fits'].items()
-                if 'tau' in fit
+                f'{name} {fit["tau"]:.3g} ps, CI {fit["tau_ci"]}' for name, fit in entry['fits'].items() if 'tau' in fit
             )
             self.report(f'{entry["wavelength_nm"]:g} nm dG route: {taus}')

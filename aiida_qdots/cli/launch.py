@@ -519,11 +519,19 @@ def launch_study(
     is_flag=True,
     help="Also fit the synthetic demo set at the seed's conditions, made with the first nanocrystal's d<u^2>/dT.",
 )
+@click.option(
+    '--synthetic-patterns',
+    is_flag=True,
+    help='With --synthetic-ued: the demo set as patterns I(Q, t), made by the diffraction forward model from the '
+    "first nanocrystal's MD frames (both routes: Debye-Waller and dG).",
+)
 @protocol_option('phonons.yaml')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_lattice_study(study, nanocrystals, ued_data, synthetic_ued, protocol, code_label, daemon):
+def launch_lattice_study(
+    study, nanocrystals, ued_data, synthetic_ued, synthetic_patterns, protocol, code_label, daemon
+):
     """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
     from aiida import orm
 
@@ -531,7 +539,12 @@ def launch_lattice_study(study, nanocrystals, ued_data, synthetic_ued, protocol,
 
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), study, nanocrystals, data, protocol, ued_synthetic={} if synthetic_ued else None
+        orm.load_code(code_label),
+        study,
+        nanocrystals,
+        data,
+        protocol,
+        ued_synthetic=({'patterns': True} if synthetic_patterns else {}) if synthetic_ued else None,
     )
     for key, structure in builder.structures.items():
         echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)

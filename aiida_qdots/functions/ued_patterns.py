@@ -52,7 +52,9 @@ PATTERN_DEFAULTS = {
 """Settings of the pattern routes (Q in 1/angstrom, r in angstrom, delays in ps): the transform's range and window,
 the dG grid, the distances (the first and last make the ratio) and their half-width, the fits' first delay, peak
 finding, and the distortion estimate (atoms a trapped hole displaces, delays averaged)."""
-SYNTHETIC_PATTERN_OPTIONS = ('q_range', 'q_step', 'noise', 'n_trajectories', 'n_grid', 'seed', 'max_frames')
+SYNTHETIC_PATTERN_OPTIONS = (
+    'q_range', 'q_step', 'noise', 'n_trajectories', 'n_grid', 'seed', 'max_frames', 'nve_start_fs'
+)  # fmt: skip
 
 
 def validate_patterns_settings(settings: dict) -> str | None:
@@ -85,7 +87,9 @@ def synthetic_pattern_data(frames: orm.TrajectoryData, msd_slope: orm.Dict, para
     unknown = set(options) - set(SYNTHETIC_PATTERN_OPTIONS)
     if unknown:
         raise ValueError(f'unknown option(s) {", ".join(sorted(unknown))}; known: {SYNTHETIC_PATTERN_OPTIONS}')
-    positions = frames.get_positions()
+    positions = frames.get_array('positions')
+    if 'nve_start_fs' in options:  # the NVE frames of a qdots.lammps trajectory
+        positions = positions[frames.get_array('times') >= float(options.pop('nve_start_fs')) - 1e-6]
     positions = positions[:: max(1, len(positions) // int(options.pop('max_frames', 50)))]
     slope = msd_slope.get_dict()
     arrays, norm, generator = synthetic_patterns(positions, list(frames.symbols), slope[MSD_SLOPE_KEY], **options)
@@ -122,7 +126,8 @@ def pattern_peak_table(patterns: orm.ArrayData, parameters: orm.Dict) -> orm.Arr
             'source': {'patterns': patterns.uuid},
             'synthetic': patterns.base.attributes.get('synthetic', False),
             'convention': 'intensity_ratio[set, delay, peak] = peak area above the straight baseline between its '
-            'flanking minima at t over that of the mean of the negative delays; Q the centroid of the area (sqrt of the excess-weighted <Q^2>)',
+            'flanking minima at t over that of the mean of the negative delays; Q = centroid of the area (sqrt of '
+            'the excess-weighted <Q^2>)',
         }
     )
     return node

@@ -75,7 +75,7 @@ def test_peak_integration_of_a_known_displacement_gives_the_debye_waller_factor(
     assert fit.du2[:2] == pytest.approx([0.0, 0.0], abs=1e-12)
     isolated = np.r_[True, np.diff(peak_q) > 0.4] & np.r_[np.diff(peak_q) > 0.4, True]
     # each peak within 0.03: the 12 frames of random displacements of 504 atoms leave that much sampling noise
-    assert ratio[0, 2, isolated] == pytest.approx(np.exp(-peak_q[isolated] ** 2 * 0.03 / 3), abs=0.03)
+    assert ratio[0, 2, isolated] == pytest.approx(np.exp(-(peak_q[isolated] ** 2) * 0.03 / 3), abs=0.03)
 
 
 def test_dg_of_a_pattern_pair_is_the_forward_models_g_difference(particle):
@@ -169,3 +169,23 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
         assert abs(ratio['amplitude']) < 3 * ratio['amplitude_err'] + 0.05 * abs(ratio['offset'])
     path = plot_ued_dg(node, tmp_path / 'dg.png')
     assert path.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_path):
+    from aiida import orm
+    from click.testing import CliRunner
+
+    from aiida_qdots.cli import cli
+    from aiida_qdots.data.ued_patterns import is_pattern_node
+
+    runner = CliRunner()
+    for suffix in ('.csv', '.npz'):
+        path = write_patterns(tmp_path / f'patterns{suffix}', small_patterns())
+        result = runner.invoke(cli, ['import', 'ued', str(path)])
+        assert result.exit_code == 0, result.output
+        node = orm.load_node(int(result.output.split('PK')[-1].split()[0].strip(':= ')))
+        assert is_pattern_node(node) and node.base.attributes.get('source')['file'] == path.name
+        assert node.get_array('intensity').shape == (2, 5, 40)
+    result = runner.invoke(cli, ['import', 'ued', str(path), '--frames', str(_frames_node(n_frames=2).pk)])
+    assert result.exit_code == 2 and '--frames goes with --synthetic' in result.output
+    assert 'ued-dg' in cli.commands['plot'].commands

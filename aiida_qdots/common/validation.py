@@ -283,20 +283,27 @@ def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, in
     if error.shape != ratio.shape:
         fail(source, None, f'intensity_ratio_err {error.shape} differs from intensity_ratio {ratio.shape}', 'shape')
     places = ('set', 'delay', 'peak')
-    for name, values, axes in (
+    named = [
         ('delay_ps', delays, ('delay',)),
         ('q_inv_angstrom', q, ('peak',)),
         ('intensity_ratio', ratio, places),
         ('intensity_ratio_err', error, places),
-    ):
-        low, high = UED_BOUNDS[name]
+    ]
+    check_bounded(source, named, UED_BOUNDS)
+    check_increasing(delays, source, 'delay (ps)', 'delay')
+    check_ued_grid(source, delays, q.size)
+
+
+def check_bounded(source: str, named, bounds: dict) -> None:
+    """Each (name, values, axis names) of ``named`` is finite, <= its high bound and, but for ``delay_ps``, > its
+    low bound in ``bounds``; the error names the first bad entry by its axes."""
+    for name, values, axes in named:
+        low, high = bounds[name]
         check_values(values, source, name, '', high, axes)
         if name != 'delay_ps' and (values <= low).any():
             index = _first_bad(values <= low)
             place = ', '.join(f'{axis} {i}' for axis, i in zip(axes, index, strict=True))
             fail(source, place, f'{name} must be > {low:g}, got {values[index]:g}', 'bounds')
-    check_increasing(delays, source, 'delay (ps)', 'delay')
-    check_ued_grid(source, delays, q.size)
 
 
 def check_ued_grid(source: str, delays_ps, n_peaks: int) -> None:
@@ -342,18 +349,14 @@ def check_pattern_arrays(source: str, delays_ps, q_inv_angstrom, intensity, inte
         fail(source, None, f'intensity {values.shape} is not (sets, {delays.size} delays, {q.size} Q)', 'shape')
     if errors.shape != values.shape:
         fail(source, None, f'intensity_err {errors.shape} differs from intensity {values.shape}', 'shape')
-    for name, array, axes in (
+    grid = ('set', 'delay', 'Q')
+    named = [
         ('delay_ps', delays, ('delay',)),
         ('q_inv_angstrom', q, ('Q',)),
-        ('intensity', values, ('set', 'delay', 'Q')),
-        ('intensity_err', errors, ('set', 'delay', 'Q')),
-    ):
-        low, high = PATTERN_BOUNDS[name]
-        check_values(array, source, name, '', high, axes)
-        if name != 'delay_ps' and (array <= low).any():
-            index = _first_bad(array <= low)
-            place = ', '.join(f'{axis} {i}' for axis, i in zip(axes, index, strict=True))
-            fail(source, place, f'{name} must be > {low:g}, got {array[index]:g}', 'bounds')
+        ('intensity', values, grid),
+        ('intensity_err', errors, grid),
+    ]
+    check_bounded(source, named, PATTERN_BOUNDS)
     check_increasing(delays, source, 'delay (ps)', 'delay')
     check_increasing(q, source, 'Q (1/angstrom)', 'Q')
     if q.size < MIN_PATTERN_Q:

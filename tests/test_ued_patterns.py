@@ -7,7 +7,13 @@ import pytest
 from aiida_qdots.analysis.debye_waller import debye_waller_fit
 from aiida_qdots.analysis.dg_kinetics import distortion_per_hole, fit_exponential, values_at
 from aiida_qdots.analysis.diffraction import debye_pattern, reduced_intensity, sine_transform
-from aiida_qdots.analysis.ued_patterns import difference_pdf, difference_reduced, peak_ratios, reference
+from aiida_qdots.analysis.ued_patterns import (
+    difference_pdf,
+    difference_reduced,
+    heated_patterns,
+    peak_ratios,
+    reference,
+)
 from aiida_qdots.readers.ued_patterns import is_pattern_file, read_patterns, write_patterns
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 
@@ -135,6 +141,19 @@ def _frames_node(seed=5, n_frames=12, msd=0.02):
     return node.store()
 
 
+def _md_diffraction(frames, du2):
+    """The MD dG(r, dT = 14 K) node of ``frames`` (as qdots.phonons' diffraction output): the same transform."""
+    from aiida import orm
+
+    q, r = np.arange(1.0, 8.005, 0.01), np.arange(0.02, 10.01, 0.02)
+    patterns, norm, _ = heated_patterns(frames.get_array('positions'), list(frames.symbols), q, [0.0, du2])
+    node = orm.ArrayData()
+    node.set_array('r_angstrom', r)
+    node.set_array('delta_g', sine_transform(q, q * (patterns[1] - patterns[0]) / norm, r, 1.5, 8.0, 'lorch'))
+    node.base.attributes.set('temperatures_k', [300.0, 314.0])
+    return node.store()
+
+
 def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
     """Patterns I(Q, t) made by the forward model from frames heated by the seed's dT(t) with one d<u^2>/dT: the
     Debye-Waller route recovers tau_AR within its CI, and the dG route's exponential time of dG(2.5 A, t) and
@@ -147,10 +166,13 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
     from aiida_qdots.workchains.ued import UedWorkChain
 
     slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
-    data = synthetic_pattern_data(_frames_node(), slope, orm.Dict({}))
+    frames = _frames_node()
+    data = synthetic_pattern_data(frames, slope, orm.Dict({}))
     generator = data.base.attributes.get('synthetic')
     assert generator['slope_a2_per_k'] == 9.7e-5 and generator['n_atoms'] == 504
-    _, node = run_get_node(UedWorkChain.get_builder_from_protocol(data, slope, 'fast'))
+    builder = UedWorkChain.get_builder_from_protocol(data, slope, 'fast')
+    builder.md_diffraction = _md_diffraction(frames, 9.7e-5 * 14.0)
+    _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     assert node.outputs.peak_table.creator.inputs.patterns.uuid == data.uuid
     fit = node.outputs.fit
@@ -165,6 +187,9 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
         for name in ('delta_g_2.5', 'delta_g_7.1', 'delta_t'):
             low, high = entry['fits'][name]['tau_ci']
             assert low < truth.tau < high, (s, name, entry['fits'][name], truth.tau)
+        distortion = entry['distortion']  # pure heating: no loss beyond the MD's thermal ratio
+        print(distortion)
+        assert abs(distortion['local_loss']) < 4 * distortion['local_loss_err']
         ratio = entry['fits']['ratio']
         assert abs(ratio['amplitude']) < 3 * ratio['amplitude_err'] + 0.05 * abs(ratio['offset'])
     path = plot_ued_dg(node, tmp_path / 'dg.png')

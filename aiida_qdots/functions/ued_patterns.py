@@ -268,6 +268,9 @@ def _distortion(p, delays, values, errors, md, fitted_set, temperature, distance
         'atoms_per_hole': int(p['atoms_per_hole']),
         'n_atoms': n_atoms,
         'n_delays': int(local.size),
+        # R_th and the loss per du2 depend on the Q range and window: the MD's should be the data's
+        'md_q_range_inv_angstrom': md.base.attributes.get('q_range_inv_angstrom', None),
+        'md_window': md.base.attributes.get('window', None),
     }
     try:
         delta, delta_err = distortion_per_hole(

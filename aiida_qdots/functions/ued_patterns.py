@@ -268,6 +268,7 @@ def _distortion(p, delays, values, errors, md, fitted_set, temperature, distance
         'atoms_per_hole': int(p['atoms_per_hole']),
         'n_atoms': n_atoms,
         'n_delays': int(local.size),
+        'local_loss_z': float(local.mean() / (np.sqrt((local_err**2).sum()) / local.size)),
         # R_th and the loss per du2 depend on the Q range and window: the MD's should be the data's
         'md_q_range_inv_angstrom': md.base.attributes.get('q_range_inv_angstrom', None),
         'md_window': md.base.attributes.get('window', None),
@@ -277,7 +278,14 @@ def _distortion(p, delays, values, errors, md, fitted_set, temperature, distance
             result['local_loss'], result['local_loss_err'], loss_per_du2, n_atoms, result['trapped_holes'],
             int(p['atoms_per_hole']),
         )  # fmt: skip
-        result.update({'delta_angstrom': delta, 'delta_err_angstrom': delta_err})
+        # |z| < 1.96: the loss is consistent with heating alone at 95 %, and delta only a noise-sized value
+        result.update(
+            {
+                'delta_angstrom': delta,
+                'delta_err_angstrom': delta_err,
+                'significant': abs(result['local_loss_z']) > 1.96,
+            }
+        )
     except ValueError as error:
         result['error'] = str(error)
     return result

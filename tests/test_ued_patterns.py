@@ -213,3 +213,29 @@ def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_p
     result = runner.invoke(cli, ['import', 'ued', str(path), '--frames', str(_frames_node(n_frames=2).pk)])
     assert result.exit_code == 2 and '--frames goes with --synthetic' in result.output
     assert 'ued-dg' in cli.commands['plot'].commands
+
+
+@pytest.mark.slow
+def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile):
+    """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
+    ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
+    MD dG(r, dT) as the thermal reference."""
+    from aiida.engine import run_get_node
+
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
+    builder = LatticeStudyWorkChain.get_builder_from_protocol(
+        lammps, 'pattern-demo', [{'diameter': 20.0}], protocol='fast',
+        ued_synthetic={'patterns': True, 'n_trajectories': 20000},
+    )  # fmt: skip
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    ued = next(c for c in node.called if c.process_label == 'UedWorkChain')
+    phonons = next(c for c in node.called if c.process_label == 'PhononsWorkChain')
+    data = ued.inputs.data
+    assert data.creator.inputs.frames.uuid == phonons.outputs.diffraction.creator.inputs.cold.uuid
+    assert data.creator.inputs.msd_slope.uuid == ued.inputs.msd_slope.uuid == phonons.outputs.msd_slope.uuid
+    assert ued.inputs.md_diffraction.uuid == phonons.outputs.diffraction.uuid
+    assert {'peak_table', 'delta_pdf', 'dg_fits', 'fit'} <= set(ued.outputs)

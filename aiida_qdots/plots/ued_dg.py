@@ -68,14 +68,14 @@ def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.
                 axes[s, 1].plot(t, curve, color=f'C{k}')
         axes[s, 1].set(xlabel='delay (ps)', ylabel='ΔG (Å$^{-2}$)', xscale='symlog', title='correlation loss')
         axes[s, 1].legend(fontsize=7)
-        axes[s, 2].errorbar(delays, ratio[s], ratio_err[s], fmt='o', ms=3, color='k')
+        shown = np.abs(values[s, :, -1]) > 3 * errors[s, :, -1]  # the ratio where its denominator is a signal
+        axes[s, 2].errorbar(delays[shown], ratio[s, shown], ratio_err[s, shown], fmt='o', ms=3, color='k')
         curve = _curve(entry['fits']['ratio'], t)
         if curve is not None:
             axes[s, 2].plot(t, curve, 'r-', label=_label('ratio', entry['fits']['ratio']))
             axes[s, 2].legend(fontsize=7)
         first, last = fits['distances_angstrom'][0], fits['distances_angstrom'][-1]
         axes[s, 2].set(xlabel='delay (ps)', ylabel=f'ΔG({first:g} Å)/ΔG({last:g} Å)', xscale='symlog')
-        axes[s, 2].set_ylim(*np.nanpercentile(ratio[s, delays > 0], [2, 98]) * np.array([0.8, 1.2]))
         axes[s, 3].errorbar(delays, temperature.get_array('delta_t_k')[s], temperature.get_array('delta_t_err_k')[s],
                             fmt='o', ms=3, color='k')  # fmt: skip
         if 'delta_t' in entry['fits']:
@@ -84,8 +84,8 @@ def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.
                 axes[s, 3].plot(t, curve, 'r-', label=_label('ΔT', entry['fits']['delta_t']))
                 axes[s, 3].legend(fontsize=7)
         axes[s, 3].set(xlabel='delay (ps)', ylabel='ΔT (K)', title='lattice temperature (Debye-Waller route)')
-        axes[0, 4].errorbar(delays, ratio[s], ratio_err[s], fmt='o', ms=3, label=title)
-    axes[0, 4].set(xlabel='delay (ps)', ylabel='ratio', xscale='symlog', title='ratio of every set')
+        axes[0, 4].errorbar(delays[shown], ratio[s, shown], ratio_err[s, shown], fmt='o', ms=3, label=title)
+    axes[0, 4].set(xlabel='delay (ps)', ylabel='ratio', xscale='symlog', title='ratio of every set (|ΔG| > 3σ)')
     axes[0, 4].legend(fontsize=7)
     for s in range(1, len(sets)):
         axes[s, 4].set_axis_off()

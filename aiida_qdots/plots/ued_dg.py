@@ -85,7 +85,7 @@ def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.
                 axes[s, 3].legend(fontsize=7)
         axes[s, 3].set(xlabel='delay (ps)', ylabel='ΔT (K)', title='lattice temperature (Debye-Waller route)')
         axes[0, 4].errorbar(delays[shown], ratio[s, shown], ratio_err[s, shown], fmt='o', ms=3, label=title)
-    axes[0, 4].set(xlabel='delay (ps)', ylabel='ratio', xscale='symlog', title='ratio of every set (|ΔG| > 3σ)')
+    axes[0, 4].set(xlabel='delay (ps)', ylabel='ratio', xscale='symlog', title='ratio, every set (|ΔG| > 3 errors)')
     axes[0, 4].legend(fontsize=7)
     for s in range(1, len(sets)):
         axes[s, 4].set_axis_off()

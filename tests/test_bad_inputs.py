@@ -905,6 +905,9 @@ LAUNCH_CASES = {
     'launch-ued-data-is-a-dict': launch(
         "ued --data '{dict}' --slope 1e-4", 'not an ArrayData of UED intensities', status=2
     ),
+    'launch-ued-md-diffraction-is-a-dict': launch(
+        "ued --data single-delay-ued --slope 1e-4 --md-diffraction '{dict}'", 'not an ArrayData', status=2
+    ),
     'launch-ued-slope-zero': launch('ued --data single-delay-ued --slope 0', "Invalid value for '--slope'", status=2),
     'launch-ued-slope-negative': launch(
         'ued --data single-delay-ued --slope -1e-4', "Invalid value for '--slope'", status=2
@@ -940,6 +943,11 @@ LAUNCH_CASES = {
     ),
     'launch-lattice-study-single-delay-ued': launch(
         'lattice-study --label bad --nanocrystal 1.2 --ued-data single-delay-ued', '[rule: size]'
+    ),
+    'launch-lattice-study-patterns-without-synthetic': launch(
+        'lattice-study --label bad --nanocrystal 1.2 --synthetic-patterns',
+        '--synthetic-patterns goes with --synthetic-ued',
+        status=2,
     ),
     'launch-lattice-study-ued-is-a-dict': launch(
         "lattice-study --label bad --nanocrystal 1.2 --ued-data '{dict}'", 'not an ArrayData', status=2

@@ -537,6 +537,8 @@ def launch_lattice_study(
 
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
+    if synthetic_patterns and not synthetic_ued:
+        raise click.UsageError('--synthetic-patterns goes with --synthetic-ued')
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
         orm.load_code(code_label),

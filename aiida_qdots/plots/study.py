@@ -39,8 +39,8 @@ def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.',
     plot = plot_phonons if stage == 'phonons' else plot_ued
     paths = []
     for node in nodes:
-        stem = folder / f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}'
-        paths.append(plot(node, stem.with_suffix('.png'), dpi=dpi))
+        stem = f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}'
+        paths.append(plot(node, folder / f'{stem}.png', dpi=dpi))
         if stage == 'ued' and 'dg_fits' in node.outputs:
-            paths.append(plot_ued_dg(node, stem.with_name(stem.name + '_dg.png'), dpi=dpi))
+            paths.append(plot_ued_dg(node, folder / f'{stem}_dg.png', dpi=dpi))
     return paths

@@ -21,6 +21,12 @@ FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.S | re.M)
 SHELL = {'bash', 'sh', 'shell', 'console'}
 
 TIERS = [
+    (
+        'docs/ued.md',
+        r'patterns\.(npz|csv|h5)|--frames TRAJ|--md-diffraction|plot ued-dg',
+        'checked',
+        'pattern files and MD frames: tests/test_ued_patterns.py runs both routes and the figure',
+    ),
     (None, r'^git clone ', 'checked', 'clones this repository'),
     (None, r'^\./run\.sh$', 'checked', 'apt installs and the 10-minute demo: its steps are typed one by one below'),
     (None, r'^python -m pytest', 'checked', 'the test suite itself'),

@@ -33,6 +33,7 @@ from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.data.ued import COLUMNS
 from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+from aiida_qdots.readers.ued_patterns import PATTERN_COLUMNS
 from aiida_qdots.structures.clusters import build_magic_cluster
 from aiida_qdots.structures.importers import import_levels, import_trajectory
 from aiida_qdots.workchains.aimd import AimdWorkChain
@@ -72,6 +73,42 @@ def ued_csv(rows=UED_GRID, columns=COLUMNS) -> str:
 
 UED = ued_csv()
 UED_JSON = json.dumps([dict(zip(COLUMNS, row, strict=True)) for row in UED_GRID])
+
+
+PATTERN_Q = [round(1.0 + 0.2 * k, 2) for k in range(20)]
+PATTERN_GRID = [
+    (2.1, 510.0, delay, q, round(100.0 + 10.0 * np.sin(3 * q) - 0.1 * max(delay, 0), 4), 0.1)
+    for delay in (-1.0, 0.0, 1.0, 2.0)
+    for q in PATTERN_Q
+]
+"""The smallest pattern set `launch ued` takes: one pre-pump and 3 later delays x 20 Q points (rows 1-80)."""
+
+
+def pattern_csv(rows=PATTERN_GRID, columns=PATTERN_COLUMNS) -> str:
+    return ','.join(columns) + '\n' + ''.join(','.join(map(str, row)) + '\n' for row in rows)
+
+
+def pattern_with(row: int, column: str, value) -> str:
+    """PATTERN_GRID with ``column`` of row ``row`` (1-based) set to ``value``."""
+    rows = [list(r) for r in PATTERN_GRID]
+    rows[row - 1][PATTERN_COLUMNS.index(column)] = value
+    return pattern_csv(rows)
+
+
+def pattern_npz(**changes) -> bytes:
+    """The pattern grid as NPZ bytes, arrays replaced (or dropped, with None) by ``changes``."""
+    arrays = {
+        'fluence_mj_cm2': np.array([2.1]),
+        'wavelength_nm': np.array([510.0]),
+        'delay_ps': np.array([-1.0, 0.0, 1.0, 2.0]),
+        'q_inv_angstrom': np.array(PATTERN_Q),
+        'intensity': np.array([r[4] for r in PATTERN_GRID]).reshape(1, 4, 20),
+        'intensity_err': np.full((1, 4, 20), 0.1),
+    }
+    arrays.update(changes)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: v for k, v in arrays.items() if v is not None})
+    return buffer.getvalue()
 
 
 def ued_with(row: int, column: str, value) -> str:
@@ -359,6 +396,14 @@ DOORS = {
     ),
     'ued-csv': ('ued', 'ued.csv', lambda e: UED, lambda e: [], {'truncated': '[rule: finite]'}, False),
     'ued-json': ('ued', 'ued.json', lambda e: UED_JSON, lambda e: [], {'truncated': 'not a valid .json table'}, False),
+    'ued-patterns-csv': (
+        'ued',
+        'patterns.csv',
+        lambda e: pattern_csv(),
+        lambda e: [],
+        {'empty': 'file is empty', 'blank-lines': 'file is empty', 'truncated': '[rule: finite]'},
+        False,
+    ),
 }
 
 
@@ -688,6 +733,50 @@ SPECIFIC = {
     'ued-json-object': ued(json.dumps({'fluence_mj_cm2': 2.1}), 'a JSON UED file is a list of objects', 'ued.json'),
     'ued-json-numbers': ued(json.dumps([1, 2, 3]), 'a JSON UED file is a list of objects', 'ued.json'),
     'ued-json-single-delay': ued(json.dumps(json.loads(UED_JSON)[:3]), '1 delay(s) at or after 0 ps', 'ued.json'),
+    # UED patterns I(Q, t): CSV rows and NPZ arrays
+    'patterns-intensity-nan': ued(
+        pattern_with(7, 'intensity', 'nan'), "row 7, column 'intensity': not a finite number", 'p.csv'
+    ),
+    'patterns-intensity-negative': ued(
+        pattern_with(3, 'intensity', -5.0), "row 3, column 'intensity': must be > 0, got -5", 'p.csv'
+    ),
+    'patterns-error-zero': ued(pattern_with(2, 'intensity_err', 0), "column 'intensity_err': must be > 0", 'p.csv'),
+    'patterns-q-in-nm': ued(pattern_with(1, 'q_inv_angstrom', 120.0), '120 is beyond 50: check its unit', 'p.csv'),
+    'patterns-no-pre-pump': ued(
+        pattern_csv(PATTERN_GRID[20:] + [(*r[:2], 3.0, *r[3:]) for r in PATTERN_GRID[:20]]),
+        'no delay before time zero: the pre-pump reference I0(Q) needs one [rule: size]',
+        'p.csv',
+    ),
+    'patterns-few-q': ued(
+        pattern_csv([r for r in PATTERN_GRID if r[3] < 3.0]), '10 Q point(s); peak finding and dG(r) need', 'p.csv'
+    ),
+    'patterns-missing-row': ued(pattern_csv(PATTERN_GRID[:-1]), 'every set needs every delay and Q point', 'p.csv'),
+    'patterns-duplicated-row': ued(
+        pattern_csv([*PATTERN_GRID, PATTERN_GRID[5]]), 'row 81: duplicate (set, delay, Q) row [rule: order]', 'p.csv'
+    ),
+    'patterns-missing-column': ued(
+        pattern_csv([r[:-1] for r in PATTERN_GRID], PATTERN_COLUMNS[:-1]), 'missing column(s) intensity_err', 'p.csv'
+    ),
+    'patterns-two-delays-after-zero': ued(
+        pattern_csv(PATTERN_GRID[:60]), '2 delay(s) at or after 0 ps; the kinetic fit needs at least 3', 'p.csv'
+    ),
+    'patterns-npz-garbage': ued(bytes(range(256)) * 4, 'not a readable .npz file', 'p.npz'),
+    'patterns-npz-missing-array': ued(pattern_npz(intensity_err=None), 'missing array(s) intensity_err', 'p.npz'),
+    'patterns-npz-shape': ued(
+        pattern_npz(intensity_err=np.full((1, 4, 19), 0.1)), 'intensity_err (1, 4, 19) differs from intensity', 'p.npz'
+    ),
+    'patterns-npz-nan': ued(
+        pattern_npz(intensity=np.where(np.arange(80).reshape(1, 4, 20) == 45, np.nan, 100.0)),
+        'set 0, delay 2, Q 5: intensity is nan [rule: finite]',
+        'p.npz',
+    ),
+    'patterns-npz-unsorted-q': ued(
+        pattern_npz(q_inv_angstrom=np.array(PATTERN_Q[::-1])), 'Q 1: Q (1/angstrom) 4.6 comes after 4.8', 'p.npz'
+    ),
+    'patterns-npz-fluence-zero': ued(
+        pattern_npz(fluence_mj_cm2=np.array([0.0])), "array 'fluence_mj_cm2': must be > 0", 'p.npz'
+    ),
+    'patterns-npz-text-arrays': ued(pattern_npz(delay_ps=np.array(['a', 'b', 'c', 'd'])), 'not numbers', 'p.npz'),
     # archives
     'archive-empty': BadFile('archive', 'study.aiida', lambda e: b'', 'not an AiiDA archive'),
     'archive-binary-garbage': BadFile(
@@ -816,6 +905,9 @@ LAUNCH_CASES = {
     'launch-ued-data-is-a-dict': launch(
         "ued --data '{dict}' --slope 1e-4", 'not an ArrayData of UED intensities', status=2
     ),
+    'launch-ued-md-diffraction-is-a-dict': launch(
+        "ued --data single-delay-ued --slope 1e-4 --md-diffraction '{dict}'", 'not an ArrayData', status=2
+    ),
     'launch-ued-slope-zero': launch('ued --data single-delay-ued --slope 0', "Invalid value for '--slope'", status=2),
     'launch-ued-slope-negative': launch(
         'ued --data single-delay-ued --slope -1e-4', "Invalid value for '--slope'", status=2
@@ -851,6 +943,11 @@ LAUNCH_CASES = {
     ),
     'launch-lattice-study-single-delay-ued': launch(
         'lattice-study --label bad --nanocrystal 1.2 --ued-data single-delay-ued', '[rule: size]'
+    ),
+    'launch-lattice-study-patterns-without-synthetic': launch(
+        'lattice-study --label bad --nanocrystal 1.2 --synthetic-patterns',
+        '--synthetic-patterns goes with --synthetic-ued',
+        status=2,
     ),
     'launch-lattice-study-ued-is-a-dict': launch(
         "lattice-study --label bad --nanocrystal 1.2 --ued-data '{dict}'", 'not an ArrayData', status=2

@@ -80,20 +80,44 @@ def import_levels_command(csv_path, trajectory, stride, first_frame):
     help="Store the synthetic demo set at the seed's conditions instead of a file, made with the d<u^2>/dT of "
     '--phonons or --slope (the one the analysis will use).',
 )
+@node_option(
+    '--frames',
+    what='MD frames',
+    node_types=('TrajectoryData',),
+    default=None,
+    help='With --synthetic: make patterns I(Q, t) by the diffraction forward model from these MD frames of the '
+    'particle (a qdots.lammps trajectory), instead of a peak table.',
+)
 @slope_options
 @click.option('--label', default=None, help='Label of the new node (default: the file name).')
 @with_profile
-def import_ued_command(path, synthetic, phonons, slope, slope_err, label):
-    """Store UED intensities I/I0 per set, delay and peak (CSV/JSON, see docs/ued.md) and print the PK."""
+def import_ued_command(path, synthetic, frames, phonons, slope, slope_err, label):
+    """Store UED data and print the PK: patterns I(Q, t) per set (CSV with an `intensity` column, NPZ, HDF5) or
+    peak intensities I/I0 per set, delay and peak (CSV/JSON); see docs/ued.md."""
     from aiida_qdots.data.ued import import_ued
+    from aiida_qdots.data.ued_patterns import import_patterns
     from aiida_qdots.functions.ued import synthetic_ued
+    from aiida_qdots.readers.ued_patterns import is_pattern_file
 
     if bool(path) == synthetic:
         raise click.UsageError('give either a PATH or --synthetic')
+    if frames is not None and not synthetic:
+        raise click.UsageError('--frames goes with --synthetic')
     if not synthetic:
-        echo_pk('ArrayData (UED)', import_ued(path, label=label))
+        if is_pattern_file(path):
+            echo_pk('ArrayData (UED patterns I(Q, t))', import_patterns(path, label=label))
+        else:
+            echo_pk('ArrayData (UED)', import_ued(path, label=label))
         return
-    echo_pk('ArrayData (synthetic UED demo)', synthetic_ued(msd_slope_node(phonons, slope, slope_err)))
+    slope_node = msd_slope_node(phonons, slope, slope_err)
+    if frames is None:
+        echo_pk('ArrayData (synthetic UED demo)', synthetic_ued(slope_node))
+        return
+    from aiida import orm
+
+    from aiida_qdots.functions.ued_patterns import synthetic_pattern_data
+
+    echo_pk('ArrayData (synthetic UED patterns)', synthetic_pattern_data(frames, slope_node, orm.Dict({})))
 
 
 def check_archive(path: pathlib.Path) -> None:

@@ -409,18 +409,29 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
     node_types=('ArrayData',),
     description='an ArrayData of UED intensities',
     required=True,
-    help='The UED ArrayData (aiida-qdots import ued).',
+    help='The UED ArrayData (aiida-qdots import ued): peak table I(t)/I0 or patterns I(Q, t).',
+)
+@node_option(
+    '--md-diffraction',
+    'md_diffraction',
+    what='MD diffraction',
+    node_types=('ArrayData',),
+    default=None,
+    help='MD dG(r, dT) (a qdots.phonons diffraction output): overlaid, and the reference of the distortion estimate.',
 )
 @slope_options
 @protocol_option('ued.yaml')
 @DAEMON
 @with_profile
-def launch_ued(data, phonons, slope, slope_err, protocol, daemon):
-    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued). A synthetic set
+def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, daemon):
+    """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued); patterns I(Q, t)
+    also take the dG route (dG(r, t), losses at 2.5/4.1/7.1 A, their ratio, exponential fits). A synthetic set
     is analysed with the d<u^2>/dT it was made from unless --phonons or --slope says otherwise."""
     from aiida_qdots.workchains.ued import UedWorkChain
 
     builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err, data), protocol)
+    if md_diffraction is not None:
+        builder.md_diffraction = md_diffraction
     launch_process(builder, daemon, 'UedWorkChain')
 
 
@@ -508,19 +519,34 @@ def launch_study(
     is_flag=True,
     help="Also fit the synthetic demo set at the seed's conditions, made with the first nanocrystal's d<u^2>/dT.",
 )
+@click.option(
+    '--synthetic-patterns',
+    is_flag=True,
+    help='With --synthetic-ued: the demo set as patterns I(Q, t), made by the diffraction forward model from the '
+    "first nanocrystal's MD frames (both routes: Debye-Waller and dG).",
+)
 @protocol_option('phonons.yaml')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
-def launch_lattice_study(study, nanocrystals, ued_data, synthetic_ued, protocol, code_label, daemon):
+def launch_lattice_study(
+    study, nanocrystals, ued_data, synthetic_ued, synthetic_patterns, protocol, code_label, daemon
+):
     """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
     from aiida import orm
 
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
+    if synthetic_patterns and not synthetic_ued:
+        raise click.UsageError('--synthetic-patterns goes with --synthetic-ued')
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        orm.load_code(code_label), study, nanocrystals, data, protocol, ued_synthetic={} if synthetic_ued else None
+        orm.load_code(code_label),
+        study,
+        nanocrystals,
+        data,
+        protocol,
+        ued_synthetic=({'patterns': True} if synthetic_patterns else {}) if synthetic_ued else None,
     )
     for key, structure in builder.structures.items():
         echo_pk(f'nanocrystal {key} {structure.get_formula()}', structure)

@@ -47,6 +47,12 @@ NODE_PLOTS = {
         'I/I0(t) per peak, -ln(I/I0) vs Q^2 with the Debye-Waller fits, and dT(t) with the model fit (qdots.ued NODE).',
         (),
     ),
+    'ued-dg': (
+        'aiida_qdots.plots.ued_dg:plot_ued_dg',
+        'dG(r, t) with the MD dG overlaid, losses at 2.5/4.1/7.1 A, their ratio and dT(t) with exponential fits '
+        '(seed Fig. 2c, 3b-c, 4a-b) of a qdots.ued NODE run on patterns I(Q, t).',
+        (),
+    ),
 }
 """``plot NAME NODE``: the plotting function (``module:function``, called with the node, the output path and the
 values of the extra options), the help text and the extra options."""

@@ -283,20 +283,27 @@ def check_ued_arrays(source: str, delays_ps, q_inv_angstrom, intensity_ratio, in
     if error.shape != ratio.shape:
         fail(source, None, f'intensity_ratio_err {error.shape} differs from intensity_ratio {ratio.shape}', 'shape')
     places = ('set', 'delay', 'peak')
-    for name, values, axes in (
+    named = [
         ('delay_ps', delays, ('delay',)),
         ('q_inv_angstrom', q, ('peak',)),
         ('intensity_ratio', ratio, places),
         ('intensity_ratio_err', error, places),
-    ):
-        low, high = UED_BOUNDS[name]
+    ]
+    check_bounded(source, named, UED_BOUNDS)
+    check_increasing(delays, source, 'delay (ps)', 'delay')
+    check_ued_grid(source, delays, q.size)
+
+
+def check_bounded(source: str, named, bounds: dict) -> None:
+    """Each (name, values, axis names) of ``named`` is finite, <= its high bound and, but for ``delay_ps``, > its
+    low bound in ``bounds``; the error names the first bad entry by its axes."""
+    for name, values, axes in named:
+        low, high = bounds[name]
         check_values(values, source, name, '', high, axes)
         if name != 'delay_ps' and (values <= low).any():
             index = _first_bad(values <= low)
             place = ', '.join(f'{axis} {i}' for axis, i in zip(axes, index, strict=True))
             fail(source, place, f'{name} must be > {low:g}, got {values[index]:g}', 'bounds')
-    check_increasing(delays, source, 'delay (ps)', 'delay')
-    check_ued_grid(source, delays, q.size)
 
 
 def check_ued_grid(source: str, delays_ps, n_peaks: int) -> None:
@@ -313,3 +320,47 @@ def check_ued_grid(source: str, delays_ps, n_peaks: int) -> None:
             f'{fitted} delay(s) at or after 0 ps; the kinetic fit needs at least {MIN_UED_DELAYS}',
             'size',
         )
+
+
+PATTERN_BOUNDS = {
+    'fluence_mj_cm2': UED_BOUNDS['fluence_mj_cm2'],
+    'wavelength_nm': UED_BOUNDS['wavelength_nm'],
+    'delay_ps': UED_BOUNDS['delay_ps'],
+    'q_inv_angstrom': (0.0, 50.0),
+    'intensity': (0.0, 1.0e15),
+    'intensity_err': (0.0, 1.0e15),
+}
+"""Bounds of each quantity of a radially averaged pattern file (> low, >= for the delay, and <= high); intensities
+are in the detector's arbitrary unit, positive."""
+PATTERN_ARRAYS = ('delay_ps', 'q_inv_angstrom', 'intensity', 'intensity_err')
+"""The arrays of a pattern node I(Q, t), in the order :func:`check_pattern_arrays` takes them."""
+MIN_PATTERN_Q = 20
+"""Q points a pattern needs: its peaks are found and integrated, and it is sine-transformed to dG(r)."""
+
+
+def check_pattern_arrays(source: str, delays_ps, q_inv_angstrom, intensity, intensity_err) -> None:
+    """The arrays of radially averaged patterns: delays (D,) ps and Q (Q,) 1/angstrom strictly increasing,
+    I(Q, t) and its errors (sets, D, Q) finite, positive and within :data:`PATTERN_BOUNDS`; at least one delay
+    before time zero (the pre-pump reference), :data:`MIN_UED_DELAYS` at or after it and :data:`MIN_PATTERN_Q`
+    Q points."""
+    delays, q = np.asarray(delays_ps, dtype=float), np.asarray(q_inv_angstrom, dtype=float)
+    values, errors = np.asarray(intensity, dtype=float), np.asarray(intensity_err, dtype=float)
+    if delays.ndim != 1 or q.ndim != 1 or values.ndim != 3 or values.shape[1:] != (delays.size, q.size):
+        fail(source, None, f'intensity {values.shape} is not (sets, {delays.size} delays, {q.size} Q)', 'shape')
+    if errors.shape != values.shape:
+        fail(source, None, f'intensity_err {errors.shape} differs from intensity {values.shape}', 'shape')
+    grid = ('set', 'delay', 'Q')
+    named = [
+        ('delay_ps', delays, ('delay',)),
+        ('q_inv_angstrom', q, ('Q',)),
+        ('intensity', values, grid),
+        ('intensity_err', errors, grid),
+    ]
+    check_bounded(source, named, PATTERN_BOUNDS)
+    check_increasing(delays, source, 'delay (ps)', 'delay')
+    check_increasing(q, source, 'Q (1/angstrom)', 'Q')
+    if q.size < MIN_PATTERN_Q:
+        fail(source, None, f'{q.size} Q point(s); peak finding and dG(r) need at least {MIN_PATTERN_Q}', 'size')
+    if not (delays < 0).any():
+        fail(source, None, 'no delay before time zero: the pre-pump reference I0(Q) needs one', 'size')
+    check_ued_grid(source, delays, MIN_UED_PEAKS)

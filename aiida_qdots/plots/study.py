@@ -9,6 +9,7 @@ from aiida_qdots.plots.namd import FIGURES as STUDY_A_FIGURES
 from aiida_qdots.plots.namd import plot_figure
 from aiida_qdots.plots.phonons import plot_phonons
 from aiida_qdots.plots.ued import plot_ued
+from aiida_qdots.plots.ued_dg import plot_ued_dg
 from aiida_qdots.query import stage_processes
 
 FIGURE_STAGES = {
@@ -20,7 +21,7 @@ FIGURE_STAGES = {
 }
 """Figure id -> (Study A figure kind or None, stage whose workchains it plots). Study A: Fig. 3a HOMO/LUMO,
 Fig. 4 gap distributions, Fig. 5 NAMD; Study B: one phonons (DOS, lifetimes, MSD(T), dG(r)) and one UED figure per
-nanocrystal / data set."""
+nanocrystal / data set, and for a data set of patterns I(Q, t) also its dG figure (``..._dg.png``)."""
 
 
 def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.', dpi: int = 150) -> list[pathlib.Path]:
@@ -36,7 +37,10 @@ def plot_study_figure(study: str, figure: str, folder: str | pathlib.Path = '.',
     if kind in STUDY_A_FIGURES:
         return [plot_figure(kind, nodes, folder / f'{study}_figure_{figure}.png', dpi=dpi)]
     plot = plot_phonons if stage == 'phonons' else plot_ued
-    return [
-        plot(node, folder / f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}.png', dpi=dpi)
-        for node in nodes
-    ]
+    paths = []
+    for node in nodes:
+        stem = f'{study}_{stage}_{node.base.extras.get("qdots")["configuration"]}'
+        paths.append(plot(node, folder / f'{stem}.png', dpi=dpi))
+        if stage == 'ued' and 'dg_fits' in node.outputs:
+            paths.append(plot_ued_dg(node, folder / f'{stem}_dg.png', dpi=dpi))
+    return paths

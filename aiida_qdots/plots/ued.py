@@ -15,7 +15,8 @@ from aiida_qdots.plots.common import output_path
 
 def ued_figure(workchain: orm.WorkflowNode, n_delays: int = 4) -> Figure:
     """Three panels per pump set of the finished ``qdots.ued`` workchain."""
-    data, outputs = workchain.inputs.data, workchain.outputs
+    outputs = workchain.outputs
+    data = outputs.peak_table if 'peak_table' in outputs else workchain.inputs.data
     dw, temperature, curves = outputs.debye_waller, outputs.lattice_temperature, outputs.fit_curves
     delays, q = data.get_array('delay_ps'), data.get_array('q_inv_angstrom')
     ratio, peaks = data.get_array('intensity_ratio'), data.base.attributes.get('peaks')

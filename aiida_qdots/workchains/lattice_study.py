@@ -14,9 +14,11 @@ from aiida.engine import ToContext, WorkChain, while_
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import EXTRAS_KEY, file_stage, register_study, study_group_label
+from aiida_qdots.data.ued_patterns import is_pattern_node
 from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.functions.study import lattice_summary
 from aiida_qdots.functions.ued import SYNTHETIC_OPTIONS, synthetic_ued_data
+from aiida_qdots.functions.ued_patterns import SYNTHETIC_PATTERN_OPTIONS, synthetic_pattern_data
 from aiida_qdots.protocols import validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
@@ -67,9 +69,11 @@ def validate_inputs(inputs, _ctx=None):
         return 'UED data sets need the phonons `msd` stage (d<u^2>/dT)'
     if SYNTHETIC_SET in inputs.get('ued_data', {}) and 'ued_synthetic' in inputs:
         return f'the UED data set name {SYNTHETIC_SET!r} is taken by the synthetic set (ued_synthetic)'
-    unknown = set(inputs['ued_synthetic'].get_dict()) - set(SYNTHETIC_OPTIONS) if 'ued_synthetic' in inputs else ()
+    options = inputs['ued_synthetic'].get_dict() if 'ued_synthetic' in inputs else {}
+    known = ('patterns', *SYNTHETIC_PATTERN_OPTIONS) if options.get('patterns') else SYNTHETIC_OPTIONS
+    unknown = set(options) - set(known)
     if unknown:
-        return f'unknown ued_synthetic option(s) {", ".join(sorted(unknown))}; known: {", ".join(SYNTHETIC_OPTIONS)}'
+        return f'unknown ued_synthetic option(s) {", ".join(sorted(unknown))}; known: {", ".join(known)}'
 
 
 class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
@@ -265,16 +269,30 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
                 key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
             )
         if 'ued_synthetic' in self.inputs:
-            self.ctx.synthetic = {SYNTHETIC_SET: synthetic_ued_data(slope, self.inputs.ued_synthetic)}
+            self.ctx.synthetic = {SYNTHETIC_SET: self.make_synthetic(reference, slope)}
             self.report(f'synthetic UED set made with d<u^2>/dT of {key}: {self.ctx.synthetic[SYNTHETIC_SET].pk}')
         processes = {}
         inputs = self.exposed_inputs(UedWorkChain, namespace='ued')
+        md = {'md_diffraction': reference.outputs.diffraction} if 'diffraction' in reference.outputs else {}
         for name, data in sorted(self.ued_sets().items()):
             metadata = {**inputs.get('metadata', {}), 'call_link_label': f'ued_{name}'}
-            node = self.submit(UedWorkChain, **{**inputs, 'data': data, 'msd_slope': slope, 'metadata': metadata})
+            extra = md if is_pattern_node(data) else {}
+            node = self.submit(
+                UedWorkChain, **{**inputs, **extra, 'data': data, 'msd_slope': slope, 'metadata': metadata}
+            )
             self.report(f'UED set {name}: launched qdots.ued<{node.pk}> with d<u^2>/dT of {key}')
             processes[f'ued_{name}'] = node
         return ToContext(**processes)
+
+    def make_synthetic(self, reference: orm.WorkflowNode, slope: orm.Dict) -> orm.ArrayData:
+        """The synthetic demo set: the peak table, or with ``patterns`` patterns I(Q, t) made by the diffraction
+        forward model from the reference's NVE frames at the colder pdf temperature (its ``diffraction`` input)."""
+        options = self.inputs.ued_synthetic.get_dict()
+        if not options.pop('patterns', False):
+            return synthetic_ued_data(slope, self.inputs.ued_synthetic)
+        diffraction = reference.outputs.diffraction.creator
+        options.setdefault('nve_start_fs', diffraction.inputs.parameters['nve_start_fs'])
+        return synthetic_pattern_data(diffraction.inputs.cold, slope, orm.Dict(options))
 
     def inspect_ued(self):
         for name, data in sorted(self.ued_sets().items()):

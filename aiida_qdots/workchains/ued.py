@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain
+from aiida.engine import WorkChain, if_
 
 from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
-from aiida_qdots.common.validation import UED_ARRAYS, RuleViolation, check_ued_arrays
+from aiida_qdots.common.validation import (
+    PATTERN_ARRAYS,
+    UED_ARRAYS,
+    RuleViolation,
+    check_pattern_arrays,
+    check_ued_arrays,
+)
+from aiida_qdots.data.ued_patterns import is_pattern_node
 from aiida_qdots.functions.ued import (
     debye_waller_analysis,
     fit_heating,
@@ -14,11 +21,23 @@ from aiida_qdots.functions.ued import (
     validate_model,
     validate_msd_slope,
 )
+from aiida_qdots.functions.ued_patterns import (
+    dg_kinetics,
+    pattern_difference_pdf,
+    pattern_peak_table,
+    validate_patterns_settings,
+)
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
 def validate_data(value, _ctx=None):
+    if is_pattern_node(value):
+        try:
+            check_pattern_arrays(f'UED pattern node {value.pk}', *(value.get_array(name) for name in PATTERN_ARRAYS))
+        except (RuleViolation, KeyError) as error:
+            return str(error)
+        return None
     missing = [name for name in UED_ARRAYS if name not in value.get_arraynames()]
     if missing or not value.base.attributes.get('sets', None):
         return f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}'
@@ -30,6 +49,11 @@ def validate_data(value, _ctx=None):
 
 class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Lattice heating from ultrafast electron diffraction, fitted by the Auger-heating / hot-hole-trapping model.
+
+    ``data`` is a peak table I(t)/I0 or patterns I(Q, t); patterns first become the peak table
+    (``pattern_peak_table``), and after the steps below they also take the dG route: ``pattern_difference_pdf``
+    (dG(r, t)) and ``dg_kinetics`` (losses at the seed's distances, their ratio, exponential fits of those and of
+    dT(t), the distortion per trapped hole when ``md_diffraction`` is given).
 
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;
     2. ``lattice_temperature_from_dw``: dT(t) = du2 / (d<u^2>/dT), the slope from ``qdots.phonons``
@@ -62,7 +86,29 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             help='KineticModel parameters (fixed values, fit starting values), by_wavelength_nm, sigma_rel_err, free',
         )
         spec.input('parameters', valid_type=orm.Dict, help='alpha (linearity test), n_trajectories (SSA check)')
-        spec.outline(cls.debye_waller, cls.temperature, cls.fit)
+        spec.input(
+            'patterns',
+            valid_type=orm.Dict,
+            validator=lambda value, _ctx=None: validate_patterns_settings(value.get_dict()),
+            help='settings of the pattern routes (functions.ued_patterns.PATTERN_DEFAULTS); used when data are I(Q, t)',
+        )
+        spec.input(
+            'md_diffraction',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='MD dG(r, dT) (qdots.phonons diffraction output): the thermal reference of the distortion estimate',
+        )
+        spec.outline(
+            if_(cls.has_patterns)(cls.integrate_peaks),
+            cls.debye_waller,
+            cls.temperature,
+            cls.fit,
+            if_(cls.has_patterns)(cls.difference_pdf, cls.dg_analysis),
+        )
+        spec.output('peak_table', valid_type=orm.ArrayData, required=False, help='I(t)/I0 integrated from I(Q, t)')
+        spec.output('delta_pdf', valid_type=orm.ArrayData, required=False, help='dF(Q, t) and dG(r, t) with errors')
+        spec.output('dg_series', valid_type=orm.ArrayData, required=False, help='dG at the distances, ratio vs delay')
+        spec.output('dg_fits', valid_type=orm.Dict, required=False, help='exponential fits (95 % CI), distortion')
         spec.output('debye_waller', valid_type=orm.ArrayData, help='du2 (A^2) per set and delay, linearity test')
         spec.output('lattice_temperature', valid_type=orm.ArrayData, help='dT (K) per set and delay with errors')
         spec.output(
@@ -90,16 +136,28 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder = cls.get_builder()
         builder.model = orm.Dict(inputs['model'])
         builder.parameters = orm.Dict(inputs['parameters'])
+        builder.patterns = orm.Dict(inputs['patterns'])
         return builder
 
+    def has_patterns(self):
+        return is_pattern_node(self.inputs.data)
+
+    def integrate_peaks(self):
+        try:
+            self.ctx.table = pattern_peak_table(self.inputs.data, self.inputs.patterns)
+        except ValueError as error:
+            return self.exit_codes.ERROR_DEBYE_WALLER.format(error=error)
+        self.out('peak_table', self.ctx.table)
+
     def debye_waller(self):
-        sets = self.inputs.data.base.attributes.get('sets')
+        table = self.ctx.table if self.has_patterns() else self.inputs.data
+        sets = table.base.attributes.get('sets')
         self.report(
-            f'{len(sets)} pump set(s), {len(self.inputs.data.get_array("delay_ps"))} delays, '
-            f'{len(self.inputs.data.get_array("q_inv_angstrom"))} peaks'
+            f'{len(sets)} pump set(s), {len(table.get_array("delay_ps"))} delays, '
+            f'{len(table.get_array("q_inv_angstrom"))} peaks'
         )
         try:
-            self.ctx.dw = debye_waller_analysis(self.inputs.data, self.inputs.parameters)
+            self.ctx.dw = debye_waller_analysis(table, self.inputs.parameters)
         except ValueError as error:
             return self.exit_codes.ERROR_DEBYE_WALLER.format(error=error)
         self.out('debye_waller', self.ctx.dw)
@@ -120,6 +178,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             results = fit_heating(self.ctx.temperature, self.inputs.model, self.inputs.parameters)
         except ValueError as error:
             return self.exit_codes.ERROR_FIT_FAILED.format(error=error)
+        self.ctx.fit = results['fit']
         self.out('fit', results['fit'])
         self.out('fit_curves', results['fit_curves'])
         fit = results['fit']
@@ -138,3 +197,24 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             )
         if not fit['success']:
             return self.exit_codes.ERROR_FIT_FAILED.format(error=f'least squares did not converge: {fit["message"]}')
+
+    def difference_pdf(self):
+        self.ctx.delta_pdf = pattern_difference_pdf(self.inputs.data, self.inputs.patterns)
+        self.out('delta_pdf', self.ctx.delta_pdf)
+
+    def dg_analysis(self):
+        extra = {'md_diffraction': self.inputs.md_diffraction} if 'md_diffraction' in self.inputs else {}
+        results = dg_kinetics(
+            self.ctx.delta_pdf,
+            self.inputs.patterns,
+            lattice_temperature=self.ctx.temperature,
+            fit=self.ctx.fit,
+            **extra,
+        )
+        self.out('dg_series', results['dg_series'])
+        self.out('dg_fits', results['dg_fits'])
+        for entry in results['dg_fits']['sets']:
+            taus = ', '.join(
+                f'{name} {fit["tau"]:.3g} ps, CI {fit["tau_ci"]}' for name, fit in entry['fits'].items() if 'tau' in fit
+            )
+            self.report(f'{entry["wavelength_nm"]:g} nm dG route: {taus}')

@@ -1,0 +1,141 @@
+"""Radially averaged diffraction patterns I(Q, t) as AiiDA nodes (read by :mod:`aiida_qdots.readers.ued_patterns`,
+which describes the formats), and the synthetic demo patterns made by the forward model from MD frames.
+
+The node is an ArrayData with ``delay_ps`` (D,), ``q_inv_angstrom`` (Q,), ``intensity`` and ``intensity_err``
+(S, D, Q), optionally ``normalisation`` (Q,): the particle's N <f>^2 (angstrom^2) when known (synthetic sets),
+which makes dF the forward model's 'faber-ziman' reduced intensity; attributes ``kind`` = 'ued_patterns', ``sets``,
+``units``, ``source`` (file name and sha256) and ``synthetic`` (false, or every generating parameter).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import numpy as np
+from aiida import orm
+
+from aiida_qdots.analysis.kinetics import gillespie
+from aiida_qdots.analysis.ued_patterns import heated_patterns
+from aiida_qdots.common.files import file_sha256
+from aiida_qdots.common.validation import PATTERN_ARRAYS, check_pattern_arrays
+from aiida_qdots.data.ued import DEMO_DELAYS_PS, SEED_SETS
+from aiida_qdots.readers.ued_patterns import read_patterns
+
+PATTERN_KIND = 'ued_patterns'
+PATTERN_DELAYS_PS = np.concatenate([np.arange(-50.0, 0.0, 5.0), DEMO_DELAYS_PS[DEMO_DELAYS_PS >= 0]])
+"""The demo's delays (ps): ten pre-pump patterns, whose mean I0 divides every later one (its noise is a factor
+common to all delays), then those of the peak-table demo."""
+PATTERN_UNITS = {
+    'fluence': 'mJ/cm^2',
+    'wavelength': 'nm',
+    'delay': 'ps',
+    'q': '1/angstrom (4 pi sin(theta)/lambda)',
+    'intensity': 'detector unit (synthetic: angstrom^2 per particle)',
+}
+
+
+def is_pattern_node(node) -> bool:
+    """Whether ``node`` holds patterns I(Q, t) (else it may be a peak table I(t)/I0)."""
+    return isinstance(node, orm.ArrayData) and node.base.attributes.get('kind', None) == PATTERN_KIND
+
+
+def patterns_to_node(arrays: dict, source: dict, synthetic: dict | bool = False, normalisation=None) -> orm.ArrayData:
+    """The (unstored) pattern ArrayData of validated ``arrays`` (see :data:`PATTERN_ARRAYS`)."""
+    check_pattern_arrays(source.get('file') or 'patterns', *(arrays[name] for name in PATTERN_ARRAYS))
+    node = orm.ArrayData()
+    for name in PATTERN_ARRAYS:
+        node.set_array(name, np.asarray(arrays[name], dtype=float))
+    if normalisation is not None:
+        node.set_array('normalisation', np.asarray(normalisation, dtype=float))
+    node.base.attributes.set_many(
+        {
+            'kind': PATTERN_KIND,
+            'sets': [
+                {'fluence_mj_cm2': float(f), 'wavelength_nm': float(w)}
+                for f, w in zip(arrays['fluence_mj_cm2'], arrays['wavelength_nm'], strict=True)
+            ],
+            'units': PATTERN_UNITS,
+            'source': source,
+            'synthetic': synthetic,
+            'convention': 'intensity[set, delay, Q] = radially averaged I(Q, t); negative delays: pre-pump reference',
+        }
+    )
+    return node
+
+
+def import_patterns(path: str | pathlib.Path, label: str | None = None) -> orm.ArrayData:
+    """Read, validate and store a pattern file (CSV, NPZ, HDF5); the node records the file's name and sha256."""
+    path = pathlib.Path(path)
+    node = patterns_to_node(read_patterns(path), {'file': path.name, 'sha256': file_sha256(path)})
+    node.label = label or path.stem
+    return node.store()
+
+
+def synthetic_patterns(
+    frames,
+    symbols,
+    slope_a2_per_k: float,
+    sets=SEED_SETS,
+    delays_ps=PATTERN_DELAYS_PS,
+    q_range=(1.0, 8.0),
+    q_step: float = 0.01,
+    noise: float = 1e-4,
+    n_trajectories: int = 100000,
+    n_grid: int = 6,
+    seed: int = 7,
+) -> tuple[dict, np.ndarray, dict]:
+    """Patterns I(Q, t) of the seed's pump sets from MD ``frames`` of the particle: Gillespie dT(t) of each set ->
+    du2 = slope dT -> I(Q) of the frames heated by du2 (:func:`heated_patterns` on ``n_grid`` du2 values, linear
+    in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, N <f>^2 and the generator's parameters."""
+    if not slope_a2_per_k > 0:
+        raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
+    rng = np.random.default_rng(seed)
+    delays = np.asarray(delays_ps, dtype=float)
+    q = np.arange(q_range[0], q_range[1] + 0.5 * q_step, q_step)
+    heating = []
+    for k, pump in enumerate(sets):
+        run = gillespie(pump.model, pump.fluence_mj_cm2, n_trajectories, float(delays.max()), seed=seed + k)
+        energy = np.where(delays >= 0, run.mean_energy(np.clip(delays, 0, None)), 0.0)
+        heating.append(energy / pump.model.heat_capacity_ev_k)
+    heating = np.array(heating)
+    grid = np.linspace(0.0, slope_a2_per_k * heating.max() * 1.001, n_grid)
+    patterns, norm, msd = heated_patterns(frames, symbols, q, grid)
+    position = slope_a2_per_k * heating / grid[1]  # uniform grid: linear interpolation between its patterns
+    below = np.minimum(position.astype(int), n_grid - 2)
+    fraction = (position - below)[..., None]
+    clean = patterns[below] * (1.0 - fraction) + patterns[below + 1] * fraction
+    error = noise * clean
+    arrays = {
+        'fluence_mj_cm2': np.array([s.fluence_mj_cm2 for s in sets]),
+        'wavelength_nm': np.array([s.model.wavelength_nm for s in sets]),
+        'delay_ps': delays,
+        'q_inv_angstrom': q,
+        'intensity': clean + rng.normal(0.0, 1.0, clean.shape) * error,
+        'intensity_err': error,
+    }
+    parameters = {
+        'generator': 'aiida_qdots.data.ued_patterns.synthetic_patterns (Gillespie dT(t), Debye forward model of '
+        'MD frames heated harmonically by du2 = slope dT)',
+        'sets': [
+            {
+                'fluence_mj_cm2': s.fluence_mj_cm2,
+                **{k: (None if v == np.inf else v) for k, v in dataclasses.asdict(s.model).items()},
+                'mean_initial_pairs': s.model.mean_pairs(s.fluence_mj_cm2),
+                'heat_capacity_ev_k': s.model.heat_capacity_ev_k,
+            }
+            for s in sets
+        ],
+        'delta_t_k': heating.tolist(),
+        'slope_a2_per_k': slope_a2_per_k,
+        'frames_msd_a2': msd,
+        'n_frames': int(np.shape(frames)[0]),
+        'n_atoms': len(symbols),
+        'q_range_inv_angstrom': list(q_range),
+        'q_step_inv_angstrom': q_step,
+        'du2_grid_a2': grid.tolist(),
+        'noise_relative': noise,
+        'n_trajectories': n_trajectories,
+        'seed': seed,
+    }
+    return arrays, norm, parameters

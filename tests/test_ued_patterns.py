@@ -1,0 +1,241 @@
+"""Diffraction patterns I(Q, t): file round trips, the peak-integration route against the Debye-Waller factor, the
+dG route against the forward model, and exponential fits that recover known constants within their CIs."""
+
+import numpy as np
+import pytest
+
+from aiida_qdots.analysis.debye_waller import debye_waller_fit
+from aiida_qdots.analysis.dg_kinetics import distortion_per_hole, fit_exponential, values_at
+from aiida_qdots.analysis.diffraction import debye_pattern, reduced_intensity, sine_transform
+from aiida_qdots.analysis.ued_patterns import (
+    difference_pdf,
+    difference_reduced,
+    heated_patterns,
+    peak_ratios,
+    reference,
+)
+from aiida_qdots.readers.ued_patterns import is_pattern_file, read_patterns, write_patterns
+from aiida_qdots.structures.nanocrystals import build_nanocrystal
+
+
+def small_patterns(n_sets=2, n_q=40, seed=0) -> dict:
+    rng = np.random.default_rng(seed)
+    q = np.linspace(1.0, 5.0, n_q)
+    delays = np.array([-5.0, 0.0, 1.0, 2.0, 5.0])
+    intensity = 100.0 + 50.0 * np.sin(3 * q) ** 2 + rng.uniform(0, 1, (n_sets, delays.size, n_q))
+    return {
+        'fluence_mj_cm2': np.array([2.1, 0.315])[:n_sets],
+        'wavelength_nm': np.array([510.0, 340.0])[:n_sets],
+        'delay_ps': delays,
+        'q_inv_angstrom': q,
+        'intensity': intensity,
+        'intensity_err': 0.01 * intensity,
+    }
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.npz'])
+def test_pattern_files_round_trip(tmp_path, suffix):
+    arrays = small_patterns()
+    path = write_patterns(tmp_path / f'patterns{suffix}', arrays)
+    assert is_pattern_file(path)
+    read = read_patterns(path)
+    for name, values in arrays.items():
+        np.testing.assert_array_equal(read[name], values, err_msg=name)
+
+
+def test_hdf5_patterns_round_trip(tmp_path):
+    h5py = pytest.importorskip('h5py')
+    arrays = small_patterns()
+    with h5py.File(tmp_path / 'p.h5', 'w') as handle:
+        for name, values in arrays.items():
+            handle[name] = values
+    read = read_patterns(tmp_path / 'p.h5')
+    np.testing.assert_array_equal(read['intensity'], arrays['intensity'])
+
+
+@pytest.fixture(scope='module')
+def particle():
+    atoms = build_nanocrystal(30.0)
+    return atoms.positions, atoms.get_chemical_symbols()
+
+
+def _displaced(positions, symbols, q, msd, rng, n_frames=12):
+    """I(Q) averaged over frames with independent isotropic Gaussian displacements of 3D <u^2> ``msd``."""
+    frames = positions + rng.normal(0, np.sqrt(msd / 3), (n_frames, *positions.shape))
+    return debye_pattern(frames, symbols, q)
+
+
+def test_peak_integration_of_a_known_displacement_gives_the_debye_waller_factor(particle):
+    """Patterns of a 504-atom wurtzite particle at <u^2> = 0.01 A^2 (the reference, t < 0) and 0.04 A^2: the peak
+    route's -ln(I/I0) against Q^2 gives back the 0.03 A^2 difference, exp(-Q^2 du2/3) on every isolated peak."""
+    positions, symbols = particle
+    q = np.arange(1.0, 8.0, 0.01)
+    rng = np.random.default_rng(3)
+    cold = _displaced(positions, symbols, q, 0.01, rng).intensity
+    hot = _displaced(positions, symbols, q, 0.04, rng).intensity
+    intensity = np.array([[cold, cold, hot]])
+    peak_q, ratio, error, _ = peak_ratios(q, np.array([-1.0, 0.0, 1.0]), intensity, 1e-4 * intensity, (1.0, 8.0))
+    assert peak_q.size >= 8
+    fit = debye_waller_fit(peak_q, ratio[0], error[0])
+    assert fit.du2[2] == pytest.approx(0.03, rel=0.04)
+    assert fit.du2[:2] == pytest.approx([0.0, 0.0], abs=1e-12)
+    isolated = np.r_[True, np.diff(peak_q) > 0.4] & np.r_[np.diff(peak_q) > 0.4, True]
+    # each peak within 0.03: the 12 frames of random displacements of 504 atoms leave that much sampling noise
+    assert ratio[0, 2, isolated] == pytest.approx(np.exp(-(peak_q[isolated] ** 2) * 0.03 / 3), abs=0.03)
+
+
+def test_dg_of_a_pattern_pair_is_the_forward_models_g_difference(particle):
+    """dF = Q (I2 - I1) / (N <f>^2) transformed like the forward model equals G(T2) - G(T1) of the two patterns."""
+    positions, symbols = particle
+    q, r = np.arange(1.0, 10.0, 0.01), np.arange(1.0, 8.0, 0.05)
+    rng = np.random.default_rng(4)
+    one, two = (_displaced(positions, symbols, q, msd, rng, 3) for msd in (0.02, 0.03))
+    expected = sine_transform(q, reduced_intensity(two) - reduced_intensity(one), r, 1.5, 9.0, 'lorch')
+    intensity = np.array([[one.intensity, two.intensity]])
+    ref, _ = reference(np.array([-1.0, 1.0]), intensity, intensity)
+    norm = (one.n_atoms * one.mean_f_squared)[None]
+    dg = difference_pdf(q, difference_reduced(q, intensity, ref, norm), r, (1.5, 9.0), 'lorch')
+    assert dg[0, 0] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(dg[0, 1], expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+    values, _ = values_at(r, dg[0, 1], np.zeros_like(r), (2.6,), 0.1)
+    assert values[0] < 0  # heating lowers the nearest-neighbour peak
+
+
+@pytest.mark.parametrize('amplitude', [-12.0, 3.0])
+def test_exponential_fits_recover_known_constants_within_their_cis(amplitude):
+    """Rise (dT-like) and decay, tau = 30 ps, noise 2 % of the amplitude: the 95 % CI holds tau in >= 52 of 60
+    noise draws and is no wider than the scale of the problem."""
+    t = np.concatenate([np.arange(0, 10, 1.0), np.arange(10, 200, 5.0)])
+    clean = 2.0 + amplitude * np.exp(-t / 30.0)
+    sigma = 0.02 * abs(amplitude)
+    rng = np.random.default_rng(11)
+    hits, widths = 0, []
+    for _ in range(60):
+        fit = fit_exponential(t, clean + rng.normal(0, sigma, t.size), np.full(t.size, sigma))
+        assert fit.converged and fit.n_points == t.size
+        hits += fit.tau_ci[0] <= 30.0 <= fit.tau_ci[1]
+        widths.append(fit.tau_ci[1] - fit.tau_ci[0])
+    assert hits >= 52  # binomial(60, 0.95): 57 +- 1.7
+    assert np.median(widths) < 10.0
+
+
+def test_distortion_per_hole_inverts_its_model():
+    """n_atoms du2_loc = holes x atoms x delta^2 with du2_loc = loss / (loss per du2): 0.15 A comes back."""
+    n_atoms, holes, atoms, per_du2 = 16466, 5.0, 4, -2.0
+    loss = per_du2 * holes * atoms * 0.15**2 / n_atoms
+    delta, error = distortion_per_hole(loss, 0.1 * abs(loss), per_du2, n_atoms, holes, atoms)
+    assert delta == pytest.approx(0.15) and error == pytest.approx(0.0075)
+    with pytest.raises(ValueError, match='no localized loss'):
+        distortion_per_hole(-loss, 0.1, per_du2, n_atoms, holes, atoms)
+
+
+def _frames_node(seed=5, n_frames=12, msd=0.02):
+    """A 504-atom wurtzite CdSe particle with independent thermal-like Gaussian displacements, as TrajectoryData."""
+    from aiida import orm
+
+    atoms = build_nanocrystal(30.0)
+    rng = np.random.default_rng(seed)
+    positions = atoms.positions + rng.normal(0, np.sqrt(msd / 3), (n_frames, *atoms.positions.shape))
+    node = orm.TrajectoryData()
+    node.set_trajectory(symbols=atoms.get_chemical_symbols(), positions=positions, times=np.arange(n_frames) * 10.0)
+    return node.store()
+
+
+def _md_diffraction(frames, du2):
+    """The MD dG(r, dT = 14 K) node of ``frames`` (as qdots.phonons' diffraction output): the same transform."""
+    from aiida import orm
+
+    q, r = np.arange(1.0, 8.005, 0.01), np.arange(0.02, 10.01, 0.02)
+    patterns, norm, _ = heated_patterns(frames.get_array('positions'), list(frames.symbols), q, [0.0, du2])
+    node = orm.ArrayData()
+    node.set_array('r_angstrom', r)
+    node.set_array('delta_g', sine_transform(q, q * (patterns[1] - patterns[0]) / norm, r, 1.5, 8.0, 'lorch'))
+    node.base.attributes.set('temperatures_k', [300.0, 314.0])
+    return node.store()
+
+
+def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
+    """Patterns I(Q, t) made by the forward model from frames heated by the seed's dT(t) with one d<u^2>/dT: the
+    Debye-Waller route recovers tau_AR within its CI, and the dG route's exponential time of dG(2.5 A, t) and
+    dG(7.1 A, t) that of the generating dT(t); pure heating leaves the ratio flat."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_qdots.functions.ued_patterns import synthetic_pattern_data
+    from aiida_qdots.plots.ued_dg import plot_ued_dg
+    from aiida_qdots.workchains.ued import UedWorkChain
+
+    slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
+    frames = _frames_node()
+    data = synthetic_pattern_data(frames, slope, orm.Dict({}))
+    generator = data.base.attributes.get('synthetic')
+    assert generator['slope_a2_per_k'] == 9.7e-5 and generator['n_atoms'] == 504
+    builder = UedWorkChain.get_builder_from_protocol(data, slope, 'fast')
+    builder.md_diffraction = _md_diffraction(frames, 9.7e-5 * 14.0)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert node.outputs.peak_table.creator.inputs.patterns.uuid == data.uuid
+    fit = node.outputs.fit
+    late = data.get_array('delay_ps') > 100  # the peak route's du2 on the generating one: within 2 %
+    scale = node.outputs.debye_waller.get_array('du2')[:, late] / (9.7e-5 * np.array(generator['delta_t_k'])[:, late])
+    assert scale.mean(axis=1) == pytest.approx([1.0, 1.0], abs=0.02)
+    low, high = fit['ci_statistical']['tau_auger_ps']
+    assert low < 625.0 < high, fit['values']
+    delays = data.get_array('delay_ps')
+    for s, entry in enumerate(node.outputs.dg_fits['sets']):
+        truth = fit_exponential(delays, np.array(generator['delta_t_k'][s]), np.full(delays.size, 0.01))
+        for name in ('delta_g_2.5', 'delta_g_7.1', 'delta_t'):
+            low, high = entry['fits'][name]['tau_ci']
+            assert low < truth.tau < high, (s, name, entry['fits'][name], truth.tau)
+        distortion = entry['distortion']  # pure heating: no loss beyond the MD's thermal ratio
+        assert abs(distortion['local_loss_z']) < 4 and not distortion.get('significant', False), distortion
+        ratio = entry['fits']['ratio']
+        assert abs(ratio['amplitude']) < 3 * ratio['amplitude_err'] + 0.05 * abs(ratio['offset'])
+    path = plot_ued_dg(node, tmp_path / 'dg.png')
+    assert path.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_path):
+    from aiida import orm
+    from click.testing import CliRunner
+
+    from aiida_qdots.cli import cli
+    from aiida_qdots.data.ued_patterns import is_pattern_node
+
+    runner = CliRunner()
+    for suffix in ('.csv', '.npz'):
+        path = write_patterns(tmp_path / f'patterns{suffix}', small_patterns())
+        result = runner.invoke(cli, ['import', 'ued', str(path)])
+        assert result.exit_code == 0, result.output
+        node = orm.load_node(int(result.output.split('PK')[-1].split()[0].strip(':= ')))
+        assert is_pattern_node(node) and node.base.attributes.get('source')['file'] == path.name
+        assert node.get_array('intensity').shape == (2, 5, 40)
+    result = runner.invoke(cli, ['import', 'ued', str(path), '--frames', str(_frames_node(n_frames=2).pk)])
+    assert result.exit_code == 2 and '--frames goes with --synthetic' in result.output
+    assert 'ued-dg' in cli.commands['plot'].commands
+
+
+@pytest.mark.slow
+def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile):
+    """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
+    ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
+    MD dG(r, dT) as the thermal reference."""
+    from aiida.engine import run_get_node
+
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
+    builder = LatticeStudyWorkChain.get_builder_from_protocol(
+        lammps, 'pattern-demo', [{'diameter': 20.0}], protocol='fast',
+        ued_synthetic={'patterns': True, 'n_trajectories': 20000},
+    )  # fmt: skip
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    ued = next(c for c in node.called if c.process_label == 'UedWorkChain')
+    phonons = next(c for c in node.called if c.process_label == 'PhononsWorkChain')
+    data = ued.inputs.data
+    assert data.creator.inputs.frames.uuid == phonons.outputs.diffraction.creator.inputs.cold.uuid
+    assert data.creator.inputs.msd_slope.uuid == ued.inputs.msd_slope.uuid == phonons.outputs.msd_slope.uuid
+    assert ued.inputs.md_diffraction.uuid == phonons.outputs.diffraction.uuid
+    assert {'peak_table', 'delta_pdf', 'dg_fits', 'fit'} <= set(ued.outputs)

@@ -79,7 +79,15 @@ def msd_lines(phonons: orm.WorkflowNode) -> list[str]:
         cells = [_pm(msd.get_array(f'msd_{g}_A2')[k], msd.get_array(f'sem_{g}_A2')[k]) for g in groups]
         lines.append(f'| {t:g} | ' + ' | '.join(cells) + ' |')
     fit = slope['fit']
-    linear = fit['max_relative_residual'] <= LINEAR_RESIDUAL
+    n_temperatures = len(slope['temperatures_K'])
+    if n_temperatures < 3:
+        verdict = f'linearity not tested ({n_temperatures} temperatures)'
+    else:
+        linear = fit['max_relative_residual'] <= LINEAR_RESIDUAL
+        verdict = (
+            f'{"linear" if linear else "NOT linear"} (max |residual|/<u²> {fit["max_relative_residual"]:.3f} '
+            f'against {LINEAR_RESIDUAL}, reduced χ² {fit["chi2_reduced"]:.2g}; n = {n_temperatures} temperatures)'
+        )
     q_range = slope.get('weighting_q_range_inv_angstrom')
     lines += [
         '',
@@ -90,11 +98,7 @@ def msd_lines(phonons: orm.WorkflowNode) -> list[str]:
         name = f'{weighting}' + (f' over Q = {q_range[0]:g}-{q_range[1]:g} Å⁻¹' if weighting != 'atoms' else '')
         main = ' (main, used by qdots.ued)' if weighting == slope[MSD_SLOPE_WEIGHTING_KEY] else ''
         measured = _pm(value['slope_A2_per_K'], value['slope_stderr_A2_per_K'], 1e4)
-        lines.append(
-            f'| {name}{main} | {measured} | no number stated | '
-            f'{"linear" if linear else "NOT linear"} (max |residual|/<u²> {fit["max_relative_residual"]:.3f}, '
-            f'reduced χ² {fit["chi2_reduced"]:.2g}; n = {len(slope["temperatures_K"])} temperatures) |'
-        )
+        lines.append(f'| {name}{main} | {measured} | no number stated | {verdict} |')
     for element, value in sorted(slope.get('by_element', {}).items()):
         lines.append(f'| {element} only | {_pm(value["slope_A2_per_K"], value["slope_stderr_A2_per_K"], 1e4)} | | |')
     lines += ['', f'Seed: {SEED["msd"]}. Errors: standard errors of the weighted line through block SEMs.']
@@ -172,8 +176,6 @@ def lifetime_lines(phonons: orm.WorkflowNode) -> tuple[list[str], list[dict]]:
     ]
     for row, line in zip(rows, lorentz, strict=True):
         low, high = row['band_thz']
-        if not row['n_modes']:
-            continue
         median = (
             f'{row["median_ps"]:.3g} [{row["median_ci95_ps"][0]:.3g}, {row["median_ci95_ps"][1]:.3g}]'
             if row['n_resolved']
@@ -224,8 +226,8 @@ def _particle(node: orm.WorkflowNode) -> str:
     extras = node.base.extras.get('qdots', {})
     return (
         f'{node.inputs.structure.get_formula()} ({len(node.inputs.structure.sites)} atoms; '
-        f'{float(extras.get("diameter_requested", 0)) / 10:g} nm CdSe core, {extras.get("shell_monolayers", 0)} CdS '
-        'monolayers)'
+        f'{float(extras.get("diameter_requested", 0)) / 10:g} nm CdSe core, CdS monolayers: '
+        f'{extras.get("shell_monolayers", 0)})'
     )
 
 

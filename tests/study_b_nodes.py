@@ -37,6 +37,7 @@ def einstein_trajectory(structure: orm.StructureData, temperature_k: float, seed
         stepids=np.arange(FRAMES),
         cells=np.repeat(np.array(structure.cell)[None], FRAMES, axis=0),
         times=np.arange(FRAMES) * 4.0,
+        pbc=(False, False, False),
     )
     return trajectory.store()
 

@@ -145,3 +145,14 @@ def test_fast_study_b_for_real_and_its_report(aiida_profile, lammps_code, tmp_pa
     text = (tmp_path / 'README.md').read_text()
     assert 'not reached' not in text and '## Mode lifetimes against frequency' in text
     assert 'electron_scattering over Q = 1.5-6' in text and '| lattice | md 500 K |' in text
+
+
+def test_every_calcjob_class_maps_back_to_its_entry_point():
+    """Caching (resumability) matches ``aiida.calculations:qdots.*`` on the process type, which AiiDA derives from
+    the class's module: an entry point naming a re-export (a package ``__init__``) leaves the class path instead."""
+    from aiida.plugins import CalculationFactory
+    from aiida.plugins.entry_point import get_entry_point_from_class
+
+    for name in ('qdots.lammps', 'qdots.overlaps', 'qdots.dish'):
+        process = CalculationFactory(name)
+        assert get_entry_point_from_class(process.__module__, process.__name__)[1].name == name

@@ -42,19 +42,22 @@ def einstein_trajectory(structure: orm.StructureData, temperature_k: float, seed
     return trajectory.store()
 
 
-def _phonons(study: str, part: str, structure: orm.StructureData, outputs: dict[str, orm.Data]) -> orm.WorkflowNode:
+def _phonons(
+    study: orm.WorkflowNode, part: str, structure: orm.StructureData, outputs: dict[str, orm.Data]
+) -> orm.WorkflowNode:
     node = orm.WorkflowNode(process_type='aiida.workflows:qdots.phonons')
     node.set_process_label('PhononsWorkChain')
     node.set_process_state(ProcessState.FINISHED)
     node.set_exit_status(0)
     node.base.links.add_incoming(structure, LinkType.INPUT_WORK, 'structure')
+    node.base.links.add_incoming(study, LinkType.CALL_WORK, part)  # both parts are one run: filing keeps both
     node.store()
     for label, output in outputs.items():
         output.base.links.add_incoming(node, LinkType.RETURN, label)
     recipe = structure.base.extras.get('qdots')
     extras = {'kind': 'nanocrystal', 'part': part, 'protocol': 'fast', 'diameter_requested': 20.0}
     extras['shell_monolayers'] = recipe.get('shell_monolayers', 0)
-    file_stage(node, study, structure.get_formula(), 'd20A_shell0', 'phonons', extras)
+    file_stage(node, study.label, structure.get_formula(), 'd20A_shell0', 'phonons', extras)
     node.seal()
     return node
 
@@ -100,7 +103,7 @@ def build_stored_study_b(study: str) -> dict[str, orm.WorkflowNode]:
         trajectories['T_300'],
         hot,
     )
-    lattice = _phonons(study, 'lattice', structure, {**msd, 'diffraction': diffraction})
-    lifetimes = _phonons(study, 'lifetimes', structure, {'lifetimes': lifetimes_node()})
+    lattice = _phonons(study_node, 'lattice', structure, {**msd, 'diffraction': diffraction})
+    lifetimes = _phonons(study_node, 'lifetimes', structure, {'lifetimes': lifetimes_node()})
     study_node.seal()
     return {'lattice': lattice, 'lifetimes': lifetimes}

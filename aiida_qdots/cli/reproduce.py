@@ -62,6 +62,18 @@ def run_method_check(levels, protocol: str, cp2k_code, python_code) -> None:
         follow(None, [node])
 
 
+def report_folder(default: str):
+    """``--folder``: where the report (README.md) and its figures go."""
+    return click.option(
+        '--folder',
+        type=click.Path(file_okay=False, path_type=pathlib.Path),
+        default=pathlib.Path(default),
+        show_default=True,
+        callback=writable_path,
+        help='Where the report (README.md) and its figures go.',
+    )
+
+
 @cli.group('reproduce')
 def reproduce():
     """Reproduce a seed paper's findings with this package's own runs, and write the report."""
@@ -77,14 +89,7 @@ def reproduce():
     help='Ligand arrangements of each composition (the paper: 0,1,2,3,4,5; run them in parts if you like).',
 )
 @protocol_option('study.yaml', default='workstation')
-@click.option(
-    '--folder',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('qdots-reproduction/study-a'),
-    show_default=True,
-    callback=writable_path,
-    help='Where the report (README.md) and its figures go.',
-)
+@report_folder('qdots-reproduction/study-a')
 @node_option(
     '--method-check',
     'reference_levels',
@@ -160,14 +165,7 @@ def reproduce_study_a(
 @reproduce.command('study-b')
 @click.option('--label', default='reproduce-study-b', show_default=True, help='Study label (groups qdots/<label>).')
 @protocol_option('study_b.yaml', default='workstation')
-@click.option(
-    '--folder',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('qdots-reproduction/study-b'),
-    show_default=True,
-    callback=writable_path,
-    help='Where the report (README.md) and its figures go.',
-)
+@report_folder('qdots-reproduction/study-b')
 @click.option(
     '--daemon/--no-daemon',
     default=False,

@@ -36,7 +36,7 @@ TIERS = [
     (None, r'--backend psql|--computer slurm|--computer-config|@slurm|@daint|computer test', 'checked', 'a cluster'),
     (None, r'daemon start|--daemon', 'checked', 'a running daemon (tests/test_services.py)'),
     (None, r'--protocol (moderate|precise)', 'checked', 'cluster-size CP2K runs'),
-    (None, r'^aiida-qdots reproduce ', 'checked', 'an hour-long CP2K study (test_reproduce.py: slow)'),
+    (None, r'^aiida-qdots reproduce ', 'checked', 'an hour-long study (test_reproduce.py, test_study_b.py: slow)'),
     ('docs/namd.md', r'frames\.extxyz|labels\.csv|cd28se17cl22-pbe', 'checked', 'files of ../shared/data'),
     (None, r'--phonons (PK|<PHONONS PK>)', 'slow', ''),
     (None, r'^python benchmarks/\S+ --help$', 'run', ''),

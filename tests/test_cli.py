@@ -71,6 +71,7 @@ BAD_ARGUMENTS = {
     ('launch', 'ued'): (['--data', MISSING], 1, f'no UED data node {MISSING}'),
     ('launch', 'study'): (['--label', 'x', '--overrides', '[1]'], 2, 'is not a JSON object'),
     ('reproduce', 'study-a'): (['--arrangements', 'x'], 2, 'arrangements'),
+    ('reproduce', 'study-b'): (['--no-wait'], 2, '--no-wait needs --daemon'),
     ('launch', 'lattice-study'): (['--label', 'x', '--nanocrystal', 'big'], 2, "Invalid value for '--nanocrystal'"),
     ('compare',): (['--group', 'x', '--csv', '/no/such/folder/x.csv'], 2, 'folder /no/such/folder does not exist'),
     ('status',): (['--group', 'qdots/no-such-study'], 1, "no study 'no-such-study'"),

@@ -28,12 +28,12 @@ def ensure_calcjob_caching() -> bool:
     return True
 
 
-def latest_study(label: str):
-    """The newest ``qdots.study`` workchain labelled ``label``, or None."""
+def latest_study(label: str, process_label: str = 'StudyWorkChain'):
+    """The newest workchain ``process_label`` (``qdots.study`` by default) labelled ``label``, or None."""
     from aiida import orm
 
     query = orm.QueryBuilder().append(
-        orm.WorkflowNode, filters={'label': label, 'attributes.process_label': 'StudyWorkChain'}, project='*'
+        orm.WorkflowNode, filters={'label': label, 'attributes.process_label': process_label}, project='*'
     )
     query.order_by({orm.WorkflowNode: {'ctime': 'desc'}})
     return query.first(flat=True)
@@ -62,6 +62,18 @@ def run_method_check(levels, protocol: str, cp2k_code, python_code) -> None:
         follow(None, [node])
 
 
+def report_folder(default: str):
+    """``--folder``: where the report (README.md) and its figures go."""
+    return click.option(
+        '--folder',
+        type=click.Path(file_okay=False, path_type=pathlib.Path),
+        default=pathlib.Path(default),
+        show_default=True,
+        callback=writable_path,
+        help='Where the report (README.md) and its figures go.',
+    )
+
+
 @cli.group('reproduce')
 def reproduce():
     """Reproduce a seed paper's findings with this package's own runs, and write the report."""
@@ -77,14 +89,7 @@ def reproduce():
     help='Ligand arrangements of each composition (the paper: 0,1,2,3,4,5; run them in parts if you like).',
 )
 @protocol_option('study.yaml', default='workstation')
-@click.option(
-    '--folder',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('qdots-reproduction/study-a'),
-    show_default=True,
-    callback=writable_path,
-    help='Where the report (README.md) and its figures go.',
-)
+@report_folder('qdots-reproduction/study-a')
 @node_option(
     '--method-check',
     'reference_levels',
@@ -150,6 +155,70 @@ def reproduce_study_a(
         if reference_levels is not None:
             run_method_check(reference_levels, protocol, orm.load_code(cp2k_code), orm.load_code(python_code))
     path = write_report(label, folder, reference_levels)
+    click.echo(f'report: {path}')
+    if node is not None and node.is_terminated and not node.is_finished_ok:
+        raise click.ClickException(
+            f'study {label!r}<{node.pk}> failed: exit status {node.exit_status} {node.exit_message}'
+        )
+
+
+@reproduce.command('study-b')
+@click.option('--label', default='reproduce-study-b', show_default=True, help='Study label (groups qdots/<label>).')
+@protocol_option('study_b.yaml', default='workstation')
+@report_folder('qdots-reproduction/study-b')
+@click.option(
+    '--daemon/--no-daemon',
+    default=False,
+    show_default=True,
+    help='Submit to the daemon (started if needed) instead of running in this process.',
+)
+@click.option('--wait/--no-wait', default=True, show_default=True, help='With --daemon: follow the run and report.')
+@click.option('--report-only', is_flag=True, help='Write the report of what has finished; launch nothing.')
+@click.option('--code', 'code_label', default='lammps-phonon@localhost', show_default=True, help='LAMMPS code.')
+@with_profile
+def reproduce_study_b(label, protocol, folder, daemon, wait, report_only, code_label):
+    """Study B through qdots.study_b: MSD(T), its slope, G(r) and dG(r) of the seed's eight-monolayer CdSe/CdS
+    particle and mode lifetimes of a smaller one, then a report beside the seed's statements.
+
+    Safe to re-run after an interruption: a run of this label still going is followed, not relaunched; a failed or
+    killed one is launched again with its LAMMPS jobs taken from AiiDA's cache (enabled here for this profile). The
+    workstation protocol's wall time on 2 cores is in docs/validation-study-b.md.
+    """
+    from aiida import orm
+    from aiida.engine import run_get_node, submit
+
+    from aiida_qdots.cli.demo import ensure_daemon, follow
+    from aiida_qdots.workchains.study_b import StudyBWorkChain
+
+    if not wait and not daemon:
+        raise click.UsageError('--no-wait needs --daemon (a run in this process ends with the command)')
+    node = latest_study(label, 'StudyBWorkChain')
+    if not report_only:
+        if ensure_calcjob_caching():
+            click.echo(f'caching: enabled for {", ".join(CACHED_CALCJOBS)} in this profile')
+        if node is not None and not node.is_terminated:
+            echo_pk(f'study {label!r} is running; following', node)
+            follow(None, [node])
+        elif node is not None and node.is_finished_ok:
+            echo_pk(f'study {label!r} has finished', node)
+        else:
+            if node is not None:
+                click.echo(f'study {label!r}<{node.pk}> ended with exit status {node.exit_status}; launching again')
+            builder = StudyBWorkChain.get_builder_from_protocol(orm.load_code(code_label), label, protocol)
+            if daemon:
+                ensure_daemon()
+                node = submit(builder)
+                echo_pk('submitted qdots.study_b', node)
+                if not wait:
+                    click.echo(f'follow it with `aiida-qdots status --group qdots/{label}`; then run this again')
+                    return
+                follow(None, [node])
+            else:
+                click.echo(f'running qdots.study_b {label!r} in this process ({protocol})')
+                node = run_get_node(builder).node
+    from aiida_qdots.reports.study_b import write_report
+
+    path = write_report(label, folder)
     click.echo(f'report: {path}')
     if node is not None and node.is_terminated and not node.is_finished_ok:
         raise click.ClickException(

@@ -305,5 +305,9 @@ class LammpsLogParser(Parser):
             return
         final = structure.clone()
         final.reset_cell(self._cell(dump, frame, structure).tolist())
-        final.reset_sites_positions(self._positions(dump, frame).tolist())
+        # StructureData.reset_sites_positions rebuilds every site per site (quadratic: hours at 16 000 atoms)
+        sites = final.base.attributes.get('sites')
+        for site, position in zip(sites, self._positions(dump, frame).tolist(), strict=True):
+            site['position'] = [float(x) for x in position]
+        final.base.attributes.set('sites', sites)
         self.out('structure', final)

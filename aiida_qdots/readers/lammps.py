@@ -57,6 +57,7 @@ class ThermoBlock:
     num_procs: int | None = None
     num_steps: int | None = None
     num_atoms: int | None = None
+    cpu_use_percent: float | None = None  # LAMMPS' 'x% CPU use': CPU time / (loop time x procs); low when starved
     minimization: dict = dataclasses.field(default_factory=dict)
 
     def as_array(self) -> np.ndarray:
@@ -91,6 +92,7 @@ class LammpsLog:
 
 _FLOAT = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$', re.IGNORECASE)
 _LOOP = re.compile(r'Loop time of\s+(\S+)\s+on\s+(\d+)\s+procs\s+for\s+(\d+)\s+steps\s+with\s+(\d+)\s+atoms')
+_CPU_USE = re.compile(r'^([\d.]+)% CPU use with')
 _ATOMS = re.compile(r'^\s*(\d+)\s+atoms\s*$|^Created\s+(\d+)\s+atoms')
 
 
@@ -174,6 +176,8 @@ def parse_lammps_log(text: str) -> LammpsLog:
                 block.loop_time = float(match.group(1))
                 block.num_procs, block.num_steps, block.num_atoms = (int(match.group(k)) for k in (2, 3, 4))
                 log.num_atoms = block.num_atoms
+        elif log.blocks and (match := _CPU_USE.match(stripped)) is not None:
+            log.blocks[-1].cpu_use_percent = float(match.group(1))
         elif stripped.startswith('Minimization stats:') and log.blocks:
             log.blocks[-1].kind = 'minimize'
             log.blocks[-1].minimization, i = _parse_minimization_stats(lines, i)

@@ -110,6 +110,8 @@ def ligand_bonds(positions: np.ndarray, symbols: list[str], core=CORE_ELEMENTS) 
     positions = np.asarray(positions, dtype=float)
     is_core = np.isin(symbols, core)
     core_index = np.flatnonzero(is_core)
+    if not core_index.size:
+        return []
     bonds = []
     for ligand in np.flatnonzero(~is_core):
         distances = np.linalg.norm(positions[core_index] - positions[ligand], axis=1)
@@ -164,6 +166,9 @@ def assign_modes(
         ligand_share = sum(participation[element][m] for element in ligands)
         if not ligands or ligand_share <= ligand_threshold:
             labels.append('core')
+            continue
+        if not character:
+            labels.append('ligand')
             continue
         pair = max(character, key=lambda p: character[p][0][m] + character[p][1][m])
         stretch, bend = character[pair][0][m], character[pair][1][m]

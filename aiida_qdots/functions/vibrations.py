@@ -32,8 +32,8 @@ from aiida_qdots.readers.cp2k_vibrations import (
     read_polarizability,
     read_vib_summary,
     split_displacements,
-    write_molden,
     write_mode_extxyz,
+    write_molden,
 )
 
 PROJECT = 'aiida'
@@ -120,7 +120,8 @@ def analyze_vibrations(retrieved: orm.FolderData, structure: orm.StructureData, 
         'core_fraction': result['core_fraction'],
     }
     arrays.update({f'participation_{e}': v for e, v in result['participation'].items()})
-    arrays.update({k: result[k] for k in ('raman_activities', 'depolarization_ratios', 'ir_intensities') if k in result})
+    optional = ('raman_activities', 'depolarization_ratios', 'ir_intensities')
+    arrays.update({k: result[k] for k in optional if k in result})
     for name, values in arrays.items():
         modes.set_array(name, np.asarray(values))
     modes.base.attributes.set('assignments', result['assignments'])
@@ -163,7 +164,8 @@ def analyze_vibrations(retrieved: orm.FolderData, structure: orm.StructureData, 
             }
             for m in near
         ]
-        frames, pattern = mode_frames(atoms.positions, result['eigenvectors'][:, near[0]], masses, p['animation_amplitude'])
+        vector = result['eigenvectors'][:, near[0]]
+        frames, pattern = mode_frames(atoms.positions, vector, masses, p['animation_amplitude'])
         text = write_mode_extxyz(symbols, frames, pattern, f'wavenumber_cm1={wavenumbers[near[0]]:.2f}')
         outputs['animation'] = orm.SinglefileData(io.BytesIO(text.encode()), filename='mode.extxyz')
     patterns = (result['eigenvectors'] / np.repeat(np.sqrt(masses), 3)[:, None]).T.reshape(len(wavenumbers), -1, 3)

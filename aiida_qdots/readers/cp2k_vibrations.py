@@ -112,7 +112,8 @@ def read_vib_summary(output: str) -> dict[str, np.ndarray]:
             continue
         for label, key in VIB_ROWS.items():
             if line[5:].startswith(label):
-                columns.setdefault(key, []).extend(float(v) for v in line[5 + len(label) :].split())
+                values = line[5 + len(label) :].split()  # CP2K prints *** for a value too wide for its field
+                columns.setdefault(key, []).extend(float('nan') if '*' in v else float(v) for v in values)
     return {key: np.array(values) for key, values in columns.items()}
 
 

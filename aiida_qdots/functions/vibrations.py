@@ -116,6 +116,7 @@ def analyze_vibrations(retrieved: orm.FolderData, structure: orm.StructureData, 
         'wavenumbers': wavenumbers,
         'eigenvectors': result['eigenvectors'],
         'masses': masses,
+        'positions': atoms.positions,
         'hessian': hessian,
         'core_fraction': result['core_fraction'],
     }
@@ -126,6 +127,7 @@ def analyze_vibrations(retrieved: orm.FolderData, structure: orm.StructureData, 
         modes.set_array(name, np.asarray(values))
     modes.base.attributes.set('assignments', result['assignments'])
     modes.base.attributes.set('symbols', symbols)
+    modes.base.attributes.set('formula', structure.get_formula())
     modes.base.attributes.set(
         'units',
         {'wavenumbers': 'cm^-1', 'raman_activities': 'angstrom^4/amu', 'ir_intensities': 'km/mol',

@@ -1,5 +1,7 @@
 """qdots.vibrations with real CP2K (GFN1-xTB, `fast`): symmetry selection rules, CP2K cross-checks, invariances."""
 
+import os
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -64,6 +66,12 @@ def test_methane_selection_rules_depolarization_and_cp2k_agreement(cp2k_code):
     assert check['max_abs_difference_ir_intensities'] < 1e-3 * ir.max()
     with node.outputs.molden.as_path() as path:
         assert 'vibration 9' in path.read_text()
+    if os.environ.get('QDOTS_PROVENANCE_GRAPH'):  # regenerate docs/images/vibrations_provenance.png
+        from aiida.tools.visualization import Graph
+
+        graph = Graph(graph_attr={'rankdir': 'LR'})
+        graph.recurse_descendants(node.inputs.structure, depth=4, include_process_inputs=True)
+        graph.graphviz.render(os.environ['QDOTS_PROVENANCE_GRAPH'], format='png', cleanup=True)
 
 
 def test_carbon_dioxide_raman_only_in_the_symmetric_stretch(cp2k_code):

@@ -10,7 +10,6 @@ from aiida_qdots.analysis.vibrations import hessian_from_forces
 from aiida_qdots.common.units import BOHR_ANGSTROM, HARTREE_EV
 from aiida_qdots.protocols import cp2k_method, recursive_merge
 from aiida_qdots.readers.cp2k_vibrations import CP2K_MASSES
-from aiida_qdots.workchains.vibrations import diagonalization_scf
 
 STEP_BOHR = 0.01
 
@@ -19,7 +18,7 @@ def cp2k_forces(symbols, positions, cell, workdir) -> np.ndarray:
     """GFN1-xTB (``fast``) forces (N, 3) in eV/angstrom of one geometry."""
     atoms = list(zip(symbols, positions, strict=True))
     parameters = recursive_merge(
-        diagonalization_scf(cp2k_method(symbols, 'fast')),
+        cp2k_method(symbols, 'fast'),
         {
             'GLOBAL': {'RUN_TYPE': 'ENERGY_FORCE', 'PROJECT': 'fd'},
             'FORCE_EVAL': {

@@ -22,16 +22,6 @@ ANALYSIS_KEYS = (
 )
 
 
-def diagonalization_scf(method: dict) -> dict:
-    """The CP2K ``method`` with OT and OUTER_SCF removed (CP2K's default diagonalization + DIIS): measured on CH4
-    with GFN1-xTB, OT needed 26+ SCF steps per displaced geometry where diagonalization needs 4."""
-    method = recursive_merge(method, {})
-    scf = method['FORCE_EVAL']['DFT']['SCF']
-    for key in ('OT', 'OUTER_SCF'):
-        scf.pop(key, None)
-    return method
-
-
 def validate_analysis(value, _ctx=None):
     analysis = value.get_dict()
     missing = sorted(set(ANALYSIS_KEYS) - set(analysis))
@@ -132,7 +122,7 @@ class VibrationsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder = cls.get_builder()
         cp2k = builder.cp2k
         cp2k.cp2k.code = code
-        cp2k.cp2k.parameters = orm.Dict(recursive_merge(diagonalization_scf(method), inputs['vibrational_analysis']))
+        cp2k.cp2k.parameters = orm.Dict(recursive_merge(method, inputs['vibrational_analysis']))
         cp2k.cp2k.metadata.options = inputs['options']
         cp2k.cp2k.settings = orm.Dict({'additional_retrieve_list': RETRIEVE})
         cp2k.max_iterations = orm.Int(inputs['max_iterations'])

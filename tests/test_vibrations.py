@@ -104,3 +104,24 @@ def test_frequencies_equal_an_independent_finite_difference_hessian(cp2k_code, t
     modes = run_vibrations(cp2k_code, structure, relax=False).outputs.modes
     wavenumbers = displaced_force_hessian(structure, tmp_path)
     assert wavenumbers == pytest.approx(modes.get_array('wavenumbers'), abs=0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('composition', ['se-rich', 'cd-rich'])
+def test_relaxed_cluster_main_optical_raman_peak(cp2k_code, composition):
+    """GFN1-xTB relaxation + vibrational analysis of arrangement 0: all modes real, a main optical peak made of core
+    modes, and the ligand bands assigned (prints the numbers reported in docs/vibrations.md)."""
+    import time
+
+    from aiida_qdots.functions.clusters import build_cluster
+
+    start = time.monotonic()
+    node = run_vibrations(cp2k_code, build_cluster(orm.Str(composition), orm.Int(0)))
+    summary = node.outputs.summary.get_dict()
+    modes = node.outputs.modes
+    assert summary['n_imaginary'] == 0 and len(modes.get_array('wavenumbers')) == 3 * 67 - 6
+    assert 120 < summary['raman_peak_cm1'] < 400
+    assignments = modes.base.attributes.get('assignments')
+    ligand = 'Se-H' if composition == 'se-rich' else 'Cd-Cl'
+    assert any(label.startswith(ligand) for label in assignments)
+    print(composition, f'{time.monotonic() - start:.0f} s', summary['raman_peak_cm1'], summary['peak_modes'])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, if_
 
+from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.functions.vibrations import RETRIEVE, analyze_vibrations
 from aiida_qdots.protocols import METHOD_OVERRIDES, ProtocolMixin, cp2k_method, recursive_merge, validated
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain, validate_inputs
@@ -128,6 +129,9 @@ class VibrationsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         cp2k.max_iterations = orm.Int(inputs['max_iterations'])
         cp2k.clean_workdir = orm.Bool(inputs['clean_workdir'])
         cp2k.handler_overrides = orm.Dict(RESTART_HANDLER)
+        problem = validate_analysis(orm.Dict(inputs['analysis']))
+        if problem:
+            raise QdotsInputError(problem)
         builder.analysis = orm.Dict(inputs['analysis'])
         if relax:
             relaxation = ClusterEnergyWorkChain.get_builder_for_elements(

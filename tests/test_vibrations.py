@@ -45,7 +45,7 @@ def degenerate_sets(wavenumbers, tolerance=1.0):
 
 
 def test_methane_selection_rules_depolarization_and_cp2k_agreement(cp2k_code):
-    """CH4 (Td): e, t2, a1, t2 in ascending order; all Raman active, only t2 IR active; the totally symmetric a1
+    """CH4 (Td): modes of one a1, one e and two t2 sets; all Raman active, only t2 IR active; the totally symmetric a1
     stretch is polarized (rho ~ 0), e and t2 depolarized (3/4); the package's frequencies, Raman activities and IR
     intensities equal CP2K's own VIB| table."""
     node = run_vibrations(cp2k_code, methane())
@@ -54,12 +54,14 @@ def test_methane_selection_rules_depolarization_and_cp2k_agreement(cp2k_code):
     raman, ir = modes.get_array('raman_activities'), modes.get_array('ir_intensities')
     rho = modes.get_array('depolarization_ratios')
     sets = degenerate_sets(w)
-    assert [len(s) for s in sets] == [2, 3, 1, 3], w
-    e, t2_bend, (a1,), t2_stretch = sets
+    assert sorted(len(s) for s in sets) == [1, 2, 3, 3], w
+    (e,) = [s for s in sets if len(s) == 2]
+    ((a1,),) = [s for s in sets if len(s) == 1]
+    t2 = [m for s in sets if len(s) == 3 for m in s]
     assert rho[a1] < 0.01 and raman[a1] > 0.1 * raman.max()
-    assert rho[e + t2_bend + t2_stretch] == pytest.approx(0.75, abs=0.01)
+    assert rho[e + t2] == pytest.approx(0.75, abs=0.01)
     assert ir[[*e, a1]].max() < 1e-3 * ir.max()
-    assert ir[t2_bend + t2_stretch].min() > 1e-2 * ir.max()
+    assert ir[t2].min() > 1e-2 * ir.max()
     check = node.outputs.summary['cp2k_check']
     assert check['max_abs_difference_wavenumbers'] < 0.5
     assert check['max_abs_difference_raman_activities'] < 1e-3 * raman.max()

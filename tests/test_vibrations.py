@@ -8,6 +8,7 @@ from aiida import orm
 from aiida.engine import run_get_node
 from scipy.spatial.transform import Rotation
 
+from aiida_qdots.analysis.vibrations import degenerate_sums
 from aiida_qdots.workchains.vibrations import VibrationsWorkChain
 
 BOX = 10.0
@@ -64,7 +65,7 @@ def test_methane_selection_rules_depolarization_and_cp2k_agreement(cp2k_code):
     assert ir[t2].min() > 1e-2 * ir.max()
     check = node.outputs.summary['cp2k_check']
     assert check['max_abs_difference_wavenumbers'] < 0.5
-    assert check['max_abs_difference_raman_activities'] < 1e-3 * raman.max()
+    assert check['max_abs_difference_raman_activities'] < 1e-2 * raman.max()  # sums over degenerate sets
     assert check['max_abs_difference_ir_intensities'] < 1e-3 * ir.max()
     with node.outputs.molden.as_path() as path:
         assert 'vibration 9' in path.read_text()
@@ -93,8 +94,11 @@ def test_carbon_dioxide_raman_only_in_the_symmetric_stretch(cp2k_code):
 def test_raman_activities_invariant_under_rotation_of_the_molecule(cp2k_code):
     plain = run_vibrations(cp2k_code, methane(), relax=False).outputs.modes
     turned = run_vibrations(cp2k_code, methane(Rotation.random(random_state=8).as_matrix()), relax=False).outputs.modes
-    for key in ('wavenumbers', 'raman_activities', 'ir_intensities'):
-        assert turned.get_array(key) == pytest.approx(plain.get_array(key), rel=2e-3, abs=1e-3), key
+    w = plain.get_array('wavenumbers')
+    assert turned.get_array('wavenumbers') == pytest.approx(w, rel=1e-4)
+    for key in ('raman_activities', 'ir_intensities'):  # a degenerate set's basis is arbitrary: compare its sums
+        expected = degenerate_sums(w, plain.get_array(key))
+        assert degenerate_sums(w, turned.get_array(key)) == pytest.approx(expected, rel=2e-3, abs=1e-3), key
 
 
 def test_frequencies_equal_an_independent_finite_difference_hessian(cp2k_code, tmp_path):

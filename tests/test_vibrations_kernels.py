@@ -112,6 +112,11 @@ def test_participation_assignment_and_peak_on_a_se_h_model():
     assert list(v.nearest_modes([100.0, 150.0, 300.0], 140.0, 2)) == [1, 0]
 
 
+def test_degenerate_sums_group_modes_within_the_tolerance():
+    sums = v.degenerate_sums([3117.9, 1367.4, 1367.41, 3117.85, 3045.6], [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert sums == pytest.approx([5.0, 5.0, 5.0])
+
+
 def test_hessian_from_forces_of_a_harmonic_model():
     rng = np.random.default_rng(2)
     a = rng.normal(size=(6, 6))

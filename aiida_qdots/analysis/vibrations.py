@@ -197,6 +197,15 @@ def main_peak(
     return float(grid[np.argmax(spectrum)])
 
 
+def degenerate_sums(wavenumbers: np.ndarray, values: np.ndarray, tolerance_cm1: float = 1.0) -> np.ndarray:
+    """Sums of ``values`` over sets of modes whose ascending wavenumbers lie within ``tolerance_cm1`` of their
+    neighbour: the per-set quantities that do not depend on the arbitrary basis of a degenerate set."""
+    order = np.argsort(wavenumbers, kind='stable')
+    w, values = np.asarray(wavenumbers, dtype=float)[order], np.asarray(values, dtype=float)[order]
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(w) >= tolerance_cm1]))
+    return np.add.reduceat(values, starts)
+
+
 def nearest_modes(wavenumbers: np.ndarray, peak_cm1: float, count: int = 3) -> np.ndarray:
     """Indices of the ``count`` modes closest in wavenumber to ``peak_cm1``, closest first."""
     return np.argsort(np.abs(np.asarray(wavenumbers, dtype=float) - peak_cm1), kind='stable')[:count]

@@ -84,7 +84,7 @@ def test_carbon_dioxide_raman_only_in_the_symmetric_stretch(cp2k_code):
     w, raman, ir = (modes.get_array(k) for k in ('wavenumbers', 'raman_activities', 'ir_intensities'))
     assert len(w) == 4
     vectors = modes.get_array('eigenvectors').reshape(3, 3, -1)
-    carbon_still = np.abs(vectors[1]).max(axis=0) < 1e-6  # sigma_g+: the oxygens move, carbon does not
+    carbon_still = np.abs(vectors[1]).max(axis=0) < 1e-3  # sigma_g+: the oxygens move, carbon does not
     (sigma_g,) = np.flatnonzero(carbon_still)
     others = np.flatnonzero(~carbon_still)
     assert raman[others].max() < 1e-3 * raman[sigma_g]

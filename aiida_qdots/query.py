@@ -78,8 +78,10 @@ CONFIGURATION_FIELDS = {
         'n_hopped': 'n_hopped',
         **_verdict_fields('namd', 'summary'),
     },
+    ('vibrations', 'summary'): {'raman_peak_cm1': 'raman_peak_cm1', 'n_imaginary_modes': 'n_imaginary'},
 }
-"""(stage, output) -> {column: attribute path} of the per-configuration table, verdict columns included."""
+"""(stage, output) -> {column: attribute path} of the per-configuration table, verdict columns included; the
+vibrations columns are None for configurations without the optional stage."""
 
 NANOCRYSTAL_FIELDS = {
     ('phonons', 'msd_slope'): {
@@ -145,7 +147,8 @@ def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
 
 def configuration_table(study: str) -> pd.DataFrame:
     """Study A per configuration: mean RMSF (total and per element, angstrom), HOMO/LUMO/gap mean and std (eV),
-    dephasing time (fs, the protocol's convention), mean |NAC| (meV), recombination time and CI (ns)."""
+    dephasing time (fs, the protocol's convention), mean |NAC| (meV), recombination time and CI (ns), main optical
+    Raman peak (cm^-1, optional vibrations stage)."""
     frame = _stage_rows(study, CONFIGURATION_FIELDS, CONFIGURATION_KEYS)
     per_element = pd.DataFrame(
         [value if isinstance(value, dict) else {} for value in frame.pop('rmsf_by_element')], index=frame.index

@@ -42,6 +42,11 @@ NODE_PLOTS = {
         'DOS, lifetimes vs frequency, MSD(T) with its slope and G(r)/dG(r) of a qdots.phonons workchain NODE.',
         (),
     ),
+    'raman-mode': (
+        'aiida_qdots.plots.vibrations:plot_mode',
+        'Displacement arrows of the mode nearest the main optical Raman peak (seed Fig. 2c; qdots.vibrations NODE).',
+        (),
+    ),
     'ued': (
         'aiida_qdots.plots.ued:plot_ued',
         'I/I0(t) per peak, -ln(I/I0) vs Q^2 with the Debye-Waller fits, and dT(t) with the model fit (qdots.ued NODE).',
@@ -103,6 +108,18 @@ for _name, _spec in NODE_PLOTS.items():
     _node_plot_command(_name, *_spec)
 for _kind, _help in FIGURES.items():
     _figure_command(_kind, _help)
+
+
+@plot.command('raman')
+@click.argument('nodes', nargs=-1, required=True, type=QdotsNodeType('vibrations'), metavar='NODE...')
+@OUTPUT
+@MAX_WAVENUMBER
+@with_profile
+def plot_raman_command(nodes, output, max_cm1):
+    """Broadened Raman spectra of qdots.vibrations NODEs side by side with their main optical peaks (seed Fig. 2b)."""
+    from aiida_qdots.plots.vibrations import plot_raman
+
+    click.echo(str(plot_raman(list(nodes), output, max_cm1).resolve()))
 
 
 @plot.command('figure')

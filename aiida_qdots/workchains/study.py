@@ -11,7 +11,7 @@ import contextlib
 
 import numpy as np
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, while_
+from aiida.engine import ToContext, WorkChain, if_, while_
 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.filing import (
@@ -30,11 +30,15 @@ from aiida_qdots.workchains.electronic import ElectronicWorkChain, selection_pro
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.ligand_ranking import validate_arrangements, validate_composition
 from aiida_qdots.workchains.namd import NamdWorkChain, window_problem
+from aiida_qdots.workchains.vibrations import VibrationsWorkChain
 
 STAGES = dict(zip(CONFIGURATION_STAGES, (AimdWorkChain, ElectronicWorkChain, NamdWorkChain), strict=True))
 """The stages of one configuration, in order, and the workchain of each."""
 PLUGGED_IN = {'aimd': 'structure', 'electronic': 'trajectory', 'namd': 'trajectory'}
 """The input of each stage that exists only at run time (the built cluster, the AIMD trajectory)."""
+OPTIONAL_STAGES = {'vibrations': VibrationsWorkChain}
+"""Stages run only when their inputs are given: normal modes and Raman of the relaxed cluster (qdots.vibrations)."""
+ALL_STAGES = {**STAGES, **OPTIONAL_STAGES}
 STUDY_PROTOCOL_FILE = 'study.yaml'
 """Protocols of qdots.study and of its configurations (``stages``: per-stage overrides of each protocol)."""
 
@@ -78,6 +82,7 @@ def stage_inputs(
     The electronic frame selection and the NAMD window are resolved on the production trajectory the AIMD inputs
     will make (one frame per MD step). QdotsInputError (or a port's ValueError) names a bad stage, key or value.
     """
+    overrides = {key: value for key, value in overrides.items() if key not in OPTIONAL_STAGES}
     unknown = sorted(set(overrides) - set(STAGES))
     if unknown:
         raise QdotsInputError(f'unknown stage(s) {", ".join(unknown)} in overrides; stages: {", ".join(STAGES)}')
@@ -101,6 +106,16 @@ def stage_inputs(
         if problem:
             raise QdotsInputError(f'{problem} (the AIMD production stage)')
     return {stage: builder._inputs(prune=True) for stage, builder in zip(STAGES, (aimd, electronic, namd), strict=True)}
+
+
+def vibration_inputs(cp2k_code: orm.AbstractCode, elements: list[str], protocol: str, overrides: dict) -> dict:
+    """Inputs of the optional ``vibrations`` stage but its structure, from ``overrides['vibrations']``; the
+    structure is relaxed by the AIMD stage, or by this stage when the AIMD protocol does not relax."""
+    with stage_named('vibrations'):
+        builder = VibrationsWorkChain.get_builder_for_elements(
+            cp2k_code, elements, protocol, overrides.get('vibrations')
+        )
+    return builder._inputs(prune=True)
 
 
 def validate_study(value, _ctx=None):
@@ -145,6 +160,16 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
                 exclude=(PLUGGED_IN[stage],),
                 namespace_options={'help': f'Inputs of the {stage} stage but its {PLUGGED_IN[stage]}.'},
             )
+        spec.expose_inputs(
+            VibrationsWorkChain,
+            namespace='vibrations',
+            exclude=('structure',),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'help': 'Optional stage: normal modes and Raman of the AIMD-relaxed cluster (qdots.vibrations).',
+            },
+        )
         spec.outline(
             cls.setup,
             cls.run_aimd,
@@ -153,13 +178,15 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
             cls.inspect_electronic,
             cls.run_namd,
             cls.inspect_namd,
+            if_(cls.should_run_vibrations)(cls.run_vibrations, cls.inspect_vibrations),
         )
-        for stage, workchain in STAGES.items():
+        for stage, workchain in ALL_STAGES.items():
             spec.expose_outputs(workchain, namespace=stage, namespace_options={'required': False})
         spec.output('structure', valid_type=orm.StructureData, help='The built cluster (before relaxation).')
         spec.exit_code(480, 'ERROR_AIMD_FAILED', message='qdots.aimd<{pk}> failed: {message}')
         spec.exit_code(481, 'ERROR_ELECTRONIC_FAILED', message='qdots.electronic<{pk}> failed: {message}')
         spec.exit_code(482, 'ERROR_NAMD_FAILED', message='qdots.namd<{pk}> failed: {message}')
+        spec.exit_code(483, 'ERROR_VIBRATIONS_FAILED', message='qdots.vibrations<{pk}> failed: {message}')
 
     @classmethod
     def get_builder_from_protocol(
@@ -171,11 +198,15 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         protocol: str | None = None,
         overrides: dict | None = None,
         study: str | None = None,
+        vibrations: bool | None = None,
     ):
         """A complete, validated builder for ``protocol`` (study.yaml's stage settings); ``overrides`` are per-stage
-        overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}}``). Bad input raises QdotsInputError."""
+        overrides (``{"aimd": {...}, "electronic": {...}, "namd": {...}, "vibrations": {...}}``); ``vibrations``
+        runs the optional stage (None: study.yaml's ``vibrations`` of the protocol). Bad input raises
+        QdotsInputError."""
         protocol = protocol or load_protocol_file(STUDY_PROTOCOL_FILE)['default_protocol']
-        stages = protocol_inputs(STUDY_PROTOCOL_FILE, protocol, {'stages': overrides or {}}, cls.__name__)['stages']
+        resolved = protocol_inputs(STUDY_PROTOCOL_FILE, protocol, {'stages': overrides or {}}, cls.__name__)
+        stages = resolved['stages']
         builder = cls.get_builder()
         builder.composition = orm.Str(get_composition(composition).name)
         builder.arrangement = orm.Int(arrangement)
@@ -186,6 +217,8 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
             cp2k_code, python_code, composition_elements(composition), protocol, stages
         ).items():
             builder[stage] = inputs
+        if resolved['vibrations'] if vibrations is None else vibrations:
+            builder.vibrations = vibration_inputs(cp2k_code, composition_elements(composition), protocol, stages)
         return validated(builder)
 
     def setup(self):
@@ -210,9 +243,10 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
 
     def _launch(self, stage: str, plugged_in: orm.Data):
         """Submit ``stage`` with its resolved inputs and ``plugged_in`` as its :data:`PLUGGED_IN` input."""
-        inputs = self.exposed_inputs(STAGES[stage], namespace=stage)
+        inputs = self.exposed_inputs(ALL_STAGES[stage], namespace=stage)
         metadata = {**inputs.get('metadata', {}), 'call_link_label': stage}
-        node = self.submit(STAGES[stage], **{**inputs, PLUGGED_IN[stage]: plugged_in, 'metadata': metadata})
+        port = PLUGGED_IN.get(stage, 'structure')
+        node = self.submit(ALL_STAGES[stage], **{**inputs, port: plugged_in, 'metadata': metadata})
         self.report(f'{stage}: launched {node.process_label}<{node.pk}>')
         return ToContext(**{stage: node})
 
@@ -222,7 +256,7 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
         if not node.is_finished_ok:
             self.report(f'{stage}: {node.process_label}<{node.pk}> failed with exit status {node.exit_status}')
             return exit_code.format(pk=node.pk, message=node.exit_message or f'exit status {node.exit_status}')
-        self.out_many(self.exposed_outputs(node, STAGES[stage], namespace=stage))
+        self.out_many(self.exposed_outputs(node, ALL_STAGES[stage], namespace=stage))
         if 'study' in self.inputs:
             group = file_stage(
                 node, self.inputs.study.value, self.ctx.system, self.ctx.configuration, stage, self.ctx.extras
@@ -247,6 +281,16 @@ class ConfigurationWorkChain(LabelledOutputsMixin, WorkChain):
 
     def inspect_namd(self):
         return self._finish_stage('namd', self.exit_codes.ERROR_NAMD_FAILED)
+
+    def should_run_vibrations(self):
+        return 'vibrations' in self.inputs and bool(self.inputs.vibrations)
+
+    def run_vibrations(self):
+        aimd = self.ctx.aimd.outputs
+        return self._launch('vibrations', aimd.relaxed_structure if 'relaxed_structure' in aimd else self.ctx.structure)
+
+    def inspect_vibrations(self):
+        return self._finish_stage('vibrations', self.exit_codes.ERROR_VIBRATIONS_FAILED)
 
 
 def validate_compositions(value, _ctx=None):
@@ -338,6 +382,8 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         elements = sorted({e for c in builder.compositions.get_list() for e in composition_elements(c)})
         for stage, stage_builder in stage_inputs(cp2k_code, python_code, elements, protocol, inputs['stages']).items():
             builder.configuration[stage] = stage_builder
+        if inputs['vibrations']:
+            builder.configuration.vibrations = vibration_inputs(cp2k_code, elements, protocol, inputs['stages'])
         builder.metadata.label = study
         builder.metadata.description = (
             f'study {study}: {", ".join(builder.compositions.get_list())} x arrangements '
@@ -362,13 +408,16 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         size = self.inputs.max_concurrent.value
         batch, self.ctx.pending = self.ctx.pending[:size], self.ctx.pending[size:]
         inputs = self.exposed_inputs(ConfigurationWorkChain, namespace='configuration')
+        lowest = min(self.inputs.arrangements.get_list())
         for composition, arrangement in batch:
             key = configuration_key(composition, arrangement)
+            # vibrations only for the lowest-energy configuration (arrangement 0 = lowest, qdots.ligand_ranking)
+            stage_inputs_of = {k: v for k, v in inputs.items() if k != 'vibrations' or arrangement == lowest}
             metadata = {**inputs.get('metadata', {}), 'call_link_label': key}
             node = self.submit(
                 ConfigurationWorkChain,
                 **{
-                    **inputs,
+                    **stage_inputs_of,
                     'composition': orm.Str(composition),
                     'arrangement': orm.Int(arrangement),
                     'study': self.inputs.study,
@@ -395,7 +444,7 @@ class StudyWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 'pk': node.pk,
                 'uuid': node.uuid,
                 'exit_status': node.exit_status,
-                'finished_stages': [s for s in STAGES if s in node.outputs],
+                'finished_stages': [s for s in ALL_STAGES if s in node.outputs],
                 'ok': node.is_finished_ok,
             }
             if not node.is_finished_ok:

@@ -26,7 +26,8 @@ MO_TEXT = """
 
 def test_mo_blocks_give_homo_lumo_per_frame():
     second = MO_TEXT.replace('-10.88455450', '-10.5')
-    levels = parse_mo_blocks('SCF ...' + MO_TEXT + 'MD| Step number 1' + second)
+    restart_guess = MO_TEXT.replace('NUMBERS\n', 'NUMBERS AFTER SCF STEP 0\n').replace('-10.88455450', '-99.0')
+    levels = parse_mo_blocks(restart_guess + 'SCF ...' + MO_TEXT + 'MD| Step number 1' + second)
     assert levels['homo_index'].tolist() == [1, 1]
     np.testing.assert_allclose(levels['homo'], [-10.88455450, -10.5])
     np.testing.assert_allclose(levels['lumo'], [-8.16341587] * 2)

@@ -68,7 +68,7 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.input(
             'chunk_frames',
             valid_type=orm.Int,
-            validator=lambda v, _: None if v.value >= 2 else 'chunk_frames must be at least 2',
+            validator=lambda v, _: None if v.value >= 3 else 'chunk_frames must be at least 3',
         )
         spec.input(
             'namd',

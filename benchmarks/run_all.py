@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from _common import Result
 
-BENCHMARKS = ('analysis', 'diffraction', 'dish', 'import', 'kinetics', 'phonons', 'query')
+BENCHMARKS = ('analysis', 'diffraction', 'dish', 'import', 'kinetics', 'phonons', 'query', 'snapshots')
 READS_SHARED_DATA = {'analysis', 'dish', 'import'}
 
 

@@ -1,5 +1,7 @@
 """qdots.electronic: per-frame orbital energies from CP2K REFTRAJ chunks, checked against single points."""
 
+import re
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -24,7 +26,8 @@ MO_TEXT = """
 
 def test_mo_blocks_give_homo_lumo_per_frame():
     second = MO_TEXT.replace('-10.88455450', '-10.5')
-    levels = parse_mo_blocks('SCF ...' + MO_TEXT + 'MD| Step number 1' + second)
+    restart_guess = MO_TEXT.replace('NUMBERS\n', 'NUMBERS AFTER SCF STEP 0\n').replace('-10.88455450', '-99.0')
+    levels = parse_mo_blocks(restart_guess + 'SCF ...' + MO_TEXT + 'MD| Step number 1' + second)
     assert levels['homo_index'].tolist() == [1, 1]
     np.testing.assert_allclose(levels['homo'], [-10.88455450, -10.5])
     np.testing.assert_allclose(levels['lumo'], [-8.16341587] * 2)
@@ -72,6 +75,47 @@ def test_reftraj_levels_equal_single_point_levels(cp2k_code, real_trajectory):
     mo = calc.outputs.mo_energies
     assert mo.get_array('homo')[0] == pytest.approx(levels.get_array('homo')[0], abs=1e-4)
     assert mo.get_array('lumo')[0] == pytest.approx(levels.get_array('lumo')[0], abs=1e-4)
+
+
+PREVIOUS_MIXING = {'MIXING': {'METHOD': 'BROYDEN_MIXING', 'ALPHA': 0.1, 'NBROYDEN': 8}}
+"""The snapshot mixing before issue 15 (with a fresh guess in every chunk)."""
+
+
+def scf_iterations(node) -> list[int]:
+    """SCF iterations of every frame of a qdots.electronic run, in frame order (from the CP2K outputs)."""
+    from aiida_qdots.workchains.cp2k_runs import cp2k_calcs
+
+    iterations = []
+    for chunk in sorted((c for c in node.called if c.process_label == 'Cp2kBaseWorkChain'), key=lambda c: c.ctime):
+        for calc in cp2k_calcs(chunk):
+            text = calc.outputs.retrieved.base.repository.get_object_content('aiida.out')
+            iterations += [int(n) for n in re.findall(r'SCF run converged in\s+(\d+) steps', text)]
+    return iterations
+
+
+def test_snapshot_scf_keeps_the_levels_and_saves_iterations(cp2k_code, real_trajectory):
+    """Same frames (0, 2, 4 of the real Cd28Se17Cl22 trajectory, two chunks), previous vs protocol SCF: HOMO and
+    LUMO equal within 1 meV; fewer SCF iterations; the second chunk starts from the first one's wavefunction."""
+    overrides = {'selection': {'stride_fs': 2.0, 'window_fs': None}, 'chunk_frames': 2}
+    runs = {}
+    for name, scf in (('previous', PREVIOUS_MIXING), ('protocol', {})):
+        builder = ElectronicWorkChain.get_builder_from_protocol(
+            cp2k_code, real_trajectory, 'fast', {**overrides, 'scf': scf}
+        )
+        _, runs[name] = run_get_node(builder)
+        assert runs[name].is_finished_ok, runs[name].exit_message
+    old, new = (runs[name].outputs.levels for name in ('previous', 'protocol'))
+    for level in ('homo', 'lumo', 'lumo_plus1'):
+        np.testing.assert_allclose(new.get_array(level), old.get_array(level), atol=1e-3)
+    old_iterations, new_iterations = scf_iterations(runs['previous']), scf_iterations(runs['protocol'])
+    assert len(new_iterations) == len(old_iterations) == 3
+    assert sum(new_iterations) < sum(old_iterations)
+    chunks = sorted(
+        (c for c in runs['protocol'].called if c.process_label == 'Cp2kBaseWorkChain'), key=lambda c: c.ctime
+    )
+    second = chunks[1].called[0]
+    assert second.inputs.parent_calc_folder.pk == chunks[0].outputs.remote_folder.pk
+    assert second.inputs.parameters['FORCE_EVAL']['DFT']['SCF']['SCF_GUESS'] == 'RESTART'
 
 
 def test_selection_validation(cp2k_code, real_trajectory):

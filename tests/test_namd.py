@@ -10,11 +10,11 @@ from aiida_qdots.plots.namd import namd_figure
 from aiida_qdots.workchains.namd import NamdWorkChain, namd_chunks
 
 
-def test_chunks_keep_every_consecutive_pair_in_one_chunk():
-    chunks = namd_chunks(0, 10, 5)
-    assert chunks == [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8], [8, 9]]
-    pairs = {(a, a + 1) for c in chunks for a in c if a + 1 in c}
-    assert pairs == {(a, a + 1) for a in range(9)}
+def test_chunks_compute_every_frame_once():
+    """Disjoint consecutive chunks: the boundary pair comes from the previous chunk's last MOLDEN file."""
+    assert namd_chunks(0, 10, 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    chunks = namd_chunks(3, 11, 5)
+    assert [frame for chunk in chunks for frame in chunk] == list(range(3, 14))
 
 
 def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
@@ -38,6 +38,11 @@ def test_namd_on_real_frames(cp2k_code, python_code, import_real_frames):
         np.testing.assert_array_equal(in_process['arrays'].get_array(name), node.outputs.arrays.get_array(name))
     hamiltonian = node.outputs.hamiltonian
     assert hamiltonian.get_array('frame_index').tolist() == list(range(10))
+    from aiida_qdots.workchains.cp2k_runs import cp2k_calcs
+
+    chunks = [c for c in node.called if c.process_label == 'Cp2kBaseWorkChain']
+    computed = sum(len(calc.outputs.mo_energies.get_array('gap')) for c in chunks for calc in cp2k_calcs(c))
+    assert len(chunks) == 2 and computed == 10  # every frame once; the boundary pair from the first chunk's files
     overlaps = hamiltonian.get_array('overlaps')
     assert overlaps.shape == (9, 4, 4)
     assert np.all(np.abs(np.diagonal(overlaps, axis1=1, axis2=2)) > 0.8)

@@ -97,10 +97,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--below', type=int, required=True, help='orbitals up to and including the HOMO')
     parser.add_argument('--above', type=int, required=True, help='orbitals from the LUMO up')
     parser.add_argument('--output', default='overlaps.npz')
+    parser.add_argument(
+        '--previous', default=None, help="the previous chunk's folder: its last MOLDEN file is prepended as step 0"
+    )
     args = parser.parse_args(argv)
     paths = molden_files(args.folder)
+    steps = [int(MOLDEN_STEP.search(p.name.replace('_', '-')).group(1)) for p in paths]
+    if args.previous is not None:
+        previous = molden_files(args.previous)
+        if not previous:
+            raise ValueError(f'no MOLDEN file in the previous folder {args.previous}')
+        paths, steps = [previous[-1], *paths], [0, *steps]
     result = time_overlaps(paths, args.below, args.above)
-    steps = np.array([int(MOLDEN_STEP.search(p.name.replace('_', '-')).group(1)) for p in paths])
+    steps = np.array(steps)
     np.savez_compressed(args.output, steps=steps, **result)
     print(
         f'{len(paths)} frames, window {args.below}+{args.above}, '

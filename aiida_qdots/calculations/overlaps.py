@@ -7,6 +7,7 @@ from aiida.common.datastructures import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 
 PARENT = 'parent_calc'
+PREVIOUS = 'previous_calc'
 OUTPUT = 'overlaps.npz'
 
 
@@ -30,6 +31,13 @@ class OverlapsCalculation(CalcJob):
         super().define(spec)
         spec.input(
             'parent_folder', valid_type=orm.RemoteData, help='CP2K run folder with <project>-MOS-1_<step>.molden files.'
+        )
+        spec.input(
+            'previous_folder',
+            valid_type=orm.RemoteData,
+            required=False,
+            help="The previous chunk's CP2K run folder: its last MOLDEN file is the frame before this one's first "
+            '(step 0), so that the pair across the chunk boundary is covered without computing a frame twice.',
         )
         spec.input(
             'window',
@@ -65,15 +73,18 @@ class OverlapsCalculation(CalcJob):
             '--output',
             OUTPUT,
         ]
+        if 'previous_folder' in self.inputs:
+            code.cmdline_params += ['--previous', PREVIOUS]
         code.stdout_name = 'overlaps.log'
         code.stderr_name = 'overlaps.err'
         calc = CalcInfo()
         calc.codes_info = [code]
-        parent = self.inputs.parent_folder
-        link = (parent.computer.uuid, parent.get_remote_path(), PARENT)
-        if parent.computer.uuid == self.inputs.code.computer.uuid:
-            calc.remote_symlink_list = [link]
-        else:
-            calc.remote_copy_list = [link]
+        calc.remote_symlink_list, calc.remote_copy_list = [], []
+        for name, target in ((PARENT, self.inputs.parent_folder), (PREVIOUS, self.inputs.get('previous_folder'))):
+            if target is None:
+                continue
+            link = (target.computer.uuid, target.get_remote_path(), name)
+            same = target.computer.uuid == self.inputs.code.computer.uuid
+            (calc.remote_symlink_list if same else calc.remote_copy_list).append(link)
         calc.retrieve_list = [OUTPUT, 'overlaps.log', 'overlaps.err']
         return calc

@@ -16,13 +16,13 @@ from aiida_qdots.calculations.dish import recombination_nodes
 def assemble_hamiltonian(frames: orm.List, **chunks: orm.ArrayData) -> orm.ArrayData:
     """Energies (eV) and consecutive overlaps of the whole window from the chunks' ``qdots.overlaps`` outputs.
 
-    ``frames`` lists, per chunk (keys ``chunk_<k>`` in order), the trajectory frame of each REFTRAJ
-    frame; a chunk's MOLDEN step s is REFTRAJ frame s - 1.
+    ``frames`` lists, per chunk (keys ``chunk_<k>`` in order), the consecutive trajectory frames of its REFTRAJ
+    run; a chunk's MOLDEN step s is its frame s - 1, and step 0 the previous chunk's last frame.
     """
     energies, overlaps = {}, {}
     for key, frame_list in zip(sorted(chunks), frames.get_list(), strict=True):
         chunk = chunks[key]
-        global_frames = [frame_list[int(step) - 1] for step in chunk.get_array('steps')]
+        global_frames = [frame_list[0] + int(step) - 1 for step in chunk.get_array('steps')]
         for frame, energy in zip(global_frames, chunk.get_array('energies'), strict=True):
             energies.setdefault(frame, energy)
         for pair, matrix in zip(pairwise(global_frames), chunk.get_array('overlaps'), strict=True):

@@ -83,11 +83,14 @@ def parse_md_output(pos_text: str, vel_text: str, ener_text: str) -> dict[str, n
 
 
 MO_BLOCK = 'MO| EIGENVALUES AND OCCUPATION NUMBERS'
+RESTART_GUESS_BLOCK = ' AFTER SCF STEP 0'
+"""Suffix of the block CP2K prints for a wavefunction read with SCF_GUESS RESTART, before the frame's SCF."""
 MO_ROW = re.compile(r'^ MO\|\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$', re.MULTILINE)
 
 
 def parse_mo_blocks(output: str) -> dict[str, np.ndarray]:
-    """Orbital energies of every ``&PRINT &MO`` block in a CP2K output (one block per SCF'd frame).
+    """Orbital energies of every ``&PRINT &MO`` block in a CP2K output (one block per SCF'd frame; the block of a
+    restart guess, "AFTER SCF STEP 0", is not a frame).
 
     Closed-shell only. The HOMO is orbital ``round(sum of occupations / 2)`` (1-based), which holds
     under Fermi smearing too. Returns ``eigenvalues`` and ``occupations`` (frames x orbitals, eV),
@@ -95,6 +98,8 @@ def parse_mo_blocks(output: str) -> dict[str, np.ndarray]:
     """
     eigenvalues, occupations = [], []
     for block in output.split(MO_BLOCK)[1:]:
+        if block.startswith(RESTART_GUESS_BLOCK):
+            continue
         rows = np.array(MO_ROW.findall(block), dtype=float)
         if rows.size == 0:
             continue

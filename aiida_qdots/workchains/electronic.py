@@ -62,8 +62,16 @@ MOLDEN_EVERY_STEP = {'MO_MOLDEN': {'NDIGITS': 12, 'GTO_KIND': 'SPHERICAL', 'EACH
 """&PRINT section writing one MOLDEN file per REFTRAJ frame (step s = frame s - 1), read by qdots.overlaps."""
 
 
-def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) -> dict:
-    """CP2K input re-evaluating the ``n_frames`` frames of ``aiida-reftraj.xyz`` (written by aiida-cp2k)."""
+PREVIOUS_WFN = './parent_calc/aiida-RESTART.wfn'
+"""The previous chunk's last converged wavefunction (its run folder is linked as ``parent_calc``, aiida-cp2k)."""
+
+
+def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False, restart: bool = False) -> dict:
+    """CP2K input re-evaluating the ``n_frames`` frames of ``aiida-reftraj.xyz`` (written by aiida-cp2k).
+
+    ``restart``: the first frame starts from the previous chunk's wavefunction (:data:`PREVIOUS_WFN`) instead of
+    the protocol's guess; later frames extrapolate from the frames before them (``&QS EXTRAPOLATION``).
+    """
     motion = {
         'MD': {
             'ENSEMBLE': 'REFTRAJ',
@@ -76,9 +84,11 @@ def reftraj_parameters(parameters: dict, n_frames: int, molden: bool = False) ->
             },
         }
     }
-    updates = {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion}
+    updates = {'GLOBAL': {'RUN_TYPE': 'MD'}, 'MOTION': motion, 'FORCE_EVAL': {'DFT': {}}}
     if molden:
-        updates['FORCE_EVAL'] = {'DFT': {'PRINT': MOLDEN_EVERY_STEP}}
+        updates['FORCE_EVAL']['DFT']['PRINT'] = MOLDEN_EVERY_STEP
+    if restart:  # the key aiida-cp2k's restart handler sets too; CP2K warns and guesses when the file is missing
+        updates['FORCE_EVAL']['DFT'].update({'RESTART_FILE_NAME': PREVIOUS_WFN, 'SCF': {'SCF_GUESS': 'RESTART'}})
     return recursive_merge(parameters, updates)
 
 
@@ -88,6 +98,7 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     The frames are re-evaluated in chunks of ``chunk_frames``, each one ``cp2k.base`` REFTRAJ run
     (restart handler on; aiida-cp2k moves ``FIRST_SNAPSHOT`` on a restart) with diagonalisation and
     added MOs, and per-frame eigenvalues parsed by ``qdots.cp2k`` (every ``&MO`` block, not just the last).
+    Each chunk after the first starts from the previous chunk's last wavefunction (``parent_calc_folder``).
     """
 
     _protocol_file = 'electronic.yaml'
@@ -177,7 +188,9 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def run_chunk(self):
         index = self.ctx.chunk
         frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
-        parameters = reftraj_parameters(self.inputs.parameters.get_dict(), len(self.ctx.chunks[index]))
+        parameters = reftraj_parameters(
+            self.inputs.parameters.get_dict(), len(self.ctx.chunks[index]), restart=index > 0
+        )
         cp2k = {
             'code': self.inputs.code,
             'structure': frames.get_step_structure(0),
@@ -185,6 +198,8 @@ class ElectronicWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'parameters': orm.Dict(parameters),
             'metadata': {'options': self.inputs.options.get_dict()},
         }
+        if index > 0:
+            cp2k['parent_calc_folder'] = self.ctx.chunk_node.outputs.remote_folder
         inputs = cp2k_base_inputs(cp2k, f'chunk_{index:03d}', self.inputs.max_iterations)
         node = self.submit(Cp2kBaseWorkChain, **inputs)
         self.report(

@@ -19,19 +19,13 @@ from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
 def namd_chunks(first: int, n_frames: int, chunk_frames: int) -> list[list[int]]:
-    """Frame indices of the REFTRAJ chunks covering frames ``first .. first + n_frames - 1``.
+    """Frame indices of the REFTRAJ chunks covering frames ``first .. first + n_frames - 1``, each frame once.
 
-    Every REFTRAJ frame gets a MOLDEN file (step s is frame s - 1); each chunk starts at the frame the
-    previous one ended on, so that every consecutive pair of frames lies inside one chunk.
+    Every REFTRAJ frame gets a MOLDEN file (step s is the chunk's frame s - 1); the pair across a chunk
+    boundary is closed by the previous chunk's last MOLDEN file (``qdots.overlaps`` ``previous_folder``).
     """
-    last = first + n_frames - 1
-    chunks, start = [], first
-    while True:
-        stop = min(start + chunk_frames - 1, last)
-        chunks.append(list(range(start, stop + 1)))
-        if stop == last:
-            return chunks
-        start = stop
+    last = first + n_frames
+    return [list(range(start, min(start + chunk_frames, last))) for start in range(first, last, chunk_frames)]
 
 
 def window_problem(window: dict, n_total: int) -> str | None:
@@ -48,8 +42,10 @@ def window_problem(window: dict, n_total: int) -> str | None:
 class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Non-adiabatic MD in the classical path approximation over an MD window of a trajectory.
 
-    1. CP2K REFTRAJ over every frame of the window (chunks of ``chunk_frames``) writing MOLDEN files;
-    2. ``qdots.overlaps`` next to each chunk's files -> energies and <i(t)|j(t+dt)> for the orbital window;
+    1. CP2K REFTRAJ over every frame of the window once (chunks of ``chunk_frames``, each starting from the
+       previous chunk's last wavefunction) writing MOLDEN files;
+    2. ``qdots.overlaps`` next to each chunk's files (and the previous chunk's last one) -> energies and
+       <i(t)|j(t+dt)> for the orbital window;
     3. ``assemble_hamiltonian`` -> ``namd_analysis``: NACs, dephasing, DISH recombination time with CI.
     """
 
@@ -182,8 +178,11 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         return self.ctx.index < len(self.ctx.chunks)
 
     def run_cp2k(self):
-        frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[self.ctx.index]))
-        parameters = reftraj_parameters(self.inputs.parameters.get_dict(), frames.numsteps, molden=True)
+        index = self.ctx.index
+        frames = select_frames(self.inputs.trajectory, orm.List(self.ctx.chunks[index]))
+        parameters = reftraj_parameters(
+            self.inputs.parameters.get_dict(), frames.numsteps, molden=True, restart=index > 0
+        )
         cp2k = {
             'code': self.inputs.cp2k_code,
             'structure': frames.get_step_structure(0),
@@ -191,6 +190,8 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'parameters': orm.Dict(parameters),
             'metadata': {'options': self.inputs.options.get_dict()},
         }
+        if index > 0:
+            cp2k['parent_calc_folder'] = self.ctx.previous_folder
         node = self.submit(Cp2kBaseWorkChain, **cp2k_base_inputs(cp2k, f'cp2k_chunk_{self.ctx.index:03d}'))
         self.report(f'chunk {self.ctx.index}: cp2k.base<{node.pk}> writes MOLDEN files')
         return ToContext(cp2k=node)
@@ -199,13 +200,16 @@ class NamdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         node = self.ctx.cp2k
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_CP2K_FAILED.format(index=self.ctx.index, exit_status=node.exit_status)
+        inputs = {'previous_folder': self.ctx.previous_folder} if self.ctx.index > 0 else {}
         calc = self.submit(
             OverlapsCalculation,
             code=self.inputs.python_code,
             parent_folder=node.outputs.remote_folder,
             window=self.inputs.orbitals,
             metadata={'call_link_label': f'overlaps_chunk_{self.ctx.index:03d}'},
+            **inputs,
         )
+        self.ctx.previous_folder = node.outputs.remote_folder
         self.report(f'chunk {self.ctx.index}: qdots.overlaps<{calc.pk}>')
         return ToContext(overlaps_calc=calc)
 

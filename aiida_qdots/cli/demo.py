@@ -29,6 +29,41 @@ def ensure_daemon() -> None:
     click.echo('daemon: started with 1 worker')
 
 
+def run_together(builders: list) -> list:
+    """Run the processes of ``builders`` at the same time in this interpreter (no daemon) and return their nodes.
+
+    One event loop steps them all, as `aiida.engine.run` steps one: while one waits for its job, the other's job
+    or calcfunctions run. Ctrl-C kills them all.
+    """
+    import asyncio
+    import signal
+
+    from aiida.engine import utils
+    from aiida.manage import get_manager
+
+    runner = get_manager().get_runner()
+    with utils.loop_scope(runner.loop):
+        processes = [runner.instantiate_process(builder) for builder in builders]
+
+        def kill(_signum, _frame):
+            for process in processes:
+                if not process.has_terminated() and not process.is_killing:
+                    process.kill(msg_text='killed because the demo received an interrupt')
+
+        async def steps():
+            await asyncio.gather(*(process.step_until_terminated() for process in processes))
+
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for number in handlers:
+                signal.signal(number, kill)
+            runner.loop.run_until_complete(steps())
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+    return [process.node for process in processes]
+
+
 def follow(study: str | None, nodes: list, poll: float = 5.0) -> None:
     """Print every state change of the study's processes (per configuration and stage) until ``nodes`` end; without
     ``study``, of ``nodes`` themselves."""
@@ -76,8 +111,15 @@ def follow(study: str | None, nodes: list, poll: float = 5.0) -> None:
     show_default=True,
     help='Submit to the daemon (started if needed) and follow, instead of running in this process.',
 )
+@click.option(
+    '--together/--one-after-the-other',
+    default=True,
+    show_default=True,
+    help='Without --daemon: run Study A and Study B at the same time in this process (one CP2K or LAMMPS job of '
+    'each at once), or Study B first, then Study A.',
+)
 @with_profile
-def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
+def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
     """Both studies at the fast protocol (about 10 min on 2 cores), then table, figures and archive.
 
     Study A (qdots.study): Se-rich Cd17Se28H22 and Cd-rich Cd28Se17Cl22, ligand arrangement 0, each relaxed, AIMD
@@ -116,7 +158,7 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
         {'max_concurrent': 1},
     )  # one CP2K job at a time on a workstation
     click.echo(
-        f'study {label!r}: qdots.lattice_study, then qdots.study; progress below '
+        f'study {label!r}: qdots.lattice_study {"and" if together or daemon else "then"} qdots.study; progress below '
         f'(`aiida-qdots status --group qdots/{label}` from another shell)'
     )
     if daemon:
@@ -125,6 +167,8 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon):
         for node in nodes:
             echo_pk(f'submitted {node.process_label}', node)
         follow(label, nodes)
+    elif together:
+        nodes = run_together([lattice, study])
     else:
         nodes = [run_get_node(builder)[1] for builder in (lattice, study)]
     for node in nodes:

@@ -78,7 +78,8 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Phonons of a nanocrystal with LAMMPS; each stage (modes, lifetimes, msd, pdf) can run alone.
 
     1. CG minimisation, then the Hessian by central finite differences of LAMMPS forces -> normal modes and DOS;
-    2. MD (Langevin NVT, then NVE with velocities dumped) at every temperature the stages need, one run at a time;
+    2. MD (Langevin NVT, then NVE) at every temperature the stages need, one run at a time; only the NVE frames
+       are dumped, with velocities only at the lifetimes temperature (the other runs feed positions-only analyses);
     3. calcfunctions: mode lifetimes (GLE friction kernel, Lorentzian linewidth), <u^2>(T) and d<u^2>/dT,
        G(r) at two temperatures and dG(r).
     """
@@ -245,7 +246,11 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def run_md(self):
         temperature = self.ctx.temperatures[len(self.ctx.trajectories)]
-        settings = MDSettings(**{**self.ctx.p['md'], 'temperature': temperature})
+        p = self.ctx.p
+        velocities = 'lifetimes' in p['stages'] and temperature == float(p['lifetimes']['temperature'])
+        settings = MDSettings(
+            **{**p['md'], 'temperature': temperature, 'dump_from': p['md']['nvt_steps'], 'dump_velocities': velocities}
+        )
         node = self._submit(settings, f'md {temperature:g} K')
         self.report(f'MD at {temperature:g} K: qdots.lammps<{node.pk}>')
         self.ctx.md_temperature = temperature

@@ -34,8 +34,9 @@ from _common import Result
 
 GOAL_SHARE = 0.10
 GOAL_DEMO_SECONDS = 360.0
-QUICK: list[str] = []
-"""No smaller demo exists: without --study the benchmark runs the whole demo (~5-9 min on 2 cores)."""
+QUICK = ()
+"""No smaller demo exists: without --study the benchmark runs the whole demo (~5-9 min on 2 cores), so
+``run_all.py --quick`` skips it (see ``SLOW`` there)."""
 
 START_MARK, END_MARK = 'qdots-job-start', 'qdots-job-end'
 CP2K_STAMP = re.compile(r'PROGRAM (STARTED|ENDED) AT\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)')
@@ -183,6 +184,7 @@ def measure(study: str) -> dict:
         )
     sources = sorted({s for _, _, s in jobs})
     return {
+        'repository': repository_sizes(roots),
         'study': study,
         'rows': rows,
         'jobs': len(jobs),
@@ -190,6 +192,36 @@ def measure(study: str) -> dict:
         'unknown_jobs': unknown,
         'job_cpu_s': cpu if 'markers' in sources else None,
         'sources': sources,
+    }
+
+
+def repository_sizes(roots: list, top: int = 8) -> dict:
+    """Bytes in the file repository of the study's nodes (the processes and every node they created or used), per
+    node type, and the ``top`` largest files: what an archive of the study carries."""
+    from aiida.orm import ProcessNode
+
+    nodes = {}
+    for root in roots:
+        for process in [root, *root.called_descendants]:
+            for node in [process, *process.base.links.get_incoming().all_nodes()]:
+                nodes[node.pk] = node
+            for node in process.base.links.get_outgoing().all_nodes():
+                if not isinstance(node, ProcessNode):
+                    nodes[node.pk] = node
+    per_type, files = {}, []
+    for node in nodes.values():
+        for name in node.base.repository.list_object_names():
+            if node.base.repository.get_object(name).file_type.name != 'FILE':
+                continue
+            with node.base.repository.open(name, 'rb') as handle:
+                size = handle.seek(0, 2)
+            kind = node.node_type.rstrip('.').split('.')[-1]
+            per_type[kind] = per_type.get(kind, 0) + size
+            files.append((size, f'{kind}<{node.pk}>/{name}'))
+    return {
+        'per_type_mb': {k: v / 1e6 for k, v in sorted(per_type.items(), key=lambda kv: -kv[1])},
+        'largest': [(size / 1e6, name) for size, name in sorted(files, reverse=True)[:top]],
+        'total_mb': sum(per_type.values()) / 1e6,
     }
 
 
@@ -208,6 +240,10 @@ def print_report(report: dict) -> None:
             f'{row["stage"][:52]:52s} {row["wall_s"]:8.1f} {row["external_s"]:9.1f} {row["calcfunctions_s"]:9.1f} '
             f'{book:7.1f} ({share:4.0%})'
         )
+    repository = report['repository']
+    print(f'file repository of the study: {repository["total_mb"]:.1f} MB; by node type (MB): ', end='')
+    print(', '.join(f'{k} {v:.1f}' for k, v in repository['per_type_mb'].items() if v >= 0.05))
+    print('largest files (MB): ' + ', '.join(f'{name} {size:.1f}' for size, name in repository['largest']))
 
 
 def run_demo(workdir: pathlib.Path) -> tuple[str, dict]:

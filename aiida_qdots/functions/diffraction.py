@@ -13,7 +13,7 @@ from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.diffraction import FORM_FACTORS, NORMALISATIONS, WINDOWS, diffraction_curves
 from aiida_qdots.analysis.pdf import pdf_peaks
-from aiida_qdots.functions.phonons import nve_frames
+from aiida_qdots.functions.phonons import nve_frames, spread_frames
 
 DIFFRACTION_DEFAULTS = {
     'q_range': [1.0, 12.0],
@@ -66,7 +66,7 @@ def analyze_diffraction(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm
     curves, frames_used = {}, []
     for name, trajectory in (('cold', cold), ('hot', hot)):
         positions, _, _ = nve_frames(trajectory, float(p['nve_start_fs']))
-        positions = positions[:: max(1, len(positions) // int(p['max_frames']))]
+        positions = positions[spread_frames(len(positions), p['max_frames'])]
         frames_used.append(len(positions))
         curves[name] = diffraction_curves(
             positions,

@@ -138,8 +138,9 @@ def stages(roots: list) -> list[tuple[str, object]]:
     for root in roots:
         for child in sorted(root.called, key=lambda n: n.ctime):
             if child.process_label == 'ConfigurationWorkChain':
-                found += [(f'{child.label or child.pk} {c.process_label}', c) for c in child.called]
-                found.append((f'{child.label or child.pk} (own steps)', child))
+                name = f'configuration<{child.pk}>'
+                found += [(f'{name} {c.process_label}', c) for c in sorted(child.called, key=lambda n: n.ctime)]
+                found.append((f'{name} (all its stages)', child))
             else:
                 found.append((f'{root.process_label} {child.process_label}', child))
     return found

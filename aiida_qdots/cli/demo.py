@@ -29,11 +29,17 @@ def ensure_daemon() -> None:
     click.echo('daemon: started with 1 worker')
 
 
-def run_together(builders: list) -> list:
-    """Run the processes of ``builders`` at the same time in this interpreter (no daemon) and return their nodes.
+IN_PROCESS_POLL = 0.1
+"""Seconds between checks whether a child process ended, in this process (no broker tells: see :func:`run_here`)."""
 
-    One event loop steps them all, as `aiida.engine.run` steps one: while one waits for its job, the other's job
-    or calcfunctions run. Ctrl-C kills them all.
+
+def run_here(builders: list, together: bool) -> list:
+    """Run the processes of ``builders`` in this interpreter, without a broker, at the same time (``together``) or
+    one after the other; return their nodes.
+
+    With no broker, a workchain learns that its child ended by polling (the profile's ``runner.poll.interval``,
+    1 s for presto, waited at every level of nesting); here it polls every :data:`IN_PROCESS_POLL` s. Together, one
+    event loop steps them all: while one waits for its job, the other's job or calcfunctions run. Ctrl-C kills them.
     """
     import asyncio
     import signal
@@ -41,26 +47,29 @@ def run_together(builders: list) -> list:
     from aiida.engine import utils
     from aiida.manage import get_manager
 
-    runner = get_manager().get_runner()
-    with utils.loop_scope(runner.loop):
-        processes = [runner.instantiate_process(builder) for builder in builders]
+    runner = get_manager().create_runner(communicator=None, poll_interval=IN_PROCESS_POLL)
+    processes = []
 
-        def kill(_signum, _frame):
-            for process in processes:
-                if not process.has_terminated() and not process.is_killing:
-                    process.kill(msg_text='killed because the demo received an interrupt')
+    def kill(_signum, _frame):
+        for process in processes:
+            if not process.has_terminated() and not process.is_killing:
+                process.kill(msg_text='killed because the demo received an interrupt')
 
-        async def steps():
-            await asyncio.gather(*(process.step_until_terminated() for process in processes))
+    async def steps(batch):
+        await asyncio.gather(*(process.step_until_terminated() for process in batch))
 
-        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            for number in handlers:
-                signal.signal(number, kill)
-            runner.loop.run_until_complete(steps())
-        finally:
-            for number, handler in handlers.items():
-                signal.signal(number, handler)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for number in handlers:
+            signal.signal(number, kill)
+        with utils.loop_scope(runner.loop):
+            for batch in [builders] if together else [[builder] for builder in builders]:
+                started = [runner.instantiate_process(builder) for builder in batch]
+                processes.extend(started)
+                runner.loop.run_until_complete(steps(started))
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     return [process.node for process in processes]
 
 
@@ -131,7 +140,7 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
     converged physics.
     """
     from aiida import orm
-    from aiida.engine import run_get_node, submit
+    from aiida.engine import submit
 
     from aiida_qdots.cli.study import echo_tables
     from aiida_qdots.plots.study import FIGURE_STAGES, plot_study_figure
@@ -167,10 +176,8 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
         for node in nodes:
             echo_pk(f'submitted {node.process_label}', node)
         follow(label, nodes)
-    elif together:
-        nodes = run_together([lattice, study])
     else:
-        nodes = [run_get_node(builder)[1] for builder in (lattice, study)]
+        nodes = run_here([lattice, study], together)
     for node in nodes:
         state = 'finished' if node.is_finished_ok else f'FAILED: exit status {node.exit_status} {node.exit_message}'
         click.echo(f'{node.process_label}<{node.pk}>: {state}')

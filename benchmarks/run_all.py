@@ -5,6 +5,7 @@
 Each ``bench_*.py`` exposes ``run(argv)`` returning its results (the ratio is against a baseline measured in the
 same run) and ``QUICK``, its small-size arguments; they stay runnable alone. ``--quick`` uses those sizes (minutes
 instead of a quarter of an hour; pass/fail is then left blank where the goal is stated at full size).
+``--quick`` skips bench_bookkeeping.py, which runs the whole demo, unless ``--only`` names it.
 ``--data-dir`` and ``--generated`` are passed to the benchmarks that read the shared AIMD data. The table is
 printed and, with ``--out``, written to FILE. Exit code 1 when a benchmark raised or missed its goal.
 """
@@ -25,8 +26,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from _common import Result
 
-BENCHMARKS = ('analysis', 'diffraction', 'dish', 'import', 'kinetics', 'phonons', 'query', 'snapshots')
+BENCHMARKS = ('analysis', 'bookkeeping', 'diffraction', 'dish', 'import', 'kinetics', 'phonons', 'query', 'snapshots')
 READS_SHARED_DATA = {'analysis', 'dish', 'import'}
+SLOW = {'bookkeeping'}
+"""Skipped by ``--quick`` unless named in ``--only``: bench_bookkeeping.py runs the whole demo (~5-9 min)."""
 
 
 def markdown_table(rows: list[tuple[str, Result]]) -> str:
@@ -71,8 +74,11 @@ def main() -> int:
         parser.error(f'unknown benchmarks {", ".join(sorted(unknown))}; choose from {", ".join(BENCHMARKS)}')
 
     top = header(args.quick)
-    rows, problems = [], []
+    rows, problems, skipped = [], [], []
     for name in names:
+        if args.quick and name in SLOW and args.only == parser.get_default('only'):
+            skipped.append(f'bench_{name}.py: skipped with --quick (it runs the whole demo); add --only {name}')
+            continue
         script = f'bench_{name}.py'
         print(f'\n=== {script}', flush=True)
         start = time.perf_counter()
@@ -90,7 +96,8 @@ def main() -> int:
             problems.append(f'{script}: raised (traceback above)')
         print(f'--- {script}: {time.perf_counter() - start:.1f} s', flush=True)
 
-    table = '\n'.join([top, '', markdown_table(rows), *(['', *[f'- {p}' for p in problems]] if problems else [])])
+    notes = problems + skipped
+    table = '\n'.join([top, '', markdown_table(rows), *(['', *[f'- {p}' for p in notes]] if notes else [])])
     print('\n' + table)
     if args.out:
         args.out.write_text(table + '\n')

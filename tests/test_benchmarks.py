@@ -104,3 +104,72 @@ def test_analysis_on_generated_data():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith('generated trajectory of the same shape') and 'Traceback' not in done.stderr
     assert '300 frames x 67 atoms' in done.stdout
+
+
+def bookkeeping():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_bookkeeping
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return bench_bookkeeping
+
+
+def test_bookkeeping_interval_union():
+    """Overlapping jobs count once; clipping keeps the part inside a stage."""
+    module = bookkeeping()
+    assert module.union_length([]) == 0.0
+    assert module.union_length([(0, 2), (1, 3), (5, 6), (5.5, 5.7)]) == 4.0
+    assert module.union_length(module.clip([(0, 2), (1, 3), (5, 6)], 1.5, 5.5)) == 2.0
+
+
+def test_bookkeeping_reads_the_job_markers_and_cp2k_stamps():
+    """The lines the setup's prepend/append text writes (bash ``times``: shell, then children), and CP2K's own."""
+    import datetime
+
+    module = bookkeeping()
+    stdout = 'qdots-job-start 100.25\nsome output\nqdots-job-end 130.75\n0m0.010s 0m0.005s\n1m2.500s 0m1.500s\n'
+    assert module.marker_interval(stdout) == (100.25, 130.75, 64.0)
+    assert module.marker_interval('qdots-job-start 1.0\n') is None
+    utc = datetime.timezone.utc
+    cp2k = (
+        ' **** PROGRAM STARTED AT               2026-12-03 05:50:12.250\n PROGRAM ENDED AT    2026-12-03 05:50:42.750\n'
+    )
+    start, end = module.cp2k_interval(cp2k, utc)
+    assert end - start == 30.5 and start == datetime.datetime(2026, 12, 3, 5, 50, 12, 250000, utc).timestamp()
+    assert module.lammps_interval('Total wall time: 0:01:05\n', 1000.0) == (935.0, 1000.0)
+
+
+def test_run_all_quick_skips_the_demo_benchmark():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert 'bookkeeping' in run_all.BENCHMARKS and run_all.SLOW <= set(run_all.BENCHMARKS)
+
+
+def test_setup_timing_text_gives_markers_the_benchmark_reads():
+    """The computer's prepend/append text of ``aiida-qdots setup``, run by bash around a command that burns CPU."""
+    from aiida_qdots.provisioning.codes import JOB_TIMING_END, JOB_TIMING_START
+
+    script = f'{JOB_TIMING_START}\n{sys.executable} -c "sum(range(3 * 10**6))"\n{JOB_TIMING_END}\n'
+    done = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
+    start, end, cpu = bookkeeping().marker_interval(done.stdout)
+    assert 0 < end - start < 60 and 0 < cpu < 60
+
+
+def test_add_job_timing_keeps_existing_text_and_is_idempotent(aiida_profile):
+    from aiida import orm
+
+    from aiida_qdots.provisioning.codes import JOB_TIMING_END, JOB_TIMING_START, add_job_timing
+
+    computer = orm.Computer(
+        label='timing-test', hostname='localhost', transport_type='core.local', scheduler_type='core.direct'
+    )
+    computer.set_workdir('/tmp/timing-test')
+    computer.store()
+    computer.set_prepend_text('module load cp2k')
+    assert add_job_timing(computer) and not add_job_timing(computer)
+    assert computer.get_prepend_text() == f'{JOB_TIMING_START}\nmodule load cp2k'
+    assert computer.get_append_text() == JOB_TIMING_END

@@ -360,6 +360,28 @@ def test_raw_dumps_are_parsed_not_stored_unless_asked(lammps_code, force_field):
     assert np.array_equal(lean['forces'].get_array('forces'), kept['forces'].get_array('forces'))
 
 
+def test_nve_only_positions_only_dump_is_the_full_dump_cut(lammps_code, force_field):
+    """``dump_from`` = nvt_steps and ``dump_velocities=False`` store exactly the NVE frames' positions of the full
+    dump of the same run (same seed, one rank): the frames the phonon analyses read, a third of the size."""
+    structure = orm.StructureData(ase=build_nanocrystal(12.0))
+    common = {'temperature': 300.0, 'timestep': 2.0, 'nvt_steps': 40, 'nve_steps': 20, 'dump_every': 5}
+    lean = MDSettings(**common, dump_from=40, dump_velocities=False)
+    script = md_script(structure, force_field, lean)
+    assert 'xu yu zu\n' in script and ' delay 40\n' in script
+    runs = []
+    for settings in (MDSettings(**common), lean):
+        builder = get_lammps_builder(lammps_code, structure, force_field, settings, num_mpiprocs=1)
+        results, node = run_get_node(builder)
+        assert node.is_finished_ok, node.exit_message
+        runs.append(results['trajectory'])
+    full, cut = runs
+    nve = full.get_stepids() >= 40
+    assert cut.get_stepids().tolist() == full.get_stepids()[nve].tolist() == [40, 45, 50, 55, 60]
+    assert np.array_equal(cut.get_positions(), full.get_positions()[nve])
+    assert np.array_equal(cut.get_times(), full.get_times()[nve])
+    assert 'velocities' not in cut.get_arraynames() and 'velocities' in full.get_arraynames()
+
+
 def test_keep_raw_dumps_must_be_a_boolean(lammps_code, force_field):
     builder = get_lammps_builder(lammps_code, orm.StructureData(ase=build_nanocrystal(12.0)), force_field)
     builder.settings = orm.Dict({**builder.settings.get_dict(), 'keep_raw_dumps': 'yes'})

@@ -143,6 +143,39 @@ def test_dump_orthogonal_frames_and_repeated_timestep():
         parse_lammps_dump(frame(0, 0.1).replace('1 0.1 0 0', '1 0.1 0'))
 
 
+def test_dump_many_frames_match_a_line_by_line_reading():
+    """The bulk conversion equals a plain per-line reading of each frame (ids shuffled, an element column, and the
+    columns changing once in the file), and a short atom line is named by its frame."""
+    rng = np.random.default_rng(3)
+    n_atoms, expected, parts = 7, [], []
+    for step in range(12):
+        names = ['id', 'element', 'xu', 'yu', 'zu'] + (['vx', 'vy', 'vz'] if step < 8 else [])
+        values = rng.normal(size=(n_atoms, len(names) - 2))
+        ids = rng.permutation(n_atoms) + 1
+        rows = [
+            ' '.join([str(i), 'Se' if i % 2 else 'Cd', *(f'{v:.10g}' for v in row)])
+            for i, row in zip(ids, values, strict=True)
+        ]
+        parts.append(
+            f'ITEM: TIME\n{0.002 * step}\nITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{n_atoms}\n'
+            f'ITEM: BOX BOUNDS ss ss ss\n0 1\n0 1\n0 1\nITEM: ATOMS {" ".join(names)}\n' + '\n'.join(rows)
+        )
+        order = np.argsort(ids)
+        columns = {'id': ids[order].astype(float), 'element': np.where(ids[order] % 2, 'Se', 'Cd')}
+        columns.update({n: np.array([float(f'{v:.10g}') for v in values[order, k]]) for k, n in enumerate(names[2:])})
+        expected.append(columns)
+    text = 'ITEM: UNITS\nmetal\n' + '\n'.join(parts) + '\n'
+    frames, units = parse_lammps_dump(text)
+    assert units == 'metal' and [f.timestep for f in frames] == list(range(12))
+    for frame, columns in zip(frames, expected, strict=True):
+        assert sorted(frame.columns) == sorted(columns)
+        for name, values in columns.items():
+            assert np.array_equal(frame.columns[name], values), name
+    broken = text.replace(parts[9].splitlines()[-1], ' '.join(parts[9].splitlines()[-1].split()[:-1]))
+    with pytest.raises(QdotsInputError, match=r'frame 9\): expected 7 atom lines of 5 columns'):
+        parse_lammps_dump(broken)
+
+
 def harmonic_hessian_dump(hessian: np.ndarray, h: float) -> str:
     """What the finite-difference script dumps for E = x H x / 2: forces -H x at x = +-h e_k, k = 3i + a."""
     n_atoms = len(hessian) // 3

@@ -228,3 +228,19 @@ def test_cli_launch_and_plot_phonons(lammps_code, tmp_path):
     result = runner.invoke(cli, ['plot', 'phonons', pk, '-o', str(path)])
     assert result.exit_code == 0, result.output
     assert path.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_coarsest_dump_keeps_the_frames_the_pdf_reads():
+    """Dumping every g-th frame of a G(r)-only run leaves the frames G(r) and diffraction read unchanged (brute
+    force over sizes), and at the fast protocol (2 001 NVE frames, 200 read) keeps a tenth of them."""
+    from aiida_qdots.functions.phonons import coarsest_dump, spread_frames
+
+    assert coarsest_dump(2001, [200, 200]) == 10
+    assert coarsest_dump(150, [200]) == 1  # every frame is read
+    for n_frames in (17, 100, 333, 2001, 4001):
+        for max_frames in ([50], [200], [60, 90]):
+            g = coarsest_dump(n_frames, max_frames)
+            kept = list(range(n_frames))[::g]
+            assert len(kept) >= 16 or g == 1
+            for m in max_frames:
+                assert kept[spread_frames(len(kept), m)] == list(range(n_frames))[spread_frames(n_frames, m)]

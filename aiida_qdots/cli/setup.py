@@ -123,7 +123,13 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
     from aiida import load_profile
 
     from aiida_qdots.common.errors import QdotsInputError
-    from aiida_qdots.provisioning.codes import CODES, LOCAL_POLL_INTERVAL, get_or_create_code, get_or_create_localhost
+    from aiida_qdots.provisioning.codes import (
+        CODES,
+        LOCAL_POLL_INTERVAL,
+        add_job_timing,
+        get_or_create_code,
+        get_or_create_localhost,
+    )
     from aiida_qdots.provisioning.computers import (
         SLURM_LABEL,
         get_or_create_cluster,
@@ -163,6 +169,8 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         if computer.get_minimum_job_poll_interval() > LOCAL_POLL_INTERVAL:
             computer.set_minimum_job_poll_interval(LOCAL_POLL_INTERVAL)
             click.echo(f'computer: job-status polling every {LOCAL_POLL_INTERVAL:g} s')
+        if add_job_timing(computer):
+            click.echo('computer: jobs write their start, end and CPU time to _scheduler-stdout.txt')
     click.echo(
         f'computer: {"created" if created else "using"} {computer.label!r} '
         f'({computer.transport_type} + {computer.scheduler_type} on {computer.hostname}, '

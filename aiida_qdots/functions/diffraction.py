@@ -13,7 +13,7 @@ from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.diffraction import FORM_FACTORS, NORMALISATIONS, WINDOWS, diffraction_curves
 from aiida_qdots.analysis.pdf import pdf_peaks
-from aiida_qdots.functions.phonons import nve_frames
+from aiida_qdots.functions.phonons import nve_frames, spread_frames
 
 DIFFRACTION_DEFAULTS = {
     'q_range': [1.0, 12.0],
@@ -59,7 +59,7 @@ def _grids(p: dict) -> tuple[np.ndarray, np.ndarray]:
 def _frames(trajectory: orm.TrajectoryData, p: dict) -> np.ndarray:
     """The NVE frames of ``trajectory``, thinned evenly to at most ~``max_frames``."""
     positions, _, _ = nve_frames(trajectory, float(p['nve_start_fs']))
-    return positions[:: max(1, len(positions) // int(p['max_frames']))]
+    return positions[spread_frames(len(positions), p['max_frames'])]
 
 
 def _curves(positions, trajectory, p: dict, q, r) -> dict[str, np.ndarray]:

@@ -38,6 +38,28 @@ WEIGHTINGS = {'electron_scattering': ELECTRON_WEIGHTED, 'atoms': 'all'}
 """Names of the msd_slope weightings -> the <u^2> series they fit."""
 
 
+def spread_frames(n_frames: int, max_frames: int) -> slice:
+    """The frames the G(r) and diffraction analyses read: every ``n_frames // max_frames``-th, from the first."""
+    return slice(None, None, max(1, n_frames // int(max_frames)))
+
+
+def coarsest_dump(n_frames: int, max_frames: list[int]) -> int:
+    """The largest g such that dumping every g-th of ``n_frames`` frames makes :func:`spread_frames` of each
+    ``max_frames`` read the same frames as from all of them, keeping the 16 frames :func:`nve_frames` asks for
+    (1 when no g > 1 does)."""
+    wanted = [range(n_frames)[spread_frames(n_frames, m)] for m in max_frames]
+    for g in range(min(w.step for w in wanted), 1, -1):
+        kept = range(0, n_frames, g)
+        if len(kept) < 16:
+            continue
+        if all(
+            list(w) == [kept[i] for i in range(len(kept))[spread_frames(len(kept), m)]]
+            for w, m in zip(wanted, max_frames, strict=True)
+        ):
+            return g
+    return 1
+
+
 def nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Positions, velocities (or None) and the frame spacing (fs) of the frames at time >= ``nve_start_fs``."""
     times = trajectory.get_array('times')
@@ -214,9 +236,8 @@ def analyze_pdf(parameters: orm.Dict, cold: orm.TrajectoryData, hot: orm.Traject
     curves = {}
     for name, trajectory in (('cold', cold), ('hot', hot)):
         positions, _, _ = nve_frames(trajectory, float(p['nve_start_fs']))
-        stride = max(1, len(positions) // int(p.get('max_frames', 200)))
         r, curves[name] = reduced_pdf(
-            positions[::stride],
+            positions[spread_frames(len(positions), p.get('max_frames', 200))],
             [str(s) for s in trajectory.symbols],
             r_max=float(p.get('r_max', 10.0)),
             dr=float(p.get('dr', 0.02)),

@@ -17,8 +17,16 @@ from aiida.common.exceptions import NotExistent
 from aiida_qdots.common.errors import QdotsInputError
 
 LOCALHOST = 'localhost'
-LOCAL_POLL_INTERVAL = 1.0
-"""Seconds between job-status polls on this machine (AiiDA's default, 10 s, doubles a short job)."""
+LOCAL_POLL_INTERVAL = 0.2
+"""Seconds between job-status polls on this machine (AiiDA's default, 10 s, doubles a short job; a local ``ps``
+costs milliseconds, and every poll interval is waited for on average half an interval after each job ends)."""
+
+JOB_TIMING_START = 'echo "qdots-job-start $(date +%s.%N)"'
+JOB_TIMING_END = 'echo "qdots-job-end $(date +%s.%N)"\ntimes'
+"""Prepend / append text of a local computer: the job's start, end (epoch seconds) and CPU time (``times``: the
+shell's, then its children's user and system time) land in ``_scheduler-stdout.txt``, which every CalcJob
+retrieves; ``benchmarks/bench_bookkeeping.py`` reads them to split a study's wall time into time inside the codes
+and AiiDA's bookkeeping."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +144,16 @@ def get_or_create_localhost(
     if not computer.is_configured:
         computer.configure()
     return computer, created
+
+
+def add_job_timing(computer: orm.Computer) -> bool:
+    """Make ``computer``'s jobs write their start, end and CPU time to the scheduler stdout (:data:`JOB_TIMING_START`,
+    :data:`JOB_TIMING_END`) around any prepend/append text it has; True when it was missing."""
+    if JOB_TIMING_START in computer.get_prepend_text():
+        return False
+    computer.set_prepend_text('\n'.join(filter(None, [JOB_TIMING_START, computer.get_prepend_text()])))
+    computer.set_append_text('\n'.join(filter(None, [computer.get_append_text(), JOB_TIMING_END])))
+    return True
 
 
 def get_or_create_code(

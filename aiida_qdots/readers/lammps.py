@@ -9,9 +9,11 @@ LAMMPS units they were written in (``units metal``: eV, angstrom, ps, K, bar, eV
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 
 import numpy as np
+import pandas as pd
 
 from aiida_qdots.common.errors import QdotsInputError
 
@@ -219,10 +221,12 @@ def _box_from_bounds(bounds: np.ndarray, triclinic: bool) -> tuple[np.ndarray, n
 def parse_lammps_dump(text: str) -> tuple[list[DumpFrame], str | None]:
     """Parse a ``dump custom`` text into frames (atoms sorted by ``id`` if dumped) and its ``ITEM: UNITS`` style.
 
-    A frame written twice for the same timestep (LAMMPS does this only in corner cases) is kept once.
+    A frame written twice for the same timestep (LAMMPS does this only in corner cases) is kept once. The headers
+    are walked line by line; the atom lines of all frames with the same columns are converted in one call of
+    pandas' C reader (a 3 000-frame dump of 352 atoms in ~1 s instead of ~6 s frame by frame).
     Raises :class:`QdotsInputError` naming the frame if the text is malformed.
     """
-    frames: list[DumpFrame] = []
+    headers: list[tuple[int, float | None, np.ndarray, np.ndarray, list[str], list[str], int, int]] = []
     units = None
     lines = text.splitlines()
     i = 0
@@ -247,33 +251,65 @@ def parse_lammps_dump(text: str) -> tuple[list[DumpFrame], str | None]:
                 box_item = lines[i + 4].split()
                 if box_item[:3] != ['ITEM:', 'BOX', 'BOUNDS']:
                     raise QdotsInputError('expected ITEM: BOX BOUNDS')
-                triclinic = 'xy' in box_item
-                boundary = box_item[-3:]
                 bounds = np.array([lines[i + 5 + k].split() for k in range(3)], dtype=float)
-                box, origin = _box_from_bounds(bounds, triclinic)
+                box, origin = _box_from_bounds(bounds, 'xy' in box_item)
                 atoms_item = lines[i + 8].split()
                 if atoms_item[:2] != ['ITEM:', 'ATOMS']:
                     raise QdotsInputError('expected ITEM: ATOMS')
-                names = atoms_item[2:]
-                table = np.array(' '.join(lines[i + 9 : i + 9 + natoms]).split(), dtype=object)
-                if table.size != natoms * len(names):
-                    raise QdotsInputError(f'expected {natoms} atom lines of {len(names)} columns')
-                table = table.reshape(natoms, len(names))
-                if 'id' in names:
-                    table = table[np.argsort(table[:, names.index('id')].astype(np.int64), kind='stable')]
-                columns = {
-                    name: table[:, k].astype(str) if name == 'element' else table[:, k].astype(float)
-                    for k, name in enumerate(names)
-                }
-                if not frames or frames[-1].timestep != timestep:
-                    frames.append(DumpFrame(timestep, time, box, origin, boundary, columns))
+                if i + 9 + natoms > len(lines):
+                    raise QdotsInputError(f'expected {natoms} atom lines of {len(atoms_item) - 2} columns')
+                if not headers or headers[-1][0] != timestep:
+                    headers.append((timestep, time, box, origin, box_item[-3:], atoms_item[2:], i + 9, natoms))
                 time = None
                 i += 9 + natoms
             else:
                 raise QdotsInputError(f'unexpected line {line[:60]!r}')
         except (IndexError, ValueError) as exc:
-            raise QdotsInputError(f'malformed dump near line {i + 1} (frame {len(frames)}): {exc}') from exc
+            raise QdotsInputError(f'malformed dump near line {i + 1} (frame {len(headers)}): {exc}') from exc
+    frames = []
+    for start in range(len(headers)):  # runs of frames with the same columns, converted together
+        names = headers[start][5]
+        if start and headers[start - 1][5] == names:
+            continue
+        stop = start
+        while stop < len(headers) and headers[stop][5] == names:
+            stop += 1
+        frames += _atom_frames(lines, headers[start:stop], start)
     return frames, units
+
+
+def _atom_frames(lines: list[str], headers: list, first: int) -> list[DumpFrame]:
+    """DumpFrames of consecutive frames with the same columns; ``first`` is the index of the first (messages)."""
+    names = headers[0][5]
+    block = '\n'.join(line for h in headers for line in lines[h[6] : h[6] + h[7]])
+    try:
+        table = pd.read_csv(
+            io.StringIO(block), sep=r'\s+', header=None, names=names, dtype={'element': str}, index_col=False
+        )
+    except (ValueError, pd.errors.ParserError):
+        table = None
+    counts = np.cumsum([0] + [h[7] for h in headers])
+    bad = table is None or len(table) != counts[-1] or table.isna().to_numpy().any()
+    if not bad:
+        numeric = [n for n in names if n != 'element']
+        bad = any(table[n].dtype.kind not in 'fiu' for n in numeric)
+    if bad:  # name the first frame whose atom lines do not hold natoms x columns numbers
+        for k, h in enumerate(headers):
+            rows = [line.split() for line in lines[h[6] : h[6] + h[7]]]
+            if any(len(row) != len(names) for row in rows):
+                raise QdotsInputError(
+                    f'malformed dump (frame {first + k}): expected {h[7]} atom lines of {len(names)} columns'
+                )
+        raise QdotsInputError(f'malformed dump (frames {first}-{first + len(headers) - 1}): non-numeric atom data')
+    columns = {n: table[n].to_numpy(dtype=str if n == 'element' else float) for n in names}
+    frames = []
+    for k, (timestep, time, box, origin, boundary, _, _, _) in enumerate(headers):
+        part = {n: values[counts[k] : counts[k + 1]] for n, values in columns.items()}
+        if 'id' in part:
+            order = np.argsort(part['id'].astype(np.int64), kind='stable')
+            part = {n: values[order] for n, values in part.items()}
+        frames.append(DumpFrame(timestep, time, box, origin, boundary, part))
+    return frames
 
 
 def sanitize_column(name: str) -> str:

@@ -11,7 +11,13 @@ from aiida_qdots.calculations.lammps.inputs import HessianSettings, MDSettings, 
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY, MSD_SLOPE_WEIGHTING_KEY
 from aiida_qdots.functions.diffraction import analyze_diffraction, validate_diffraction
-from aiida_qdots.functions.phonons import analyze_lifetimes, analyze_msd, analyze_normal_modes, analyze_pdf
+from aiida_qdots.functions.phonons import (
+    analyze_lifetimes,
+    analyze_msd,
+    analyze_normal_modes,
+    analyze_pdf,
+    coarsest_dump,
+)
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
@@ -78,7 +84,8 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     """Phonons of a nanocrystal with LAMMPS; each stage (modes, lifetimes, msd, pdf) can run alone.
 
     1. CG minimisation, then the Hessian by central finite differences of LAMMPS forces -> normal modes and DOS;
-    2. MD (Langevin NVT, then NVE with velocities dumped) at every temperature the stages need, one run at a time;
+    2. MD (Langevin NVT, then NVE) at every temperature the stages need, one run at a time; only the NVE frames
+       are dumped, with velocities only at the lifetimes temperature (the other runs feed positions-only analyses);
     3. calcfunctions: mode lifetimes (GLE friction kernel, Lorentzian linewidth), <u^2>(T) and d<u^2>/dT,
        G(r) at two temperatures and dG(r).
     """
@@ -245,11 +252,31 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def run_md(self):
         temperature = self.ctx.temperatures[len(self.ctx.trajectories)]
-        settings = MDSettings(**{**self.ctx.p['md'], 'temperature': temperature})
+        settings = MDSettings(**{**self.ctx.p['md'], **self._dump_settings(temperature), 'temperature': temperature})
         node = self._submit(settings, f'md {temperature:g} K')
         self.report(f'MD at {temperature:g} K: qdots.lammps<{node.pk}>')
         self.ctx.md_temperature = temperature
         return ToContext(md=node)
+
+    def _dump_settings(self, temperature: float) -> dict:
+        """What the MD at ``temperature`` dumps: the NVE frames only; velocities only for the lifetimes; and, when
+        only the G(r) and diffraction analyses read the run, only the frames they read (:func:`coarsest_dump`)."""
+        p = self.ctx.p
+        md = p['md']
+        lifetimes = 'lifetimes' in p['stages'] and temperature == float(p['lifetimes']['temperature'])
+        msd = 'msd' in p['stages'] and temperature in {float(t) for t in p['msd']['temperatures']}
+        dump_every = int(md['dump_every'])
+        if not lifetimes and not msd and dump_every:
+            pdf = p['pdf']
+            max_frames = [
+                pdf.get('max_frames', 200),
+                pdf.get('diffraction', {}).get('max_frames', pdf.get('max_frames', 200)),
+            ]
+            nvt, nve = int(md['nvt_steps']), int(md['nve_steps'])
+            if nvt % dump_every == 0 and nve % dump_every == 0:  # frames at nvt, nvt + dump_every, ..., nvt + nve
+                coarse = dump_every * coarsest_dump(nve // dump_every + 1, max_frames)
+                dump_every = coarse if nvt % coarse == 0 else dump_every  # LAMMPS dumps at multiples of dump_every
+        return {'dump_from': md['nvt_steps'], 'dump_velocities': lifetimes, 'dump_every': dump_every}
 
     def inspect_md(self):
         node, temperature = self.ctx.md, self.ctx.md_temperature

@@ -63,6 +63,8 @@ class MDSettings:
     seed: int = 4928459
     thermo_every: int = 10
     dump_every: int = 0  # steps between trajectory frames (positions + velocities); 0: no trajectory
+    dump_from: int = 0  # first step dumped (LAMMPS `dump_modify delay`): nvt_steps keeps only the NVE frames
+    dump_velocities: bool = True  # false: positions only, half the trajectory, for runs whose velocities go unused
 
     def __post_init__(self):
         _check_positive('temperature (K)', self.temperature)
@@ -70,9 +72,11 @@ class MDSettings:
         _check_positive('thermostat damping (fs)', self.damping)
         if self.seed_temperature is not None:
             _check_positive('seed temperature (K)', self.seed_temperature)
-        for name in ('nvt_steps', 'nve_steps', 'dump_every'):
+        for name in ('nvt_steps', 'nve_steps', 'dump_every', 'dump_from'):
             if not isinstance(getattr(self, name), int | np.integer) or getattr(self, name) < 0:
                 raise QdotsInputError(f'{name} must be a non-negative integer, got {getattr(self, name)!r}')
+        if not isinstance(self.dump_velocities, bool):
+            raise QdotsInputError(f'dump_velocities must be true or false, got {self.dump_velocities!r}')
         if self.nvt_steps + self.nve_steps <= 0:
             raise QdotsInputError('number of MD steps must be positive (nvt_steps + nve_steps is 0)')
         if not isinstance(self.thermo_every, int | np.integer) or self.thermo_every <= 0:
@@ -353,9 +357,11 @@ def md_script(structure: orm.StructureData, force_field: orm.SinglefileData, set
     rot = 'no' if frame.periodic else 'yes'
     lines.append(f'velocity all create {_float(seed_temp)} {settings.seed} dist gaussian mom yes rot {rot} loop all')
     if settings.dump_every:
+        velocities = ' vx vy vz' if settings.dump_velocities else ''
+        delay = f' delay {settings.dump_from}' if settings.dump_from else ''
         lines += [
-            f'dump traj all custom {settings.dump_every} {TRAJECTORY_FILENAME} id type element xu yu zu vx vy vz',
-            f'dump_modify traj sort id element {" ".join(frame.symbols)} time yes units yes format float %.10g',
+            f'dump traj all custom {settings.dump_every} {TRAJECTORY_FILENAME} id type element xu yu zu{velocities}',
+            f'dump_modify traj sort id element {" ".join(frame.symbols)} time yes units yes format float %.10g{delay}',
         ]
     if settings.nvt_steps:
         if settings.thermostat == 'nose-hoover':

@@ -13,12 +13,13 @@ from aiida import orm
 from aiida.engine import run_get_node, submit
 
 
-def example_parser(doc: str, protocol: bool = True) -> argparse.ArgumentParser:
-    """Parser with ``--submit`` and, if ``protocol``, ``--protocol`` and ``--overrides`` (JSON merged into it)."""
+def example_parser(doc: str, workchain=None) -> argparse.ArgumentParser:
+    """Parser with ``--submit`` and, for a ``workchain`` with protocols, ``--protocol`` (its protocols; ``fast`` by
+    default) and ``--overrides`` (JSON merged into the protocol inputs)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--submit', action='store_true', help='Submit to the daemon and return.')
-    if protocol:
-        parser.add_argument('--protocol', default='fast', choices=('fast', 'moderate', 'precise'))
+    if workchain is not None:
+        parser.add_argument('--protocol', default='fast', choices=tuple(workchain.get_available_protocols()))
         parser.add_argument(
             '--overrides',
             type=json.loads,

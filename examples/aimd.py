@@ -9,7 +9,7 @@ from aiida_qdots.functions.clusters import build_cluster
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.aimd import AimdWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, AimdWorkChain)
 parser.add_argument('--structure', help='PK/UUID of a StructureData (default: build --composition, arrangement 0).')
 parser.add_argument('--composition', default='se-rich', choices=('se-rich', 'cd-rich'))
 parser.add_argument('--code', default='cp2k@localhost')

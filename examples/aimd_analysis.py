@@ -10,7 +10,7 @@ from aiida import orm
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.aimd_analysis import AimdAnalysisWorkChain
 
-parser = example_parser(__doc__, protocol=False)
+parser = example_parser(__doc__)
 parser.add_argument('--trajectory', required=True, help='PK/UUID of a TrajectoryData (aiida-qdots import trajectory).')
 parser.add_argument('--parameters', type=json.loads, default={}, help='Analysis parameters (JSON).')
 args = parser.parse_args()

@@ -9,7 +9,7 @@ from aiida_qdots.functions.clusters import build_cluster
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, ClusterEnergyWorkChain)
 parser.add_argument('--composition', default='se-rich', choices=('se-rich', 'cd-rich'))
 parser.add_argument('--arrangement', type=int, default=0)
 parser.add_argument('--relax', action='store_true', help='Optimise the geometry first.')

@@ -6,9 +6,9 @@ verdi run examples/configuration.py [--composition cd-rich] [--arrangement 0] [-
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
-from aiida_qdots.workchains.study import ConfigurationWorkChain
+from aiida_qdots.workchains.study import ConfigurationWorkChain, StudyWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, StudyWorkChain)
 parser.add_argument('--composition', default='cd-rich', choices=('se-rich', 'cd-rich'))
 parser.add_argument('--arrangement', type=int, default=0)
 parser.add_argument('--study', help='File the finished stages into qdots/<study>/...')

@@ -8,7 +8,7 @@ from aiida import orm
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.electronic import ElectronicWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, ElectronicWorkChain)
 parser.add_argument('--trajectory', required=True, help='PK/UUID of a TrajectoryData (qdots.aimd output or import).')
 parser.add_argument('--code', default='cp2k@localhost')
 args = parser.parse_args()

@@ -14,8 +14,9 @@ from aiida import orm
 from aiida_qdots.query import nanocrystal_table, ued_table
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain, nanocrystal_recipe
+from aiida_qdots.workchains.phonons import PhononsWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, PhononsWorkChain)
 parser.add_argument('--label', required=True, help='Study label.')
 parser.add_argument('--nanocrystals', default='2.0:0', help='Comma-separated DIAMETER_NM:SHELL_MONOLAYERS.')
 parser.add_argument('--ued-data', help='PK/UUID of a UED ArrayData (default: the synthetic demo set).')

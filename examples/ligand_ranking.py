@@ -6,9 +6,10 @@ verdi run examples/ligand_ranking.py [--composition cd-rich] [--arrangements 0,1
 from aiida import orm
 
 from aiida_qdots.scripting import example_parser, launch
+from aiida_qdots.workchains.cluster_energy import ClusterEnergyWorkChain
 from aiida_qdots.workchains.ligand_ranking import LigandRankingWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, ClusterEnergyWorkChain)
 parser.add_argument('--composition', default='cd-rich', choices=('se-rich', 'cd-rich'))
 parser.add_argument('--arrangements', default='0,1', help='Comma-separated arrangement indices.')
 parser.add_argument('--relax', action='store_true')

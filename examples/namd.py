@@ -8,7 +8,7 @@ from aiida import orm
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.namd import NamdWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, NamdWorkChain)
 parser.add_argument('--trajectory', required=True, help='PK/UUID of a TrajectoryData with one frame per MD step.')
 parser.add_argument('--cp2k-code', default='cp2k@localhost')
 parser.add_argument('--python-code', default='qdots-python@localhost')

@@ -9,7 +9,7 @@ from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, PhononsWorkChain)
 parser.add_argument('--diameter', type=float, default=2.0, help='Core diameter in nm.')
 parser.add_argument('--shell-monolayers', type=int, default=0, help='CdS shell monolayers.')
 parser.add_argument('--code', default='lammps@localhost')

@@ -12,7 +12,7 @@ from aiida_qdots.query import configuration_table
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.study import StudyWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, StudyWorkChain)
 parser.add_argument('--label', required=True, help='Study label.')
 parser.add_argument('--compositions', default='se-rich,cd-rich')
 parser.add_argument('--arrangements', default='0')

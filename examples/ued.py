@@ -13,7 +13,7 @@ from aiida_qdots.functions.ued import synthetic_ued
 from aiida_qdots.scripting import example_parser, launch
 from aiida_qdots.workchains.ued import UedWorkChain
 
-parser = example_parser(__doc__)
+parser = example_parser(__doc__, UedWorkChain)
 parser.add_argument('--data', help='PK/UUID of a UED ArrayData (aiida-qdots import ued).')
 parser.add_argument('--msd-slope', required=True, help='PK/UUID of the d<u^2>/dT Dict.')
 args = parser.parse_args()

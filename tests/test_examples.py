@@ -119,3 +119,35 @@ def test_configuration_example_reports_the_failed_stage(profile_name):
     assert node.exit_status == ConfigurationWorkChain.exit_codes.ERROR_AIMD_FAILED.status
     assert 'qdots.aimd<' in node.exit_message and 'structure' in node.outputs
     assert not orm.QueryBuilder().append(orm.Group, filters={'label': {'like': 'qdots/example-broken/%'}}).count()
+
+
+def test_vibrations_example(profile_name):
+    """Methane (5 atoms) instead of a 67-atom cluster: seconds instead of minutes, the same printout."""
+    structure = orm.StructureData(cell=[[10.0, 0, 0], [0, 10.0, 0], [0, 0, 10.0]], pbc=(False, False, False))
+    a = 1.09 / 3**0.5
+    for symbol, offset in (
+        ('C', (0, 0, 0)),
+        ('H', (a, a, a)),
+        ('H', (a, -a, -a)),
+        ('H', (-a, a, -a)),
+        ('H', (-a, -a, a)),
+    ):
+        structure.append_atom(symbols=symbol, position=[5.0 + x for x in offset])
+    out = verdi_run(profile_name, 'vibrations', '--structure', str(structure.store().pk))
+    node = _process(out)
+    assert node.is_finished_ok
+    summary = node.outputs.summary
+    assert f'CH4: {summary["n_modes"]} modes, {summary["n_imaginary"]} imaginary' in out and summary['n_modes'] == 9
+    assert 'raman_peak_cm1' not in summary and 'main optical Raman peak' not in out  # no mode in the optical window
+
+
+def test_study_b_example(profile_name):
+    """Both parts on a bare 1.2 nm CdSe core (seconds of LAMMPS each), printed from the stored nodes."""
+    small = {'nanocrystal': {'diameter': 12.0, 'shell_monolayers': 0}}
+    out = verdi_run(profile_name, 'study_b', '--study', 'example-b', overrides={'lattice': small, 'lifetimes': small})
+    node = _process(out)
+    assert node.is_finished_ok
+    lattice = orm.load_node(node.outputs.summary['entries']['lattice']['pk'])
+    assert f'd<u^2>/dT = {lattice.outputs.msd_slope["slope_A2_per_K"]:.3e}' in out
+    lifetimes = orm.load_node(node.outputs.summary['entries']['lifetimes']['pk']).outputs.lifetimes_summary
+    assert f'{lifetimes["n_modes"]} mode lifetimes' in out

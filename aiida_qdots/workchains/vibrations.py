@@ -183,7 +183,8 @@ class VibrationsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out_many(outputs)
         summary = outputs['summary'].get_dict()
         peak = summary.get('raman_peak_cm1')
-        self.report(f'{summary["n_modes"]} modes; main optical Raman peak {peak} cm^-1')
+        found = f'main optical Raman peak {peak:.1f} cm^-1' if peak else 'no optical mode mostly on the Cd/Se core'
+        self.report(f'{summary["n_modes"]} modes; {found}')
         if summary['n_imaginary']:
             return self.exit_codes.ERROR_IMAGINARY_MODES.format(
                 count=summary['n_imaginary'], limit=summary['max_imaginary_cm1'], lowest=summary['lowest_cm1']

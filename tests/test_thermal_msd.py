@@ -53,17 +53,6 @@ def test_rigid_body_motion_does_not_change_the_msd():
     np.testing.assert_allclose(msd_series(moved, symbols)['all'], msd_series(frames, symbols)['all'], rtol=1e-8)
 
 
-def test_float32_storage_changes_no_reported_digit():
-    """qdots.lammps stores trajectories as float32: rounding frames of a 20 A particle (150 K, the smallest MSD)
-    changes <u^2> by far less than its statistical error and than the 4 significant digits reported."""
-    frames, symbols = einstein_frames(150.0, n_frames=1000)
-    frames += 20.0  # a particle's coordinates in a LAMMPS box: float32 spacing 2e-6 A
-    exact = msd_by_element(frames, symbols)['all']
-    rounded = msd_by_element(frames.astype(np.float32).astype(float), symbols)['all']
-    assert abs(rounded['msd_A2'] - exact['msd_A2']) < 1e-5 * exact['msd_A2']
-    assert abs(rounded['msd_A2'] - exact['msd_A2']) < 1e-3 * exact['sem_A2']
-
-
 def test_slope_input_errors():
     with pytest.raises(ValueError, match='2 distinct temperatures'):
         msd_temperature_slope([300.0, 300.0], [0.1, 0.1])

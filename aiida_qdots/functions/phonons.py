@@ -61,15 +61,13 @@ def coarsest_dump(n_frames: int, max_frames: list[int]) -> int:
 
 
 def nve_frames(trajectory: orm.TrajectoryData, nve_start_fs: float) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Positions, velocities (or None) as float64 and the frame spacing (fs) of the frames at time >= ``nve_start_fs``
-    (qdots.lammps stores its trajectories as float32)."""
+    """Positions, velocities (or None) and the frame spacing (fs) of the frames at time >= ``nve_start_fs``."""
     times = trajectory.get_array('times')
     keep = times >= nve_start_fs - 1e-6
     if keep.sum() < 16:
         raise ValueError(f'trajectory <{trajectory.pk}> has {keep.sum()} NVE frames; need at least 16')
-    names = trajectory.get_arraynames()
-    velocities = trajectory.get_array('velocities')[keep].astype(float) if 'velocities' in names else None
-    return trajectory.get_array('positions')[keep].astype(float), velocities, float(np.median(np.diff(times[keep])))
+    velocities = trajectory.get_array('velocities')[keep] if 'velocities' in trajectory.get_arraynames() else None
+    return trajectory.get_array('positions')[keep], velocities, float(np.median(np.diff(times[keep])))
 
 
 @calcfunction

@@ -87,7 +87,7 @@ def synthetic_pattern_data(frames: orm.TrajectoryData, msd_slope: orm.Dict, para
     unknown = set(options) - set(SYNTHETIC_PATTERN_OPTIONS)
     if unknown:
         raise ValueError(f'unknown option(s) {", ".join(sorted(unknown))}; known: {SYNTHETIC_PATTERN_OPTIONS}')
-    positions = frames.get_array('positions').astype(float)
+    positions = frames.get_array('positions')
     if 'nve_start_fs' in options:  # the NVE frames of a qdots.lammps trajectory
         positions = positions[frames.get_array('times') >= float(options.pop('nve_start_fs')) - 1e-6]
     positions = positions[:: max(1, len(positions) // int(options.pop('max_frames', 50)))]

@@ -271,11 +271,9 @@ class LammpsLogParser(Parser):
         natoms = {len(f.columns['id']) for f in frames}
         if len(natoms) != 1:
             raise QdotsInputError(f'the number of atoms changes between frames: {sorted(natoms)}')
-        # float32 (7 significant digits, 2e-6 A at 20 A) halves the largest arrays of a study; the analyses compute in
-        # float64 (nve_frames), and rounding changes no reported digit (tests/test_thermal_msd.py).
-        positions = np.array([self._positions(f, frame) for f in frames], dtype=np.float32)
+        positions = np.array([self._positions(f, frame) for f in frames])
         velocities = [self._vectors(f, ('vx', 'vy', 'vz'), frame) for f in frames]
-        velocities = None if velocities[0] is None else (np.array(velocities) / FS_PER_PS).astype(np.float32)
+        velocities = None if velocities[0] is None else np.array(velocities) / FS_PER_PS
         times = None if frames[0].time is None else np.array([f.time for f in frames]) * FS_PER_PS
         pbc = tuple(structure.pbc) if structure is not None else tuple(b == 'pp' for b in frames[0].boundary)
         node = orm.TrajectoryData()
@@ -294,7 +292,6 @@ class LammpsLogParser(Parser):
         )
         node.base.attributes.set('source', f'{TRAJECTORY_FILENAME} (LAMMPS units metal, velocities / 1000)')
         node.base.attributes.set('coordinates', coordinates)
-        node.base.attributes.set('precision', 'positions and velocities float32')
         return node
 
     def _final_outputs(self, dump: DumpFrame, frame, structure) -> None:

@@ -38,6 +38,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from aiida_qdots.analysis.fluctuations import atomic_masses, element_indices
+from aiida_qdots.analysis.peaks import parabolic_peak
 from aiida_qdots.common.units import AMU_KG, EV_J, KB_EV_K, SPEED_OF_LIGHT_CM_FS
 
 AMU_A2_FS2_EV = AMU_KG * 1e10 / EV_J
@@ -276,14 +277,7 @@ def main_peak(frequency_cm1: np.ndarray, density: np.ndarray, min_cm1: float = 0
     candidates = np.flatnonzero(nu >= min_cm1)
     if candidates.size == 0:
         raise ValueError(f'no wavenumber at or above {min_cm1} cm^-1')
-    k = int(candidates[np.argmax(s[candidates])])
-    if 0 < k < nu.size - 1:
-        left, centre, right = s[k - 1], s[k], s[k + 1]
-        curvature = left - 2 * centre + right
-        if curvature < 0:
-            shift = 0.5 * (left - right) / curvature
-            return float(nu[k] + shift * (nu[1] - nu[0]))
-    return float(nu[k])
+    return parabolic_peak(nu, s, int(candidates[np.argmax(s[candidates])]))
 
 
 def kinetic_temperature(integral_ev: float, n_atoms: int, constraints: int = 0) -> float:

@@ -8,8 +8,6 @@ spectrum of the same cluster). Pure NumPy/SciPy; wavenumbers in cm^-1.
   pool, and so on while a difference is within ``tolerance_cm1``. Every peak ends up in exactly one pair or in
   its list's unpaired peaks, the result does not depend on which list comes first, and no unpaired peak of one
   list lies within the tolerance of an unpaired peak of the other.
-* The resolution of a spectrum estimated from a correlation function known up to lag T (fs) is 1 / (c T)
-  cm^-1: two lines closer than that are not separated, so a shift below it is not resolved.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ import dataclasses
 
 import numpy as np
 from scipy import signal
-
-from aiida_qdots.common.units import SPEED_OF_LIGHT_CM_FS
 
 
 @dataclasses.dataclass
@@ -88,13 +84,6 @@ def pair_peaks(
             used_a[i[k]] = used_b[j[k]] = True
             pairs.append((int(i[k]), int(j[k])))
     return sorted(pairs), np.flatnonzero(~used_a).tolist(), np.flatnonzero(~used_b).tolist()
-
-
-def correlation_resolution_cm1(max_lag_fs: float) -> float:
-    """Spectral resolution 1 / (c T) (cm^-1) of a spectrum from a correlation function known up to lag T (fs)."""
-    if not max_lag_fs > 0:
-        raise ValueError(f'the longest lag must be positive, got {max_lag_fs} fs')
-    return 1.0 / (SPEED_OF_LIGHT_CM_FS * max_lag_fs)
 
 
 def compare_spectra(

@@ -183,6 +183,21 @@ def spectral_density(
     return frequency_cm1, gain * two_sided * SPEED_OF_LIGHT_CM_FS
 
 
+def line_fwhm_cm1(n_frames: int, n_lags: int, timestep_fs: float, window: str = 'hann', oversample: int = 16) -> float:
+    """Full width at half maximum (cm^-1) of the spectrum of one pure line (the instrument function of
+    :func:`power_spectrum`): the transform of the lag window times the biased estimator's taper 1 - tau/T, on a grid
+    ``oversample`` times finer than the spectrum's. Two equal lines closer than about this are not separated; it is
+    ~1/(c L dt) for L lags (1.3/(c T dt) with the Hann window over all T frames)."""
+    tau = np.arange(n_lags)
+    padded = np.zeros(oversample * n_lags)
+    padded[:n_lags] = lag_window(n_lags, window) * (1.0 - tau / n_frames)
+    frequency, density = spectral_density(padded, timestep_fs, 'none')
+    density[0] *= 2  # the one-sided density counts the zero bin once, every other bin twice
+    half = density[0] / 2
+    k = int(np.argmax(density < half))
+    return float(2 * np.interp(half, density[k - 1 : k + 1][::-1], frequency[k - 1 : k + 1][::-1]))
+
+
 def power_spectrum(
     velocities: np.ndarray,
     symbols: list[str],

@@ -14,7 +14,8 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_qdots.analysis.peaks import compare_spectra, correlation_resolution_cm1
+from aiida_qdots.analysis.peaks import compare_spectra
+from aiida_qdots.analysis.spectra import line_fwhm_cm1
 from aiida_qdots.analysis.vibrations import (
     broadened_spectrum,
     central_differences,
@@ -25,7 +26,7 @@ from aiida_qdots.analysis.vibrations import (
     vibrational_spectra,
 )
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.units import BOHR_ANGSTROM
+from aiida_qdots.common.units import BOHR_ANGSTROM, SPEED_OF_LIGHT_CM_FS
 from aiida_qdots.readers.cp2k_vibrations import (
     CP2K_MASSES,
     cartesian_hessian,
@@ -207,6 +208,15 @@ def _number(value, name: str) -> float:
     return float(value)
 
 
+def aimd_resolution_cm1(spectra: orm.ArrayData) -> float:
+    """FWHM (cm^-1) of one pure line in the power spectra ``spectra`` (:func:`~aiida_qdots.analysis.spectra.
+    line_fwhm_cm1`): the resolution of the AIMD spectrum, about 1/(c x its longest lag)."""
+    attributes = spectra.base.attributes
+    window = attributes.get('window')
+    n_lags = round(attributes.get('max_lag_fs') / window['timestep_fs']) + 1
+    return line_fwhm_cm1(window['n_frames'], n_lags, window['timestep_fs'], attributes.get('lag_window'))
+
+
 def comparison_inputs(
     spectrum: orm.ArrayData, modes: orm.ArrayData, spectra: orm.ArrayData, values: dict | None = None
 ) -> dict:
@@ -233,7 +243,7 @@ def comparison_inputs(
     p['min_prominence'] = _number(p['min_prominence'], 'min_prominence')
     if not 0 < p['min_prominence'] <= 1:
         raise QdotsInputError(f'min_prominence must lie in (0, 1], got {p["min_prominence"]}')
-    resolution = correlation_resolution_cm1(spectra.base.attributes.get('max_lag_fs'))
+    resolution = aimd_resolution_cm1(spectra)
     hwhm = spectrum.base.attributes.get('hwhm_cm1')
     top = min(spectrum.get_array('wavenumbers')[-1], spectra.get_array('frequency_cm1')[-1])
     window = [None, None] if p['window_cm1'] is None else p['window_cm1']
@@ -277,13 +287,15 @@ def raman_aimd_table(
         'aimd_bin_cm1': attributes.get('resolution_cm1'),
         'aimd_window': attributes.get('window'),
         'aimd_max_lag_fs': attributes.get('max_lag_fs'),
+        'aimd_inverse_lag_cm1': 1.0 / (SPEED_OF_LIGHT_CM_FS * attributes.get('max_lag_fs')),
         'aimd_lag_window': attributes.get('lag_window'),
         'raman_hwhm_cm1': p['raman_hwhm_cm1'],
         'units': {
             'wavenumbers': 'cm^-1',
             'difference_cm1': 'aimd_cm1 - raman_cm1 (cm^-1)',
             'heights': "fraction of the spectrum's largest value in the window",
-            'aimd_resolution_cm1': '1 / (c x longest VACF lag): differences below it are not resolved',
+            'aimd_resolution_cm1': 'FWHM of one line of the AIMD estimator (about 1 / (c x longest VACF lag)): '
+            'differences below it are not resolved',
         },
     }
 

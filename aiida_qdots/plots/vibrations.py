@@ -152,7 +152,8 @@ def raman_aimd_figure(vibrations: orm.Node, aimd: orm.Node, parameters: dict | N
     bottom.set_ylim(0, 1.2 * aimd_scale)
     bottom.set_title(
         f'mass-weighted VACF, {window.get("n_frames", "?")} frames: resolution (line FWHM) '
-        f'{table["aimd_resolution_cm1"]:.1f} cm$^{{-1}}$, 1/(c T$_{{lag}}$) = {table["aimd_inverse_lag_cm1"]:.1f} cm$^{{-1}}$',
+        f'{table["aimd_resolution_cm1"]:.1f} cm$^{{-1}}$, '
+        f'1/(c T$_{{lag}}$) = {table["aimd_inverse_lag_cm1"]:.1f} cm$^{{-1}}$',
         fontsize=9,
     )
     return figure, table

@@ -115,16 +115,16 @@ def raman_aimd_figure(vibrations: orm.Node, aimd: orm.Node, parameters: dict | N
     top, bottom = figure.subplots(2, 1, sharex=True)
     grid, raman = spectrum.get_array('wavenumbers'), spectrum.get_array('raman')
     keep = (grid >= low) & (grid <= high)
-    scale = raman[keep].max()
+    scale = raman[keep].max() or 1.0  # a spectrum without Raman activity in the window stays flat
     sticks, activities = modes.get_array('wavenumbers'), modes.get_array('raman_activities')
     inside = (sticks >= low) & (sticks <= high)
     if inside.any():
-        top.vlines(sticks[inside], 0, activities[inside] / activities[inside].max(), color='0.7', lw=0.8)
+        top.vlines(sticks[inside], 0, activities[inside] / (activities[inside].max() or 1.0), color='0.7', lw=0.8)
     top.plot(grid[keep], raman[keep] / scale, color='k', lw=1.2)
     frequency, power = spectra.get_array('frequency_cm1'), spectra.get_array(name)
     shown = (frequency >= low) & (frequency <= high)
     bottom.plot(frequency[shown], 1000 * power[shown], color='k' if name == 'total' else element_colour(name, 0))
-    aimd_scale = 1000 * power[shown].max()
+    aimd_scale = 1000 * power[shown].max() or 1.0
     for k, row in enumerate(table['pairs']):
         colour = f'C{k % 10}'
         a = (row['raman_cm1'], row['raman_height'])

@@ -5,6 +5,7 @@ import pytest
 from aiida import orm
 from aiida.engine import workfunction
 from click.testing import CliRunner
+from profile_state import node_count
 from test_cli import assert_one_error
 from test_spectra import oscillators
 
@@ -179,8 +180,10 @@ def test_figure_command_draws_and_prints_the_pairs(oscillator_spectra, tmp_path)
     result = CliRunner().invoke(cli, ['plot', 'raman-vs-aimd', str(mismatch[1].pk), str(oscillator_spectra.pk)])
     assert_one_error(result, 1, 'is not a qdots.vibrations workchain or its output')
     _, wrong = stand_in_vibrations.run_get_node(*mismatch)
+    before = node_count()
     result = CliRunner().invoke(cli, ['plot', 'raman-vs-aimd', str(wrong.pk), str(oscillator_spectra.pk)])
     assert_one_error(result, 1, 'not one cluster')
+    assert node_count() == before
 
 
 def test_real_aimd_spectra_peaks(import_real_frames):

@@ -295,7 +295,8 @@ def raman_aimd_table(
             'difference_cm1': 'aimd_cm1 - raman_cm1 (cm^-1)',
             'heights': "fraction of the spectrum's largest value in the window",
             'aimd_resolution_cm1': 'FWHM of one line of the AIMD estimator (about 1 / (c x longest VACF lag)): '
-            'differences below it are not resolved',
+            'differences below it are not resolved; it bounds, and does not estimate, the uncertainty of an AIMD '
+            'peak (compare windows of the trajectory for that)',
         },
     }
 

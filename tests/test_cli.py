@@ -85,6 +85,7 @@ BAD_ARGUMENTS = {
     ('plot', 'namd'): (['-o', '/no/such/folder/x.png', MISSING], 2, 'folder /no/such/folder does not exist'),
     ('plot', 'raman'): ([MISSING], 1, f'no vibrations node {MISSING}'),
     ('plot', 'raman-mode'): (['-o', '/no/such/folder/x.png', MISSING], 2, 'folder /no/such/folder does not exist'),
+    ('plot', 'raman-vs-aimd'): ([MISSING, MISSING], 1, f'no vibrations node {MISSING}'),
     ('plot', 'ued-dg'): ([MISSING], 1, f'no ued-dg node {MISSING}'),
     ('plot', 'figure'): (['3a', '--group', 'x', '--folder', f'{UNWRITABLE}/figures'], 2, 'is not writable'),
     ('setup',): (['--computer-config', '/no/such/cluster.yaml'], 2, 'does not exist'),

@@ -1,6 +1,7 @@
 """qdots.vibrations with real CP2K (GFN1-xTB, `fast`): symmetry selection rules, CP2K cross-checks, invariances."""
 
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -72,9 +73,10 @@ def test_methane_selection_rules_depolarization_and_cp2k_agreement(cp2k_code):
     if os.environ.get('QDOTS_PROVENANCE_GRAPH'):  # regenerate docs/images/vibrations_provenance.png
         from aiida.tools.visualization import Graph
 
-        graph = Graph(graph_attr={'rankdir': 'LR'})
-        graph.recurse_descendants(node.inputs.structure, depth=4, include_process_inputs=True)
-        graph.graphviz.render(os.environ['QDOTS_PROVENANCE_GRAPH'], format='png', cleanup=True)
+        graph = Graph(graph_attr={'rankdir': 'TB'})
+        graph.recurse_descendants(node, include_process_inputs=True)
+        path = pathlib.Path(os.environ['QDOTS_PROVENANCE_GRAPH'])  # graphviz appends the format's suffix
+        graph.graphviz.render(path.with_suffix(''), format=path.suffix[1:] or 'png', cleanup=True)
 
 
 def test_carbon_dioxide_raman_only_in_the_symmetric_stretch(cp2k_code):

@@ -38,6 +38,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from aiida_qdots.analysis.fluctuations import atomic_masses, element_indices
+from aiida_qdots.analysis.peaks import parabolic_peak
 from aiida_qdots.common.units import AMU_KG, EV_J, KB_EV_K, SPEED_OF_LIGHT_CM_FS
 
 AMU_A2_FS2_EV = AMU_KG * 1e10 / EV_J
@@ -182,6 +183,21 @@ def spectral_density(
     return frequency_cm1, gain * two_sided * SPEED_OF_LIGHT_CM_FS
 
 
+def line_fwhm_cm1(n_frames: int, n_lags: int, timestep_fs: float, window: str = 'hann', oversample: int = 16) -> float:
+    """Full width at half maximum (cm^-1) of the spectrum of one pure line (the instrument function of
+    :func:`power_spectrum`): the transform of the lag window times the biased estimator's taper 1 - tau/T, on a grid
+    ``oversample`` times finer than the spectrum's. Two equal lines closer than about this are not separated; it is
+    ~1/(c L dt) for L lags (1.3/(c T dt) with the Hann window over all T frames)."""
+    tau = np.arange(n_lags)
+    padded = np.zeros(oversample * n_lags)
+    padded[:n_lags] = lag_window(n_lags, window) * (1.0 - tau / n_frames)
+    frequency, density = spectral_density(padded, timestep_fs, 'none')
+    density[0] *= 2  # the one-sided density counts the zero bin once, every other bin twice
+    half = density[0] / 2
+    k = int(np.argmax(density < half))
+    return float(2 * np.interp(half, density[k - 1 : k + 1][::-1], frequency[k - 1 : k + 1][::-1]))
+
+
 def power_spectrum(
     velocities: np.ndarray,
     symbols: list[str],
@@ -276,14 +292,7 @@ def main_peak(frequency_cm1: np.ndarray, density: np.ndarray, min_cm1: float = 0
     candidates = np.flatnonzero(nu >= min_cm1)
     if candidates.size == 0:
         raise ValueError(f'no wavenumber at or above {min_cm1} cm^-1')
-    k = int(candidates[np.argmax(s[candidates])])
-    if 0 < k < nu.size - 1:
-        left, centre, right = s[k - 1], s[k], s[k + 1]
-        curvature = left - 2 * centre + right
-        if curvature < 0:
-            shift = 0.5 * (left - right) / curvature
-            return float(nu[k] + shift * (nu[1] - nu[0]))
-    return float(nu[k])
+    return parabolic_peak(nu, s, int(candidates[np.argmax(s[candidates])]))
 
 
 def kinetic_temperature(integral_ev: float, n_atoms: int, constraints: int = 0) -> float:

@@ -88,11 +88,23 @@ def ir_intensity(dmu: np.ndarray) -> np.ndarray:
 def broadened_spectrum(wavenumbers, intensities, grid, hwhm: float = 4.0) -> np.ndarray:
     """Sticks broadened by area-normalised Gaussians of half width at half maximum ``hwhm`` (cm^-1): the
     spectrum integrates to the sum of the intensities when the grid covers them."""
+    return (_gaussians(grid, wavenumbers, hwhm) * np.asarray(intensities, dtype=float)).sum(axis=1)
+
+
+def _gaussians(grid, wavenumbers, hwhm: float) -> np.ndarray:
+    """Area-normalised Gaussians (len(grid), len(wavenumbers)) of half width at half maximum ``hwhm``."""
     if hwhm <= 0:
         raise ValueError(f'hwhm must be positive, got {hwhm}')
     sigma = hwhm / np.sqrt(2.0 * np.log(2.0))
     z = (np.asarray(grid, dtype=float)[:, None] - np.asarray(wavenumbers, dtype=float)[None, :]) / sigma
-    return (np.exp(-0.5 * z**2) * np.asarray(intensities, dtype=float)).sum(axis=1) / (sigma * np.sqrt(2 * np.pi))
+    return np.exp(-0.5 * z**2) / (sigma * np.sqrt(2 * np.pi))
+
+
+def dominant_modes(peaks_cm1, wavenumbers, intensities, hwhm: float = 4.0) -> np.ndarray:
+    """Index of the stick contributing most to the broadened spectrum (:func:`broadened_spectrum`) at each of
+    ``peaks_cm1``."""
+    contributions = _gaussians(np.reshape(peaks_cm1, -1), wavenumbers, hwhm) * np.asarray(intensities, dtype=float)
+    return np.argmax(contributions, axis=1)
 
 
 def element_participation(eigenvectors: np.ndarray, symbols: list[str]) -> dict[str, np.ndarray]:

@@ -122,6 +122,44 @@ def plot_raman_command(nodes, output, max_cm1):
     click.echo(str(plot_raman(list(nodes), output, max_cm1).resolve()))
 
 
+@plot.command('raman-vs-aimd')
+@node_argument('vibrations', 'vibrations', metavar='VIBRATIONS_NODE')
+@node_argument('aimd', 'spectra', metavar='SPECTRA_NODE')
+@OUTPUT
+@MAX_WAVENUMBER
+@click.option(
+    '--tolerance',
+    type=click.FloatRange(min=0),
+    default=None,
+    help='Largest difference of a peak pair in cm^-1 (default: the AIMD resolution or the Raman FWHM, the larger).',
+)
+@click.option(
+    '--min-prominence',
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Smallest peak prominence as a fraction of the spectrum's maximum in the window (default 0.05).",
+)
+@click.option('--element', default=None, help="Compare with this element's AIMD power spectrum (default: the total).")
+@with_profile
+def plot_raman_vs_aimd_command(vibrations, aimd, output, max_cm1, tolerance, min_prominence, element):
+    """Raman spectrum of a qdots.vibrations VIBRATIONS_NODE above the AIMD power spectrum of the same cluster
+    (SPECTRA_NODE: a qdots.aimd_analysis workchain or its spectra output), peaks paired; prints the pairs in cm^-1.
+    Stores nothing (the calcfunction compare_raman_aimd stores the table with provenance)."""
+    from aiida_qdots.plots.vibrations import plot_raman_vs_aimd
+
+    parameters = {'tolerance_cm1': tolerance, 'min_prominence': min_prominence, 'aimd_spectrum': element}
+    path, table = plot_raman_vs_aimd(vibrations, aimd, output, {**parameters, 'window_cm1': [None, max_cm1]})
+    click.echo(str(path.resolve()))
+    click.echo(f'AIMD resolution {table["aimd_resolution_cm1"]:.1f} cm^-1; Raman (cm^-1)  AIMD (cm^-1)  difference')
+    for row in table['pairs']:
+        flag = '' if row['resolved'] else '  (not resolved)'
+        click.echo(f'{row["raman_cm1"]:8.1f}  {row["aimd_cm1"]:8.1f}  {row["difference_cm1"]:+7.1f}{flag}')
+    unpaired = {name: [f'{row[name + "_cm1"]:.1f}' for row in table[f'unpaired_{name}']] for name in ('raman', 'aimd')}
+    click.echo(
+        f'unpaired Raman: {", ".join(unpaired["raman"]) or "none"}; AIMD: {", ".join(unpaired["aimd"]) or "none"}'
+    )
+
+
 @plot.command('figure')
 @click.argument('figure', type=click.Choice(['3a', '4', '5', 'phonons', 'ued']))
 @STUDY_GROUP

@@ -25,6 +25,7 @@ def test_single_point_energy(cp2k_code):
     assert calc.get_option('resources')['num_machines'] == 1
 
 
+@pytest.mark.slow  # two 67-atom GFN1-xTB relaxations: 4-7 min on 2 cores
 def test_relaxed_cd_rich_cluster_matches_real_aimd_cluster(cp2k_code, real_first_frame):
     """Built Cd28Se17Cl22 vs the real one (shared data, frame st1), both relaxed with the same GFN1-xTB protocol.
 

@@ -93,22 +93,24 @@ def peak_areas(q, intensity, intensity_err, windows) -> tuple[np.ndarray, np.nda
     return np.stack(areas, axis=-1), np.stack(errors, axis=-1)
 
 
-def peak_centroids(q, pattern, windows) -> np.ndarray:
-    """Q (1/angstrom) of each peak area: sqrt of the mean Q^2 weighted by the pattern above its window's straight
-    baseline, the Q whose exp(-Q^2 du2/3) the area follows to first order in du2."""
-    q = np.asarray(q, dtype=float)
-    centroids = []
-    for low, _, high in windows:
-        x, y = q[low : high + 1], pattern[low : high + 1]
-        excess = y - np.interp(x, x[[0, -1]], y[[0, -1]])
-        centroids.append(np.sqrt((excess * x**2).sum() / excess.sum()))
-    return np.array(centroids)
+def peak_q(q, pattern, windows, self_scattering=None) -> np.ndarray:
+    """Q (1/angstrom) whose exp(-Q^2 du2/3) each peak area follows to first order in du2, for independent thermal
+    displacements: sqrt(A[Q^2 (I0 - S)] / A[I0]), A the area above the window's straight baseline
+    (:func:`peak_areas`), S the self scattering N <f^2> (angstrom^2, (Q,)) that the Debye-Waller factor does not
+    damp; S = 0 when not known (measured data). Not the centroid of the excess: the baseline under a broad peak of a
+    small particle is damped too, and its end points do not sit at the peak's Q."""
+    q, pattern = np.asarray(q, dtype=float), np.asarray(pattern, dtype=float)
+    damped = pattern if self_scattering is None else pattern - np.asarray(self_scattering, dtype=float)
+    ones = np.ones_like(q)
+    return np.sqrt(peak_areas(q, q**2 * damped, ones, windows)[0] / peak_areas(q, pattern, ones, windows)[0])
 
 
-def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: float = 0.02, max_peaks: int = 12):
+def peak_ratios(
+    q, delays_ps, intensity, intensity_err, q_range, prominence: float = 0.02, max_peaks: int = 12, self_scattering=None
+):
     """The Debye-Waller route's table: peaks found in the first set's reference, each integrated at every delay;
-    returns (peak Q (P,) 1/angstrom, :func:`peak_centroids`, I(t)/I0 (sets, D, P), its standard error, windows
-    (P, 3))."""
+    returns (peak Q (P,) 1/angstrom, :func:`peak_q` with ``self_scattering``, I(t)/I0 (sets, D, P), its standard
+    error, windows (P, 3))."""
     ref, ref_err = reference(delays_ps, intensity, intensity_err)
     windows = peak_windows(q, ref[0], q_range, prominence, max_peaks)
     if len(windows) == 0:
@@ -117,13 +119,14 @@ def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: flo
     area0, area0_err = peak_areas(q, ref, ref_err, windows)
     ratio = area / area0[:, None, :]
     error = np.abs(ratio) * np.sqrt((area_err / area) ** 2 + (area0_err / area0)[:, None, :] ** 2)
-    return peak_centroids(q, ref[0], windows), ratio, error, windows
+    return peak_q(q, ref[0], windows, self_scattering), ratio, error, windows
 
 
 def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):
     """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom with each atom's displacement from its
     mean position scaled so that the 3D <u^2> grows by each of ``du2_grid`` (angstrom^2): the harmonic picture of
-    heating by dT = du2 / (d<u^2>/dT). Returns (patterns (grid, Q), N <f>^2 (Q), <u^2> of the frames)."""
+    heating by dT = du2 / (d<u^2>/dT). Returns (patterns (grid, Q), N <f>^2 (Q), the self scattering N <f^2> (Q),
+    <u^2> of the frames)."""
     from aiida_qdots.analysis.diffraction import debye_pattern
 
     frames = np.asarray(frames, dtype=float)
@@ -132,9 +135,11 @@ def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):
     msd = float((displacement**2).sum(axis=-1).mean())
     if not msd > 0:
         raise ValueError('the frames do not move: heating needs thermal displacements (give several MD frames)')
-    patterns, norm = [], None
-    for du2 in du2_grid:
-        pattern = debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr)
-        patterns.append(pattern.intensity)
-        norm = pattern.n_atoms * pattern.mean_f_squared
-    return np.array(patterns), norm, msd
+    patterns = [debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr) for du2 in du2_grid]
+    last = patterns[-1]
+    return (
+        np.array([p.intensity for p in patterns]),
+        last.n_atoms * last.mean_f_squared,
+        last.n_atoms * last.mean_f2,
+        msd,
+    )

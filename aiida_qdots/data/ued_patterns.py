@@ -4,8 +4,9 @@ which describes the formats), and the synthetic demo patterns made by the forwar
 The node is an ArrayData with ``delay_ps`` (D,), ``q_inv_angstrom`` (Q,), ``intensity`` and ``intensity_err``
 (S, D, Q), optionally ``normalisation`` (Q,): the particle's N <f>^2 (angstrom^2) when known (synthetic sets),
 which makes dF the forward model's 'faber-ziman' reduced intensity, and ``self_scattering`` (Q,): its N <f^2>
-(angstrom^2), the part of I(Q) the Debye-Waller factor does not damp (the peak route's peak Q); attributes ``kind`` = 'ued_patterns', ``sets``,
-``units``, ``source`` (file name and sha256) and ``synthetic`` (false, or every generating parameter).
+(angstrom^2), the part of I(Q) the Debye-Waller factor does not damp (the peak route's peak Q); attributes
+``kind`` = 'ued_patterns', ``sets``, ``units``, ``source`` (file name and sha256) and ``synthetic`` (false, or
+every generating parameter).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_peak_integration_of_a_known_displacement_gives_the_debye_waller_factor(
     cold = _displaced(positions, symbols, q, 0.01, rng).intensity
     hot = _displaced(positions, symbols, q, 0.04, rng).intensity
     intensity = np.array([[cold, cold, hot]])
-    peak_q, ratio, error, _ = peak_ratios(q, np.array([-1.0, 0.0, 1.0]), intensity, 1e-4 * intensity, (1.0, 8.0))
+    peak_q, ratio, error, _, _ = peak_ratios(q, np.array([-1.0, 0.0, 1.0]), intensity, 1e-4 * intensity, (1.0, 8.0))
     assert peak_q.size >= 8
     fit = debye_waller_fit(peak_q, ratio[0], error[0])
     assert fit.du2[2] == pytest.approx(0.03, rel=0.04)
@@ -97,7 +97,7 @@ def test_peak_q_of_a_small_particle_is_the_q_its_area_follows():
     patterns, _, self_scattering, _ = heated_patterns(frames, atoms.get_chemical_symbols(), q, [0.0, du2])
     fits = {}
     for known in (self_scattering, None):
-        peak_q, ratio, error, _ = peak_ratios(q, np.array([-1.0, 1.0]), patterns[None], 1e-4 * patterns[None],
+        peak_q, ratio, error, _, _ = peak_ratios(q, np.array([-1.0, 1.0]), patterns[None], 1e-4 * patterns[None],
                                               (1.5, 8.0), self_scattering=known)  # fmt: skip
         assert peak_q.size == 7
         fits[known is None] = debye_waller_fit(peak_q, ratio[0], error[0])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
+from aiida_qdots.analysis.debye_waller import debye_waller_fit
 from aiida_qdots.analysis.diffraction import sine_transform
 
 
@@ -110,7 +111,8 @@ def peak_ratios(
 ):
     """The Debye-Waller route's table: peaks found in the first set's reference, each integrated at every delay;
     returns (peak Q (P,) 1/angstrom, :func:`peak_q` with ``self_scattering``, I(t)/I0 (sets, D, P), its standard
-    error, windows (P, 3))."""
+    error, the relative error of each I0 area (sets, P), windows (P, 3)). The I0 part of the error is one error
+    common to every delay of a set: a fit across delays must carry it as such."""
     ref, ref_err = reference(delays_ps, intensity, intensity_err)
     windows = peak_windows(q, ref[0], q_range, prominence, max_peaks)
     if len(windows) == 0:
@@ -119,7 +121,29 @@ def peak_ratios(
     area0, area0_err = peak_areas(q, ref, ref_err, windows)
     ratio = area / area0[:, None, :]
     error = np.abs(ratio) * np.sqrt((area_err / area) ** 2 + (area0_err / area0)[:, None, :] ** 2)
-    return peak_q(q, ref[0], windows, self_scattering), ratio, error, windows
+    return peak_q(q, ref[0], windows, self_scattering), ratio, error, area0_err / area0, windows
+
+
+def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_peaks=12, self_scattering=None) -> dict:
+    """What the peak route reads from noise-free ``patterns`` (grid, Q) of a particle heated by ``du2_grid``
+    (angstrom^2, first 0, the reference): ``du2_ratio`` = fitted du2 / generating du2 per heated pattern, and per peak
+    ``peak_ratio`` = -ln(I/I0) / (Q^2 du2/3) at the hottest, with the fit's ``q4_z``. 1 for a particle whose atoms
+    move independently with one <u^2>; below 1 when the surface atoms move more (their scattering is already damped
+    at high Q) or the displacements are correlated (part of the lost intensity stays under the peak)."""
+    du2 = np.asarray(du2_grid, dtype=float)
+    patterns = np.asarray(patterns, dtype=float)[None]
+    delays = np.where(du2 > 0, 1.0, -1.0)
+    peak_q_values, ratio, error, _, _ = peak_ratios(
+        q, delays, patterns, 1e-6 * patterns, q_range, prominence, max_peaks, self_scattering
+    )
+    fit = debye_waller_fit(peak_q_values, ratio[0], error[0])
+    hot = du2 > 0
+    return {
+        'du2_ratio': (fit.du2[hot] / du2[hot]).tolist(),
+        'peak_q_inv_angstrom': peak_q_values.tolist(),
+        'peak_ratio': (-np.log(ratio[0, -1]) * 3 / (du2[-1] * peak_q_values**2)).tolist(),
+        'q4_z': fit.q4_z[hot].tolist(),
+    }
 
 
 def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):

@@ -18,7 +18,7 @@ import numpy as np
 from aiida import orm
 
 from aiida_qdots.analysis.kinetics import gillespie
-from aiida_qdots.analysis.ued_patterns import heated_patterns
+from aiida_qdots.analysis.ued_patterns import heated_patterns, peak_route_response
 from aiida_qdots.common.files import file_sha256
 from aiida_qdots.common.validation import PATTERN_ARRAYS, check_pattern_arrays
 from aiida_qdots.data.ued import DEMO_DELAYS_PS, SEED_SETS
@@ -89,11 +89,14 @@ def synthetic_patterns(
     n_trajectories: int = 100000,
     n_grid: int = 6,
     seed: int = 7,
-) -> tuple[dict, np.ndarray, dict]:
+    check_peaks: dict | None = None,
+) -> tuple[dict, dict, dict]:
     """Patterns I(Q, t) of the seed's pump sets from MD ``frames`` of the particle: Gillespie dT(t) of each set ->
     du2 = slope dT -> I(Q) of the frames heated by du2 (:func:`heated_patterns` on ``n_grid`` du2 values, linear
     in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, the particle's N <f>^2 and N <f^2> (the
-    keyword arguments of :func:`patterns_to_node`) and the generator's parameters."""
+    keyword arguments of :func:`patterns_to_node`) and the generator's parameters. With ``check_peaks`` (q_range,
+    prominence, max_peaks of the peak route), ``peak_route_check`` records what the peak route reads from the
+    noise-free patterns (:func:`peak_route_response`): the factor by which its du2 differs from the generating one."""
     if not slope_a2_per_k > 0:
         raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
     rng = np.random.default_rng(seed)
@@ -107,6 +110,12 @@ def synthetic_patterns(
     heating = np.array(heating)
     grid = np.linspace(0.0, slope_a2_per_k * heating.max() * 1.001, n_grid)
     patterns, norm, self_scattering, msd = heated_patterns(frames, symbols, q, grid)
+    check = None
+    if check_peaks is not None:
+        try:
+            check = peak_route_response(q, patterns, grid, **check_peaks, self_scattering=self_scattering)
+        except ValueError as error:  # too few peaks: the route itself will say so
+            check = {'error': str(error)}
     position = slope_a2_per_k * heating / grid[1]  # uniform grid: linear interpolation between its patterns
     below = np.minimum(position.astype(int), n_grid - 2)
     fraction = (position - below)[..., None]
@@ -143,5 +152,6 @@ def synthetic_patterns(
         'noise_relative': noise,
         'n_trajectories': n_trajectories,
         'seed': seed,
+        'peak_route_check': check,
     }
     return arrays, {'normalisation': norm, 'self_scattering': self_scattering}, parameters

@@ -19,6 +19,7 @@ from scipy.signal import find_peaks
 
 from aiida_qdots.analysis.debye_waller import debye_waller_fit
 from aiida_qdots.analysis.diffraction import sine_transform
+from aiida_qdots.analysis.fluctuations import align_to_mean, apply_alignment, atomic_masses, element_indices
 
 
 def reference(delays_ps, intensity, intensity_err) -> tuple[np.ndarray, np.ndarray]:
@@ -146,24 +147,27 @@ def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_pea
     }
 
 
-def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):
-    """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom with each atom's displacement from its
-    mean position scaled so that the 3D <u^2> grows by each of ``du2_grid`` (angstrom^2): the harmonic picture of
-    heating by dT = du2 / (d<u^2>/dT). Returns (patterns (grid, Q), N <f>^2 (Q), the self scattering N <f^2> (Q),
-    <u^2> of the frames)."""
+def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3, element_weights: dict | None = None):
+    """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom heated harmonically: each atom's
+    displacement from the mean structure (rigid-body motion removed, as in the MSD of
+    :mod:`aiida_qdots.analysis.thermal_msd`) scaled so that <u^2> grows by each of ``du2_grid`` (angstrom^2), the
+    <u^2> whose slope d<u^2>/dT makes dT = du2 / slope: the mean over atoms, or with ``element_weights`` (element ->
+    w_a, the msd_slope's) sum_a w_a <u^2>_a. Returns (patterns (grid, Q), N <f>^2 (Q), the self scattering N <f^2>
+    (Q), that <u^2> of the frames)."""
     from aiida_qdots.analysis.diffraction import debye_pattern
 
+    symbols = [str(s) for s in symbols]
     frames = np.asarray(frames, dtype=float)
-    mean = frames.mean(axis=0)
-    displacement = frames - mean
-    msd = float((displacement**2).sum(axis=-1).mean())
+    alignment = align_to_mean(frames, atomic_masses(symbols))
+    displacement = apply_alignment(frames, alignment) - alignment.mean_structure
+    per_atom = (displacement**2).sum(axis=-1).mean(axis=0)
+    if element_weights is None:
+        msd = float(per_atom.mean())
+    else:
+        msd = float(sum(float(element_weights[e]) * per_atom[i].mean() for e, i in element_indices(symbols).items()))
     if not msd > 0:
         raise ValueError('the frames do not move: heating needs thermal displacements (give several MD frames)')
+    mean = alignment.mean_structure
     patterns = [debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr) for du2 in du2_grid]
-    last = patterns[-1]
-    return (
-        np.array([p.intensity for p in patterns]),
-        last.n_atoms * last.mean_f_squared,
-        last.n_atoms * last.mean_f2,
-        msd,
-    )
+    n, last = patterns[-1].n_atoms, patterns[-1]
+    return np.array([p.intensity for p in patterns]), n * last.mean_f_squared, n * last.mean_f2, msd

@@ -90,13 +90,15 @@ def synthetic_patterns(
     n_grid: int = 6,
     seed: int = 7,
     check_peaks: dict | None = None,
+    element_weights: dict | None = None,
 ) -> tuple[dict, dict, dict]:
     """Patterns I(Q, t) of the seed's pump sets from MD ``frames`` of the particle: Gillespie dT(t) of each set ->
     du2 = slope dT -> I(Q) of the frames heated by du2 (:func:`heated_patterns` on ``n_grid`` du2 values, linear
     in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, the particle's N <f>^2 and N <f^2> (the
     keyword arguments of :func:`patterns_to_node`) and the generator's parameters. With ``check_peaks`` (q_range,
     prominence, max_peaks of the peak route), ``peak_route_check`` records what the peak route reads from the
-    noise-free patterns (:func:`peak_route_response`): the factor by which its du2 differs from the generating one."""
+    noise-free patterns (:func:`peak_route_response`): the factor by which its du2 differs from the generating one.
+    ``element_weights``: those of the slope (electron-scattering weighting), so that du2 is the <u^2> it describes."""
     if not slope_a2_per_k > 0:
         raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
     rng = np.random.default_rng(seed)
@@ -109,7 +111,7 @@ def synthetic_patterns(
         heating.append(energy / pump.model.heat_capacity_ev_k)
     heating = np.array(heating)
     grid = np.linspace(0.0, slope_a2_per_k * heating.max() * 1.001, n_grid)
-    patterns, norm, self_scattering, msd = heated_patterns(frames, symbols, q, grid)
+    patterns, norm, self_scattering, msd = heated_patterns(frames, symbols, q, grid, element_weights=element_weights)
     check = None
     if check_peaks is not None:
         try:
@@ -144,6 +146,7 @@ def synthetic_patterns(
         'delta_t_k': heating.tolist(),
         'slope_a2_per_k': slope_a2_per_k,
         'frames_msd_a2': msd,
+        'element_weights': element_weights,
         'n_frames': int(np.shape(frames)[0]),
         'n_atoms': len(symbols),
         'q_range_inv_angstrom': list(q_range),

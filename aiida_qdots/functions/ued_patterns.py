@@ -106,8 +106,9 @@ def synthetic_pattern_data(frames: orm.TrajectoryData, msd_slope: orm.Dict, para
     slope = msd_slope.get_dict()
     check = {k: PATTERN_DEFAULTS[k] for k in ('q_range', 'prominence', 'max_peaks')}
     arrays, scattering, generator = synthetic_patterns(
-        positions, list(frames.symbols), slope[MSD_SLOPE_KEY], **options, check_peaks=check
-    )
+        positions, list(frames.symbols), slope[MSD_SLOPE_KEY], **options, check_peaks=check,
+        element_weights=slope.get('element_weights'),
+    )  # fmt: skip
     generator.update(
         {'slope_stderr_a2_per_k': slope[MSD_SLOPE_STDERR_KEY], 'slope_from': msd_slope.uuid, 'frames_from': frames.uuid}
     )

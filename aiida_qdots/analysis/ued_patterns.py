@@ -128,7 +128,7 @@ def peak_ratios(
 def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_peaks=12, self_scattering=None) -> dict:
     """What the peak route reads from noise-free ``patterns`` (grid, Q) of a particle heated by ``du2_grid``
     (angstrom^2, first 0, the reference): ``du2_ratio`` = fitted du2 / generating du2 per heated pattern, and per peak
-    ``peak_ratio`` = -ln(I/I0) / (Q^2 du2/3) at the hottest, with the fit's ``q4_z``. 1 for a particle whose atoms
+    ``peak_ratio`` = -ln(I/I0) / (Q^2 du2/3) at the hottest. 1 for a particle whose atoms
     move independently with one <u^2>; below 1 when the surface atoms move more (their scattering is already damped
     at high Q) or the displacements are correlated (part of the lost intensity stays under the peak)."""
     du2 = np.asarray(du2_grid, dtype=float)
@@ -143,7 +143,6 @@ def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_pea
         'du2_ratio': (fit.du2[hot] / du2[hot]).tolist(),
         'peak_q_inv_angstrom': peak_q_values.tolist(),
         'peak_ratio': (-np.log(ratio[0, -1]) * 3 / (du2[-1] * peak_q_values**2)).tolist(),
-        'q4_z': fit.q4_z[hot].tolist(),
     }
 
 

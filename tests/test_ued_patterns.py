@@ -246,6 +246,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
     ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
     MD dG(r, dT) as the thermal reference."""
+    from aiida import orm
     from aiida.engine import run_get_node
 
     from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
@@ -265,3 +266,14 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     assert data.creator.inputs.msd_slope.uuid == ued.inputs.msd_slope.uuid == phonons.outputs.msd_slope.uuid
     assert ued.inputs.md_diffraction.uuid == phonons.outputs.diffraction.uuid
     assert {'peak_table', 'delta_pdf', 'dg_fits', 'fit'} <= set(ued.outputs)
+    # the generator's noise-free check predicts the peak route's du2 on the noisy patterns (2 nm MD frames: ~0.72,
+    # the Bragg-weighted du2 of a particle whose surface atoms move more and whose displacements are correlated)
+    synthetic = data.base.attributes.get('synthetic')
+    check = synthetic['peak_route_check']
+    late = data.get_array('delay_ps') > 100
+    read = ued.outputs.debye_waller.get_array('du2')[:, late] / (
+        synthetic['slope_a2_per_k'] * np.array(synthetic['delta_t_k'])[:, late]
+    )
+    assert read.mean(axis=1) == pytest.approx([np.mean(check['du2_ratio'])] * 2, rel=0.03)
+    warned = any('peak route reads' in log.message for log in orm.Log.collection.get_logs_for(ued))
+    assert warned == (check['verdict'] == 'biased')

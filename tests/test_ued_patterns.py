@@ -4,7 +4,7 @@ dG route against the forward model, and exponential fits that recover known cons
 import numpy as np
 import pytest
 
-from aiida_qdots.analysis.debye_waller import debye_waller_fit
+from aiida_qdots.analysis.debye_waller import debye_waller_fit, reference_du2_error
 from aiida_qdots.analysis.dg_kinetics import distortion_per_hole, fit_exponential, values_at
 from aiida_qdots.analysis.diffraction import debye_pattern, reduced_intensity, sine_transform
 from aiida_qdots.analysis.ued_patterns import (
@@ -108,6 +108,19 @@ def test_peak_q_of_a_small_particle_is_the_q_its_area_follows():
             assert -np.log(ratio[0, 1]) * 3 / (du2 * peak_q**2) == pytest.approx(np.ones(7), abs=0.05)
     assert fits[False].du2[1] == pytest.approx(du2, rel=0.01) and not fits[False].flagged[1]
     assert fits[True].du2[1] == pytest.approx(0.98 * du2, rel=0.015)
+
+
+def test_reference_error_of_du2_is_the_spread_of_fits_with_a_drawn_reference():
+    """I0's relative area errors s_p shift -ln(I/I0) of every delay by the same draw; the spread of the fitted du2
+    over 4000 draws is reference_du2_error (its Monte Carlo standard error ~1 %)."""
+    q = np.array([1.8, 2.4, 3.2, 4.3, 5.2, 6.3])
+    ratio = np.exp(-(q**2) * 2e-3 / 3)[None]
+    ratio_err, reference = 1e-3 * np.ones_like(ratio), np.array([3e-4, 5e-4, 2e-4, 8e-4, 4e-4, 6e-4])
+    rng = np.random.default_rng(8)
+    shifted = ratio * np.exp(-rng.normal(0.0, 1.0, (4000, q.size)) * reference)
+    drawn = debye_waller_fit(q, shifted, np.broadcast_to(ratio_err, shifted.shape)).du2
+    expected = reference_du2_error(q, ratio, ratio_err, reference)[0]
+    assert np.std(drawn, ddof=1) == pytest.approx(expected, rel=0.05)
 
 
 def test_dg_of_a_pattern_pair_is_the_forward_models_g_difference(particle):

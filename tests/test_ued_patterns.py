@@ -209,6 +209,7 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
     data = synthetic_pattern_data(frames, slope, orm.Dict({}))
     generator = data.base.attributes.get('synthetic')
     assert generator['slope_a2_per_k'] == 9.7e-5 and generator['n_atoms'] == 504
+    assert generator['peak_route_check']['verdict'] == 'consistent'  # independent displacements: du2 read ~1.00
     builder = UedWorkChain.get_builder_from_protocol(data, slope, 'fast')
     builder.md_diffraction = _md_diffraction(frames, 9.7e-5 * 14.0)
     _, node = run_get_node(builder)

@@ -205,31 +205,43 @@ def test_joint_fit_recovers_tau_auger_and_tau_trap_within_their_intervals():
         fit_lattice_heating([pump], ('tau_auger_ps', 'tau_trap_ps'))
 
 
-@pytest.mark.parametrize('source', ['cross-section', 'dT scale'])
+@pytest.mark.parametrize('source', ['cross-section', 'dT scale', 'dT offset'])
 def test_uncertainty_propagates_like_refits_with_sampled_values(source):
-    """The linear propagation of the cross-section's (or of a scale common to all dT, the Debye-Waller slope's)
-    uncertainty against the spread of refits of the same data with that value drawn from its log-normal
-    distribution (small uncertainty: the linear regime)."""
-    rel, rng = 0.03, np.random.default_rng(1)
+    """The linear propagation of the cross-section's (or of a scale common to all dT, the Debye-Waller slope's, or of
+    an offset common to a pump's delays, its pre-pump reference's) uncertainty against the spread of refits of the
+    same data with that value drawn from its distribution (small uncertainty: the linear regime)."""
+    rel, offset, rng = 0.03, 0.2, np.random.default_rng(1)
     pump = seed_pumps(rng)[0]
     if source == 'cross-section':
         fit = fit_lattice_heating([pump], ('tau_auger_ps',), rel)
         propagated = fit.sigma_sensitivity[0, 0]
-    else:
+    elif source == 'dT scale':
         fit = fit_lattice_heating([pump], ('tau_auger_ps',), scale_rel_err=rel)
         propagated = fit.scale_sensitivity[0]
+    else:
+        fit = fit_lattice_heating([pump], ('tau_auger_ps',), offset_err=offset)
+        propagated = fit.offset_sensitivity[0, 0]
+        statistical = np.log(fit.ci_statistical['tau_auger_ps'])
+        without = np.log(fit_lattice_heating([pump], ('tau_auger_ps',)).ci_statistical['tau_auger_ps'])
+        z = stats.norm.ppf(0.975)  # the offset adds in quadrature to the data's own interval
+        assert (np.diff(statistical)[0] / (2 * z)) ** 2 == pytest.approx(
+            (np.diff(without)[0] / (2 * z)) ** 2 + (propagated * offset) ** 2, rel=1e-6
+        )
     log_sd = np.sqrt(np.log1p(rel**2))
     refits = []
-    for draw in np.exp(rng.normal(0.0, log_sd, 24)):
+    for draw in rng.normal(0.0, 1.0, 24):
         if source == 'cross-section':
+            factor = np.exp(draw * log_sd)
             drawn = dataclasses.replace(
-                pump, model=dataclasses.replace(pump.model, sigma_cm2=draw * pump.model.sigma_cm2)
+                pump, model=dataclasses.replace(pump.model, sigma_cm2=factor * pump.model.sigma_cm2)
             )
+        elif source == 'dT scale':
+            drawn = dataclasses.replace(pump, delta_t_k=np.exp(draw * log_sd) * pump.delta_t_k)
         else:
-            drawn = dataclasses.replace(pump, delta_t_k=draw * pump.delta_t_k)
+            drawn = dataclasses.replace(pump, delta_t_k=pump.delta_t_k + draw * offset)
         refits.append(fit_lattice_heating([drawn]).values['tau_auger_ps'])
     sampled = np.std(np.log(refits), ddof=1)
-    assert sampled == pytest.approx(abs(propagated) * log_sd, rel=0.35)
+    assert sampled == pytest.approx(abs(propagated) * (offset if source == 'dT offset' else log_sd), rel=0.35)
 
 
 def test_model_rejects_unphysical_parameters():

@@ -4,7 +4,7 @@ dG route against the forward model, and exponential fits that recover known cons
 import numpy as np
 import pytest
 
-from aiida_qdots.analysis.debye_waller import debye_waller_fit
+from aiida_qdots.analysis.debye_waller import debye_waller_fit, reference_du2_error
 from aiida_qdots.analysis.dg_kinetics import distortion_per_hole, fit_exponential, values_at
 from aiida_qdots.analysis.diffraction import debye_pattern, reduced_intensity, sine_transform
 from aiida_qdots.analysis.ued_patterns import (
@@ -74,7 +74,7 @@ def test_peak_integration_of_a_known_displacement_gives_the_debye_waller_factor(
     cold = _displaced(positions, symbols, q, 0.01, rng).intensity
     hot = _displaced(positions, symbols, q, 0.04, rng).intensity
     intensity = np.array([[cold, cold, hot]])
-    peak_q, ratio, error, _ = peak_ratios(q, np.array([-1.0, 0.0, 1.0]), intensity, 1e-4 * intensity, (1.0, 8.0))
+    peak_q, ratio, error, _, _ = peak_ratios(q, np.array([-1.0, 0.0, 1.0]), intensity, 1e-4 * intensity, (1.0, 8.0))
     assert peak_q.size >= 8
     fit = debye_waller_fit(peak_q, ratio[0], error[0])
     assert fit.du2[2] == pytest.approx(0.03, rel=0.04)
@@ -82,6 +82,45 @@ def test_peak_integration_of_a_known_displacement_gives_the_debye_waller_factor(
     isolated = np.r_[True, np.diff(peak_q) > 0.4] & np.r_[np.diff(peak_q) > 0.4, True]
     # each peak within 0.03: the 12 frames of random displacements of 504 atoms leave that much sampling noise
     assert ratio[0, 2, isolated] == pytest.approx(np.exp(-(peak_q[isolated] ** 2) * 0.03 / 3), abs=0.03)
+
+
+def test_peak_q_of_a_small_particle_is_the_q_its_area_follows():
+    """A 2 nm particle (136 atoms) with independent Gaussian displacements (3D <u^2> 0.03 A^2, 800 frames) heated by
+    du2 = 1.2e-3 A^2: its 7 broad peaks sit on a baseline larger than themselves, and each area follows
+    exp(-Q^2 du2/3) at its peak_q, the linear response, within 0.05 (frame sampling), the fit within 1 % (the excess
+    centroid was off by -22 to +28 % per peak, the fit by +6 %, Q^4 flagged). Without the self scattering, which the
+    Debye-Waller factor does not damp, peak_q is ~1 % high and du2 ~2 % low."""
+    atoms, rng = build_nanocrystal(20.0), np.random.default_rng(0)
+    displacement = rng.normal(0, 0.1, (800, *atoms.positions.shape))
+    q, du2 = np.arange(1.0, 8.005, 0.01), 1.2e-3
+    cold, hot = (
+        debye_pattern(atoms.positions + scale * displacement, atoms.get_chemical_symbols(), q)
+        for scale in (1.0, np.sqrt(1 + du2 / 0.03))
+    )
+    patterns, self_scattering = np.array([cold.intensity, hot.intensity]), cold.n_atoms * cold.mean_f2
+    fits = {}
+    for known in (self_scattering, None):
+        peak_q, ratio, error, _, _ = peak_ratios(q, np.array([-1.0, 1.0]), patterns[None], 1e-4 * patterns[None],
+                                              (1.5, 8.0), self_scattering=known)  # fmt: skip
+        assert peak_q.size == 7
+        fits[known is None] = debye_waller_fit(peak_q, ratio[0], error[0])
+        if known is not None:
+            assert -np.log(ratio[0, 1]) * 3 / (du2 * peak_q**2) == pytest.approx(np.ones(7), abs=0.05)
+    assert fits[False].du2[1] == pytest.approx(du2, rel=0.01) and not fits[False].flagged[1]
+    assert fits[True].du2[1] == pytest.approx(0.98 * du2, rel=0.015)
+
+
+def test_reference_error_of_du2_is_the_spread_of_fits_with_a_drawn_reference():
+    """I0's relative area errors s_p shift -ln(I/I0) of every delay by the same draw; the spread of the fitted du2
+    over 4000 draws is reference_du2_error (its Monte Carlo standard error ~1 %)."""
+    q = np.array([1.8, 2.4, 3.2, 4.3, 5.2, 6.3])
+    ratio = np.exp(-(q**2) * 2e-3 / 3)[None]
+    ratio_err, reference = 1e-3 * np.ones_like(ratio), np.array([3e-4, 5e-4, 2e-4, 8e-4, 4e-4, 6e-4])
+    rng = np.random.default_rng(8)
+    shifted = ratio * np.exp(-rng.normal(0.0, 1.0, (4000, q.size)) * reference)
+    drawn = debye_waller_fit(q, shifted, np.broadcast_to(ratio_err, shifted.shape)).du2
+    expected = reference_du2_error(q, ratio, ratio_err, reference)[0]
+    assert np.std(drawn, ddof=1) == pytest.approx(expected, rel=0.05)
 
 
 def test_dg_of_a_pattern_pair_is_the_forward_models_g_difference(particle):
@@ -146,7 +185,7 @@ def _md_diffraction(frames, du2):
     from aiida import orm
 
     q, r = np.arange(1.0, 8.005, 0.01), np.arange(0.02, 10.01, 0.02)
-    patterns, norm, _ = heated_patterns(frames.get_array('positions'), list(frames.symbols), q, [0.0, du2])
+    patterns, norm, _, _ = heated_patterns(frames.get_array('positions'), list(frames.symbols), q, [0.0, du2])
     node = orm.ArrayData()
     node.set_array('r_angstrom', r)
     node.set_array('delta_g', sine_transform(q, q * (patterns[1] - patterns[0]) / norm, r, 1.5, 8.0, 'lorch'))
@@ -166,10 +205,11 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
     from aiida_qdots.workchains.ued import UedWorkChain
 
     slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
-    frames = _frames_node()
+    frames = _frames_node(n_frames=50)
     data = synthetic_pattern_data(frames, slope, orm.Dict({}))
     generator = data.base.attributes.get('synthetic')
     assert generator['slope_a2_per_k'] == 9.7e-5 and generator['n_atoms'] == 504
+    assert generator['peak_route_check']['verdict'] == 'consistent'  # independent displacements: du2 read ~1.00
     builder = UedWorkChain.get_builder_from_protocol(data, slope, 'fast')
     builder.md_diffraction = _md_diffraction(frames, 9.7e-5 * 14.0)
     _, node = run_get_node(builder)
@@ -220,6 +260,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
     ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
     MD dG(r, dT) as the thermal reference."""
+    from aiida import orm
     from aiida.engine import run_get_node
 
     from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
@@ -239,3 +280,14 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     assert data.creator.inputs.msd_slope.uuid == ued.inputs.msd_slope.uuid == phonons.outputs.msd_slope.uuid
     assert ued.inputs.md_diffraction.uuid == phonons.outputs.diffraction.uuid
     assert {'peak_table', 'delta_pdf', 'dg_fits', 'fit'} <= set(ued.outputs)
+    # the generator's noise-free check predicts the peak route's du2 on the noisy patterns (2 nm MD frames: ~0.72,
+    # the Bragg-weighted du2 of a particle whose surface atoms move more and whose displacements are correlated)
+    synthetic = data.base.attributes.get('synthetic')
+    check = synthetic['peak_route_check']
+    late = data.get_array('delay_ps') > 100
+    read = ued.outputs.debye_waller.get_array('du2')[:, late] / (
+        synthetic['slope_a2_per_k'] * np.array(synthetic['delta_t_k'])[:, late]
+    )
+    assert read.mean(axis=1) == pytest.approx([np.mean(check['du2_ratio'])] * 2, rel=0.03)
+    warned = any('peak route reads' in log.message for log in orm.Log.collection.get_logs_for(ued))
+    assert warned == (check['verdict'] == 'biased')

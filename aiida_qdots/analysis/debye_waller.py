@@ -108,6 +108,15 @@ def debye_waller_fit(q, ratio, ratio_err, alpha: float = 0.01) -> DebyeWallerFit
     )
 
 
+def reference_du2_error(q, ratio, ratio_err, reference_rel_err) -> np.ndarray:
+    """Standard error (angstrom^2) of du2 at each delay (delays,) from the reference I0 alone: the relative errors
+    ``reference_rel_err`` (peaks,) of its peak areas, common to every delay, through the weights of
+    :func:`debye_waller_fit`: 3 sqrt(sum (w x s)^2) / sum w x^2, x = Q^2."""
+    x = np.asarray(q, dtype=float) ** 2
+    w = (np.asarray(ratio, dtype=float) / np.asarray(ratio_err, dtype=float)) ** 2
+    return 3 * np.sqrt(((w * x * np.asarray(reference_rel_err, dtype=float)) ** 2).sum(axis=1)) / (w * x**2).sum(axis=1)
+
+
 def lattice_temperature(du2, du2_err, slope_a2_per_k: float, slope_err_a2_per_k: float = 0.0):
     """dT = du2 / (d<u^2>/dT) (K) with the uncertainty of both propagated (independent errors)."""
     if not slope_a2_per_k > 0:

@@ -85,7 +85,9 @@ class HeatingFit:
     the cross-sections' uncertainty (``sigma_rel_err`` per pump, log-normal) by linear propagation:
     d log p / d log sigma_k = -(J^T J)^-1 J^T dr/d log sigma_k (``sigma_sensitivity``, one row per pump), and the
     same way that of a scale common to every pump's dT (``scale_rel_err``: the Debye-Waller slope's, which the
-    per-delay errors must then leave out; ``scale_sensitivity``).
+    per-delay errors must then leave out; ``scale_sensitivity``). An offset common to the delays of one pump
+    (``offset_err``, K: the noise of the pre-pump reference every delay is divided by) is statistical: it widens
+    ``ci_statistical`` and ``ci`` the same way (``offset_sensitivity``, one row per pump).
     ``models`` and ``fitted_k`` are each pump's fitted model and its curve on its delays >= 0 (sorted);
     ``chi2_by_pump`` is each pump's chi^2 per data point.
     """
@@ -99,6 +101,8 @@ class HeatingFit:
     sigma_sensitivity: np.ndarray
     scale_rel_err: float
     scale_sensitivity: np.ndarray
+    offset_err: tuple[float, ...]
+    offset_sensitivity: np.ndarray
     chi2_reduced: float
     chi2_by_pump: tuple[float, ...]
     models: tuple[KineticModel, ...]
@@ -114,11 +118,13 @@ def fit_lattice_heating(
     sigma_rel_err=0.0,
     confidence: float = 0.95,
     scale_rel_err: float = 0.0,
+    offset_err=0.0,
 ) -> HeatingFit:
     """Fit the ``free`` parameters, shared by every :class:`Pump` (starting values from the first pump's model), to
     all pumps' dT(t) at once by the master equation (delays >= 0). Each pump's <N> stays fixed by its model's
     cross-section, whose relative uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``, as does
-    ``scale_rel_err``, the relative uncertainty of a factor common to all measured dT (d<u^2>/dT)."""
+    ``scale_rel_err``, the relative uncertainty of a factor common to all measured dT (d<u^2>/dT); ``offset_err``
+    (K, one value or one per pump) that of an offset common to one pump's delays widens both intervals."""
     from scipy.optimize import least_squares
 
     pumps = list(pumps)
@@ -126,8 +132,9 @@ def fit_lattice_heating(
     if unknown or not free or not pumps:
         raise ValueError(f'give pumps and free parameters among {FITTABLE}, got {len(pumps)} pumps and {free}')
     sigma_rel_err = np.broadcast_to(np.asarray(sigma_rel_err, dtype=float), (len(pumps),))
-    if np.any(sigma_rel_err < 0) or not scale_rel_err >= 0:
-        raise ValueError(f'relative errors must be non-negative, got {sigma_rel_err} and {scale_rel_err}')
+    offset_err = np.broadcast_to(np.asarray(offset_err, dtype=float), (len(pumps),))
+    if np.any(sigma_rel_err < 0) or not scale_rel_err >= 0 or np.any(offset_err < 0):
+        raise ValueError(f'errors must be non-negative, got {sigma_rel_err}, {scale_rel_err} and {offset_err}')
     data = []
     for pump in pumps:
         t, y, e = (np.asarray(a, dtype=float) for a in (pump.time_ps, pump.delta_t_k, pump.delta_t_err_k))
@@ -165,9 +172,13 @@ def fit_lattice_heating(
     dof = max(n_points - len(free), 1)
     chi2 = float(result.fun @ result.fun / dof)
     inverse = np.linalg.pinv(result.jac.T @ result.jac)
-    statistical = inverse * max(chi2, 1.0)
-    step, fitted_models = 1e-3, models(result.x)
     blocks = np.cumsum([0] + [t.size for t, _, _ in data])
+    # dr/d offset_k = -1/e on pump k's residuals
+    offset_sensitivity = np.array(
+        [inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ (1.0 / e) for k, (_, _, e) in enumerate(data)]
+    )
+    statistical = inverse * max(chi2, 1.0) + (offset_sensitivity.T * offset_err**2) @ offset_sensitivity
+    step, fitted_models = 1e-3, models(result.x)
     sensitivity = np.zeros((len(pumps), len(free)))
     for k, model in enumerate(fitted_models):  # dr/d log sigma_k is zero outside pump k's residuals
         up, down = (dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(h)) for h in (step, -step))
@@ -204,6 +215,8 @@ def fit_lattice_heating(
         sigma_sensitivity=sensitivity,
         scale_rel_err=float(scale_rel_err),
         scale_sensitivity=scale_sensitivity,
+        offset_err=tuple(offset_err.tolist()),
+        offset_sensitivity=offset_sensitivity,
         chi2_reduced=chi2,
         chi2_by_pump=chi2_by_pump,
         models=tuple(fitted_models),

@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
+from aiida_qdots.analysis.debye_waller import debye_waller_fit
 from aiida_qdots.analysis.diffraction import sine_transform
+from aiida_qdots.analysis.fluctuations import align_to_mean, apply_alignment, atomic_masses, element_indices
 
 
 def reference(delays_ps, intensity, intensity_err) -> tuple[np.ndarray, np.ndarray]:
@@ -93,22 +95,25 @@ def peak_areas(q, intensity, intensity_err, windows) -> tuple[np.ndarray, np.nda
     return np.stack(areas, axis=-1), np.stack(errors, axis=-1)
 
 
-def peak_centroids(q, pattern, windows) -> np.ndarray:
-    """Q (1/angstrom) of each peak area: sqrt of the mean Q^2 weighted by the pattern above its window's straight
-    baseline, the Q whose exp(-Q^2 du2/3) the area follows to first order in du2."""
-    q = np.asarray(q, dtype=float)
-    centroids = []
-    for low, _, high in windows:
-        x, y = q[low : high + 1], pattern[low : high + 1]
-        excess = y - np.interp(x, x[[0, -1]], y[[0, -1]])
-        centroids.append(np.sqrt((excess * x**2).sum() / excess.sum()))
-    return np.array(centroids)
+def peak_q(q, pattern, windows, self_scattering=None) -> np.ndarray:
+    """Q (1/angstrom) whose exp(-Q^2 du2/3) each peak area follows to first order in du2, for independent thermal
+    displacements: sqrt(A[Q^2 (I0 - S)] / A[I0]), A the area above the window's straight baseline
+    (:func:`peak_areas`), S the self scattering N <f^2> (angstrom^2, (Q,)) that the Debye-Waller factor does not
+    damp; S = 0 when not known (measured data). Not the centroid of the excess: the baseline under a broad peak of a
+    small particle is damped too, and its end points do not sit at the peak's Q."""
+    q, pattern = np.asarray(q, dtype=float), np.asarray(pattern, dtype=float)
+    damped = pattern if self_scattering is None else pattern - np.asarray(self_scattering, dtype=float)
+    ones = np.ones_like(q)
+    return np.sqrt(peak_areas(q, q**2 * damped, ones, windows)[0] / peak_areas(q, pattern, ones, windows)[0])
 
 
-def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: float = 0.02, max_peaks: int = 12):
+def peak_ratios(
+    q, delays_ps, intensity, intensity_err, q_range, prominence: float = 0.02, max_peaks: int = 12, self_scattering=None
+):
     """The Debye-Waller route's table: peaks found in the first set's reference, each integrated at every delay;
-    returns (peak Q (P,) 1/angstrom, :func:`peak_centroids`, I(t)/I0 (sets, D, P), its standard error, windows
-    (P, 3))."""
+    returns (peak Q (P,) 1/angstrom, :func:`peak_q` with ``self_scattering``, I(t)/I0 (sets, D, P), its standard
+    error, the relative error of each I0 area (sets, P), windows (P, 3)). The I0 part of the error is one error
+    common to every delay of a set: a fit across delays must carry it as such."""
     ref, ref_err = reference(delays_ps, intensity, intensity_err)
     windows = peak_windows(q, ref[0], q_range, prominence, max_peaks)
     if len(windows) == 0:
@@ -117,24 +122,51 @@ def peak_ratios(q, delays_ps, intensity, intensity_err, q_range, prominence: flo
     area0, area0_err = peak_areas(q, ref, ref_err, windows)
     ratio = area / area0[:, None, :]
     error = np.abs(ratio) * np.sqrt((area_err / area) ** 2 + (area0_err / area0)[:, None, :] ** 2)
-    return peak_centroids(q, ref[0], windows), ratio, error, windows
+    return peak_q(q, ref[0], windows, self_scattering), ratio, error, area0_err / area0, windows
 
 
-def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3):
-    """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom with each atom's displacement from its
-    mean position scaled so that the 3D <u^2> grows by each of ``du2_grid`` (angstrom^2): the harmonic picture of
-    heating by dT = du2 / (d<u^2>/dT). Returns (patterns (grid, Q), N <f>^2 (Q), <u^2> of the frames)."""
+def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_peaks=12, self_scattering=None) -> dict:
+    """What the peak route reads from noise-free ``patterns`` (grid, Q) of a particle heated by ``du2_grid``
+    (angstrom^2, first 0, the reference): ``du2_ratio`` = fitted du2 / generating du2 per heated pattern, and per peak
+    ``peak_ratio`` = -ln(I/I0) / (Q^2 du2/3) at the hottest. 1 for a particle whose atoms
+    move independently with one <u^2>; below 1 when the surface atoms move more (their scattering is already damped
+    at high Q) or the displacements are correlated (part of the lost intensity stays under the peak)."""
+    du2 = np.asarray(du2_grid, dtype=float)
+    patterns = np.asarray(patterns, dtype=float)[None]
+    delays = np.where(du2 > 0, 1.0, -1.0)
+    peak_q_values, ratio, error, _, _ = peak_ratios(
+        q, delays, patterns, 1e-6 * patterns, q_range, prominence, max_peaks, self_scattering
+    )
+    fit = debye_waller_fit(peak_q_values, ratio[0], error[0])
+    hot = du2 > 0
+    return {
+        'du2_ratio': (fit.du2[hot] / du2[hot]).tolist(),
+        'peak_q_inv_angstrom': peak_q_values.tolist(),
+        'peak_ratio': (-np.log(ratio[0, -1]) * 3 / (du2[-1] * peak_q_values**2)).tolist(),
+    }
+
+
+def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3, element_weights: dict | None = None):
+    """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom heated harmonically: each atom's
+    displacement from the mean structure (rigid-body motion removed, as in the MSD of
+    :mod:`aiida_qdots.analysis.thermal_msd`) scaled so that <u^2> grows by each of ``du2_grid`` (angstrom^2), the
+    <u^2> whose slope d<u^2>/dT makes dT = du2 / slope: the mean over atoms, or with ``element_weights`` (element ->
+    w_a, the msd_slope's) sum_a w_a <u^2>_a. Returns (patterns (grid, Q), N <f>^2 (Q), the self scattering N <f^2>
+    (Q), that <u^2> of the frames)."""
     from aiida_qdots.analysis.diffraction import debye_pattern
 
+    symbols = [str(s) for s in symbols]
     frames = np.asarray(frames, dtype=float)
-    mean = frames.mean(axis=0)
-    displacement = frames - mean
-    msd = float((displacement**2).sum(axis=-1).mean())
+    alignment = align_to_mean(frames, atomic_masses(symbols))
+    displacement = apply_alignment(frames, alignment) - alignment.mean_structure
+    per_atom = (displacement**2).sum(axis=-1).mean(axis=0)
+    if element_weights is None:
+        msd = float(per_atom.mean())
+    else:
+        msd = float(sum(float(element_weights[e]) * per_atom[i].mean() for e, i in element_indices(symbols).items()))
     if not msd > 0:
         raise ValueError('the frames do not move: heating needs thermal displacements (give several MD frames)')
-    patterns, norm = [], None
-    for du2 in du2_grid:
-        pattern = debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr)
-        patterns.append(pattern.intensity)
-        norm = pattern.n_atoms * pattern.mean_f_squared
-    return np.array(patterns), norm, msd
+    mean = alignment.mean_structure
+    patterns = [debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr) for du2 in du2_grid]
+    n, last = patterns[-1].n_atoms, patterns[-1]
+    return np.array([p.intensity for p in patterns]), n * last.mean_f_squared, n * last.mean_f2, msd

@@ -3,8 +3,10 @@ which describes the formats), and the synthetic demo patterns made by the forwar
 
 The node is an ArrayData with ``delay_ps`` (D,), ``q_inv_angstrom`` (Q,), ``intensity`` and ``intensity_err``
 (S, D, Q), optionally ``normalisation`` (Q,): the particle's N <f>^2 (angstrom^2) when known (synthetic sets),
-which makes dF the forward model's 'faber-ziman' reduced intensity; attributes ``kind`` = 'ued_patterns', ``sets``,
-``units``, ``source`` (file name and sha256) and ``synthetic`` (false, or every generating parameter).
+which makes dF the forward model's 'faber-ziman' reduced intensity, and ``self_scattering`` (Q,): its N <f^2>
+(angstrom^2), the part of I(Q) the Debye-Waller factor does not damp (the peak route's peak Q); attributes
+``kind`` = 'ued_patterns', ``sets``, ``units``, ``source`` (file name and sha256) and ``synthetic`` (false, or
+every generating parameter).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from aiida import orm
 
 from aiida_qdots.analysis.kinetics import gillespie
-from aiida_qdots.analysis.ued_patterns import heated_patterns
+from aiida_qdots.analysis.ued_patterns import heated_patterns, peak_route_response
 from aiida_qdots.common.files import file_sha256
 from aiida_qdots.common.validation import PATTERN_ARRAYS, check_pattern_arrays
 from aiida_qdots.data.ued import DEMO_DELAYS_PS, SEED_SETS
@@ -40,14 +42,17 @@ def is_pattern_node(node) -> bool:
     return isinstance(node, orm.ArrayData) and node.base.attributes.get('kind', None) == PATTERN_KIND
 
 
-def patterns_to_node(arrays: dict, source: dict, synthetic: dict | bool = False, normalisation=None) -> orm.ArrayData:
+def patterns_to_node(
+    arrays: dict, source: dict, synthetic: dict | bool = False, normalisation=None, self_scattering=None
+) -> orm.ArrayData:
     """The (unstored) pattern ArrayData of validated ``arrays`` (see :data:`PATTERN_ARRAYS`)."""
     check_pattern_arrays(source.get('file') or 'patterns', *(arrays[name] for name in PATTERN_ARRAYS))
     node = orm.ArrayData()
     for name in PATTERN_ARRAYS:
         node.set_array(name, np.asarray(arrays[name], dtype=float))
-    if normalisation is not None:
-        node.set_array('normalisation', np.asarray(normalisation, dtype=float))
+    for name, values in (('normalisation', normalisation), ('self_scattering', self_scattering)):
+        if values is not None:
+            node.set_array(name, np.asarray(values, dtype=float))
     node.base.attributes.set_many(
         {
             'kind': PATTERN_KIND,
@@ -84,10 +89,16 @@ def synthetic_patterns(
     n_trajectories: int = 100000,
     n_grid: int = 6,
     seed: int = 7,
-) -> tuple[dict, np.ndarray, dict]:
+    check_peaks: dict | None = None,
+    element_weights: dict | None = None,
+) -> tuple[dict, dict, dict]:
     """Patterns I(Q, t) of the seed's pump sets from MD ``frames`` of the particle: Gillespie dT(t) of each set ->
     du2 = slope dT -> I(Q) of the frames heated by du2 (:func:`heated_patterns` on ``n_grid`` du2 values, linear
-    in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, N <f>^2 and the generator's parameters."""
+    in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, the particle's N <f>^2 and N <f^2> (the
+    keyword arguments of :func:`patterns_to_node`) and the generator's parameters. With ``check_peaks`` (q_range,
+    prominence, max_peaks of the peak route), ``peak_route_check`` records what the peak route reads from the
+    noise-free patterns (:func:`peak_route_response`): the factor by which its du2 differs from the generating one.
+    ``element_weights``: those of the slope (electron-scattering weighting), so that du2 is the <u^2> it describes."""
     if not slope_a2_per_k > 0:
         raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
     rng = np.random.default_rng(seed)
@@ -100,7 +111,13 @@ def synthetic_patterns(
         heating.append(energy / pump.model.heat_capacity_ev_k)
     heating = np.array(heating)
     grid = np.linspace(0.0, slope_a2_per_k * heating.max() * 1.001, n_grid)
-    patterns, norm, msd = heated_patterns(frames, symbols, q, grid)
+    patterns, norm, self_scattering, msd = heated_patterns(frames, symbols, q, grid, element_weights=element_weights)
+    check = None
+    if check_peaks is not None:
+        try:
+            check = peak_route_response(q, patterns, grid, **check_peaks, self_scattering=self_scattering)
+        except ValueError as error:  # too few peaks: the route itself will say so
+            check = {'error': str(error)}
     position = slope_a2_per_k * heating / grid[1]  # uniform grid: linear interpolation between its patterns
     below = np.minimum(position.astype(int), n_grid - 2)
     fraction = (position - below)[..., None]
@@ -129,6 +146,7 @@ def synthetic_patterns(
         'delta_t_k': heating.tolist(),
         'slope_a2_per_k': slope_a2_per_k,
         'frames_msd_a2': msd,
+        'element_weights': element_weights,
         'n_frames': int(np.shape(frames)[0]),
         'n_atoms': len(symbols),
         'q_range_inv_angstrom': list(q_range),
@@ -137,5 +155,6 @@ def synthetic_patterns(
         'noise_relative': noise,
         'n_trajectories': n_trajectories,
         'seed': seed,
+        'peak_route_check': check,
     }
-    return arrays, norm, parameters
+    return arrays, {'normalisation': norm, 'self_scattering': self_scattering}, parameters

@@ -17,7 +17,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature
+from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature, reference_du2_error
 from aiida_qdots.analysis.kinetics import FITTABLE, KineticModel, Pump, fit_lattice_heating, gillespie, master_equation
 from aiida_qdots.common.output_keys import (
     MSD_SLOPE_KEY,
@@ -112,6 +112,12 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
     node.set_array('delay_ps', delays)
     for name in ('du2', 'du2_err', 'chi2', 'p_linear', 'q4_coefficient', 'q4_z', 'p_curvature', 'flagged'):
         node.set_array(name, np.array([getattr(fit, name) for fit in fits]))
+    if 'intensity_ratio_ref_err' in data.get_arraynames():  # a table integrated from patterns: I0's common error
+        reference = data.get_array('intensity_ratio_ref_err')
+        node.set_array(
+            'du2_ref_err',
+            np.array([reference_du2_error(q, ratio[s], error[s], reference[s]) for s in range(len(fits))]),
+        )
     node.base.attributes.set_many(
         {
             'sets': data.base.attributes.get('sets'),
@@ -142,6 +148,8 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
     node.set_array('delta_t_k', delta_t)
     node.set_array('delta_t_err_k', error)
     node.set_array('delta_t_stat_err_k', debye_waller.get_array('du2_err') / slope[MSD_SLOPE_KEY])
+    if 'du2_ref_err' in debye_waller.get_arraynames():
+        node.set_array('delta_t_ref_err_k', debye_waller.get_array('du2_ref_err') / slope[MSD_SLOPE_KEY])
     node.base.attributes.set_many(
         {
             'sets': debye_waller.base.attributes.get('sets'),
@@ -183,7 +191,9 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     cross-section ``sigma_cm2`` (``by_wavelength_nm`` maps a wavelength, e.g. '510', to its own values), whose
     relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it), as is
     that of the d<u^2>/dT that made dT, a factor common to all delays and sets: the fit weighs each delay by its
-    error without the slope's (``delta_t_stat_err_k``).
+    error without the slope's (``delta_t_stat_err_k``). A table integrated from patterns also carries the error of
+    the pre-pump reference (``delta_t_ref_err_k``), an offset common to a set's delays: it leaves the per-delay
+    errors and widens ``ci_statistical`` as one offset per set (``reference_offset_err_k``).
     """
     settings = model.get_dict()
     fit_from = float(settings.get('fit_from_ps', 0.0))
@@ -199,11 +209,17 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     can_trap = any(r.trap > 0 or r.auger_trapping > 0 for r in rates)
     free = tuple(n for n in settings.get('free', DEFAULT_FREE) if can_trap or n != 'tau_trap_ps')
     mask = delays >= fit_from
+    offset = np.zeros(len(sets))
+    if 'delta_t_ref_err_k' in temperature.get_arraynames():  # the reference's error: one offset per set
+        reference = temperature.get_array('delta_t_ref_err_k')[:, mask]
+        offset = np.median(reference, axis=1)
+        error = error.copy()
+        error[:, mask] = np.sqrt(np.maximum(error[:, mask] ** 2 - reference**2, (0.01 * error[:, mask]) ** 2))
     pumps = [
         Pump(delays[mask], delta_t[s, mask], error[s, mask], pump['fluence_mj_cm2'], m)
         for s, (pump, m) in enumerate(zip(sets, models, strict=True))
     ]
-    fit = fit_lattice_heating(pumps, free, sigma_errors, scale_rel_err=slope_rel_err)
+    fit = fit_lattice_heating(pumps, free, sigma_errors, scale_rel_err=slope_rel_err, offset_err=offset)
     curves, results = orm.ArrayData(), []
     times = np.linspace(0.0, float(delays.max()), 200)
     for s, (pump, fitted, rate) in enumerate(zip(sets, fit.models, rates, strict=True)):
@@ -239,6 +255,7 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'ci': {k: list(v) for k, v in fit.ci.items()},
         'ci_statistical': {k: list(v) for k, v in fit.ci_statistical.items()},
         'slope_rel_err': slope_rel_err,
+        'reference_offset_err_k': offset.tolist(),
         'slope_sensitivity': dict(zip(fit.free, fit.scale_sensitivity.tolist(), strict=True)),
         'confidence': fit.confidence,
         'chi2_reduced': fit.chi2_reduced,
@@ -248,7 +265,8 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'sets': results,
         'method': 'master equation of the Auger / cooling / trapping model, fitted to all sets at once by least '
         'squares (log parameters, shared by the sets; <N> fixed by each cross-section); ci_statistical from the '
-        'Jacobian covariance scaled by chi2_red when > 1 (delays weighted by the du2 errors alone); ci adds the '
+        'Jacobian covariance scaled by chi2_red when > 1 (delays weighted by the du2 errors alone) plus the '
+        'pre-pump reference error as one offset per set (reference_offset_err_k); ci adds the '
         'relative uncertainties (log-normal) of the cross-sections and of d<u^2>/dT by linear propagation, '
         'd log p / d log x = -(J^T J)^-1 J^T dr / d log x (sigma_sensitivity, slope_sensitivity)',
         'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K', 'heat_capacity': 'eV/K'},

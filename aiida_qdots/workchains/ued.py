@@ -148,6 +148,13 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         except ValueError as error:
             return self.exit_codes.ERROR_DEBYE_WALLER.format(error=error)
         self.out('peak_table', self.ctx.table)
+        check = (self.inputs.data.base.attributes.get('synthetic') or {}).get('peak_route_check') or {}
+        if check.get('verdict') == 'biased':
+            self.report(
+                f'WARNING: on these synthetic patterns the peak route reads du2 x {1 + check["bias"]:.3f} of the '
+                f'generating one (beyond the slope uncertainty {check["tolerance"]:.1%}): the Debye-Waller route will '
+                'not recover the generating constants (attribute synthetic.peak_route_check of the data)'
+            )
 
     def debye_waller(self):
         table = self.ctx.table if self.has_patterns() else self.inputs.data

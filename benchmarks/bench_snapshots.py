@@ -144,6 +144,13 @@ def describe(run: dict, n_frames: int) -> str:
     return f'{run["iterations"].tolist()} ({run["cpu"] / n_frames:.2f} s CPU/frame)'
 
 
+def level_shift(old: dict, new: dict, frames: np.ndarray) -> float | None:
+    """Largest |HOMO/LUMO new - old| (meV) over the selected ``frames``; None when none is selected."""
+    if not frames.any():
+        return None
+    return 1e3 * max(np.abs(new[level] - old[level])[frames].max() for level in ('homo', 'lumo'))
+
+
 def converged(run: dict) -> bool:
     return bool(np.all(run['iterations'] > 0))
 
@@ -168,15 +175,15 @@ def run(argv: list[str] | None = None) -> list[Result]:
             old = reftraj(folder / 'previous', atoms, frames, PREVIOUS_SCF, args.ranks)
             new = reftraj(folder / 'protocol', atoms, frames, None, args.ranks)
             aimd = md_iterations[-args.frames :]
-            both = converged(old) and converged(new)
-            shift = 1e3 * max(np.abs(new['homo'] - old['homo']).max(), np.abs(new['lumo'] - old['lumo']).max())
+            both = (old['iterations'] > 0) & (new['iterations'] > 0)
+            shift = level_shift(old, new, both)
             print(
                 f'{composition}: {args.frames} frames 1 fs apart; SCF iterations per frame (-1: not converged) '
                 f'previous {describe(old, args.frames)}, protocol {describe(new, args.frames)}; AIMD (OT) on the '
-                f'same nuclei {aimd}; max |HOMO/LUMO new - previous| '
-                + (f'{shift:.4f} meV' if both else 'not compared (a run did not converge)')
+                f'same nuclei {aimd}; max |HOMO/LUMO new - previous| over the {both.sum()} frames both converged '
+                + ('-' if shift is None else f'{shift:.4f} meV')
             )
-            measured[composition] = (old, new, aimd, shift if both else None)
+            measured[composition] = (old, new, aimd, shift)
     results = []
     for composition, (old, new, aimd, shift) in measured.items():
         later = new['iterations'][1:]

@@ -4,10 +4,11 @@ For each composition (arrangement 0 as the package builds it) a short CP2K NVT M
 method (OT, ASPC extrapolation) gives consecutive frames 1 fs apart and the AIMD's SCF iterations per step. The
 last ``--frames`` frames are then re-evaluated twice in one REFTRAJ job each: with the previous SCF settings of
 the snapshot stage (Broyden mixing alpha 0.1 with Fermi smearing, a MOPAC guess in every job) and with the
-``fast`` protocol's (``cp2k_method.yaml``, ``orbitals.scf``). Printed per composition: SCF iterations and wall
-time per frame of each, the AIMD's iterations per step on the same nuclei, the largest HOMO/LUMO difference new
-vs old (goal: 1 meV); then new/old iterations per frame and the Cd-rich / Se-rich cost per frame (goal: 2x).
-Iterations do not depend on the machine's load; wall times do (the load average is printed).
+``fast`` protocol's (``cp2k_method.yaml``, ``orbitals.scf``). Printed per composition: SCF iterations per frame
+of each (-1: not converged) and CPU seconds per frame, the AIMD's OT steps per step on the same nuclei (outer loops
+included), the largest HOMO/LUMO difference new vs old over the frames both converged (goal: 1 meV); then the
+Cd-rich / Se-rich CPU cost per frame (goal: 2x). CPU times and iterations hardly depend on the machine's load; wall
+times do (the load average is printed).
 
 Needs ``cp2k.psmp`` and ``mpirun`` on PATH (else one line and exit code 2).
 

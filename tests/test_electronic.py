@@ -148,3 +148,35 @@ def test_builder_takes_the_shared_cp2k_method_with_virtual_orbitals(cp2k_code, r
     assert parameters['FORCE_EVAL']['DFT']['PRINT']['MO']['EACH'] == {'QS_SCF': 0, 'MD': 1}
     with pytest.raises(ValueError, match=r'unknown override\(s\) scf_guess'):
         ElectronicWorkChain.get_builder_from_protocol(cp2k_code, real_trajectory, 'fast', {'scf_guess': 'ATOMIC'})
+
+
+def test_snapshot_scf_converges_a_hot_small_gap_cluster(cp2k_code):
+    """A Se-rich frame 11 fs into a 300 K MD from the unrelaxed build (HOMO-LUMO gap 0.09 eV): with DIIS switched
+    on only below an error of 0.1 (the setting before) the density mixing stays in a 2-cycle and never converges; the
+    protocol (DIIS from the second step) converges it."""
+    import pathlib
+
+    from ase.io import read
+
+    atoms = read(pathlib.Path(__file__).parent / 'data' / 'se_rich_hot_frame.xyz')
+    atoms.cell = [28.05058725] * 3
+    converged = {}
+    for name, scf in (('previous', {'EPS_DIIS': 0.1, 'MAX_SCF': 60}), ('protocol', {})):
+        builder = ElectronicWorkChain.get_builder_for_elements(cp2k_code, ['Cd', 'H', 'Se'], 'fast', {'scf': scf})
+        parameters = builder.parameters.get_dict()
+        parameters['GLOBAL']['RUN_TYPE'] = 'ENERGY'
+        single = WorkflowFactory('cp2k.base').get_builder()
+        single.cp2k.code = cp2k_code
+        single.cp2k.structure = orm.StructureData(ase=atoms)
+        single.cp2k.parameters = orm.Dict(parameters)
+        single.cp2k.metadata.options = {
+            **builder.options.get_dict(),
+            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
+        }
+        single.max_iterations = orm.Int(1)
+        _, node = run_get_node(single)
+        converged[name] = node.is_finished_ok
+        if node.is_finished_ok:
+            gap = next(c for c in node.called if isinstance(c, orm.CalcJobNode)).outputs.mo_energies.get_array('gap')
+            assert 0.0 < gap[0] < 0.3
+    assert converged == {'previous': False, 'protocol': True}

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from ase.data import chemical_symbols
 
-from aiida_qdots.common.errors import TrajectoryFormatError
+from aiida_qdots.common.errors import QdotsInputError, TrajectoryFormatError
 
 MAX_COORDINATE_ANGSTROM = 1.0e4
 """Largest |coordinate| or |cell component| (angstrom): far beyond any nanocrystal or simulation box."""
@@ -364,3 +364,10 @@ def check_pattern_arrays(source: str, delays_ps, q_inv_angstrom, intensity, inte
     if not (delays < 0).any():
         fail(source, None, 'no delay before time zero: the pre-pump reference I0(Q) needs one', 'size')
     check_ued_grid(source, delays, MIN_UED_PEAKS)
+
+
+def parameter_number(value, name: str) -> float:
+    """A workflow parameter ``name`` as a float: a finite int or float (not a bool), else :class:`QdotsInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not math.isfinite(value):
+        raise QdotsInputError(f'{name} must be a finite number, got {value!r}')
+    return float(value)

@@ -12,7 +12,6 @@ rmsf + spectra + parameters -> :func:`analysis_summary` -> ``summary`` (Dict).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from aiida_qdots.analysis.spectra import (
     power_spectrum,
 )
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.common.validation import parameter_number
 from aiida_qdots.structures.trajectory_nodes import trajectory_timestep
 
 MIN_FRAMES = 16
@@ -125,11 +125,8 @@ def analysis_parameters(values: dict | None = None) -> dict[str, Any]:
             raise QdotsInputError(f'{key} must be an integer, got {value!r}')
     for key in _NUMBERS:
         value = params[key]
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
-            raise QdotsInputError(f'{key} must be a finite number, got {value!r}')
-        params[key] = float(value)
+        if value is not None:
+            params[key] = parameter_number(value, key)
     for key in _BOOLEANS:
         if not isinstance(params[key], bool):
             raise QdotsInputError(f'{key} must be true or false, got {params[key]!r}')

@@ -27,6 +27,7 @@ from aiida_qdots.analysis.vibrations import (
 )
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import BOHR_ANGSTROM, SPEED_OF_LIGHT_CM_FS
+from aiida_qdots.common.validation import parameter_number
 from aiida_qdots.readers.cp2k_vibrations import (
     CP2K_MASSES,
     cartesian_hessian,
@@ -202,12 +203,6 @@ NAMES = ('raman', 'aimd')
 """The two spectra of a comparison, in the order of :func:`~aiida_qdots.analysis.peaks.compare_spectra`."""
 
 
-def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not np.isfinite(value):
-        raise QdotsInputError(f'{name} must be a finite number, got {value!r}')
-    return float(value)
-
-
 def aimd_resolution_cm1(spectra: orm.ArrayData) -> float:
     """FWHM (cm^-1) of one pure line in the power spectra ``spectra`` (:func:`~aiida_qdots.analysis.spectra.
     line_fwhm_cm1`): the resolution of the AIMD spectrum, about 1/(c x its longest lag)."""
@@ -240,7 +235,7 @@ def comparison_inputs(
     p = {**COMPARISON_DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     if p['aimd_spectrum'] not in ('total', *aimd_counts):
         raise QdotsInputError(f'aimd_spectrum must be one of {["total", *aimd_counts]}, got {p["aimd_spectrum"]!r}')
-    p['min_prominence'] = _number(p['min_prominence'], 'min_prominence')
+    p['min_prominence'] = parameter_number(p['min_prominence'], 'min_prominence')
     if not 0 < p['min_prominence'] <= 1:
         raise QdotsInputError(f'min_prominence must lie in (0, 1], got {p["min_prominence"]}')
     resolution = aimd_resolution_cm1(spectra)
@@ -249,12 +244,14 @@ def comparison_inputs(
     window = [None, None] if p['window_cm1'] is None else p['window_cm1']
     if not isinstance(window, list | tuple) or len(window) != 2:
         raise QdotsInputError(f'window_cm1 must be [low, high] in cm^-1, got {window!r}')
-    low, high = (_number(d if v is None else v, 'window_cm1') for v, d in zip(window, (resolution, top), strict=True))
+    low, high = (
+        parameter_number(d if v is None else v, 'window_cm1') for v, d in zip(window, (resolution, top), strict=True)
+    )
     if not 0 <= low < high <= top:
         raise QdotsInputError(f'window_cm1 [{low:g}, {high:g}] must be increasing within [0, {top:g}] cm^-1')
     p['window_cm1'] = [low, high]
     p['tolerance_cm1'] = max(resolution, 2 * hwhm) if p['tolerance_cm1'] is None else p['tolerance_cm1']
-    p['tolerance_cm1'] = _number(p['tolerance_cm1'], 'tolerance_cm1')
+    p['tolerance_cm1'] = parameter_number(p['tolerance_cm1'], 'tolerance_cm1')
     if p['tolerance_cm1'] < 0:
         raise QdotsInputError(f'tolerance_cm1 must be >= 0 cm^-1, got {p["tolerance_cm1"]}')
     return {**p, 'aimd_resolution_cm1': resolution, 'raman_hwhm_cm1': hwhm}

@@ -7,10 +7,12 @@ from aiida.engine import run_get_node
 from ase.build import bulk
 
 from aiida_qdots.analysis.normal_modes import hessian_checks, normal_modes, phonon_dos
+from aiida_qdots.analysis.thermal_msd import msd_by_element
 from aiida_qdots.calculations.lammps import get_lammps_builder
 from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.calculations.lammps.inputs import HessianSettings, MinimizeSettings
 from aiida_qdots.common.errors import QdotsInputError
+from aiida_qdots.functions.phonons import nve_frames
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 
@@ -163,6 +165,20 @@ def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
     assert np.abs(diffraction.get_array('delta_g')).max() > 0
     labels = sorted(c.label for c in node.called if c.label.startswith('md'))
     assert labels == ['md 150 K', 'md 300 K', 'md 314 K', 'md 450 K']
+    # only the lifetimes run keeps every NVE frame (8 fs) and velocities; the MSD reads 201 frames, 40 fs apart, of
+    # each temperature, so the MSD-only runs store just those; their mean agrees with all frames' within the SEM
+    runs = {c.label: c.outputs.trajectory for c in node.called if c.label.startswith('md')}
+    full = runs['md 300 K']
+    assert full.numsteps == 1001 and 'velocities' in full.get_arraynames()
+    for label in ('md 150 K', 'md 450 K'):
+        assert runs[label].numsteps == 201 and 'velocities' not in runs[label].get_arraynames()
+        assert np.allclose(np.diff(runs[label].get_array('times')), 40.0)
+    msd = node.outputs.msd
+    assert msd.get_array('n_frames').tolist() == [201, 201, 201]
+    every = msd_by_element(nve_frames(full, 4000.0)[0], [str(s) for s in full.symbols])
+    read = msd.get_array('msd_Cd_A2')[1], msd.get_array('sem_Cd_A2')[1]
+    assert abs(every['Cd']['msd_A2'] - read[0]) < 2 * np.hypot(every['Cd']['sem_A2'], read[1])
+    assert every['Cd']['sem_A2'] == pytest.approx(read[1], rel=0.5)
     # the slope calibrates the UED lattice temperature: qdots.ued takes the output node itself (provenance link)
     from aiida_qdots.functions.ued import synthetic_ued
     from aiida_qdots.workchains.ued import UedWorkChain
@@ -187,6 +203,8 @@ def test_phonons_rejects_bad_parameters(lammps_code):
         )
     for overrides, message in (
         ({'msd': {'weighting_q_range': [6.0, 1.0]}}, 'weighting_q_range'),
+        ({'msd': {'max_frames': 8}}, 'msd.max_frames'),
+        ({'msd': {'max_frames': 'all'}}, 'msd.max_frames'),
         ({'pdf': {'diffraction': {'window': 'hann'}}}, 'pdf.diffraction window'),
         ({'pdf': {'diffraction': {'q_range': [0.0, 12.0]}}}, 'q_min < q_max'),
     ):

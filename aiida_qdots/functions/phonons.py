@@ -179,15 +179,19 @@ def analyze_lifetimes(
 
 @calcfunction
 def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
-    """<u^2>(T) per element (NVE frames, rigid motion removed) and the slopes d<u^2>/dT (A^2/K) of the atom mean and,
+    """<u^2>(T) per element (NVE frames, at most ``max_frames`` spread over each run, rigid motion removed; the frames
+    read per temperature in ``n_frames``) and the slopes d<u^2>/dT (A^2/K) of the atom mean and,
     with ``weighting_q_range`` (1/A) in ``parameters``, of the electron-scattering-weighted mean, which is then the
     main slope; ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
     p = parameters.get_dict()
     q_range = p.get('weighting_q_range')
     weights = None
-    temperatures, rows = [], []
+    temperatures, rows, n_frames = [], [], []
     for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
         positions, _, _ = nve_frames(trajectories[key], float(p['nve_start_fs']))
+        if p.get('max_frames'):
+            positions = positions[spread_frames(len(positions), p['max_frames'])]
+        n_frames.append(len(positions))
         symbols = [str(s) for s in trajectories[key].symbols]
         weights = scattering_weights(symbols, q_range) if q_range and weights is None else weights
         temperatures.append(float(p['temperatures'][key]))
@@ -195,6 +199,7 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     names = list(rows[0])
     msd = orm.ArrayData()
     msd.set_array('temperature_k', np.array(temperatures))
+    msd.set_array('n_frames', np.array(n_frames))
     for name in names:
         msd.set_array(f'msd_{name}_A2', np.array([row[name]['msd_A2'] for row in rows]))
         msd.set_array(f'sem_{name}_A2', np.array([row[name]['sem_A2'] for row in rows]))

@@ -48,6 +48,11 @@ def validate_parameters(value, _ctx=None):
         not isinstance(q_range, list) or len(q_range) != 2 or not 0 < float(q_range[0]) < float(q_range[1])
     ):
         return f'msd.weighting_q_range must be [q_min, q_max] with 0 < q_min < q_max (1/A) or null, got {q_range}'
+    max_frames = p.get('msd', {}).get('max_frames')
+    if max_frames is not None and (not isinstance(max_frames, int) or isinstance(max_frames, bool) or max_frames < 16):
+        return (
+            f'msd.max_frames must be an integer >= 16 (frames of each MSD run read) or null (all), got {max_frames!r}'
+        )
     if 'pdf' in p['stages'] and (error := validate_diffraction(p['pdf'].get('diffraction', {}))):
         return f'pdf.{error}'
     if not isinstance(p.get('keep_raw_dumps', False), bool):
@@ -260,21 +265,25 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     def _dump_settings(self, temperature: float) -> dict:
         """What the MD at ``temperature`` dumps: the NVE frames only; velocities only for the lifetimes; and, when
-        only the G(r) and diffraction analyses read the run, only the frames they read (:func:`coarsest_dump`)."""
+        every analysis reading the run reads at most some number of frames (G(r), diffraction, the MSD with its
+        ``max_frames``), only the frames they read (:func:`coarsest_dump`)."""
         p = self.ctx.p
         md = p['md']
         lifetimes = 'lifetimes' in p['stages'] and temperature == float(p['lifetimes']['temperature'])
-        msd = 'msd' in p['stages'] and temperature in {float(t) for t in p['msd']['temperatures']}
-        dump_every = int(md['dump_every'])
-        if not lifetimes and not msd and dump_every:
+        limits = []
+        if 'msd' in p['stages'] and temperature in {float(t) for t in p['msd']['temperatures']}:
+            limits.append(p['msd'].get('max_frames'))
+        if 'pdf' in p['stages'] and temperature in {float(t) for t in p['pdf']['temperatures']}:
             pdf = p['pdf']
-            max_frames = [
+            limits += [
                 pdf.get('max_frames', 200),
                 pdf.get('diffraction', {}).get('max_frames', pdf.get('max_frames', 200)),
             ]
+        dump_every = int(md['dump_every'])
+        if not lifetimes and limits and None not in limits and dump_every:
             nvt, nve = int(md['nvt_steps']), int(md['nve_steps'])
             if nvt % dump_every == 0 and nve % dump_every == 0:  # frames at nvt, nvt + dump_every, ..., nvt + nve
-                coarse = dump_every * coarsest_dump(nve // dump_every + 1, max_frames)
+                coarse = dump_every * coarsest_dump(nve // dump_every + 1, limits)
                 dump_every = coarse if nvt % coarse == 0 else dump_every  # LAMMPS dumps at multiples of dump_every
         return {'dump_from': md['nvt_steps'], 'dump_velocities': lifetimes, 'dump_every': dump_every}
 
@@ -334,6 +343,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 'nve_start_fs': self._nve_start_fs(),
                 'temperatures': {k: float(v) for k, v in keys.items()},
                 'weighting_q_range': self.ctx.p['msd'].get('weighting_q_range'),
+                'max_frames': self.ctx.p['msd'].get('max_frames'),
             }
         )
         failure = self._run_analysis(

@@ -100,13 +100,19 @@ def reproduce():
     'and `import levels`): after the study, GFN1-xTB levels and NAMD run on those nuclei and the report separates '
     'method from sampling.',
 )
+@click.option(
+    '--vibrations/--no-vibrations',
+    default=None,
+    help='Run the vibrations (Raman) stage of the lowest arrangement (default: as the protocol says; workstation: '
+    'yes, about an hour per composition on 2 cores).',
+)
 @click.option('--wait/--no-wait', default=True, show_default=True, help='Follow the run and write the report.')
 @click.option('--report-only', is_flag=True, help='Write the report of what has finished; launch nothing.')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @with_profile
 def reproduce_study_a(
-    label, arrangements, protocol, folder, reference_levels, wait, report_only, cp2k_code, python_code
+    label, arrangements, protocol, folder, reference_levels, vibrations, wait, report_only, cp2k_code, python_code
 ):
     """Study A for Se-rich and Cd-rich clusters through qdots.study, then a report beside the paper's numbers.
 
@@ -144,6 +150,7 @@ def reproduce_study_a(
                 ['se-rich', 'cd-rich'],
                 arrangements,
                 protocol,
+                None if vibrations is None else {'vibrations': vibrations},
             )
             ensure_daemon()
             node = submit(builder)

@@ -259,7 +259,9 @@ def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_p
 def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile):
     """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
     ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
-    MD dG(r, dT) as the thermal reference."""
+    MD dG(r, dT) as the thermal reference. The MSD runs' Bragg-peak slope (separate temperatures) reads the same
+    fraction of the mean <u^2> slope as the peak route on the harmonically heated frames (an independent route),
+    and the Debye-Waller route, dividing by it, recovers the generating constants."""
     from aiida import orm
     from aiida.engine import run_get_node
 
@@ -269,6 +271,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
         lammps, 'pattern-demo', [{'diameter': 20.0}], protocol='fast',
+        phonon_overrides={'stages': ['msd', 'pdf'], 'num_mpiprocs': 1},
         ued_synthetic={'patterns': True, 'n_trajectories': 20000},
     )  # fmt: skip
     _, node = run_get_node(builder)
@@ -291,3 +294,22 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     assert read.mean(axis=1) == pytest.approx([np.mean(check['du2_ratio'])] * 2, rel=0.03)
     warned = any('peak route reads' in log.message for log in orm.Log.collection.get_logs_for(ued))
     assert warned == (check['verdict'] == 'biased')
+    slope = phonons.outputs.msd_slope
+    bragg = slope['bragg_peaks']
+    temperature = ued.outputs.lattice_temperature.base.attributes
+    fit, dg = ued.outputs.fit, ued.outputs.dg_fits
+    print(
+        f'\nBRAGG {bragg}\nMAIN {slope["slope_A2_per_K"]} +- {slope["slope_stderr_A2_per_K"]}\nCHECK {check}\n'
+        f'READ {read.mean(axis=1).tolist()}\nUSED {temperature.get("weighting")} {temperature.get("slope_A2_per_K")}\n'
+        f'FIT {fit["values"]} ci {fit["ci"]} ci_stat {fit["ci_statistical"]} chi2 {fit["chi2_reduced"]}\n'
+        f'FLAGGED {[len(d) for d in ued.outputs.debye_waller.base.attributes.get("flagged_delays_ps")]}\n'
+        f'DG {[{k: (v.get("tau"), v.get("tau_ci")) for k, v in e["fits"].items()} for e in dg["sets"]]}'
+    )
+    assert temperature.get('weighting') == 'bragg_peaks'
+    assert slope['by_weighting']['bragg_peaks']['slope_A2_per_K'] == bragg['slope_A2_per_K']
+    assert min(bragg['n_frames']) >= 50 and bragg['n_blocks'] == 4 and bragg['reference_K'] == 300.0
+    ratio, error = bragg['ratio_to_main'], bragg['ratio_to_main_stderr']
+    assert ratio < 1 and abs(ratio - np.mean(check['du2_ratio'])) < 3 * error, (ratio, error, check)
+    for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
+        low, high = fit['ci'][name]
+        assert low < truth < high, (name, fit['values'][name], fit['ci'][name])

@@ -20,6 +20,9 @@ from aiida.engine import calcfunction
 from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature, reference_du2_error
 from aiida_qdots.analysis.kinetics import FITTABLE, KineticModel, Pump, fit_lattice_heating, gillespie, master_equation
 from aiida_qdots.common.output_keys import (
+    BRAGG_WEIGHTING,
+    MAIN_SLOPE_KEY,
+    MSD_SLOPE_BY_WEIGHTING_KEY,
     MSD_SLOPE_KEY,
     MSD_SLOPE_KEYS,
     MSD_SLOPE_STDERR_KEY,
@@ -131,12 +134,33 @@ def debye_waller_analysis(data: orm.ArrayData, parameters: orm.Dict) -> orm.Arra
     return node
 
 
+def validate_parameters(value, _ctx=None):
+    weighting = value.get_dict().get('slope_weighting', BRAGG_WEIGHTING)
+    if not isinstance(weighting, str) or not weighting:
+        return f'slope_weighting must name an msd_slope weighting (e.g. {BRAGG_WEIGHTING!r}), got {weighting!r}'
+
+
+def used_slope(msd_slope: dict, weighting: str) -> tuple[dict, str]:
+    """The slope and standard error the Debye-Waller route divides by: the ``weighting`` entry of the msd_slope's
+    ``by_weighting`` when it has one, else its main slope; and the name of the weighting used."""
+    by_weighting = msd_slope.get(MSD_SLOPE_BY_WEIGHTING_KEY, {})
+    if weighting in by_weighting:
+        return {k: by_weighting[weighting][k] for k in MSD_SLOPE_KEYS}, weighting
+    return {k: msd_slope[k] for k in MSD_SLOPE_KEYS}, msd_slope.get(MSD_SLOPE_WEIGHTING_KEY, 'as given')
+
+
 @calcfunction
-def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict) -> orm.ArrayData:
+def lattice_temperature_from_dw(
+    debye_waller: orm.ArrayData, msd_slope: orm.Dict, parameters: orm.Dict | None = None
+) -> orm.ArrayData:
     """dT(t) = du2(t) / (d<u^2>/dT) per set (K): ``delta_t_err_k`` with the errors of du2 and of the slope
     propagated, ``delta_t_stat_err_k`` with those of du2 alone (the slope's is one factor common to every delay). The
-    slope is the ``msd_slope``'s main one (``qdots.phonons``: electron-scattering weighted), its weighting recorded."""
-    slope = msd_slope.get_dict()
+    slope is the ``msd_slope``'s ``slope_weighting`` entry (``parameters``; default 'bragg_peaks', the slope of the
+    du2 the peak route reads), else its main one (``qdots.phonons``: electron-scattering weighted); the weighting
+    used is recorded, and the main slope beside it (the mean <u^2> the dG route's distortion estimate needs)."""
+    requested = (parameters.get_dict() if parameters is not None else {}).get('slope_weighting', BRAGG_WEIGHTING)
+    main = msd_slope.get_dict()
+    slope, weighting = used_slope(main, requested)
     delta_t, error = lattice_temperature(
         debye_waller.get_array('du2'),
         debye_waller.get_array('du2_err'),
@@ -155,7 +179,9 @@ def lattice_temperature_from_dw(debye_waller: orm.ArrayData, msd_slope: orm.Dict
             'sets': debye_waller.base.attributes.get('sets'),
             MSD_SLOPE_KEY: slope[MSD_SLOPE_KEY],
             MSD_SLOPE_STDERR_KEY: slope[MSD_SLOPE_STDERR_KEY],
-            MSD_SLOPE_WEIGHTING_KEY: slope.get(MSD_SLOPE_WEIGHTING_KEY, 'as given'),
+            MSD_SLOPE_WEIGHTING_KEY: weighting,
+            'slope_weighting_requested': requested,
+            MAIN_SLOPE_KEY: main[MSD_SLOPE_KEY],
             'units': {'delta_t_k': 'K', 'delay_ps': 'ps'},
         }
     )

@@ -259,9 +259,12 @@ def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_p
 def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile):
     """qdots.lattice_study with ``ued_synthetic: {patterns: true}``: the reference nanocrystal's NVE frames (the
     ``cold`` trajectory of its diffraction) and its msd_slope make the patterns; both routes run on them with the
-    MD dG(r, dT) as the thermal reference. The MSD runs' Bragg-peak slope (separate temperatures) reads the same
-    fraction of the mean <u^2> slope as the peak route on the harmonically heated frames (an independent route),
-    and the Debye-Waller route, dividing by it, recovers the generating constants."""
+    MD dG(r, dT) as the thermal reference. The Debye-Waller route divides by the msd_slope's Bragg-peak slope (the
+    du2 the peak route reads from the MSD runs at 150, 300, 450 K); the generator's verdict, which compares the
+    heated frames' du2 ratio with that slope's ratio to the main one, says whether the route recovers tau_AR. On
+    the 2 nm particle it does not (docs/ued.md: the separate runs differ in static structure and in <u^2>/T, so
+    du2_Bragg(T) is no line, chi2_red 38, and its slope is 0.98 +- 0.12 of the main one where the heated frames read
+    0.716); the dG route does."""
     from aiida import orm
     from aiida.engine import run_get_node
 
@@ -305,11 +308,22 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
         f'FLAGGED {[len(d) for d in ued.outputs.debye_waller.base.attributes.get("flagged_delays_ps")]}\n'
         f'DG {[{k: (v.get("tau"), v.get("tau_ci")) for k, v in e["fits"].items()} for e in dg["sets"]]}'
     )
-    assert temperature.get('weighting') == 'bragg_peaks'
+    assert (
+        temperature.get('weighting') == 'bragg_peaks'
+        and temperature.get('main_slope_A2_per_K') == slope['slope_A2_per_K']
+    )
     assert slope['by_weighting']['bragg_peaks']['slope_A2_per_K'] == bragg['slope_A2_per_K']
     assert min(bragg['n_frames']) >= 50 and bragg['n_blocks'] == 4 and bragg['reference_K'] == 300.0
-    ratio, error = bragg['ratio_to_main'], bragg['ratio_to_main_stderr']
-    assert ratio < 1 and abs(ratio - np.mean(check['du2_ratio'])) < 3 * error, (ratio, error, check)
-    for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
-        low, high = fit['ci'][name]
-        assert low < truth < high, (name, fit['values'][name], fit['ci'][name])
+    assert check['expected_du2_ratio'] == pytest.approx(bragg['ratio_to_main'])
+    assert check['bias'] == pytest.approx(np.mean(check['du2_ratio']) / bragg['ratio_to_main'] - 1)
+    # 2 nm: du2_Bragg(T) of the separate runs is no line (static structure differs between runs), its slope is not
+    # the heated frames' du2 ratio, the verdict says so, and the Debye-Waller route misses tau_AR (4300 ps)
+    assert bragg['chi2_reduced'] > 4 and check['verdict'] == 'biased' and warned, (bragg, check)
+    low, high = fit['ci_statistical']['tau_auger_ps']
+    assert not low < 625.0 < high, fit['values']
+    delays = data.get_array('delay_ps')
+    for s, entry in enumerate(dg['sets']):
+        truth = fit_exponential(delays, np.array(synthetic['delta_t_k'][s]), np.full(delays.size, 0.01))
+        for name in ('delta_g_2.5', 'delta_g_7.1'):
+            low, high = entry['fits'][name]['tau_ci']
+            assert low < truth.tau < high, (s, name, entry['fits'][name], truth.tau)

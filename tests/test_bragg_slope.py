@@ -128,3 +128,23 @@ def test_analyze_msd_stores_the_bragg_slope_beside_the_main_one(aiida_profile, p
     assert bragg['slope_A2_per_K'] == pytest.approx(SLOPE, rel=0.1)  # uniform displacements: the <u^2> slope
     plain = analyze_msd(orm.Dict(parameters), **trajectories)['msd_slope']
     assert 'bragg_peaks' not in plain.keys() and 'bragg_peaks' not in plain['by_weighting']
+
+
+def test_ued_divides_by_the_named_slope_or_falls_back_to_the_main_one(aiida_profile):
+    """used_slope: the by_weighting entry named, else the main slope (a user value has no by_weighting); a
+    slope_weighting that is no name is refused with one line before anything runs."""
+    from aiida import orm
+
+    from aiida_qdots.functions.ued import used_slope, validate_parameters
+    from aiida_qdots.workchains.ued import UedWorkChain
+
+    main = {'slope_A2_per_K': 1.4e-4, 'slope_stderr_A2_per_K': 1e-5, 'weighting': 'electron_scattering'}
+    bragg = {'slope_A2_per_K': 1.0e-4, 'slope_stderr_A2_per_K': 2e-5}
+    phonons = {**main, 'by_weighting': {'electron_scattering': main, 'bragg_peaks': bragg}}
+    assert used_slope(phonons, 'bragg_peaks') == (bragg, 'bragg_peaks')
+    assert used_slope(main, 'bragg_peaks') == ({k: main[k] for k in bragg}, 'electron_scattering')
+    assert used_slope({k: main[k] for k in bragg}, 'bragg_peaks')[1] == 'as given'
+    error = validate_parameters(orm.Dict({'alpha': 0.01, 'slope_weighting': 3}))
+    assert error.startswith('slope_weighting must name an msd_slope weighting') and '\n' not in error
+    assert validate_parameters(orm.Dict(UedWorkChain.get_protocol_inputs('fast')['parameters'])) is None
+    assert UedWorkChain.spec().inputs['parameters'].validator is validate_parameters

@@ -77,3 +77,30 @@ def test_report_counts_the_jobs_a_resumed_stage_took_from_the_cache(aiida_profil
     assert (jobs, cached) == (2, 1)
     assert seconds == pytest.approx((source.mtime - source.ctime).total_seconds())
     assert Configuration('Cd17Se28H22', 'arrangement-0', {}).cached_jobs('aimd') == (0, 0, 0)
+
+
+def test_report_shows_the_stored_verdict_of_every_level_statistic(aiida_profile):
+    """The HOMO, LUMO and gap rows carry the verdict ``level_statistics`` stored (the report once looked for it in
+    the wrong place and printed 'no verdict stored' beside stored verdicts)."""
+    import numpy as np
+
+    from aiida_qdots.functions.electronic import LEVEL_ARRAYS, level_statistics
+    from aiida_qdots.reports.study_a import Configuration, quantities
+
+    levels = orm.ArrayData()
+    for name, values in zip(LEVEL_ARRAYS, np.random.default_rng(0).normal(size=(len(LEVEL_ARRAYS), 200)), strict=True):
+        levels.set_array(name, values)
+    levels.set_array('frame_index', np.arange(200) * 20)
+    stats = level_statistics(levels).get_dict()
+
+    class Stored(Configuration):
+        def output(self, stage, name):
+            return stats if (stage, name) == ('electronic', 'statistics') else None
+
+    rows = quantities(Stored('Cd17Se28H22', 'arrangement-0', {}))
+    verdicts = {q: v for q, _, _, v in rows if 'sigma' in q or 'mean gap' in q}
+    assert len(verdicts) == 4
+    for quantity, verdict in verdicts.items():
+        level = 'gap' if 'gap' in quantity.lower() else quantity.split()[0].lower()
+        expected = 'converged' if stats['convergence'][level]['converged'] else 'NOT converged'
+        assert verdict.startswith(f'{expected} ('), (quantity, verdict)

@@ -135,10 +135,17 @@ def quantities(config: Configuration) -> list[tuple[str, str, str, str]]:
                     f'{level.upper()} sigma (eV), n = {stats["n_frames"]} frames',
                     f'{stats[level]["std_ev"]:.4f} (SEM of mean {_fmt(stats[level].get("sem_ev"))})',
                     'ordering only',
-                    _verdict(stats, level),
+                    _verdict(stats, 'convergence', level),
                 )
             )
-        rows.append(('mean gap (eV)', f'{stats["gap"]["mean_ev"]:.3f}', 'PBE: not comparable', _verdict(stats, 'gap')))
+        rows.append(
+            (
+                'mean gap (eV)',
+                f'{stats["gap"]["mean_ev"]:.3f}',
+                'PBE: not comparable',
+                _verdict(stats, 'convergence', 'gap'),
+            )
+        )
     if namd:
         rows += [
             (

@@ -1209,6 +1209,20 @@ def test_the_catalogue_covers_every_door():
     assert len(launched) >= len(cli.commands['launch'].commands)
 
 
+def test_the_robustness_page_counts_the_catalogue():
+    """docs/robustness.md states the catalogue's size, and its table of groups adds up to it (launch cases apart),
+    so that page and catalogue cannot drift apart."""
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / 'docs' / 'robustness.md').read_text(encoding='utf-8')
+    assert f'{len(CATALOGUE)} cases in one parametrised test' in page
+    table = page.split('| group | cases | ids |')[1].split('\n\n')[0]
+    groups = dict(re.findall(r'^\| ([^|]+?) \| (\d+) \|', table, re.M))
+    assert int(groups['launch']) == len(LAUNCH_CASES)
+    assert sum(map(int, groups.values())) == len(CATALOGUE), groups
+
+
 @pytest.mark.parametrize('case', CATALOGUE.values(), ids=CATALOGUE.keys())
 def test_bad_input_is_refused_and_database_unchanged(env, tmp_path, launch_refused, case):
     env.dir = tmp_path

@@ -161,11 +161,15 @@ def test_bad_models_are_rejected_with_their_reason(aiida_profile, change, messag
     assert re.search(message, validate_model(orm.Dict({**model, **change})))
 
 
-def test_a_pump_wavelength_without_a_cross_section_is_refused_until_the_user_gives_one(aiida_profile, tmp_path):
+def test_a_pump_wavelength_without_a_cross_section_is_refused_until_the_user_gives_one(
+    aiida_profile, tmp_path, monkeypatch
+):
     """A valid set pumped at 400 nm, where the protocol's model has no cross-section: ``launch ued`` refuses it in
     one line naming the file, the set, the wavelength and the rule, storing nothing; given the cross-section with
-    ``--overrides``, the same command fits it with that <N> and its uncertainty."""
+    ``--overrides``, the same command hands ``launch_process`` a builder whose model fixes that set's <N> by it."""
     from profile_state import node_count
+
+    from aiida_qdots.functions.ued import pump_models
 
     pk = str(import_ued(write_csv(tmp_path / 'pump400.csv', GRID)).pk)
     runner, before = CliRunner(), node_count()
@@ -174,13 +178,19 @@ def test_a_pump_wavelength_without_a_cross_section_is_refused_until_the_user_giv
     assert result.output.count('\n') == 1 and '(pump400.csv), set 0 (400 nm, 2.1 mJ/cm^2)' in result.output
     assert 'no absorption cross-section for 400 nm (only for 340, 510 nm)' in result.output
     assert result.output.rstrip().endswith('[rule: model]') and node_count() == before
+    launched = []
+    monkeypatch.setattr('aiida_qdots.cli.launch.launch_process', lambda builder, *_: launched.append(builder))
     given = {'model': {'by_wavelength_nm': {'400': {'sigma_cm2': 2.0e-14, 'sigma_rel_err': 0.3}}}}
     result = runner.invoke(cli, ['launch', 'ued', '--data', pk, '--slope', '1e-4', '--overrides', json.dumps(given)])
-    node = orm.load_node(int(result.output.split('UedWorkChain: PK ')[1].split()[0]))
-    assert 'fit' in node.outputs, result.output
-    (entry,) = node.outputs.fit['sets']
-    assert entry['sigma_cm2'] == 2.0e-14 and entry['sigma_rel_err'] == 0.3
-    assert entry['mean_initial_pairs'] == pytest.approx(mean_initial_pairs(2.0e-14, 2.1, 400.0))
+    assert result.exit_code == 0, result.output
+    model = launched[0].model.get_dict()
+    assert (
+        model['by_wavelength_nm']['510']
+        == load_protocol_file('ued.yaml')['default_inputs']['model']['by_wavelength_nm']['510']
+    )  # the protocol's pumps are kept
+    (fixed,), (error,) = pump_models(model, orm.load_node(int(pk)).base.attributes.get('sets'))
+    assert fixed.sigma_cm2 == 2.0e-14 and error == 0.3
+    assert fixed.mean_pairs(2.1) == pytest.approx(mean_initial_pairs(2.0e-14, 2.1, 400.0))
 
 
 def test_a_pump_without_a_cross_section_is_named():

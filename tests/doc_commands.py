@@ -191,7 +191,8 @@ COMMAND_OPTION_KINDS = {
 
 
 def latest(kind: str):
-    """The node a user would paste for ``kind``: the newest of its kind in the profile."""
+    """The node a user would paste for ``kind``: the newest of its kind in the profile (a configuration that
+    finished ok, as the docs' example of ``status`` shows)."""
     from aiida import orm
 
     queries = {
@@ -202,7 +203,10 @@ def latest(kind: str):
         'levels': (orm.ArrayData, {'attributes': {'has_key': 'array|homo'}}),
         'ued_data': (orm.ArrayData, {'attributes': {'has_key': 'array|intensity_ratio'}}),
         'process': (orm.ProcessNode, {}),
-        'configuration': (orm.WorkflowNode, {'attributes.process_label': 'ConfigurationWorkChain'}),
+        'configuration': (
+            orm.WorkflowNode,
+            {'attributes.process_label': 'ConfigurationWorkChain', 'attributes.exit_status': 0},
+        ),
         'aimd_analysis': (orm.WorkflowNode, {'attributes.process_label': 'AimdAnalysisWorkChain'}),
         'phonons': (orm.WorkflowNode, {'attributes.process_label': 'PhononsWorkChain'}),
         'ued': (orm.WorkflowNode, {'attributes.process_label': 'UedWorkChain'}),

@@ -154,7 +154,7 @@ def test_phonons_workchain_fast_on_a_small_particle(lammps_code):
     assert slope['temperatures_K'] == [150.0, 300.0, 450.0] and set(slope['by_element']) == {'Cd', 'Se'}
     assert slope['fit']['max_relative_residual'] < 0.1  # MSD linear in T (nearly harmonic at these temperatures)
     assert slope['weighting'] == 'electron_scattering' and slope['weighting_q_range_inv_angstrom'] == [1.5, 6.0]
-    assert set(slope['by_weighting']) == {'electron_scattering', 'atoms'}
+    assert set(slope['by_weighting']) == {'electron_scattering', 'atoms', 'bragg_peaks'}
     pdf = node.outputs.pdf
     peaks = pdf.base.attributes.get('peaks_cold_angstrom')
     assert abs(peaks[0] - 2.63) < 0.05 and any(abs(p - 4.3) < 0.1 for p in peaks)

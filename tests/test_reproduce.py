@@ -1,6 +1,6 @@
 """``aiida-qdots reproduce study-a`` for real: a shortened workstation Study A (same method, SCF and sampling
-stride, fewer steps) run in this process, then the report written from its stored nodes. Opt-in (``-m slow``):
-about 15 minutes on 2 cores."""
+stride, fewer steps) run in this process, then the report written from its stored nodes (opt-in, ``-m slow``:
+about 15 minutes on 2 cores); and the report's account of jobs a resumed run took from the cache."""
 
 import pytest
 from aiida import orm
@@ -11,6 +11,7 @@ from aiida_qdots.cli import cli
 from aiida_qdots.workchains.study import StudyWorkChain
 
 SHORTENED = {
+    'vibrations': False,  # the Raman stage has its own slow tests (tests/test_vibrations.py)
     'stages': {
         'aimd': {
             'stages': [
@@ -22,9 +23,9 @@ SHORTENED = {
         },
         'electronic': {'selection': {'window_fs': 400.0}},
         'namd': {'window': {'n_frames': 60}, 'chunk_frames': 30, 'namd': {'duration_fs': 1.0e5, 'n_realisations': 200}},
-    }
+    },
 }
-"""The workstation protocol with 0.5 ps of dynamics instead of 5.3 ps and a 60-frame NAMD window."""
+"""The workstation protocol with 0.5 ps of dynamics instead of 5.3 ps, a 60-frame NAMD window and no Raman stage."""
 
 
 @pytest.mark.slow
@@ -52,3 +53,54 @@ def test_shortened_workstation_study_and_its_report(aiida_profile, tmp_path):
     assert 'LUMO sigma larger in Cd-rich than in Se-rich' in text and 'not finished' not in text
     configuration = orm.load_node(node.outputs.summary['configurations']['se_rich_arrangement_0']['pk'])
     assert configuration.is_finished_ok
+
+
+def test_report_counts_the_jobs_a_resumed_stage_took_from_the_cache(aiida_profile):
+    """A stage resumed after an interruption takes its finished jobs from the cache: the report counts them and adds
+    the time their sources took, so the stage's wall time is not silently too short."""
+    from aiida.common.links import LinkType
+
+    from aiida_qdots.reports.study_a import Configuration
+
+    stage = orm.WorkflowNode()
+    stage.store()
+    source = orm.CalcJobNode()
+    source.store()
+    for cached in (True, False):
+        job = orm.CalcJobNode()
+        job.base.links.add_incoming(stage, LinkType.CALL_CALC, 'job')
+        job.store()
+        if cached:
+            job.base.extras.set('_aiida_cached_from', source.uuid)
+    config = Configuration('Cd17Se28H22', 'arrangement-0', {'aimd': stage})
+    jobs, cached, seconds = config.cached_jobs('aimd')
+    assert (jobs, cached) == (2, 1)
+    assert seconds == pytest.approx((source.mtime - source.ctime).total_seconds())
+    assert Configuration('Cd17Se28H22', 'arrangement-0', {}).cached_jobs('aimd') == (0, 0, 0)
+
+
+def test_report_shows_the_stored_verdict_of_every_level_statistic(aiida_profile):
+    """The HOMO, LUMO and gap rows carry the verdict ``level_statistics`` stored (the report once looked for it in
+    the wrong place and printed 'no verdict stored' beside stored verdicts)."""
+    import numpy as np
+
+    from aiida_qdots.functions.electronic import LEVEL_ARRAYS, level_statistics
+    from aiida_qdots.reports.study_a import Configuration, quantities
+
+    levels = orm.ArrayData()
+    for name, values in zip(LEVEL_ARRAYS, np.random.default_rng(0).normal(size=(len(LEVEL_ARRAYS), 200)), strict=True):
+        levels.set_array(name, values)
+    levels.set_array('frame_index', np.arange(200) * 20)
+    stats = level_statistics(levels).get_dict()
+
+    class Stored(Configuration):
+        def output(self, stage, name):
+            return stats if (stage, name) == ('electronic', 'statistics') else None
+
+    rows = quantities(Stored('Cd17Se28H22', 'arrangement-0', {}))
+    verdicts = {q: v for q, _, _, v in rows if 'sigma' in q or 'mean gap' in q}
+    assert len(verdicts) == 4
+    for quantity, verdict in verdicts.items():
+        level = 'gap' if 'gap' in quantity.lower() else quantity.split()[0].lower()
+        expected = 'converged' if stats['convergence'][level]['converged'] else 'NOT converged'
+        assert verdict.startswith(f'{expected} ('), (quantity, verdict)

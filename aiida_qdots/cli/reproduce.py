@@ -62,6 +62,19 @@ def run_method_check(levels, protocol: str, cp2k_code, python_code) -> None:
         follow(None, [node])
 
 
+def raise_if_unfinished(label: str, node) -> None:
+    """One line and a non-zero exit when the study ``node`` ended without finishing (killed, excepted or failed)."""
+    if node is None or not node.is_terminated or node.is_finished_ok:
+        return
+    if node.is_killed:
+        how = 'was killed'
+    elif node.is_excepted:
+        how = 'excepted'
+    else:
+        how = f'failed: exit status {node.exit_status} {node.exit_message}'
+    raise click.ClickException(f'study {label!r}<{node.pk}> {how}; run the command again to resume it from the cache')
+
+
 def report_folder(default: str):
     """``--folder``: where the report (README.md) and its figures go."""
     return click.option(
@@ -163,10 +176,7 @@ def reproduce_study_a(
             run_method_check(reference_levels, protocol, orm.load_code(cp2k_code), orm.load_code(python_code))
     path = write_report(label, folder, reference_levels)
     click.echo(f'report: {path}')
-    if node is not None and node.is_terminated and not node.is_finished_ok:
-        raise click.ClickException(
-            f'study {label!r}<{node.pk}> failed: exit status {node.exit_status} {node.exit_message}'
-        )
+    raise_if_unfinished(label, node)
 
 
 @reproduce.command('study-b')
@@ -227,7 +237,4 @@ def reproduce_study_b(label, protocol, folder, daemon, wait, report_only, code_l
 
     path = write_report(label, folder)
     click.echo(f'report: {path}')
-    if node is not None and node.is_terminated and not node.is_finished_ok:
-        raise click.ClickException(
-            f'study {label!r}<{node.pk}> failed: exit status {node.exit_status} {node.exit_message}'
-        )
+    raise_if_unfinished(label, node)

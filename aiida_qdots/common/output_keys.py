@@ -18,3 +18,10 @@ the Debye-Waller fit's Q range) or 'atoms' (each atom once); a user's slope has 
 
 MSD_SLOPE_BY_WEIGHTING_KEY = 'by_weighting'
 """Every weighting's slope and standard error, keyed by the names of :data:`MSD_SLOPE_WEIGHTING_KEY`."""
+
+BRAGG_WEIGHTING = 'bragg_peaks'
+"""The :data:`MSD_SLOPE_BY_WEIGHTING_KEY` entry (and the ``msd_slope`` sub-Dict of its details) of the slope of the
+du2 the Bragg-peak route reads, d(du2_Bragg)/dT: the one the Debye-Waller route of ``qdots.ued`` divides by."""
+
+MAIN_SLOPE_KEY = 'main_slope_A2_per_K'
+"""The msd_slope's main d<u^2>/dT (angstrom^2/K) in a ``lattice_temperature`` node, beside the slope its dT used."""

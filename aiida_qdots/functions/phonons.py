@@ -12,6 +12,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_qdots.analysis.bragg_slope import MIN_BLOCKS, bragg_du2_slope
 from aiida_qdots.analysis.fluctuations import atomic_masses
 from aiida_qdots.analysis.mode_lifetimes import (
     gle_lifetimes,
@@ -29,13 +30,53 @@ from aiida_qdots.analysis.thermal_msd import (
     scattering_weights,
 )
 from aiida_qdots.common.output_keys import (
+    BRAGG_WEIGHTING,
     MSD_SLOPE_BY_WEIGHTING_KEY,
+    MSD_SLOPE_KEY,
     MSD_SLOPE_KEYS,
+    MSD_SLOPE_STDERR_KEY,
     MSD_SLOPE_WEIGHTING_KEY,
 )
 
 WEIGHTINGS = {'electron_scattering': ELECTRON_WEIGHTED, 'atoms': 'all'}
 """Names of the msd_slope weightings -> the <u^2> series they fit."""
+BRAGG_DEFAULTS = {
+    'q_range': [1.5, 8.0],
+    'pattern_q_range': [1.0, 8.0],
+    'q_step': 0.01,
+    'max_frames': 50,
+    'n_blocks': MIN_BLOCKS,
+    'prominence': 0.02,
+    'max_peaks': 12,
+    'reference_k': 300.0,
+}
+"""Settings of the Bragg-peak slope (``msd.bragg``, Q in 1/angstrom, K): peaks searched in ``q_range`` of patterns on
+``pattern_q_range`` with ``q_step`` (the UED pattern route's defaults and the demo patterns' grid), at most
+``max_frames`` of each MSD run's frames in ``n_blocks`` contiguous blocks, I0 the run closest to ``reference_k``."""
+
+
+def validate_bragg(settings: dict) -> str | None:
+    """One line on what is wrong with Bragg-slope ``settings`` (merged on :data:`BRAGG_DEFAULTS`), else None."""
+    unknown = set(settings) - set(BRAGG_DEFAULTS)
+    if unknown:
+        return f'unknown bragg setting(s) {", ".join(sorted(unknown))}; known: {", ".join(BRAGG_DEFAULTS)}'
+    p = {**BRAGG_DEFAULTS, **settings}
+    try:
+        (q_min, q_max), (p_min, p_max) = ((float(x) for x in p[k]) for k in ('q_range', 'pattern_q_range'))
+        numbers = [float(p[k]) for k in ('q_step', 'prominence', 'reference_k')]
+        counts = [p[k] for k in ('max_frames', 'n_blocks', 'max_peaks')]
+    except (TypeError, ValueError):
+        return f'bragg q ranges must be [min, max] (1/A) and q_step, prominence, reference_k numbers, got {p}'
+    if not (0 < p_min <= q_min < q_max <= p_max and 0 < numbers[0] < q_max - q_min and min(numbers[1:]) > 0):
+        return (
+            f'bragg needs 0 < pattern_q_range[0] <= q_min < q_max <= pattern_q_range[1] and positive q_step, '
+            f'prominence, reference_k, got {p}'
+        )
+    if any(isinstance(c, bool) or not isinstance(c, int) for c in counts) or not (
+        counts[1] >= MIN_BLOCKS and counts[0] >= 2 * counts[1] and counts[2] >= 3
+    ):
+        return f'bragg needs integers n_blocks >= {MIN_BLOCKS}, max_frames >= 2 n_blocks, max_peaks >= 3, got {counts}'
+    return None
 
 
 def spread_frames(n_frames: int, max_frames: int) -> slice:
@@ -182,16 +223,21 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     """<u^2>(T) per element (NVE frames, at most ``max_frames`` spread over each run, rigid motion removed; the frames
     read per temperature in ``n_frames``) and the slopes d<u^2>/dT (A^2/K) of the atom mean and,
     with ``weighting_q_range`` (1/A) in ``parameters``, of the electron-scattering-weighted mean, which is then the
-    main slope; ``parameters['temperatures']`` maps each trajectory key to its temperature (K)."""
+    main slope; ``parameters['temperatures']`` maps each trajectory key to its temperature (K). With ``bragg``
+    (:data:`BRAGG_DEFAULTS`), also the slope of the du2 the Bragg-peak route reads from the same frames
+    (:func:`~aiida_qdots.analysis.bragg_slope.bragg_du2_slope`), under ``by_weighting['bragg_peaks']``."""
     p = parameters.get_dict()
     q_range = p.get('weighting_q_range')
     weights = None
-    temperatures, rows, n_frames = [], [], []
+    bragg = None if p.get('bragg') is None else {**BRAGG_DEFAULTS, **p['bragg']}
+    temperatures, rows, n_frames, runs = [], [], [], []
     for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
         positions, _, _ = nve_frames(trajectories[key], float(p['nve_start_fs']))
         if p.get('max_frames'):
             positions = positions[spread_frames(len(positions), p['max_frames'])]
         n_frames.append(len(positions))
+        if bragg:
+            runs.append(positions[spread_frames(len(positions), bragg['max_frames'])])
         symbols = [str(s) for s in trajectories[key].symbols]
         weights = scattering_weights(symbols, q_range) if q_range and weights is None else weights
         temperatures.append(float(p['temperatures'][key]))
@@ -214,6 +260,10 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     }
     by_weighting = {w: {k: fits[name][k] for k in MSD_SLOPE_KEYS} for w, name in WEIGHTINGS.items() if name in fits}
     weighting = 'electron_scattering' if weights else 'atoms'
+    extra = {}
+    if bragg:
+        extra[BRAGG_WEIGHTING] = bragg_slope(runs, temperatures, symbols, bragg, by_weighting[weighting])
+        by_weighting[BRAGG_WEIGHTING] = {k: extra[BRAGG_WEIGHTING][k] for k in MSD_SLOPE_KEYS}
     slope = orm.Dict(
         {
             **by_weighting[weighting],
@@ -226,12 +276,32 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
             },
             'fit': fits[WEIGHTINGS[weighting]],
             'temperatures_K': temperatures,
+            **extra,
             'convention': DEBYE_WALLER_CONVENTION + '; weightings: electron_scattering = sum_a w_a <u^2>_a with '
             'w_a = N_a <f_a(Q)^2>_Q / sum_b N_b <f_b(Q)^2>_Q over weighting_q_range (Kirkland electron scattering '
-            'factors), atoms = mean over all atoms',
+            'factors), atoms = mean over all atoms, bragg_peaks = the du2 the Bragg-peak route reads from the mean '
+            'Debye patterns of the runs (I0: the run nearest reference_k; details under bragg_peaks)',
         }
     )
     return {'msd': msd, 'msd_slope': slope}
+
+
+def bragg_slope(runs: list, temperatures: list, symbols: list, settings: dict, main: dict) -> dict:
+    """The ``bragg_peaks`` entry of an msd_slope: :func:`bragg_du2_slope` of the MSD ``runs`` with ``settings``
+    (:data:`BRAGG_DEFAULTS`) and its ratio to the ``main`` slope (with the Bragg slope's relative error)."""
+    (q_min, q_max), step = settings['pattern_q_range'], float(settings['q_step'])
+    result = bragg_du2_slope(
+        runs, temperatures, symbols, np.arange(float(q_min), float(q_max) + 0.5 * step, step),
+        settings['q_range'], float(settings['prominence']), int(settings['max_peaks']), int(settings['n_blocks']),
+        float(settings['reference_k']),
+    )  # fmt: skip
+    ratio = result[MSD_SLOPE_KEY] / main[MSD_SLOPE_KEY]
+    return {
+        **result,
+        'settings': settings,
+        'ratio_to_main': ratio,
+        'ratio_to_main_stderr': abs(ratio) * result[MSD_SLOPE_STDERR_KEY] / abs(result[MSD_SLOPE_KEY]),
+    }
 
 
 @calcfunction

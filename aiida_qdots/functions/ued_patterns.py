@@ -32,9 +32,10 @@ from aiida_qdots.analysis.ued_patterns import (
     reference,
     smooth_baseline,
 )
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.output_keys import BRAGG_WEIGHTING, MAIN_SLOPE_KEY, MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
 from aiida_qdots.data.ued import UNITS
 from aiida_qdots.data.ued_patterns import patterns_to_node, synthetic_patterns
+from aiida_qdots.functions.ued import used_slope
 
 PATTERN_DEFAULTS = {
     'q_range': [1.5, 8.0],
@@ -80,14 +81,24 @@ def _settings(parameters: orm.Dict) -> dict:
 
 
 def peak_route_verdict(check: dict, slope: dict) -> dict:
-    """``bias`` = mean du2 ratio - 1 of a :func:`~aiida_qdots.analysis.ued_patterns.peak_route_response` and the
-    ``verdict``: 'consistent' when |bias| is within the relative standard error of d<u^2>/dT (which the kinetic fit's
-    ``ci`` carries), else 'biased' (the Debye-Waller route will not recover the generating constants)."""
+    """``bias`` = mean du2 ratio of a :func:`~aiida_qdots.analysis.ued_patterns.peak_route_response` over the ratio
+    the Debye-Waller route's slope expects, - 1, and the ``verdict``: 'consistent' when |bias| is within the relative
+    standard error of that slope (which the kinetic fit's ``ci`` carries), else 'biased' (the route will not recover
+    the generating constants). The route's slope: the msd_slope's 'bragg_peaks' one when it has it (expected ratio:
+    Bragg slope / main slope, the generator heating with the main one), else the main one (expected ratio 1)."""
     if 'du2_ratio' not in check:
         return {'verdict': 'not checked'}
-    bias = float(np.mean(check['du2_ratio'])) - 1.0
-    tolerance = slope[MSD_SLOPE_STDERR_KEY] / slope[MSD_SLOPE_KEY]
-    return {'bias': bias, 'tolerance': tolerance, 'verdict': 'consistent' if abs(bias) <= tolerance else 'biased'}
+    route, weighting = used_slope(slope, BRAGG_WEIGHTING)
+    expected = route[MSD_SLOPE_KEY] / slope[MSD_SLOPE_KEY]
+    bias = float(np.mean(check['du2_ratio'])) / expected - 1.0
+    tolerance = route[MSD_SLOPE_STDERR_KEY] / route[MSD_SLOPE_KEY]
+    return {
+        'bias': bias,
+        'tolerance': tolerance,
+        'expected_du2_ratio': expected,
+        'slope_weighting': weighting,
+        'verdict': 'consistent' if abs(bias) <= tolerance else 'biased',
+    }
 
 
 @calcfunction
@@ -273,7 +284,9 @@ def _finite(value):
 
 def _distortion(p, delays, values, errors, md, fitted_set, temperature, distances) -> dict:
     """Displacement per trapped hole from the mean localized loss over ``distortion_window_ps``."""
-    slope = temperature.base.attributes.get(MSD_SLOPE_KEY)
+    # the MD dG per du2 of the mean <u^2>: the main slope, not the Bragg-peak one dT was made with
+    attributes = temperature.base.attributes
+    slope = attributes.get(MAIN_SLOPE_KEY, None) or attributes.get(MSD_SLOPE_KEY)
     thermal_ratio, loss_per_du2 = _md_response(md, slope, distances[0], distances[-1], float(p['half_width']))
     low, high = p['distortion_window_ps']
     inside = (delays >= low) & (delays <= high)

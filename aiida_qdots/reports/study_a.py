@@ -57,6 +57,14 @@ class Configuration:
         node = self.nodes.get(stage)
         return None if node is None else (node.mtime - node.ctime).total_seconds()
 
+    def cached_jobs(self, stage: str) -> tuple[int, int, float]:
+        """(CalcJobs of the stage, how many were taken from AiiDA's cache, the seconds their sources took): a stage
+        resumed after an interruption takes finished jobs from the cache, so its wall time alone is too short."""
+        node = self.nodes.get(stage)
+        jobs = [] if node is None else [n for n in node.called_descendants if isinstance(n, orm.CalcJobNode)]
+        sources = [orm.load_node(uuid) for job in jobs if (uuid := job.base.caching.get_cache_source())]
+        return len(jobs), len(sources), sum((n.mtime - n.ctime).total_seconds() for n in sources)
+
 
 def configurations(study: str) -> list[Configuration]:
     """The configurations of ``study`` with each finished stage's workchain, ordered by system and arrangement."""
@@ -127,10 +135,17 @@ def quantities(config: Configuration) -> list[tuple[str, str, str, str]]:
                     f'{level.upper()} sigma (eV), n = {stats["n_frames"]} frames',
                     f'{stats[level]["std_ev"]:.4f} (SEM of mean {_fmt(stats[level].get("sem_ev"))})',
                     'ordering only',
-                    _verdict(stats, level),
+                    _verdict(stats, 'convergence', level),
                 )
             )
-        rows.append(('mean gap (eV)', f'{stats["gap"]["mean_ev"]:.3f}', 'PBE: not comparable', _verdict(stats, 'gap')))
+        rows.append(
+            (
+                'mean gap (eV)',
+                f'{stats["gap"]["mean_ev"]:.3f}',
+                'PBE: not comparable',
+                _verdict(stats, 'convergence', 'gap'),
+            )
+        )
     if namd:
         rows += [
             (
@@ -269,12 +284,18 @@ def write_report(
         lines += [f'## {config.system} ({config.composition}), {config.configuration}, protocol `{protocol}`', '']
         lines += ['| quantity | package | paper | convergence |', '|---|---|---|---|']
         lines += [f'| {q} | {v} | {p} | {c} |' for q, v, p, c in quantities(config)]
-        lines += ['', '| stage | wall time (min) | process |', '|---|---|---|']
+        lines += [
+            '',
+            '| stage | wall time (min) | CalcJobs (from cache) | with cached jobs at their first run (min) | process |',
+        ]
+        lines += ['|---|---|---|---|---|']
         for stage in STAGES:
             node = config.nodes.get(stage)
             wall = config.wall_seconds(stage)
+            jobs, cached, cached_s = config.cached_jobs(stage)
             lines.append(
-                f'| {stage} | {"not finished" if wall is None else f"{wall / 60:.1f}"} | '
+                f'| {stage} | {"not finished" if wall is None else f"{wall / 60:.1f}"} | {jobs} ({cached}) | '
+                f'{"" if wall is None else f"{(wall + cached_s) / 60:.1f}"} | '
                 f'{"" if node is None else f"{node.process_label}<{node.pk}>"} |'
             )
         lines.append('')

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from aiida_qdots.analysis.mode_lifetimes import band_statistics
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.output_keys import MSD_SLOPE_BY_WEIGHTING_KEY, MSD_SLOPE_WEIGHTING_KEY
+from aiida_qdots.common.output_keys import BRAGG_WEIGHTING, MSD_SLOPE_BY_WEIGHTING_KEY, MSD_SLOPE_WEIGHTING_KEY
 from aiida_qdots.functions.diffraction import diffraction_block_error
 from aiida_qdots.plots.phonons import plot_phonons
 from aiida_qdots.query import stage_processes
@@ -96,7 +96,9 @@ def msd_lines(phonons: orm.WorkflowNode) -> list[str]:
     ]
     for weighting, value in slope[MSD_SLOPE_BY_WEIGHTING_KEY].items():
         name = f'{weighting}' + (f' over Q = {q_range[0]:g}-{q_range[1]:g} Å⁻¹' if weighting != 'atoms' else '')
-        main = ' (main, used by qdots.ued)' if weighting == slope[MSD_SLOPE_WEIGHTING_KEY] else ''
+        main = ' (main)' if weighting == slope[MSD_SLOPE_WEIGHTING_KEY] else ''
+        if weighting == BRAGG_WEIGHTING:
+            name, main = 'du² the Bragg-peak route reads', ' (used by the Debye-Waller route of qdots.ued)'
         measured = _pm(value['slope_A2_per_K'], value['slope_stderr_A2_per_K'], 1e4)
         lines.append(f'| {name}{main} | {measured} | no number stated | {verdict} |')
     for element, value in sorted(slope.get('by_element', {}).items()):

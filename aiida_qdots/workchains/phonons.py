@@ -9,14 +9,21 @@ from aiida_qdots.calculations.lammps import get_lammps_builder
 from aiida_qdots.calculations.lammps.force_fields import get_force_field_node
 from aiida_qdots.calculations.lammps.inputs import HessianSettings, MDSettings, MinimizeSettings, validate_lammps_inputs
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY, MSD_SLOPE_WEIGHTING_KEY
+from aiida_qdots.common.output_keys import (
+    BRAGG_WEIGHTING,
+    MSD_SLOPE_KEY,
+    MSD_SLOPE_STDERR_KEY,
+    MSD_SLOPE_WEIGHTING_KEY,
+)
 from aiida_qdots.functions.diffraction import analyze_diffraction, validate_diffraction
 from aiida_qdots.functions.phonons import (
+    BRAGG_DEFAULTS,
     analyze_lifetimes,
     analyze_msd,
     analyze_normal_modes,
     analyze_pdf,
     coarsest_dump,
+    validate_bragg,
 )
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.provisioning.codes import check_code_plugin
@@ -53,6 +60,11 @@ def validate_parameters(value, _ctx=None):
         return (
             f'msd.max_frames must be an integer >= 16 (frames of each MSD run read) or null (all), got {max_frames!r}'
         )
+    bragg = p.get('msd', {}).get('bragg')
+    if bragg is not None and not isinstance(bragg, dict):
+        return f'msd.bragg must be a dict of {", ".join(BRAGG_DEFAULTS)} or null, got {bragg!r}'
+    if bragg is not None and (error := validate_bragg(bragg)):
+        return f'msd.{error}'
     if 'pdf' in p['stages'] and (error := validate_diffraction(p['pdf'].get('diffraction', {}))):
         return f'pdf.{error}'
     if not isinstance(p.get('keep_raw_dumps', False), bool):
@@ -344,6 +356,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 'temperatures': {k: float(v) for k, v in keys.items()},
                 'weighting_q_range': self.ctx.p['msd'].get('weighting_q_range'),
                 'max_frames': self.ctx.p['msd'].get('max_frames'),
+                'bragg': self.ctx.p['msd'].get('bragg'),
             }
         )
         failure = self._run_analysis(
@@ -356,6 +369,13 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             f'd<u^2>/dT = {slope[MSD_SLOPE_KEY]:.3e} +- {slope[MSD_SLOPE_STDERR_KEY]:.1e} A^2/K '
             f'({slope[MSD_SLOPE_WEIGHTING_KEY]} weighting)'
         )
+        if BRAGG_WEIGHTING in slope.keys():
+            bragg = slope[BRAGG_WEIGHTING]
+            self.report(
+                f'Bragg-peak route: d(du2)/dT = {bragg[MSD_SLOPE_KEY]:.3e} +- {bragg[MSD_SLOPE_STDERR_KEY]:.1e} A^2/K '
+                f'({bragg["ratio_to_main"]:.3f} of the main slope; {bragg["n_peaks"]} peaks, '
+                f'{bragg["n_blocks"]} blocks of {bragg["n_frames"]} frames)'
+            )
 
     def pdf_stage(self):
         cold, hot = (float(t) for t in self.ctx.p['pdf']['temperatures'])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import WorkChain, if_
 
-from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY
+from aiida_qdots.common.output_keys import MSD_SLOPE_KEY, MSD_SLOPE_STDERR_KEY, MSD_SLOPE_WEIGHTING_KEY
 from aiida_qdots.common.validation import (
     PATTERN_ARRAYS,
     UED_ARRAYS,
@@ -21,6 +21,7 @@ from aiida_qdots.functions.ued import (
     pump_problem,
     validate_model,
     validate_msd_slope,
+    validate_parameters,
 )
 from aiida_qdots.functions.ued_patterns import (
     dg_kinetics,
@@ -75,7 +76,8 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;
     2. ``lattice_temperature_from_dw``: dT(t) = du2 / (d<u^2>/dT), the slope from ``qdots.phonons``
-       (its ``msd_slope`` output, linked) or given by the user;
+       (its ``msd_slope`` output, linked: the ``slope_weighting`` entry, by default the slope of the du2 the
+       Bragg-peak route reads, else the main one) or given by the user;
     3. ``fit_heating``: tau_AR and tau_trap shared by all sets, <N> fixed by the cross-sections, with confidence
        intervals that carry the cross-sections' uncertainty.
     """
@@ -103,7 +105,13 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             validator=validate_model,
             help='KineticModel parameters (fixed values, fit starting values), by_wavelength_nm, sigma_rel_err, free',
         )
-        spec.input('parameters', valid_type=orm.Dict, help='alpha (linearity test), n_trajectories (SSA check)')
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            validator=validate_parameters,
+            help='alpha (linearity test), n_trajectories (SSA check), slope_weighting (the msd_slope entry dT divides '
+            "by: 'bragg_peaks' by default, the main slope when the msd_slope has no such entry)",
+        )
         spec.input(
             'patterns',
             valid_type=orm.Dict,
@@ -170,9 +178,10 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         check = (self.inputs.data.base.attributes.get('synthetic') or {}).get('peak_route_check') or {}
         if check.get('verdict') == 'biased':
             self.report(
-                f'WARNING: on these synthetic patterns the peak route reads du2 x {1 + check["bias"]:.3f} of the '
-                f'generating one (beyond the slope uncertainty {check["tolerance"]:.1%}): the Debye-Waller route will '
-                'not recover the generating constants (attribute synthetic.peak_route_check of the data)'
+                f'WARNING: on these synthetic patterns the peak route reads du2 x {1 + check["bias"]:.3f} of what its '
+                f"{check.get('slope_weighting', 'main')} slope expects (beyond that slope's uncertainty "
+                f'{check["tolerance"]:.1%}): the Debye-Waller route will not recover the generating constants '
+                '(attribute synthetic.peak_route_check of the data)'
             )
 
     def debye_waller(self):
@@ -196,8 +205,13 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 )
 
     def temperature(self):
-        self.ctx.temperature = lattice_temperature_from_dw(self.ctx.dw, self.inputs.msd_slope)
+        self.ctx.temperature = lattice_temperature_from_dw(self.ctx.dw, self.inputs.msd_slope, self.inputs.parameters)
         self.out('lattice_temperature', self.ctx.temperature)
+        used = self.ctx.temperature.base.attributes
+        self.report(
+            f'dT = du2 / {used.get(MSD_SLOPE_KEY):.3e} A^2/K ({used.get(MSD_SLOPE_WEIGHTING_KEY)} slope; '
+            f'{used.get("slope_weighting_requested")} requested)'
+        )
 
     def fit(self):
         try:

@@ -303,3 +303,29 @@ def test_launch_of_a_real_command_whose_code_fails_at_run_time_exits_non_zero(ai
     assert_one_error(result, 1, f'failed (exit status {status}: LAMMPS minimisation failed: ')
     assert 'see `verdi process report' in error_lines(result.output)[0]
     assert f'exit status {status}' in result.output.splitlines()[-2]  # the state line printed before the error
+
+
+class _Excepts(WorkChain):
+    """A workchain whose step raises: what no validation can foresee (a bug, a numerical overflow)."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.outline(cls.step)
+
+    def step(self):
+        raise FloatingPointError('overflow in exp\nsecond line of the message')
+
+
+def test_launch_of_a_process_that_excepts_ends_in_one_line(aiida_profile):
+    """An excepted process (its traceback stays on its node) ends the command with one line naming the exception and
+    the command that shows the traceback, not with the traceback."""
+    import click
+
+    from aiida_qdots.cli.launch import launch_process
+
+    with pytest.raises(click.ClickException) as raised:
+        launch_process(_Excepts.get_builder(), False, 'excepts')
+    message = raised.value.message
+    assert 'excepted (FloatingPointError: overflow in exp)' in message and 'verdi process report' in message
+    assert '\n' not in message

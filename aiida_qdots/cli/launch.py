@@ -63,7 +63,15 @@ def launch_process(builder, daemon: bool, label: str, echo_results=None):
         node = submit(builder)
         echo_pk(f'{label} submitted', node)
         return node
-    _, node = run_get_node(instantiate_process(get_manager().create_runner(communicator=None), builder))
+    process = instantiate_process(get_manager().create_runner(communicator=None), builder)
+    try:
+        _, node = run_get_node(process)
+    except Exception as exception:  # the process excepted: its node keeps the traceback, the user gets one line
+        first = str(exception).splitlines()[0] if str(exception) else ''
+        raise click.ClickException(
+            f'{label}<{process.node.pk}> excepted ({type(exception).__name__}: {first}); '
+            f'the traceback: `verdi process report {process.node.pk}`'
+        ) from None
     echo_pk(label, node)
     click.echo(
         f'state: {node.process_state.value}, exit status {node.exit_status}'

@@ -98,7 +98,9 @@ NANOCRYSTAL_FIELDS = {
     },
 }
 
-UED_FIELDS = {('ued', 'fit'): {'sets': 'sets', 'values': 'values', 'ci': 'ci', 'chi2_reduced': 'chi2_reduced'}}
+UED_FIELDS = {
+    ('ued', 'fit'): {'sets': 'sets', 'free': 'free', 'values': 'values', 'ci': 'ci', 'chi2_reduced': 'chi2_reduced'}
+}
 
 
 def studies() -> list[str]:
@@ -191,11 +193,14 @@ def nanocrystal_table(study: str) -> pd.DataFrame:
 
 def ued_table(study: str) -> pd.DataFrame:
     """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) fitted to all pumps of the set at
-    once, with their CIs (cross-section uncertainty included), and each pump's <N> and plateau."""
+    once, with their CIs (cross-section uncertainty included), and each pump's <N> and plateau. ``tau_*_fitted``
+    says whether the constant was free in the fit; one held fixed (e.g. tau_trap when no hot hole can trap) keeps
+    its starting value and has no CI. <N> is never fitted: ``sigma_cm2`` is held at the model's value."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
         ci = record['ci'] if isinstance(record['ci'], dict) else {}
+        free = record['free'] if isinstance(record['free'], list) else []
         for pump in record.pop('sets', None) or []:
             rows.append(
                 {
@@ -206,8 +211,10 @@ def ued_table(study: str) -> pd.DataFrame:
                     'mean_initial_pairs': pump['mean_initial_pairs'],
                     'tau_auger_ps': pump['model']['tau_auger_ps'],
                     'tau_auger_ci_ps': ci.get('tau_auger_ps'),
+                    'tau_auger_fitted': 'tau_auger_ps' in free,
                     'tau_trap_ps': pump['model']['tau_trap_ps'],
                     'tau_trap_ci_ps': ci.get('tau_trap_ps'),
+                    'tau_trap_fitted': 'tau_trap_ps' in free,
                     'sigma_cm2': pump['sigma_cm2'],
                     'chi2_reduced': record['chi2_reduced'],
                     'plateau_k': pump['plateau_k'],

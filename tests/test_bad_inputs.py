@@ -196,13 +196,16 @@ def _trajectory(symbols, positions, times=None) -> orm.TrajectoryData:
     return node.store()
 
 
-def _ued_node(delays, n_peaks: int = 3, ratio: float = 0.99) -> orm.ArrayData:
+def _ued_node(delays, n_peaks: int = 3, ratio: float = 0.99, source: dict | None = None) -> orm.ArrayData:
+    """A UED set at 400 nm, a pump wavelength the protocol's kinetic model has no cross-section for."""
     node = orm.ArrayData()
     node.set_array('delay_ps', np.asarray(delays, dtype=float))
     node.set_array('q_inv_angstrom', np.linspace(1.7, 3.0, n_peaks))
     node.set_array('intensity_ratio', np.full((1, len(delays), n_peaks), ratio))
     node.set_array('intensity_ratio_err', np.full((1, len(delays), n_peaks), 1e-3))
-    node.base.attributes.set_many({'sets': [{'fluence_mj_cm2': 2.1, 'wavelength_nm': 400.0}], 'peaks': []})
+    node.base.attributes.set_many(
+        {'sets': [{'fluence_mj_cm2': 2.1, 'wavelength_nm': 400.0}], 'peaks': [], 'source': source or {}}
+    )
     return node.store()
 
 
@@ -241,6 +244,7 @@ def env(aiida_profile, tmp_path_factory, shared_data_dir):
             'two-peak-ued': _ued_node([0.0, 10.0, 20.0], n_peaks=2),
             'nan-ued': _ued_node([0.0, 10.0, 20.0], ratio=np.nan),
             'unsorted-ued': _ued_node([0.0, 20.0, 10.0]),
+            'pump-400nm-ued': _ued_node([0.0, 10.0, 20.0], source={'file': 'pump400.csv'}),
         },
     )
 
@@ -919,6 +923,45 @@ LAUNCH_CASES = {
     'launch-ued-phonons-is-a-structure': launch(
         "ued --data single-delay-ued --phonons '{structure}'", 'neither a qdots.phonons workchain nor an msd_slope Dict'
     ),
+    # ued: a pump wavelength the kinetic model has no absorption cross-section for, and the overrides that give one
+    'launch-ued-pump-wavelength-without-cross-section': launch(
+        'ued --data pump-400nm-ued --slope 1e-4',
+        '(pump400.csv), set 0 (400 nm, 2.1 mJ/cm^2): the kinetic model has no absorption cross-section for 400 nm '
+        '(only for 340, 510 nm)',
+    ),
+    'launch-ued-cross-section-for-another-wavelength': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 '
+        '--overrides \'{"model": {"by_wavelength_nm": {"405": {"sigma_cm2": 1e-14}}}}\'',
+        "only for 340, 405, 510 nm): give model.by_wavelength_nm['400'].sigma_cm2",
+    ),
+    'launch-ued-wavelength-key-not-as-written': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 '
+        '--overrides \'{"model": {"by_wavelength_nm": {"400.0": {"sigma_cm2": 1e-14}}}}\'',
+        "by_wavelength_nm keys must be wavelengths in nm written like '510', got ['400.0']",
+    ),
+    'launch-ued-negative-cross-section': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 '
+        '--overrides \'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": -1e-14}}}}\'',
+        'invalid kinetic model',
+    ),
+    'launch-ued-negative-cross-section-error': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 '
+        '--overrides \'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1e-14, "sigma_rel_err": -0.3}}}}\'',
+        'sigma_rel_err must be a non-negative number',
+    ),
+    'launch-ued-unknown-per-wavelength-key': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 '
+        '--overrides \'{"model": {"by_wavelength_nm": {"400": {"sigma": 1e-14}}}}\'',
+        'unknown model parameter(s) sigma',
+    ),
+    'launch-ued-overrides-not-json': launch(
+        "ued --data pump-400nm-ued --slope 1e-4 --overrides '{model:'",
+        "Invalid value for '--overrides': not JSON",
+        status=2,
+    ),
+    'launch-ued-overrides-unknown-key': launch(
+        'ued --data pump-400nm-ued --slope 1e-4 --overrides \'{"modell": {}}\'', 'unknown override(s) modell'
+    ),
     # study
     'launch-study-overrides-not-json': launch(
         "study --label bad --overrides '{stages:'", "Invalid value for '--overrides': not JSON", status=2
@@ -943,6 +986,10 @@ LAUNCH_CASES = {
     ),
     'launch-lattice-study-single-delay-ued': launch(
         'lattice-study --label bad --nanocrystal 1.2 --ued-data single-delay-ued', '[rule: size]'
+    ),
+    'launch-lattice-study-pump-wavelength-without-cross-section': launch(
+        'lattice-study --label bad --nanocrystal 1.2 --ued-data pump-400nm-ued',
+        'UED data set set_0: UED data node',
     ),
     'launch-lattice-study-patterns-without-synthetic': launch(
         'lattice-study --label bad --nanocrystal 1.2 --synthetic-patterns',
@@ -1160,6 +1207,20 @@ def test_the_catalogue_covers_every_door():
     assert import_commands == set(cli.commands['import'].commands)
     assert {'aimd', 'electronic', 'namd', 'phonons', 'ued', 'study', 'lattice', 'ranking'} <= launched
     assert len(launched) >= len(cli.commands['launch'].commands)
+
+
+def test_the_robustness_page_counts_the_catalogue():
+    """docs/robustness.md states the catalogue's size, and its table of groups adds up to it (launch cases apart),
+    so that page and catalogue cannot drift apart."""
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / 'docs' / 'robustness.md').read_text(encoding='utf-8')
+    assert f'{len(CATALOGUE)} cases in one parametrised test' in page
+    table = page.split('| group | cases | ids |')[1].split('\n\n')[0]
+    groups = dict(re.findall(r'^\| ([^|]+?) \| (\d+) \|', table, re.M))
+    assert int(groups['launch']) == len(LAUNCH_CASES)
+    assert sum(map(int, groups.values())) == len(CATALOGUE), groups
 
 
 @pytest.mark.parametrize('case', CATALOGUE.values(), ids=CATALOGUE.keys())

@@ -280,3 +280,52 @@ def test_launch_runs_here_without_a_broker_and_daemon_submission_names_the_fix(a
         assert result.exit_code == 0, result.output
         assert 'state: finished, exit status 0' in result.output
         assert time.monotonic() - start < 60
+
+
+def test_launch_of_a_real_command_whose_code_fails_at_run_time_exits_non_zero(aiida_profile):
+    """``aiida-qdots launch phonons`` on a LAMMPS code whose executable exits non-zero (``/bin/false``): every input
+    is valid, so the workchain runs, and the command ends with exit status 1 and one line holding the workchain's
+    exit status and message (what validation cannot see), no traceback."""
+    from aiida_qdots.functions.nanocrystals import nanocrystal_structure
+    from aiida_qdots.provisioning.codes import get_or_create_localhost
+    from aiida_qdots.workchains.phonons import PhononsWorkChain
+
+    code = orm.InstalledCode(
+        label='lammps-exits-1',
+        computer=get_or_create_localhost()[0],
+        filepath_executable='/bin/false',
+        default_calc_job_plugin='lammps.raw',
+    ).store()
+    structure = nanocrystal_structure(diameter=12.0)
+    args = ['launch', 'phonons', '--structure', str(structure.pk), '--stages', 'modes', '--code', code.full_label]
+    result = CliRunner().invoke(cli, args)
+    status = PhononsWorkChain.exit_codes.ERROR_MINIMISATION_FAILED.status
+    assert_one_error(result, 1, f'failed (exit status {status}: LAMMPS minimisation failed: ')
+    assert 'see `verdi process report' in error_lines(result.output)[0]
+    assert f'exit status {status}' in result.output.splitlines()[-2]  # the state line printed before the error
+
+
+class _Excepts(WorkChain):
+    """A workchain whose step raises: what no validation can foresee (a bug, a numerical overflow)."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.outline(cls.step)
+
+    def step(self):
+        raise FloatingPointError('overflow in exp\nsecond line of the message')
+
+
+def test_launch_of_a_process_that_excepts_ends_in_one_line(aiida_profile):
+    """An excepted process (its traceback stays on its node) ends the command with one line naming the exception and
+    the command that shows the traceback, not with the traceback."""
+    import click
+
+    from aiida_qdots.cli.launch import launch_process
+
+    with pytest.raises(click.ClickException) as raised:
+        launch_process(_Excepts.get_builder(), False, 'excepts')
+    message = raised.value.message
+    assert 'excepted (FloatingPointError: overflow in exp)' in message and 'verdi process report' in message
+    assert '\n' not in message

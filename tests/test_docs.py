@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -106,13 +107,34 @@ def documented_study(aiida_profile, shared_data_dir):
     return build_stored_study(STUDY, shared_data_dir / 'Cl_QD_elec_1-10k.csv')
 
 
+FRAMES = 20
+"""Frames of the shared Cd28Se17Cl22 trajectory (1 fs apart) that stand for the docs' ``frames.extxyz``."""
+
+
 @pytest.fixture
-def documented_folder(tmp_path, monkeypatch):
-    """A working directory holding the files the docs name (``data.csv``: the synthetic UED table)."""
+def documented_folder(tmp_path, monkeypatch, shared_data_dir):
+    """A working directory holding the files the docs name: ``data.csv`` (the synthetic UED table),
+    ``frames.extxyz`` and ``labels.csv`` (the first frames of the shared PBE trajectory and their level labels,
+    every 2 fs), ``patterns.npz`` (a small pattern set I(Q, t), as ``tests/test_ued_patterns.py`` writes them)."""
+    import gzip
+
+    import numpy as np
+
     from aiida_qdots.data.ued import synthetic_table
+    from aiida_qdots.readers.ued_patterns import write_patterns
 
     monkeypatch.chdir(tmp_path)
     synthetic_table(9.7e-5, n_trajectories=2000)[0].to_csv(tmp_path / 'data.csv', index=False)
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        (tmp_path / 'frames.extxyz').write_text(''.join(handle.readline() for _ in range(69 * FRAMES)))
+    with open(shared_data_dir / 'Cl_QD_elec_1-10k.csv') as handle:
+        (tmp_path / 'labels.csv').write_text(''.join(handle.readline() for _ in range(1 + FRAMES // 2)))
+    q, delays = np.linspace(1.0, 8.0, 60), np.array([-1.0, 0.0, 1.0, 2.0, 5.0])
+    intensity = 100.0 + 10.0 * np.sin(3.0 * q) - 0.1 * np.clip(delays, 0.0, None)[:, None] * q**2
+    arrays = {'fluence_mj_cm2': [2.1], 'wavelength_nm': [510.0], 'delay_ps': delays, 'q_inv_angstrom': q}
+    write_patterns(
+        tmp_path / 'patterns.npz', arrays | {'intensity': intensity[None], 'intensity_err': 0.1 + 0 * intensity[None]}
+    )
     return tmp_path
 
 
@@ -122,7 +144,10 @@ def test_documented_commands_run(path, documented_study, documented_folder, aiid
     for command in commands_of({'run'}, path):
         type_command(command, STUDY, aiida_profile.name)
     if path == 'docs/study.md':  # the provenance graph of one configuration, drawn by Graphviz
-        assert (documented_folder / 'configuration.svg').read_text().count('<g id="node') >= 3  # study, it, a stage
+        graph = documented_folder / 'configuration.svg'
+        assert graph.read_text().count('<g id="node') >= 3  # the study, the configuration, a stage
+        if os.environ.get('QDOTS_CONFIGURATION_GRAPH'):  # regenerate docs/images/configuration.svg
+            shutil.copy(graph, os.environ['QDOTS_CONFIGURATION_GRAPH'])
 
 
 @pytest.mark.slow

@@ -186,6 +186,7 @@ def test_lattice_study_tables_and_figures(lattice_node, tmp_path):
     ued = ued_table(LATTICE)
     assert set(ued['wavelength_nm']) == {340.0, 510.0}
     assert ued['msd_slope_from'].unique().tolist() == ['d12A_shell0']
+    assert ued['tau_auger_fitted'].all() and ued['tau_trap_fitted'].all()  # one joint fit of both constants
     auger = ued[~ued['hot_holes_trap']].iloc[0]
     low, high = auger.tau_auger_ci_ps
     assert low < auger.tau_auger_ps < high

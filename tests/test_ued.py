@@ -9,6 +9,7 @@ from aiida import orm
 from aiida.engine import run_get_node
 from click.testing import CliRunner
 
+from aiida_qdots.analysis.kinetics_model import mean_initial_pairs
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.data.ued import COLUMNS, SEED_MODEL, SEED_SETS, SIGMA_REL_ERR, import_ued, synthetic_table
@@ -158,6 +159,38 @@ def test_bad_models_are_rejected_with_their_reason(aiida_profile, change, messag
     model = load_protocol_file('ued.yaml')['default_inputs']['model']
     assert validate_model(orm.Dict(model)) is None
     assert re.search(message, validate_model(orm.Dict({**model, **change})))
+
+
+def test_a_pump_wavelength_without_a_cross_section_is_refused_until_the_user_gives_one(
+    aiida_profile, tmp_path, monkeypatch
+):
+    """A valid set pumped at 400 nm, where the protocol's model has no cross-section: ``launch ued`` refuses it in
+    one line naming the file, the set, the wavelength and the rule, storing nothing; given the cross-section with
+    ``--overrides``, the same command hands ``launch_process`` a builder whose model fixes that set's <N> by it."""
+    from profile_state import node_count
+
+    from aiida_qdots.functions.ued import pump_models
+
+    pk = str(import_ued(write_csv(tmp_path / 'pump400.csv', GRID)).pk)
+    runner, before = CliRunner(), node_count()
+    result = runner.invoke(cli, ['launch', 'ued', '--data', pk, '--slope', '1e-4'])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.count('\n') == 1 and '(pump400.csv), set 0 (400 nm, 2.1 mJ/cm^2)' in result.output
+    assert 'no absorption cross-section for 400 nm (only for 340, 510 nm)' in result.output
+    assert result.output.rstrip().endswith('[rule: model]') and node_count() == before
+    launched = []
+    monkeypatch.setattr('aiida_qdots.cli.launch.launch_process', lambda builder, *_: launched.append(builder))
+    given = {'model': {'by_wavelength_nm': {'400': {'sigma_cm2': 2.0e-14, 'sigma_rel_err': 0.3}}}}
+    result = runner.invoke(cli, ['launch', 'ued', '--data', pk, '--slope', '1e-4', '--overrides', json.dumps(given)])
+    assert result.exit_code == 0, result.output
+    model = launched[0].model.get_dict()
+    assert (
+        model['by_wavelength_nm']['510']
+        == load_protocol_file('ued.yaml')['default_inputs']['model']['by_wavelength_nm']['510']
+    )  # the protocol's pumps are kept
+    (fixed,), (error,) = pump_models(model, orm.load_node(int(pk)).base.attributes.get('sets'))
+    assert fixed.sigma_cm2 == 2.0e-14 and error == 0.3
+    assert fixed.mean_pairs(2.1) == pytest.approx(mean_initial_pairs(2.0e-14, 2.1, 400.0))
 
 
 def test_a_pump_without_a_cross_section_is_named():

@@ -63,7 +63,15 @@ def launch_process(builder, daemon: bool, label: str, echo_results=None):
         node = submit(builder)
         echo_pk(f'{label} submitted', node)
         return node
-    _, node = run_get_node(instantiate_process(get_manager().create_runner(communicator=None), builder))
+    process = instantiate_process(get_manager().create_runner(communicator=None), builder)
+    try:
+        _, node = run_get_node(process)
+    except Exception as exception:  # the process excepted: its node keeps the traceback, the user gets one line
+        first = str(exception).splitlines()[0] if str(exception) else ''
+        raise click.ClickException(
+            f'{label}<{process.node.pk}> excepted ({type(exception).__name__}: {first}); '
+            f'the traceback: `verdi process report {process.node.pk}`'
+        ) from None
     echo_pk(label, node)
     click.echo(
         f'state: {node.process_state.value}, exit status {node.exit_status}'
@@ -421,15 +429,24 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
 )
 @slope_options
 @protocol_option('ued.yaml')
+@click.option(
+    '--overrides',
+    default='{}',
+    metavar='JSON',
+    callback=parse_json_object,
+    help='Merged into the protocol (model, parameters, patterns), e.g. the cross-section of another pump '
+    'wavelength: \'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1.2e-14, "sigma_rel_err": 0.3}}}}\'.',
+)
 @DAEMON
 @with_profile
-def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, daemon):
+def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, overrides, daemon):
     """Debye-Waller fits -> lattice temperature -> Auger/trapping kinetic-model fit (qdots.ued); patterns I(Q, t)
     also take the dG route (dG(r, t), losses at 2.5/4.1/7.1 A, their ratio, exponential fits). A synthetic set
     is analysed with the d<u^2>/dT it was made from unless --phonons or --slope says otherwise."""
     from aiida_qdots.workchains.ued import UedWorkChain
 
-    builder = UedWorkChain.get_builder_from_protocol(data, msd_slope_node(phonons, slope, slope_err, data), protocol)
+    slope_node = msd_slope_node(phonons, slope, slope_err, data)
+    builder = UedWorkChain.get_builder_from_protocol(data, slope_node, protocol, overrides)
     if md_diffraction is not None:
         builder.md_diffraction = md_diffraction
     launch_process(builder, daemon, 'UedWorkChain')

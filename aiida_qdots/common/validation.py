@@ -56,6 +56,8 @@ RULES = {
     'order': 'time axes and frame labels strictly increase: no duplicated or unsorted frames or rows',
     'units': 'quantities are in the units the format names',
     'size': 'enough points for the analysis that uses them',
+    'model': "the analysis's model has every value the data need (the absorption cross-section of each UED pump "
+    'wavelength)',
 }
 """Rule name -> what it demands (docs/robustness.md lists them with their bounds)."""
 

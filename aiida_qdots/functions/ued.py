@@ -28,6 +28,7 @@ from aiida_qdots.common.output_keys import (
     MSD_SLOPE_STDERR_KEY,
     MSD_SLOPE_WEIGHTING_KEY,
 )
+from aiida_qdots.common.validation import RuleViolation
 from aiida_qdots.data.ued import synthetic_table, table_to_node
 
 MODEL_KEYS = tuple(field.name for field in dataclasses.fields(KineticModel))
@@ -48,6 +49,18 @@ def validate_msd_slope(value, _ctx=None):
         return f'msd_slope must be positive with a non-negative error, got {slope}'
 
 
+PUMP_KEY_EXAMPLE = '510'
+
+
+def is_wavelength_key(key) -> bool:
+    """``key`` names a pump wavelength as :func:`pump_settings` looks it up: a positive number of nm written
+    ``f'{w:g}'`` ('510', '512.5'; not '510.0', '510nm' or 510)."""
+    try:
+        return isinstance(key, str) and 0 < float(key) < np.inf and f'{float(key):g}' == key
+    except ValueError:
+        return False
+
+
 def validate_model(value, _ctx=None):
     model = value.get_dict()
     unknown = set(model) - set(MODEL_KEYS) - set(FIT_KEYS)
@@ -58,12 +71,16 @@ def validate_model(value, _ctx=None):
             f'unknown model parameter(s) {", ".join(sorted(unknown))}; known: {", ".join(MODEL_KEYS + FIT_KEYS)} '
             '(by_wavelength_nm: the KineticModel parameters and sigma_rel_err)'
         )
+    bad_keys = [key for key in model.get('by_wavelength_nm', {}) if not is_wavelength_key(key)]
+    if bad_keys:
+        return f'by_wavelength_nm keys must be wavelengths in nm written like {PUMP_KEY_EXAMPLE!r}, got {bad_keys}'
     free = model.get('free', DEFAULT_FREE)
     if not free or set(free) - set(FREE):
         return f'free must name parameters among {", ".join(FREE)} (<N> stays fixed by sigma), got {free}'
     try:
-        for overrides in [{}, *model.get('by_wavelength_nm', {}).values()]:
-            KineticModel(**{**{k: v for k, v in model.items() if k in MODEL_KEYS}, **pump_parameters(overrides)})
+        KineticModel(**{k: v for k, v in model.items() if k in MODEL_KEYS})
+        for wavelength in model.get('by_wavelength_nm', {}):
+            KineticModel(**pump_settings(model, float(wavelength))[0])
     except (TypeError, ValueError) as error:
         return f'invalid kinetic model: {error}'
     errors = [model.get('sigma_rel_err', 0.0)]
@@ -195,21 +212,52 @@ def lattice_temperature_from_dw(
     return node
 
 
-def pump_models(settings: dict, sets: list[dict]) -> tuple[list[KineticModel], list[float]]:
-    """Each set's KineticModel (the ``model`` Dict with its wavelength's ``by_wavelength_nm`` values) and the
-    relative uncertainty of its cross-section; ValueError when a pump has no cross-section."""
+def pump_settings(settings: dict, wavelength_nm: float) -> tuple[dict, float]:
+    """The KineticModel parameters of a pump at ``wavelength_nm`` (those of the ``model`` Dict ``settings`` with the
+    wavelength's ``by_wavelength_nm`` values) and the relative uncertainty of its cross-section."""
+    overrides = settings.get('by_wavelength_nm', {}).get(f'{wavelength_nm:g}', {})
     base = {k: v for k, v in settings.items() if k in MODEL_KEYS}
+    parameters = {**base, **pump_parameters(overrides), 'wavelength_nm': wavelength_nm}
+    return parameters, float(overrides.get('sigma_rel_err', settings.get('sigma_rel_err', 0.0)))
+
+
+def pump_problem(settings: dict, sets: list[dict], source: str) -> str | None:
+    """One line naming the first of ``sets`` (pump wavelength and fluence) that the ``model`` Dict ``settings`` cannot
+    fit, or None: a wavelength without an absorption cross-section ``sigma_cm2`` (each set's <N> is fixed by it) or
+    whose model is invalid (e.g. photons below the gap). Such a set would fail inside the workchain, so ``qdots.ued``
+    refuses it before anything runs."""
+    for index, pump in enumerate(sets):
+        wavelength = f'{pump["wavelength_nm"]:g}'
+        place = f'{source}, set {index} ({wavelength} nm, {pump["fluence_mj_cm2"]:g} mJ/cm^2)'
+        parameters = pump_settings(settings, pump['wavelength_nm'])[0]
+        if 'sigma_cm2' not in parameters:
+            known = sorted((k for k, v in settings.get('by_wavelength_nm', {}).items() if 'sigma_cm2' in v), key=float)
+            detail = (
+                f'the kinetic model has no absorption cross-section for {wavelength} nm (only for '
+                f"{', '.join(known) or 'no'} nm): give model.by_wavelength_nm['{wavelength}'].sigma_cm2 (cm^2) and "
+                'sigma_rel_err, e.g. with `launch ued --overrides` (docs/ued.md)'
+            )
+            return str(RuleViolation(f'{place}: {detail}', 'model'))
+        try:
+            KineticModel(**parameters)
+        except ValueError as error:
+            return str(RuleViolation(f'{place}: invalid kinetic model: {error}', 'model'))
+    return None
+
+
+def pump_models(settings: dict, sets: list[dict]) -> tuple[list[KineticModel], list[float]]:
+    """Each set's KineticModel (:func:`pump_settings`) and the relative uncertainty of its cross-section;
+    ValueError when a pump has no cross-section."""
     models, errors = [], []
     for pump in sets:
-        overrides = settings.get('by_wavelength_nm', {}).get(f'{pump["wavelength_nm"]:g}', {})
-        parameters = {**base, **pump_parameters(overrides), 'wavelength_nm': pump['wavelength_nm']}
+        parameters, error = pump_settings(settings, pump['wavelength_nm'])
         if 'sigma_cm2' not in parameters:
             raise ValueError(
                 f'no absorption cross-section for {pump["wavelength_nm"]:g} nm: give sigma_cm2 in the model or in '
                 f"by_wavelength_nm['{pump['wavelength_nm']:g}']"
             )
         models.append(KineticModel(**parameters))
-        errors.append(float(overrides.get('sigma_rel_err', settings.get('sigma_rel_err', 0.0))))
+        errors.append(error)
     return models, errors
 
 

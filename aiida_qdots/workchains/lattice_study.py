@@ -23,7 +23,7 @@ from aiida_qdots.protocols import validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 from aiida_qdots.workchains.study import validate_study
-from aiida_qdots.workchains.ued import UedWorkChain, validate_data
+from aiida_qdots.workchains.ued import UedWorkChain, validate_data, validate_pumps
 
 UED_SYSTEM = 'ued'
 """The <system> path component of the UED stage groups."""
@@ -69,6 +69,10 @@ def validate_inputs(inputs, _ctx=None):
         return 'UED data sets need the phonons `msd` stage (d<u^2>/dT)'
     if SYNTHETIC_SET in inputs.get('ued_data', {}) and 'ued_synthetic' in inputs:
         return f'the UED data set name {SYNTHETIC_SET!r} is taken by the synthetic set (ued_synthetic)'
+    for name, node in inputs.get('ued_data', {}).items():
+        problem = validate_data(node) or validate_pumps(node, inputs['ued']['model'])
+        if problem:
+            return f'UED data set {name}: {problem}'
     options = inputs['ued_synthetic'].get_dict() if 'ued_synthetic' in inputs else {}
     known = ('patterns', *SYNTHETIC_PATTERN_OPTIONS) if options.get('patterns') else SYNTHETIC_OPTIONS
     unknown = set(options) - set(known)
@@ -172,7 +176,7 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             raise QdotsInputError(f'nanocrystals {keys} name one nanocrystal twice')
         ued = UedWorkChain.get_protocol_builder(protocol, ued_overrides)
         for name, data in (ued_data or {}).items():
-            problem = validate_data(data)
+            problem = validate_data(data) or validate_pumps(data, ued.model)
             if problem:
                 raise QdotsInputError(f'UED data set {name}: {problem}')
         PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)  # a bad override fails before any build

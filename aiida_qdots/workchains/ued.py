@@ -18,6 +18,7 @@ from aiida_qdots.functions.ued import (
     debye_waller_analysis,
     fit_heating,
     lattice_temperature_from_dw,
+    pump_problem,
     validate_model,
     validate_msd_slope,
     validate_parameters,
@@ -32,10 +33,16 @@ from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 
 
+def data_source(data: orm.ArrayData) -> str:
+    """How messages name a UED data node: its PK and the file it was imported from."""
+    file = (data.base.attributes.get('source', None) or {}).get('file')
+    return f'UED data node {data.pk}' + (f' ({file})' if file else '')
+
+
 def validate_data(value, _ctx=None):
     if is_pattern_node(value):
         try:
-            check_pattern_arrays(f'UED pattern node {value.pk}', *(value.get_array(name) for name in PATTERN_ARRAYS))
+            check_pattern_arrays(data_source(value), *(value.get_array(name) for name in PATTERN_ARRAYS))
         except (RuleViolation, KeyError) as error:
             return str(error)
         return None
@@ -43,9 +50,20 @@ def validate_data(value, _ctx=None):
     if missing or not value.base.attributes.get('sets', None):
         return f'data must be a UED node (aiida-qdots import ued): missing {", ".join(missing) or "sets attribute"}'
     try:
-        check_ued_arrays(f'UED data node {value.pk}', *(value.get_array(name) for name in UED_ARRAYS))
+        check_ued_arrays(data_source(value), *(value.get_array(name) for name in UED_ARRAYS))
     except RuleViolation as error:
         return str(error)
+
+
+def validate_pumps(data: orm.ArrayData, model: orm.Dict) -> str | None:
+    """Every pump set of ``data`` can be fitted with ``model``: its wavelength has a cross-section (rule ``model``)."""
+    return pump_problem(model.get_dict(), data.base.attributes.get('sets'), data_source(data))
+
+
+def validate_inputs(inputs, _ctx=None):
+    if 'data' in inputs and 'model' in inputs:  # exposed without its data by qdots.lattice_study
+        return validate_pumps(inputs['data'], inputs['model'])
+    return None
 
 
 class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
@@ -106,6 +124,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             required=False,
             help='MD dG(r, dT) (qdots.phonons diffraction output): the thermal reference of the distortion estimate',
         )
+        spec.inputs.validator = validate_inputs
         spec.outline(
             if_(cls.has_patterns)(cls.integrate_peaks),
             cls.debye_waller,

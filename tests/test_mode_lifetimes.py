@@ -58,6 +58,17 @@ def test_laplace_transform_of_an_exponential():
     np.testing.assert_allclose(laplace_transform(np.exp(-t / 100.0), DT, 0.05), 1 / (0.05 + 0.01), rtol=1e-5)
 
 
+def test_a_gle_lifetime_longer_than_the_run_is_not_reported():
+    """A run cannot measure a lifetime longer than itself: with the run's length given, such a mode is flagged
+    undamped (tau = inf) instead of returning 1 / (a friction at noise level)."""
+    t = np.arange(6000) * DT
+    c = langevin_vacf(t, 0.05, 0.004)[:, None]  # tau = 250 fs
+    measured, _ = gle_lifetimes(c, DT, np.array([0.05]), run_fs=5000.0)
+    assert measured[0] == pytest.approx(250.0, rel=0.02)
+    too_short, details = gle_lifetimes(c, DT, np.array([0.05]), run_fs=200.0)
+    assert np.isinf(too_short[0]) and details['undamped'][0]
+
+
 @pytest.mark.parametrize('omega, gamma', [(0.05, 0.004), (0.12, 0.02), (0.03, 0.01)])
 def test_gle_and_lorentzian_recover_the_langevin_friction(omega, gamma):
     t = np.arange(6000) * DT

@@ -174,6 +174,39 @@ def test_seed_conditions_heat_gradually_at_510_nm_and_trap_at_340_nm():
     assert slow[0] > 2.0 * slow[1]
 
 
+def auger_events(n_free: int, q: float) -> np.ndarray:
+    """Expected Auger events f(c) of a cascade from c free pairs that stops below two, each event removing one pair
+    (probability 1 - q) or two (its hot hole traps, probability q): f(c) = 1 + (1 - q) f(c - 1) + q f(c - 2)."""
+    f = np.zeros(n_free + 1)
+    for c in range(2, n_free + 1):
+        f[c] = 1.0 + (1.0 - q) * f[c - 1] + q * f[c - 2]
+    return f
+
+
+@pytest.mark.parametrize('pump', SEED_SETS, ids=['510nm', '340nm'])
+def test_seed_plateau_is_the_closed_form_energy_balance(pump):
+    """dT(t -> inf) without radiative decay = [<N> (E_ph - E_gap) + E_gap E f(M)] / (3 N_atoms k_B), written out from
+    the constants: every pair deposits its excess (cooled or trapped), a photoexcited hole traps with probability
+    p = k_trap / (k_trap + k_cool) when above the barrier, so M ~ Poisson(<N> (1 - p)) pairs enter the cascade, each
+    Auger event deposits E_gap (:func:`auger_events`). It never exceeds <N> E_ph / C (all absorbed energy as heat)."""
+    kb_ev_k, hc_ev_nm = 8.617333262e-5, 1239.84198
+    model = dataclasses.replace(pump.model, tau_radiative_ps=1e15)
+    mean = 10.0 * 2.1  # the seed's <N> = 10 per mJ/cm^2 at 2.1 mJ/cm^2; the 340 nm set is pumped to the same <N>
+    photon = hc_ev_nm / model.wavelength_nm
+    excess = photon - 2.0
+    k_cool, k_trap = 1.0 / model.tau_cool_ps, 1.0 / 5.0
+    p = k_trap / (k_trap + k_cool) if 0.22 * excess > 0.2 else 0.0
+    q = 0.25 * k_trap / (k_trap + k_cool)  # Auger hot holes (E_gap above the barrier), 3:1 electrons : holes
+    counts = np.arange(150)
+    energy = mean * excess + 2.0 * stats.poisson.pmf(counts, mean * (1 - p)) @ auger_events(149, q)
+    heat_capacity = 3 * 16466 * kb_ev_k
+    plateau = master_equation(model, pump.fluence_mj_cm2, [1e7])['delta_t_k'][0]
+    assert plateau == pytest.approx(energy / heat_capacity, rel=1e-6)
+    assert plateau < mean * photon / heat_capacity
+    measured = master_equation(pump.model, pump.fluence_mj_cm2, [1500.0])['delta_t_k'][0]  # the demo's last delay
+    assert 0.95 * plateau < measured < plateau  # the last Auger step (c = 2 -> 1) takes tau_AR = 625 ps
+
+
 def seed_pumps(rng, noise_k=0.3, sigma_factors=(1.0, 1.0)):
     """dT(t) of the seed's two pumps by the master equation with Gaussian noise, and fit models starting away from
     the truth (tau_AR 400 ps, tau_trap 10 ps) whose cross-sections are the truth's times ``sigma_factors``."""

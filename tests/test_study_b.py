@@ -9,6 +9,7 @@ from study_b_nodes import SPRING_EV_A2, build_stored_study_b, einstein_trajector
 
 from aiida_qdots.analysis.mode_lifetimes import band_statistics
 from aiida_qdots.cli import cli
+from aiida_qdots.cli.reproduce import latest_study
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.units import KB_EV_K
 from aiida_qdots.functions.diffraction import analyze_diffraction, diffraction_block_error
@@ -146,6 +147,34 @@ def test_fast_study_b_for_real_and_its_report(aiida_profile, lammps_code, tmp_pa
     text = (tmp_path / 'README.md').read_text()
     assert 'not reached' not in text and '## Mode lifetimes against frequency' in text
     assert 'electron_scattering over Q = 1.5-6' in text and '| lattice | md 500 K |' in text
+
+
+@pytest.mark.slow
+def test_a_relaunch_takes_every_lammps_job_from_the_cache(aiida_profile, lammps_code, tmp_path):
+    """`reproduce study-b` at `fast` twice with the same inputs (the second as a relaunch after a failure would be: a
+    new qdots.study_b): every LAMMPS job of the second run is a cache hit of the first's, and the report's numbers
+    (everything above the wall-time table) are the same."""
+
+    def run(label):
+        folder = tmp_path / label
+        arguments = ['reproduce', 'study-b', '--label', label, '--protocol', 'fast', '--code', lammps_code.full_label]
+        result = CliRunner().invoke(cli, [*arguments, '--folder', str(folder)])
+        assert result.exit_code == 0, result.output
+        node = latest_study(label, 'StudyBWorkChain')
+        jobs = [n for n in node.called_descendants if n.process_type == 'aiida.calculations:qdots.lammps']
+        text = (folder / 'README.md').read_text()
+        science = text[text.index('## MSD(T)') : text.index('## Wall and CPU times')]
+        return node, jobs, science
+
+    first, first_jobs, first_report = run('b-first')
+    again, jobs, report = run('b-again')
+    assert again.process_class is StudyBWorkChain and first.is_finished_ok and again.is_finished_ok
+    assert len(jobs) == len(first_jobs) >= 4
+    sources = {job.uuid for job in first_jobs}
+    for job in jobs:
+        assert job.base.caching.is_created_from_cache, job.label
+        assert job.base.caching.get_cache_source() in sources, job.label
+    assert report == first_report
 
 
 def test_every_calcjob_class_maps_back_to_its_entry_point():

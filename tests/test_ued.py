@@ -14,7 +14,7 @@ from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.data.ued import COLUMNS, SEED_MODEL, SEED_SETS, SIGMA_REL_ERR, import_ued, synthetic_table
 from aiida_qdots.functions.ued import MODEL_KEYS, synthetic_ued
-from aiida_qdots.plots.ued import plot_ued
+from aiida_qdots.plots.ued import plot_ued, ued_figure
 from aiida_qdots.protocols import load_protocol_file
 from aiida_qdots.workchains.ued import UedWorkChain
 
@@ -115,6 +115,17 @@ def test_ued_workchain_recovers_the_synthetic_parameters(aiida_profile, tmp_path
     assert temperature.creator.inputs.msd_slope.uuid == slope.uuid == data.creator.inputs.msd_slope.uuid
     path = plot_ued(node, tmp_path / 'ued.png')
     assert path.read_bytes()[:4] == b'\x89PNG'
+    axes = ued_figure(node).axes  # one row of three panels per pump set; dT(t) data and fit in the third
+    assert len(axes) == 3 * len(generator['sets'])
+    curves = node.outputs.fit_curves
+    for s, title in enumerate(('510 nm', '340 nm')):
+        assert axes[3 * s].get_title().startswith(title)
+        measured = [c for c in axes[3 * s + 2].containers if hasattr(c, 'has_yerr') and c.has_yerr]
+        assert len(measured) == 1
+        np.testing.assert_array_equal(measured[0].lines[0].get_ydata(), temperature.get_array('delta_t_k')[s])
+        model = [line for line in axes[3 * s + 2].get_lines() if line.get_label().startswith('model')]
+        assert len(model) == 1
+        np.testing.assert_array_equal(model[0].get_ydata(), curves.get_array(f'delta_t_k_{s}'))
 
 
 def test_ued_cli_import_launch_and_errors(aiida_profile, tmp_path):

@@ -140,6 +140,7 @@ def gle_lifetimes(
     undecayed_rms: float = 0.5,
     band_halfwidth: float = 3.0,
     chunk_modes: int = 256,
+    run_fs: float | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """tau_k = 1/Re K_k(i w_k) (fs) from the VACFs ``c`` (L, M). K(i w') = 1/C(i w'), with C(i w') the complex
     Laplace transform of C, its truncation at the last lag closed by the line's own decay: the line's damping and
@@ -150,8 +151,10 @@ def gle_lifetimes(
     for a Lorentzian line and its average over the line (width ~Re K, narrow against w) with memory. Modes are done
     ``chunk_modes`` at a time (memory: 2 L x chunk_modes complex numbers).
     tau = inf for modes whose C over the last tenth of the lags has an RMS above ``undecayed_rms`` (an undamped cosine
-    has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes) or whose friction is not
-    positive. Details: ``friction_per_fs`` (Re K), ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of
+    has 0.71; the noise of a decayed C is ~sqrt(tau / run), so keep runs >> lifetimes), whose friction is not
+    positive, or whose tau exceeds ``run_fs`` (the length of the run the VACFs come from: a friction at noise level
+    reads as lifetimes of up to 1e65 fs, which the run cannot have measured). Details: ``friction_per_fs`` (Re K),
+    ``friction_imag_per_fs`` (Im K(i w) + w - W^2/w, the detuning of
     the line from w), ``effective_angular_frequency_per_fs`` (the line's peak, w - Im / 2), ``amplitude_lifetime_fs``
     (2 tau, the decay time of the VACF envelope), ``undamped``.
     """
@@ -165,6 +168,8 @@ def gle_lifetimes(
         )
     tail = np.sqrt(np.mean(c[-max(2, c.shape[0] // 10) :] ** 2, axis=0))
     undamped = (tail > undecayed_rms) | ~(friction > 0)
+    if run_fs is not None:
+        undamped |= friction * float(run_fs) < 1.0
     tau = np.where(undamped, np.inf, 1.0 / np.where(friction > 0, friction, 1.0))
     return tau, {
         'friction_per_fs': friction,

@@ -177,7 +177,7 @@ def analyze_lifetimes(
     qdot = project_velocities(velocities, masses, normal_modes.get_array('eigenvectors')[:, ~rigid])
     max_lag = min(len(qdot) // 2, max(16, int(float(p.get('max_lag_fs', 2000.0)) / dt)))
     c = mode_autocorrelation(qdot, max_lag)
-    tau_gle, gle = gle_lifetimes(c, dt, omega)
+    tau_gle, gle = gle_lifetimes(c, dt, omega, run_fs=(len(qdot) - 1) * dt)
     tau_lorentz, line = lorentzian_lifetimes(c, dt, omega)
     node = orm.ArrayData()
     node.set_array('frequency_thz', normal_modes.get_array('frequencies_thz')[~rigid])

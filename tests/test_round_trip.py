@@ -2,42 +2,18 @@
 small stored Study A (``study_nodes.py``) before ``export`` and after ``import archive``, where every PK differs;
 and a study run twice is filed once."""
 
-import hashlib
-import re
-
 import pandas as pd
 import pytest
 from aiida import orm
 from click.testing import CliRunner
 from profile_state import fresh_profile
 from study_nodes import build_stored_study
+from user_answers import answers
 
 from aiida_qdots.cli import cli
 from aiida_qdots.query import configuration_table
 
 STUDY, SE_RICH = 'round-trip', 'Cd17Se28H22'
-
-
-def answers(folder, profile: str | None = None) -> dict:
-    """What a user reads: ``status`` (PKs masked), the ``compare`` CSV (PK columns dropped), the figures' bytes."""
-    root = ['-p', profile] if profile else []
-    runner = CliRunner()
-    folder.mkdir()
-    status = runner.invoke(cli, [*root, 'status', '--group', STUDY])
-    assert status.exit_code == 0, status.output
-    table = runner.invoke(cli, [*root, 'compare', '--group', STUDY, '--csv', str(folder / 'table.csv')])
-    assert table.exit_code == 0, table.output
-    csv = pd.read_csv(folder / 'table.csv')
-    figures = {}
-    for figure in ('3a', '4', '5'):
-        result = runner.invoke(cli, [*root, 'plot', 'figure', figure, '--group', STUDY, '--folder', str(folder)])
-        assert result.exit_code == 0, result.output
-        figures[figure] = hashlib.sha256((folder / f'{STUDY}_figure_{figure}.png').read_bytes()).hexdigest()
-    return {
-        'status': re.sub(r'<\d+>', '<PK>', status.output),
-        'table': csv.drop(columns=[c for c in csv if c.endswith('_pk')]),
-        'figures': figures,
-    }
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +22,7 @@ def stored_study(aiida_profile, shared_data_dir):
 
 
 def test_status_compare_and_figures_are_the_same_after_export_and_import(stored_study, tmp_path):
-    before = answers(tmp_path / 'before')
+    before = answers(tmp_path / 'before', STUDY)
     assert 'se_rich_arrangement_0' in before['status'] and 'namd finished' in before['status']
     assert 'cd_rich_arrangement_0' in before['status'] and 'aimd finished [310]' in before['status']
     archive = tmp_path / 'study.aiida'
@@ -55,7 +31,7 @@ def test_status_compare_and_figures_are_the_same_after_export_and_import(stored_
     with fresh_profile(tmp_path) as name:
         result = CliRunner().invoke(cli, ['-p', name, 'import', 'archive', str(archive)])
         assert result.exit_code == 0, result.output
-        after = answers(tmp_path / 'after', name)
+        after = answers(tmp_path / 'after', STUDY, name)
     assert after['status'] == before['status']
     pd.testing.assert_frame_equal(after['table'], before['table'])
     assert after['figures'] == before['figures']

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from examples_support import verdi_run
 from profile_state import fresh_profile
 from provenance_support import returned_without_creator
+from user_answers import answers
 
 from aiida_qdots.cli import cli
 from aiida_qdots.common.errors import QdotsInputError
@@ -223,6 +224,7 @@ def test_archive_round_trip_gives_the_same_table_and_provenance(study_node, latt
     sources = [uuid for column in uuid_columns for uuid in before[column] if isinstance(uuid, str)]  # None: stage off
     links = {uuid: provenance(uuid) for uuid in sources}
     assert any(link[1] == LinkType.CALL_WORK.value for link in links[before.namd_summary_uuid[0]])
+    seen = answers(tmp_path / 'before', STUDY)  # status, compare and figures of this real (demo-sized) study
 
     with fresh_profile(tmp_path) as name:
         assert not studies()
@@ -233,6 +235,9 @@ def test_archive_round_trip_gives_the_same_table_and_provenance(study_node, latt
         pk_columns = [c for c in before if c.endswith('_pk')]
         pd.testing.assert_frame_equal(before.drop(columns=pk_columns), after.drop(columns=pk_columns))
         assert {uuid: provenance(uuid) for uuid in sources} == links
+        again = answers(tmp_path / 'after', STUDY, name)
+        assert again['status'] == seen['status'] and again['figures'] == seen['figures']
+        pd.testing.assert_frame_equal(again['table'], seen['table'])
         assert not nanocrystal_table(STUDY).size and studies() == [STUDY]  # only this study was exported
 
         junk = tmp_path / 'not-an-archive.aiida'

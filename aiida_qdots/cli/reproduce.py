@@ -62,17 +62,21 @@ def run_method_check(levels, protocol: str, cp2k_code, python_code) -> None:
         follow(None, [node])
 
 
+def how_it_ended(node) -> str:
+    """How a terminated process that did not finish ended: 'was killed', 'excepted' or 'failed: exit status ...'."""
+    if node.is_killed:
+        return 'was killed'
+    if node.is_excepted:
+        return 'excepted'
+    return f'failed: exit status {node.exit_status} {node.exit_message}'
+
+
 def raise_if_unfinished(label: str, node) -> None:
     """One line and a non-zero exit when the study ``node`` ended without finishing (killed, excepted or failed)."""
-    if node is None or not node.is_terminated or node.is_finished_ok:
-        return
-    if node.is_killed:
-        how = 'was killed'
-    elif node.is_excepted:
-        how = 'excepted'
-    else:
-        how = f'failed: exit status {node.exit_status} {node.exit_message}'
-    raise click.ClickException(f'study {label!r}<{node.pk}> {how}; run the command again to resume it from the cache')
+    if node is not None and node.is_terminated and not node.is_finished_ok:
+        raise click.ClickException(
+            f'study {label!r}<{node.pk}> {how_it_ended(node)}; run the command again to resume it from the cache'
+        )
 
 
 def report_folder(default: str):
@@ -155,7 +159,7 @@ def reproduce_study_a(
             echo_pk(f'study {label!r} has finished', node)
         else:
             if node is not None:
-                click.echo(f'study {label!r}<{node.pk}> ended with exit status {node.exit_status}; launching again')
+                click.echo(f'study {label!r}<{node.pk}> {how_it_ended(node)}; launching again')
             builder = StudyWorkChain.get_builder_from_protocol(
                 orm.load_code(cp2k_code),
                 orm.load_code(python_code),
@@ -220,7 +224,7 @@ def reproduce_study_b(label, protocol, folder, daemon, wait, report_only, code_l
             echo_pk(f'study {label!r} has finished', node)
         else:
             if node is not None:
-                click.echo(f'study {label!r}<{node.pk}> ended with exit status {node.exit_status}; launching again')
+                click.echo(f'study {label!r}<{node.pk}> {how_it_ended(node)}; launching again')
             builder = StudyBWorkChain.get_builder_from_protocol(orm.load_code(code_label), label, protocol)
             if daemon:
                 ensure_daemon()

@@ -37,17 +37,16 @@ from aiida_qdots.common.output_keys import (
     MSD_SLOPE_STDERR_KEY,
     MSD_SLOPE_WEIGHTING_KEY,
 )
+from aiida_qdots.functions.ued_patterns import PATTERN_DEFAULTS
 
 WEIGHTINGS = {'electron_scattering': ELECTRON_WEIGHTED, 'atoms': 'all'}
 """Names of the msd_slope weightings -> the <u^2> series they fit."""
 BRAGG_DEFAULTS = {
-    'q_range': [1.5, 8.0],
+    **{key: PATTERN_DEFAULTS[key] for key in ('q_range', 'prominence', 'max_peaks')},
     'pattern_q_range': [1.0, 8.0],
     'q_step': 0.01,
     'max_frames': 50,
     'n_blocks': MIN_BLOCKS,
-    'prominence': 0.02,
-    'max_peaks': 12,
     'reference_k': 300.0,
 }
 """Settings of the Bragg-peak slope (``msd.bragg``, Q in 1/angstrom, K): peaks searched in ``q_range`` of patterns on

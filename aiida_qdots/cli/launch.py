@@ -27,6 +27,17 @@ def protocol_option(protocol_file: str, default: str | None = None):
     )
 
 
+def overrides_option(example: str):
+    """``--overrides``: a JSON object merged into the protocol; ``example`` completes the help."""
+    return click.option(
+        '--overrides',
+        default='{}',
+        metavar='JSON',
+        callback=parse_json_object,
+        help=f'Merged into the protocol, e.g. {example}.',
+    )
+
+
 DAEMON = click.option(
     '--daemon/--no-daemon',
     default=False,
@@ -429,13 +440,9 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
 )
 @slope_options
 @protocol_option('ued.yaml')
-@click.option(
-    '--overrides',
-    default='{}',
-    metavar='JSON',
-    callback=parse_json_object,
-    help='Merged into the protocol (model, parameters, patterns), e.g. the cross-section of another pump '
-    'wavelength: \'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1.2e-14, "sigma_rel_err": 0.3}}}}\'.',
+@overrides_option(
+    'the cross-section of another pump wavelength: '
+    '\'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1.2e-14, "sigma_rel_err": 0.3}}}}\''
 )
 @DAEMON
 @with_profile
@@ -477,13 +484,7 @@ def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, overri
     default=None,
     help="Configurations running at once (default: the protocol's).",
 )
-@click.option(
-    '--overrides',
-    default='{}',
-    metavar='JSON',
-    callback=parse_json_object,
-    help='Merged into the protocol, e.g. \'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'.',
-)
+@overrides_option('\'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON

@@ -20,6 +20,7 @@ from aiida_qdots.functions.study import lattice_summary
 from aiida_qdots.functions.ued import SYNTHETIC_OPTIONS, synthetic_ued_data
 from aiida_qdots.functions.ued_patterns import SYNTHETIC_PATTERN_OPTIONS, synthetic_pattern_data
 from aiida_qdots.protocols import validated
+from aiida_qdots.structures.nanocrystals import nanocrystal_from_recipe
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 from aiida_qdots.workchains.study import validate_study
@@ -180,6 +181,8 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             if problem:
                 raise QdotsInputError(f'UED data set {name}: {problem}')
         PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)  # a bad override fails before any build
+        for recipe in nanocrystals:
+            nanocrystal_from_recipe(recipe)  # every recipe is checked before the first is stored
         structures = {key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals, strict=True)}
         phonons = {
             key: PhononsWorkChain.get_builder_from_protocol(code, structure, protocol, phonon_overrides)

@@ -10,8 +10,8 @@ from scipy.signal import lfilter
 
 from aiida_qdots.analysis.convergence import (
     CONFIDENCE,
-    MAX_SEM_OVER_SIGMA,
     MAX_DRIFT_Z,
+    MAX_SEM_OVER_SIGMA,
     MIN_DECORRELATION_TIMES,
     MIN_EFFECTIVE_SAMPLES,
     MIN_HOPS,

@@ -304,7 +304,8 @@ def recombination_verdict(n_hopped: int, n_realisations: int, duration_fs: float
 def stationarity_verdict(values, time_fs, quantity: str = 'T', unit: str = 'K') -> tuple[Verdict, dict]:
     """Verdict on whether the series ``values`` (e.g. the temperature of an NVE window, K) sampled at ``time_fs``
     is stationary: its first- and second-half means differ by at most :data:`MAX_DRIFT_Z` standard errors
-    (:func:`standard_error` of each half; with an odd length the middle sample is left out). Also the numbers:
+    (:func:`standard_error` of each half's deviations from a straight line fitted to the whole series, so that
+    a drift does not widen its own error bar; with an odd length the middle sample is left out). Also the numbers:
     ``mean``, ``first_half_mean``, ``second_half_mean``, ``difference_error`` (``unit``), ``z`` and the slope of a
     linear fit ``trend_per_ps`` (``unit``/ps), for the reason and for storage.
     """
@@ -316,7 +317,10 @@ def stationarity_verdict(values, time_fs, quantity: str = 'T', unit: str = 'K') 
     if half < MIN_SERIES:
         return _too_few(f'stationarity of {quantity}', x.size), {'mean': float(x.mean())}
     first, second = x[:half], x[x.size - half :]
-    error = math.hypot(standard_error(first)[0], standard_error(second)[0])
+    trend = np.polyfit((t - t[0]) / 1000.0, x, 1)
+    # the errors come from the fluctuations about the fitted line: a drift must not inflate its own error bar
+    residual = x - np.polyval(trend, (t - t[0]) / 1000.0)
+    error = math.hypot(standard_error(residual[:half])[0], standard_error(residual[x.size - half :])[0])
     difference = float(second.mean() - first.mean())
     z = difference / error if error > 0 else (0.0 if difference == 0 else math.copysign(math.inf, difference))
     numbers = {
@@ -325,7 +329,7 @@ def stationarity_verdict(values, time_fs, quantity: str = 'T', unit: str = 'K') 
         'second_half_mean': float(second.mean()),
         'difference_error': error,
         'z': _finite(z),
-        'trend_per_ps': float(np.polyfit((t - t[0]) / 1000.0, x, 1)[0]),
+        'trend_per_ps': float(trend[0]),
     }
     change = 'rises' if difference > 0 else 'falls' if difference < 0 else 'stays'
     texts = {

@@ -20,8 +20,9 @@ a :class:`Verdict`: its sample size, an effective sample size or a blocking erro
 * :data:`MIN_HOPS` (recombination): realisations that hopped. With none, the recombination time is reported as
   a one-sided lower bound at :data:`CONFIDENCE` (:func:`zero_hop_lower_bound_fs`).
 * :data:`MAX_DRIFT_Z` (stationarity of an NVE window, :func:`stationarity_verdict`): the difference of the mean
-  temperature of the second and the first half over its standard error (:func:`standard_error` of each half,
-  added in quadrature). A window whose system still turns potential energy into heat (annealing) fails it.
+  temperature of the second and the first half over its standard error (:func:`standard_error` of each half's
+  deviations from a line fitted to the window, added in quadrature). A window whose system still turns potential
+  energy into heat (annealing) fails it.
 
 Estimators (grid steps ``dt``; series may have holes, see :mod:`aiida_qdots.analysis.electronic`):
 

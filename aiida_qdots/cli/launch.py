@@ -221,6 +221,7 @@ def aimd(structure, protocol, relax, code_label, daemon):
     """AIMD of a cluster with CP2K: heating, NVT equilibration and NVE production (qdots.aimd)."""
     from aiida import orm
 
+    from aiida_qdots.analysis.convergence import verdict_text
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
     builder = AimdWorkChain.get_builder_from_protocol(
@@ -233,9 +234,11 @@ def aimd(structure, protocol, relax, code_label, daemon):
         trajectory = node.outputs.trajectory
         click.echo(f'production trajectory: PK {trajectory.pk} ({trajectory.numsteps} frames)')
         for block in node.outputs.checks['blocks']:
+            stationarity = block.get('stationarity')
             click.echo(
                 f'  {block["stage"]:>13} {block["ensemble"]} {block["target_temperature_K"]:5.0f} K: '
                 f'mean {block["mean_temperature_K"]:6.1f} K'
+                + (f'; {verdict_text(stationarity)}' if stationarity else '')
             )
 
     launch_process(builder, daemon, 'aimd', echo_trajectory)

@@ -18,6 +18,7 @@ from aiida_qdots.common.output_keys import (
 from aiida_qdots.functions.diffraction import analyze_diffraction, validate_diffraction
 from aiida_qdots.functions.phonons import (
     BRAGG_DEFAULTS,
+    THERMO_PREFIX,
     analyze_lifetimes,
     analyze_msd,
     analyze_normal_modes,
@@ -202,6 +203,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             temperatures.update(float(t) for t in p['pdf']['temperatures'])
         self.ctx.temperatures = sorted(temperatures)
         self.ctx.trajectories = {}
+        self.ctx.thermo = {}
         self.report(
             f'{self.inputs.structure.get_formula()}: stages {", ".join(p["stages"])}; MD at '
             f'{", ".join(f"{t:g}" for t in self.ctx.temperatures) or "no"} K'
@@ -306,6 +308,7 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 temperature=temperature, message=node.exit_message or node.exit_status
             )
         self.ctx.trajectories[f'{temperature:g}'] = node.outputs.trajectory
+        self.ctx.thermo[f'{temperature:g}'] = node.outputs.thermo
 
     def _nve_start_fs(self) -> float:
         md = self.ctx.p['md']
@@ -359,9 +362,9 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 'bragg': self.ctx.p['msd'].get('bragg'),
             }
         )
-        failure = self._run_analysis(
-            'msd', analyze_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
-        )
+        runs = {k: self.ctx.trajectories[v] for k, v in keys.items()}
+        runs.update({f'{THERMO_PREFIX}{k}': self.ctx.thermo[v] for k, v in keys.items()})  # measured temperatures
+        failure = self._run_analysis('msd', analyze_msd, parameters, **runs)
         if failure:
             return failure
         slope = self.outputs['msd_slope']

@@ -31,11 +31,16 @@ SYNTHETIC_SET = 'synthetic'
 """Name of the synthetic demo set among the UED data sets."""
 
 
-PATTERN_DEMO_PHONONS = {'msd': {'temperatures': [280.0, 300.0, 320.0]}, 'pdf': {'temperatures': [300.0, 330.0]}}
-"""MD temperatures (K) of the synthetic pattern demo, under the user's phonon overrides: the pattern generator heats
-with the pdf runs (300 K and above), the Debye-Waller route's Bragg slope comes from the MSD runs, both near the
-experiment's working point (a heating of ~12 K from 300 K) where the route reads the local thermal response; the
-two share only the 300 K run (the reference), see docs/ued.md."""
+PATTERN_DEMO_PHONONS = {
+    'msd': {'temperatures': [280.0, 300.0, 320.0]},
+    'pdf': {'temperatures': [300.0, 330.0]},
+    'branch_from': 300.0,
+}
+"""MD of the synthetic pattern demo (K), under the user's phonon overrides: the pattern generator heats with the
+pdf runs (300 K and above), the Debye-Waller route's Bragg slope comes from the MSD runs, both near the
+experiment's working point (a heating of ~12 K from 300 K), and every run starts from the final configuration of
+the 300 K one (one surface structure, as in a pumped particle); generator and route share only the 300 K run (the
+reference), see docs/ued.md."""
 
 
 def reference_msd_slope(phonons: orm.WorkflowNode) -> orm.Dict | None:

@@ -224,7 +224,8 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('fit_curves', results['fit_curves'])
         fit = results['fit']
         values = ', '.join(
-            f'{k} {v:.3g} [{fit["ci"][k][0]:.3g}, {fit["ci"][k][1]:.3g}]' for k, v in fit['values'].items()
+            f'{k} {v:.3g} [{", ".join("inf" if x is None else f"{x:.3g}" for x in fit["ci"][k])}]'
+            for k, v in fit['values'].items()
         )
         self.report(
             f'all sets: {values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); '

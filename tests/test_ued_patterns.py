@@ -169,19 +169,19 @@ def test_distortion_per_hole_inverts_its_model():
 
 
 def _frames_node(seed=5, n_frames=12, msd=0.02, du2=0.0):
-    """A 504-atom wurtzite CdSe particle with independent thermal-like Gaussian displacements of 3D <u^2> = ``msd``
-    + ``du2`` (angstrom^2), as TrajectoryData; the same ``seed`` gives the same displacements, scaled."""
+    """A 504-atom wurtzite CdSe particle with independent thermal-like Gaussian displacements of 3D <u^2> ``msd``
+    (angstrom^2), as TrajectoryData; with ``du2``, the same frames heated by exactly that: each displacement from
+    the frames' mean structure scaled so that their <u^2> grows by ``du2`` (a known isotropic heating)."""
     from aiida import orm
 
     atoms = build_nanocrystal(30.0)
     rng = np.random.default_rng(seed)
-    displacements = rng.normal(0, np.sqrt((msd + du2) / 3), (n_frames, *atoms.positions.shape))
+    positions = atoms.positions + rng.normal(0, np.sqrt(msd / 3), (n_frames, *atoms.positions.shape))
+    mean = positions.mean(axis=0)
+    realized = ((positions - mean) ** 2).sum(axis=-1).mean()
+    positions = mean + (positions - mean) * np.sqrt(1 + du2 / realized)
     node = orm.TrajectoryData()
-    node.set_trajectory(
-        symbols=atoms.get_chemical_symbols(),
-        positions=atoms.positions + displacements,
-        times=np.arange(n_frames) * 10.0,
-    )
+    node.set_trajectory(symbols=atoms.get_chemical_symbols(), positions=positions, times=np.arange(n_frames) * 10.0)
     return node.store()
 
 
@@ -280,14 +280,16 @@ def test_cli_imports_pattern_files_and_registers_the_figure(aiida_profile, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('diameter', [20.0, 30.0])
-def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile, diameter):
-    """qdots.lattice_study with ``ued_synthetic: {patterns: true}`` (fast protocol, 2 and 3 nm CdSe): the reference
+def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_profile):
+    """qdots.lattice_study with ``ued_synthetic: {patterns: true}`` (fast protocol, 3 nm CdSe): the reference
     nanocrystal's pdf runs (nominally 300 and 330 K, at their measured temperatures) make the patterns, heated by the
     MD itself; the Debye-Waller route divides by the Bragg slope of the MSD runs (nominally 280, 300, 320 K, at
-    their measured temperatures), runs independent of the generator's but for the shared 300 K reference; both
-    routes run with the MD dG(r, dT) as the thermal reference. The dG route recovers the generating time constants;
-    the Debye-Waller route does when the generator's slope and the route's agree (docs/ued.md)."""
+    their measured temperatures), runs independent of the generator's but for the shared 300 K reference; every run
+    branches from the 300 K one. The route reads dT x (generator slope / route slope), as the verdict predicts; the
+    dG route recovers the generating time constants; the Debye-Waller route's tau_AR moves ~7 x any error of that
+    slope ratio, so its statistical CI holds 625 ps only when the two slopes agree to ~1 %, which the fast protocol's
+    slopes (16-21 % errors) do not give: measured, not asserted (docs/ued.md). At 2 nm the runs' NVE energies spread
+    by ~16 K, and the '330 K' run can come out colder than the 300 K one (measured: 304 vs 308 K; exit 474)."""
     from aiida import orm
     from aiida.engine import run_get_node
 
@@ -296,7 +298,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
 
     lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
-        lammps, 'pattern-demo', [{'diameter': diameter}], protocol='fast',
+        lammps, 'pattern-demo', [{'diameter': 30.0}], protocol='fast',
         phonon_overrides={'stages': ['msd', 'pdf'], 'num_mpiprocs': 1},
         ued_synthetic={'patterns': True, 'n_trajectories': 20000},
     )  # fmt: skip
@@ -325,7 +327,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     late = data.get_array('delay_ps') > 100
     read = ued.outputs.lattice_temperature.get_array('delta_t_k')[:, late] / np.array(synthetic['delta_t_k'])[:, late]
     print(
-        f'\n{diameter} A: MD {synthetic["md_temperatures_k"]} K ({synthetic["md_runs"]})\nBRAGG {bragg}\n'
+        f'\nMD {synthetic["md_temperatures_k"]} K ({synthetic["md_runs"]})\nBRAGG {bragg}\n'
         f'MAIN {slope["slope_A2_per_K"]} +- {slope["slope_stderr_A2_per_K"]}\nCHECK {check}\n'
         f'READ {read.mean(axis=1).tolist()}\nUSED {temperature.get("weighting")} {temperature.get("slope_A2_per_K")}\n'
         f'FIT {fit["values"]} ci {fit["ci"]} ci_stat {fit["ci_statistical"]} chi2 {fit["chi2_reduced"]}\n'
@@ -342,5 +344,5 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
             low, high = entry['fits'][name]['tau_ci']
             assert low < truth.tau < high, (s, name, entry['fits'][name], truth.tau)
     for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
-        low, high = fit['ci_statistical'][name]
-        assert low < truth < high, (name, fit['values'], fit['ci_statistical'], check)
+        low, high = fit['ci'][name]  # the full CI, which carries the slope's error
+        assert low < truth < high, (name, fit['values'], fit['ci'], check)

@@ -95,10 +95,11 @@ def synthetic_patterns(
 ) -> tuple[dict, dict, dict]:
     """Patterns I(Q, t) of the seed's pump sets from two MD states of the particle, ``cold`` and ``hot`` (frames
     (F, N, 3) angstrom) at ``temperatures_k`` (K, hot above cold): Gillespie dT(t) of each set ->
-    I(Q, T_cold + dT) = I_cold (I_hot / I_cold)^(dT / dT_md), I the mean Debye pattern of each state and
-    dT_md = T_hot - T_cold, + Gaussian noise of ``noise`` x I(Q). The interpolation is exact for every Bragg peak
-    whose intensity follows exp(-Q^2 u^2/3) with u^2 linear in T (harmonic heating), second order in the diffuse part;
-    the heating is the MD's own (each atom as it moves at the two temperatures), not a model of it. Returns the
+    I(Q, T_cold + dT) = S + D_cold (D_hot / D_cold)^(dT / dT_md), S the self scattering N <f^2>, D = I - S the pair
+    scattering of each state's mean Debye pattern I, dT_md = T_hot - T_cold (linear in dT where D changes sign), +
+    Gaussian noise of ``noise`` x I(Q). Exact when the pair scattering is damped by exp(-Q^2 u^2/3) with u^2 linear
+    in T (independent harmonic displacements), the Debye-Waller form the peak route assumes; the heating itself is
+    the MD's own (each atom as it moves at the two temperatures), not a model of it. Returns the
     arrays, the particle's N <f>^2 and N <f^2> (the keyword arguments of :func:`patterns_to_node`) and the generator's
     parameters; with ``check_peaks`` (q_range, prominence, max_peaks of the peak route), ``peak_route_check`` holds
     the slope of the du2 that the peak route reads between the two states (:func:`bragg_du2_slope`, 4 blocks of
@@ -116,9 +117,20 @@ def synthetic_patterns(
         heating.append(energy / pump.model.heat_capacity_ev_k)
     heating = np.array(heating)
     states = [debye_pattern(frames, symbols, q) for frames in (cold, hot)]
-    pattern_cold, pattern_hot = (state.intensity for state in states)
-    fraction = heating / (t_hot - t_cold)
-    clean = pattern_cold * (pattern_hot / pattern_cold) ** fraction[..., None]
+    self_scattering = states[0].n_atoms * states[0].mean_f2
+    distinct_cold, distinct_hot = (state.intensity - self_scattering for state in states)
+    fraction = (heating / (t_hot - t_cold))[..., None]
+    # the Debye-Waller factor multiplies the pair (distinct) scattering, the self scattering stays: interpolate the
+    # pair part geometrically where it keeps its sign, linearly where it crosses zero (between peaks)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ratio = distinct_hot / distinct_cold
+    geometric = ratio > 0
+    distinct = np.where(
+        geometric,
+        distinct_cold * np.where(geometric, ratio, 1.0) ** fraction,
+        distinct_cold + fraction * (distinct_hot - distinct_cold),
+    )
+    clean = self_scattering + distinct
     check = None
     if check_peaks is not None:
         try:
@@ -158,5 +170,5 @@ def synthetic_patterns(
         'seed': seed,
         'peak_route_check': check,
     }
-    n = states[0].n_atoms
-    return arrays, {'normalisation': n * states[0].mean_f_squared, 'self_scattering': n * states[0].mean_f2}, parameters
+    norm = states[0].n_atoms * states[0].mean_f_squared
+    return arrays, {'normalisation': norm, 'self_scattering': self_scattering}, parameters

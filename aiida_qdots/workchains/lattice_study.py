@@ -159,6 +159,7 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             'ERROR_REFERENCE_FAILED',
             message='the reference nanocrystal {key} has no msd_slope ({message}); UED fits not run',
         )
+        spec.exit_code(474, 'ERROR_SYNTHETIC_FAILED', message='the synthetic UED set was not made: {message}')
 
     @classmethod
     def get_builder_from_protocol(
@@ -287,7 +288,10 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
                 key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
             )
         if 'ued_synthetic' in self.inputs:
-            self.ctx.synthetic = {SYNTHETIC_SET: self.make_synthetic(reference, slope)}
+            try:
+                self.ctx.synthetic = {SYNTHETIC_SET: self.make_synthetic(reference, slope)}
+            except ValueError as error:  # e.g. the pdf runs' measured temperatures are not cold < hot
+                return self.exit_codes.ERROR_SYNTHETIC_FAILED.format(message=error)
             self.report(f'synthetic UED set made with d<u^2>/dT of {key}: {self.ctx.synthetic[SYNTHETIC_SET].pk}')
         processes = {}
         inputs = self.exposed_inputs(UedWorkChain, namespace='ued')

@@ -295,8 +295,9 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     branches from the 300 K one. The route reads dT x (generator slope / route slope), as the verdict predicts; the
     dG route recovers the generating time constants at 510 nm (at 340 nm at 4.1 A only); the Debye-Waller route's
     tau_AR moves 5-7 x any error of that slope ratio, so its statistical CI holds 625 ps only when the two slopes
-    agree to ~1 %, which the fast protocol's slopes (16-21 % errors) do not give: its full CI holds (docs/ued.md). At 2 nm the runs' NVE energies spread
-    by ~16 K, and the '330 K' run can come out colder than the 300 K one (measured: 304 vs 308 K; exit 474)."""
+    agree to ~1 %, which the fast protocol's slopes (16-21 % errors) do not give: its full CI holds (docs/ued.md).
+    At 2 nm the runs' NVE energies spread by ~16 K, and the '330 K' run can come out colder than the 300 K one
+    (measured: 304 vs 308 K; exit 474)."""
     from aiida import orm
     from aiida.engine import run_get_node
 

@@ -204,6 +204,8 @@ def test_hessian_dump_and_dynamical_matrix():
         parse_hessian_dump(half, h)
     with pytest.raises(QdotsInputError, match='not whole frames'):
         parse_hessian_dump(dump + 'extra\n', h)
+    with pytest.raises(QdotsInputError, match='malformed Hessian dump|atom lines of 4 columns'):
+        parse_hessian_dump(dump.replace('\n2 ', '\n2 x ', 1).replace('\n1 ', '\n1 1 ', 1), h)
 
     masses = np.array([112.41, 78.971])
     dof = np.repeat(masses, 3)

@@ -363,7 +363,7 @@ def parse_hessian_dump(text: str, displacement: float) -> np.ndarray:
         table = pd.read_csv(io.StringIO(rows), sep=r'\s+', header=None, dtype=float, engine='c').to_numpy()
     except (ValueError, pd.errors.ParserError) as exc:
         raise QdotsInputError(f'malformed Hessian dump: {exc}') from exc
-    if table.shape != (n_frames * n_atoms, 4):
+    if table.shape != (n_frames * n_atoms, 4) or np.isnan(table).any():
         raise QdotsInputError(f'expected {n_frames * n_atoms} atom lines of 4 columns (id fx fy fz)')
     data = table.reshape(n_frames, n_atoms, 4)
     if np.any(data[:, :, 0] != np.arange(1, n_atoms + 1)):

@@ -25,6 +25,7 @@ CONFIGURATION_KEYS = ('system', 'configuration', 'composition', 'ligand', 'arran
 NANOCRYSTAL_KEYS = ('system', 'configuration', 'composition', 'diameter_requested', 'shell_monolayers', 'protocol')
 
 VERDICTS = {
+    'equilibrium': ('aimd', 'checks', 'production_stationarity'),
     'rmsf': ('aimd', 'analysis__summary', 'convergence.rmsf'),
     'spectra': ('aimd', 'analysis__summary', 'convergence.spectra'),
     'homo': ('electronic', 'statistics', 'convergence.homo'),
@@ -34,7 +35,9 @@ VERDICTS = {
     'dephasing': ('namd', 'summary', 'convergence.dephasing'),
     'recombination': ('namd', 'summary', 'convergence.recombination'),
 }
-"""Study A quantity -> (stage, output, attribute path of its stored verdict)."""
+"""Study A quantity -> (stage, output, attribute path of its stored verdict). ``equilibrium`` is not a number but the
+verdict on the window the others come from: whether the NVE production temperature is stationary
+(:func:`aiida_qdots.functions.aimd.md_checks`; docs/statistics.md)."""
 
 VERDICT_COLUMNS = {'converged': 'converged', 'n': 'n_samples', 'reason': 'reason'}
 """Column suffix -> key of a stored verdict."""
@@ -51,6 +54,7 @@ def _verdict_fields(stage: str, output: str) -> dict[str, str]:
 
 
 CONFIGURATION_FIELDS = {
+    ('aimd', 'checks'): _verdict_fields('aimd', 'checks'),
     ('aimd', 'analysis__summary'): {
         'rmsf_mean_A': 'rmsf_mean',
         'rmsf_by_element': 'rmsf_by_element',

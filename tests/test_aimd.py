@@ -11,6 +11,7 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
+from aiida_qdots.functions.aimd import md_checks
 from aiida_qdots.parsers.cp2k import parse_md_output
 from aiida_qdots.workchains.aimd import AimdWorkChain, md_parameters, plan_segments
 
@@ -51,6 +52,60 @@ def _xyz(steps, coords):
         frames.append(f'{len(frame)}\n i = {step:8d}, time = {float(step):8.3f}, E = -1.0\n')
         frames.append(''.join(f' Cd {x:18.10f} {y:18.10f} {z:18.10f}\n' for x, y, z in frame))
     return ''.join(frames)
+
+
+def _segment(steps, temperature):
+    """A TrajectoryData as ``qdots.cp2k`` stores it (2 atoms, 1 fs steps) with the given temperatures (K)."""
+    n = len(steps)
+    node = orm.TrajectoryData()
+    node.set_trajectory(
+        symbols=['Cd', 'Se'],
+        positions=np.zeros((n, 2, 3)),
+        stepids=np.asarray(steps),
+        times=np.asarray(steps, dtype=float),
+        velocities=np.zeros((n, 2, 3)),
+    )
+    for name in ('kinetic_energy', 'potential_energy', 'conserved_energy'):
+        node.set_array(name, np.full(n, -100.0))
+    node.set_array('temperature', np.asarray(temperature, dtype=float))
+    return node.store()
+
+
+@pytest.mark.parametrize('rise_k', [0.0, 80.0])
+def test_md_checks_judge_whether_the_nve_window_is_stationary(aiida_profile, rise_k):
+    """NVE production of 2000 steps in two segments, temperature = 337 K + a ramp of ``rise_k`` + white noise of
+    30 K: the flat one is stationary, the one heating by 80 K (the Cd-rich workstation run's 4 ps) is not, and the
+    checks store the whole-block and half means with the verdict's reason."""
+    plan = plan_segments(
+        [
+            {'name': 'equilibration', 'ensemble': 'NVT', 'temperature': 300.0, 'steps': 200},
+            {'name': 'production', 'ensemble': 'NVE', 'temperature': 300.0, 'steps': 2000},
+        ],
+        segment_steps=1000,
+    )
+    rng = np.random.default_rng(7)
+    steps = np.arange(1, 2201)
+    temperature = np.where(steps <= 200, 300.0, 337.0 + rise_k * (steps - 201) / 1999) + 30 * rng.standard_normal(2200)
+    segments = {
+        f'segment_{i:03d}_run_0': _segment(
+            steps[s['first_step'] - 1 : s['last_step']], temperature[s['first_step'] - 1 : s['last_step']]
+        )
+        for i, s in enumerate(plan)
+    }
+    checks = md_checks(orm.List(plan), **segments)
+    nve = next(b for b in checks['blocks'] if b['ensemble'] == 'NVE')
+    production = temperature[200:]
+    assert nve['n_frames'] == 2000
+    assert nve['block_mean_temperature_K'] == pytest.approx(production.mean())
+    assert nve['first_half_mean_temperature_K'] == pytest.approx(production[:1000].mean())
+    assert nve['second_half_mean_temperature_K'] == pytest.approx(production[1000:].mean())
+    assert nve['mean_temperature_K'] == pytest.approx(production[1000:].mean())  # unchanged meaning: second half
+    assert nve['temperature_trend_K_per_ps'] == pytest.approx(rise_k / 1.999, abs=5.0)
+    assert checks['production_stationarity'] == nve['stationarity']
+    assert nve['stationarity']['converged'] is (rise_k == 0.0)
+    if rise_k:
+        assert nve['stationarity']['reason'].startswith('T rises')
+    assert 'stationarity' not in checks['blocks'][0]  # NVT: the thermostat holds it
 
 
 def test_parse_md_output_keeps_complete_common_frames():

@@ -806,6 +806,23 @@ def _zip(files: dict) -> bytes:
     return buffer.getvalue()
 
 
+def reproduce_b(e: Env, overrides: str) -> list:
+    """``aiida-qdots reproduce study-b`` on the env's LAMMPS code with ``overrides`` (nothing may be launched)."""
+    folder = str(e.tmp / 'study-b-report')
+    return [
+        'reproduce',
+        'study-b',
+        '--label',
+        'bad',
+        '--code',
+        e.lammps.full_label,
+        '--folder',
+        folder,
+        '--overrides',
+        overrides,
+    ]
+
+
 def launch(command_line: str, message: str, status: int = 1) -> Cli:
     """``aiida-qdots launch COMMAND_LINE`` (split like a shell would); a word that is a key of ``Env.bad`` becomes
     that node's PK, ``{structure}``, ``{trajectory}``, ``{nanocrystal}`` and ``{dict}`` the PKs of the env's nodes."""
@@ -1055,6 +1072,28 @@ CASES = {
     'cli-electronic-one-frame': Cli(
         lambda e: ['launch', 'electronic', '--trajectory', e.trajectory.pk, '--stride-fs', '100', '--window-fs', '100'],
         'keeps 1 frame(s)',
+    ),
+    'cli-reproduce-study-b-unknown-recipe-key': Cli(
+        lambda e: reproduce_b(e, '{"lattice": {"nanocrystal": {"diameterr": 40.0}}}'),
+        'unknown nanocrystal recipe key(s) diameterr',
+    ),
+    'cli-reproduce-study-b-negative-diameter': Cli(
+        lambda e: reproduce_b(e, '{"lifetimes": {"nanocrystal": {"diameter": -30.0}}}'),
+        'nanocrystal diameter must be a positive number',
+    ),
+    'cli-reproduce-study-b-negative-nve-steps': Cli(
+        lambda e: reproduce_b(e, '{"lattice": {"overrides": {"md": {"nve_steps": -1}}}}'),
+        'lattice: invalid settings: nve_steps must be a non-negative integer',
+    ),
+    'cli-reproduce-study-b-part-without-its-stages': Cli(
+        lambda e: reproduce_b(e, '{"lifetimes": {"overrides": {"stages": ["msd"]}}}'),
+        'lifetimes: the phonons stages must include lifetimes, modes',
+    ),
+    'cli-reproduce-study-b-unknown-part': Cli(
+        lambda e: reproduce_b(e, '{"lattices": {}}'), 'unknown override(s) lattices'
+    ),
+    'cli-reproduce-study-b-overrides-not-json': Cli(
+        lambda e: reproduce_b(e, '{lattice:'), "Invalid value for '--overrides': not JSON", status=2
     ),
     'cli-ranking-indices-not-integers': Cli(
         lambda e: ['launch', 'ligand-ranking', '--composition', 'se-rich', '--arrangements', '0,x'],

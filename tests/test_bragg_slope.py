@@ -1,12 +1,13 @@
 """The Debye-Waller slope as the Bragg-peak route reads it, from frames at several temperatures: against the
-generating slope (independent displacements of one <u^2>) and against the peak route on the same frames heated
-harmonically (heterogeneous <u^2>), and its settings refused with one line."""
+generating slope (independent displacements of one <u^2>), against the same frames heated harmonically
+(heterogeneous <u^2>), against the runs' measured temperatures, and its settings refused with one line."""
 
 import numpy as np
 import pytest
 
 from aiida_qdots.analysis.bragg_slope import bragg_du2_slope
-from aiida_qdots.analysis.ued_patterns import heated_patterns, peak_route_response
+from aiida_qdots.analysis.thermal_msd import energy_temperatures, nve_energy
+from aiida_qdots.common.units import KB_EV_K
 from aiida_qdots.structures.nanocrystals import build_nanocrystal
 
 TEMPERATURES = (150.0, 300.0, 450.0)
@@ -47,25 +48,81 @@ def test_bragg_slope_of_independent_uniform_displacements_is_the_generating_slop
 
 def test_bragg_slope_of_heterogeneous_displacements_matches_the_heated_frames(particle):
     """Surface atoms 5 x the core's <u^2>: the Bragg areas follow less than the mean <u^2> (the mobile atoms'
-    scattering is already damped), so Bragg slope / mean slope < 1; and it equals the du2 ratio that the peak route
-    reads on the 300 K frames heated harmonically by 150 K worth of mean <u^2> (peak_route_response, an independent
-    route: one set of frames scaled instead of separate temperatures), within 3 combined standard errors (the
-    response's from its 4 blocks of frames). 120 frames per temperature (with 40 the seeds scatter by 0.014)."""
+    scattering is already damped), so Bragg slope / mean slope < 1; and it equals the slope read between the 300 K
+    frames and the same frames heated harmonically to 450 K (every displacement scaled by sqrt(450/300): one set of
+    frames scaled instead of separate temperatures), within 3 combined standard errors. 120 frames per temperature
+    (with 40 the seeds scatter by 0.014)."""
     positions, symbols, surface = particle
     factors = np.where(surface, 5.0, 1.0)
     frames = runs(positions, factors, 120, seed=2)
     result = bragg_du2_slope(frames, TEMPERATURES, symbols, Q, (1.5, 8.0))
     mean_slope = SLOPE * factors.mean()
     ratio, error = result['slope_A2_per_K'] / mean_slope, result['slope_stderr_A2_per_K'] / mean_slope
-    grid = [0.0, 150.0 * mean_slope]
-    heated = []
-    for block in np.array_split(frames[1], 4):
-        patterns, _, self_scattering, _ = heated_patterns(block, symbols, Q, grid)
-        heated.append(peak_route_response(Q, patterns, grid, (1.5, 8.0), self_scattering=self_scattering)['du2_ratio'])
-    heated = np.ravel(heated)
-    expected, expected_err = heated.mean(), heated.std(ddof=1) / 2
+    heated = positions + (frames[1] - positions) * np.sqrt(450.0 / 300.0)
+    scaled = bragg_du2_slope([frames[1], heated], [300.0, 450.0], symbols, Q, (1.5, 8.0))
+    expected, expected_err = scaled['slope_A2_per_K'] / mean_slope, scaled['slope_stderr_A2_per_K'] / mean_slope
     assert ratio < 0.85 and ratio + 3 * error < 1, (ratio, error)
     assert abs(ratio - expected) < 3 * np.hypot(error, expected_err), (ratio, error, expected, expected_err)
+
+
+def _thermo_node(temperature_k, n_atoms, seed):
+    """A qdots.lammps MD thermo output whose NVE phase is at ``temperature_k``: total energy 3 N k_B T above an
+    arbitrary zero (a harmonic solid), kinetic temperature fluctuating by 7 % about T."""
+    from aiida import orm
+
+    rng = np.random.default_rng(seed)
+    node = orm.ArrayData()
+    node.set_array('block', np.repeat([0, 1], [50, 400]))
+    node.set_array('Temp', temperature_k * (1 + 0.07 * rng.normal(size=450)))
+    node.set_array('TotEng', np.full(450, -500.0 + 3 * n_atoms * KB_EV_K * temperature_k))
+    node.base.attributes.set('blocks', [{'kind': 'run', 'phase': 'nvt'}, {'kind': 'run', 'phase': 'nve'}])
+    return node.store()
+
+
+def test_nve_energy_and_energy_temperatures():
+    """Block statistics of the kinetic temperature, the conserved energy, and the energy scale: 3 N k_B per K."""
+    rng = np.random.default_rng(0)
+    temperature = 300 + 20 * rng.normal(size=4000)
+    result = nve_energy(np.full(4000, -10.0), temperature)
+    assert result['kinetic_temperature_k'] == pytest.approx(300, abs=4 * 20 / np.sqrt(4000))
+    assert result['kinetic_temperature_sem_k'] == pytest.approx(20 / np.sqrt(4000), rel=0.6)
+    assert result['energy_drift_ev'] == 0.0 and result['n_rows'] == 4000
+    energies = -10.0 + 3 * 136 * KB_EV_K * np.array([0.0, 25.0, -10.0])
+    assert energy_temperatures(energies, 136, 0, 296.0).tolist() == pytest.approx([296.0, 321.0, 286.0])
+    with pytest.raises(ValueError, match='thermo rows'):
+        nve_energy([1.0] * 5, [300.0] * 5)
+
+
+def test_bragg_slope_reads_the_runs_measured_temperatures(aiida_profile, particle):
+    """Runs nominally at 150, 300, 450 K whose NVE phases are at 170, 300, 430 K (a small particle keeps the energy
+    its thermostat left): with their thermo, analyze_msd reads the Bragg slope against the measured temperatures and
+    finds the generating slope; against the nominal ones it is 130/150 of it."""
+    from aiida import orm
+
+    from aiida_qdots.functions.phonons import analyze_msd
+
+    positions, symbols, _ = particle
+    actual = (170.0, 300.0, 430.0)
+    rng = np.random.default_rng(6)
+    inputs = {}
+    for k, t in enumerate(actual):
+        frames = positions + rng.normal(0.0, np.sqrt(SLOPE * t / 3), (40, *positions.shape))
+        node = orm.TrajectoryData()
+        node.set_trajectory(symbols=symbols, positions=frames, times=np.arange(40) * 40.0)
+        inputs[f'T_{k}'] = node.store()
+        inputs[f'thermo_T_{k}'] = _thermo_node(t, len(symbols), seed=k)
+    parameters = {'nve_start_fs': 0.0, 'temperatures': {f'T_{k}': t for k, t in enumerate(TEMPERATURES)}}
+    parameters['bragg'] = {'max_frames': 40}
+    measured = analyze_msd(orm.Dict(parameters), **inputs)['msd_slope']['bragg_peaks']
+    nominal = analyze_msd(orm.Dict(parameters), **{k: v for k, v in inputs.items() if not k.startswith('thermo_')})[
+        'msd_slope'
+    ]['bragg_peaks']
+    assert measured['temperature_scale'].startswith('energy') and nominal['temperature_scale'] == 'nominal'
+    assert measured['temperatures_K'][1] == pytest.approx(300.0, abs=3.0)  # the reference: its kinetic temperature
+    assert np.diff(measured['temperatures_K']).tolist() == pytest.approx([130.0, 130.0])  # energy differences
+    slope, error = measured['slope_A2_per_K'], measured['slope_stderr_A2_per_K']
+    assert abs(slope - SLOPE) < 2.5 * error and slope == pytest.approx(SLOPE, rel=0.04), (slope, error)
+    assert nominal['slope_A2_per_K'] / slope == pytest.approx(130.0 / 150.0, rel=0.02)
 
 
 def test_bragg_slope_refuses_too_few_frames_or_temperatures(particle):

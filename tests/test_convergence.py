@@ -10,6 +10,7 @@ from scipy.signal import lfilter
 
 from aiida_qdots.analysis.convergence import (
     CONFIDENCE,
+    MAX_DRIFT_Z,
     MAX_SEM_OVER_SIGMA,
     MIN_DECORRELATION_TIMES,
     MIN_EFFECTIVE_SAMPLES,
@@ -23,6 +24,7 @@ from aiida_qdots.analysis.convergence import (
     recombination_verdict,
     spectrum_verdict,
     standard_error,
+    stationarity_verdict,
     zero_hop_lower_bound_fs,
 )
 from aiida_qdots.analysis.electronic import lag_autocorrelation, sampling_grid, series_statistics
@@ -167,3 +169,79 @@ def test_zero_hop_bound_is_the_zero_count_rule():
 
 def test_thresholds_are_named_once():
     assert set(THRESHOLDS) >= {'max_sem_over_sigma', 'min_fit_points', 'min_hops', 'confidence'}
+
+
+STATIONARY_PHI = 0.9
+STATIONARY_N = 4000
+
+
+def _drift_z(series):
+    verdict, numbers = stationarity_verdict(series, np.arange(series.size, dtype=float))
+    return verdict, numbers
+
+
+def test_stationary_series_pass_at_the_nominal_false_alarm_rate():
+    """200 stationary AR(1) series (tau_int = 9.5 steps): the half-mean z is ~N(0, 1) and |z| > 3 is rare (nominal
+    0.3 %); a false alarm rate of a few % would mean the blocking errors understate the correlation."""
+    zs = [_drift_z(300.0 + 30.0 * ar1(STATIONARY_N, STATIONARY_PHI, seed))[1]['z'] for seed in range(200)]
+    zs = np.asarray(zs)
+    assert 0.85 < zs.std() < 1.25 and abs(zs.mean()) < 0.2
+    assert np.mean(np.abs(zs) > MAX_DRIFT_Z) <= 0.02
+
+
+def test_a_linear_drift_of_a_few_sigma_is_flagged_with_its_size():
+    """A linear rise whose half means differ by 6 standard errors of their difference (exact for AR(1): sigma
+    sqrt(2 g / (N / 2)), g = (1 + phi) / (1 - phi)) is flagged in nearly every realisation, and the reason names
+    the rise and the fitted trend (K/ps) within its noise."""
+    g = (1 + STATIONARY_PHI) / (1 - STATIONARY_PHI)
+    sigma = 30.0
+    error = sigma * math.sqrt(2 * g / (STATIONARY_N / 2))
+    rise = 2 * 6.0 * error  # half means of a linear ramp differ by half its total rise
+    ramp = np.linspace(0.0, rise, STATIONARY_N)
+    slope_per_ps = rise / ((STATIONARY_N - 1) / 1000.0)
+    flagged, slopes = 0, []
+    for seed in range(100):
+        verdict, numbers = _drift_z(300.0 + ramp + sigma * ar1(STATIONARY_N, STATIONARY_PHI, seed))
+        flagged += not verdict.converged
+        slopes.append(numbers['trend_per_ps'])
+    assert flagged >= 95
+    assert abs(np.mean(slopes) - slope_per_ps) < 0.1 * slope_per_ps
+    assert 'T rises' in verdict.reason and 'K/ps' in verdict.reason and f'max {MAX_DRIFT_Z:g}' in verdict.reason
+
+
+def test_stationarity_of_a_constant_and_of_too_short_series():
+    verdict, numbers = stationarity_verdict(np.full(100, 300.0), np.arange(100.0))
+    assert verdict.converged and numbers['z'] == 0.0 and numbers['mean'] == 300.0
+    verdict, _ = stationarity_verdict([300.0, 301.0, 302.0], [0.0, 1.0, 2.0])
+    assert not verdict.converged and 'too few' in verdict.reason
+    with pytest.raises(ValueError, match='times'):
+        stationarity_verdict(np.ones(10), np.arange(9.0))
+
+
+def test_the_shared_dft_trajectory_is_judged_stationary(shared_data_dir):
+    """Real data: the public Cd28Se17Cl22 AIMD frames (1 fs apart, a 300 K run). Their kinetic temperature from
+    central-difference velocities over the first 4 ps (the workstation protocol's NVE length) is ~300 K and judged
+    stationary (measured on all 15 ps and on each 5 ps third: |z| <= 1.1)."""
+    import gzip
+    import itertools
+
+    from aiida_qdots.analysis.fluctuations import atomic_masses
+    from aiida_qdots.analysis.spectra import (
+        AMU_A2_FS2_EV,
+        central_difference_velocities,
+        kinetic_temperature,
+        remove_com_velocity,
+    )
+
+    n_atoms, n_frames = 67, 4000
+    with gzip.open(shared_data_dir / 'cl_aimd_frames_1-15000.extxyz.gz', 'rt') as handle:
+        lines = list(itertools.islice(handle, n_frames * (n_atoms + 2)))
+    atoms = [line.split() for i, line in enumerate(lines) if i % (n_atoms + 2) >= 2]
+    masses = atomic_masses([row[0] for row in atoms[:n_atoms]])
+    positions = np.array([row[1:4] for row in atoms], dtype=float).reshape(n_frames, n_atoms, 3)
+    velocities = remove_com_velocity(central_difference_velocities(positions, 1.0), masses)
+    twice_kinetic = (masses[None, :, None] * velocities**2).sum(axis=(1, 2)) * AMU_A2_FS2_EV
+    temperature = np.array([kinetic_temperature(value, n_atoms, 3) for value in twice_kinetic])
+    verdict, numbers = stationarity_verdict(temperature, np.arange(n_frames, dtype=float))
+    assert verdict.converged, verdict.reason
+    assert abs(numbers['mean'] - 300.0) < 10.0

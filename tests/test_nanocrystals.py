@@ -12,7 +12,7 @@ from ase.neighborlist import neighbor_list
 from scipy.spatial.distance import cdist, pdist
 
 from aiida_qdots.common.errors import QdotsInputError
-from aiida_qdots.structures.nanocrystals import build_nanocrystal
+from aiida_qdots.structures.nanocrystals import build_nanocrystal, nanocrystal_from_recipe
 
 A_WZ, C_WZ, U = 4.30, 7.01, 3 / 8
 A_ZB = 6.077
@@ -334,3 +334,9 @@ def test_cli_build_nanocrystal(aiida_profile):
         assert result.exit_code == 2 and message in result.output, result.output
     result = runner.invoke(cli, ['build', 'nanocrystal', '--diameter', '3', '--stoichiometry', '5000'])
     assert result.exit_code == 1 and 'cannot reach a cation excess of +5000' in result.output, result.output
+
+
+def test_a_recipe_key_build_nanocrystal_does_not_take_is_bad_input():
+    with pytest.raises(QdotsInputError, match=r'unknown nanocrystal recipe key\(s\) diameterr; known: diameter, '):
+        nanocrystal_from_recipe({'diameterr': 40.0})
+    assert len(nanocrystal_from_recipe({'diameter': 12.0})) == len(build_nanocrystal(12.0))

@@ -104,3 +104,37 @@ def test_report_shows_the_stored_verdict_of_every_level_statistic(aiida_profile)
         level = 'gap' if 'gap' in quantity.lower() else quantity.split()[0].lower()
         expected = 'converged' if stats['convergence'][level]['converged'] else 'NOT converged'
         assert verdict.startswith(f'{expected} ('), (quantity, verdict)
+
+
+def test_report_says_whether_the_nve_window_is_stationary():
+    """The first row of a configuration is the NVE production temperature with its halves, trend and the
+    stationarity verdict ``md_checks`` stored; checks stored before the verdict give their mean and 'no verdict'."""
+    import numpy as np
+
+    from aiida_qdots.analysis.convergence import stationarity_verdict
+    from aiida_qdots.reports.study_a import Configuration, quantities
+
+    times = np.arange(4000.0)
+    heating = 337.0 + 0.02 * times + 30.0 * np.random.default_rng(3).standard_normal(times.size)
+    verdict, numbers = stationarity_verdict(heating, times)
+    block = {
+        'stage': 'production',
+        'mean_temperature_K': numbers['second_half_mean'],
+        'block_mean_temperature_K': numbers['mean'],
+        'first_half_mean_temperature_K': numbers['first_half_mean'],
+        'second_half_mean_temperature_K': numbers['second_half_mean'],
+        'temperature_trend_K_per_ps': numbers['trend_per_ps'],
+        'stationarity': verdict.as_dict(),
+    }
+    for checks, expected in (
+        ({'blocks': [block], 'production_stationarity': verdict.as_dict()}, 'NOT converged (T rises'),
+        ({'blocks': [{'stage': 'production', 'mean_temperature_K': 350.0}]}, 'no verdict stored'),
+    ):
+
+        class Stored(Configuration):
+            def output(self, stage, name, checks=checks):
+                return checks if (stage, name) == ('aimd', 'checks') else None
+
+        quantity, value, _, shown = quantities(Stored('Cd28Se17Cl22', 'arrangement-0', {}))[0]
+        assert 'stationary' in quantity and shown.startswith(expected), shown
+    assert value == '350 (second half)'

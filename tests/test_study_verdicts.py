@@ -17,6 +17,7 @@ from aiida import orm
 from aiida.engine import run_get_node
 from click.testing import CliRunner
 
+from aiida_qdots.analysis.convergence import stationarity_verdict
 from aiida_qdots.cli import cli
 from aiida_qdots.common.filing import EXTRAS_KEY, study_group_label
 from aiida_qdots.functions.electronic import level_statistics
@@ -50,6 +51,11 @@ def plumbing_study(aiida_profile, shared_data_dir, tmp_path_factory):
     parameters = orm.Dict({})
     rmsf, spectra = trajectory_rmsf(trajectory, parameters), trajectory_spectra(trajectory, parameters)
     file_output(analysis_summary(rmsf, spectra, parameters), 'aimd', 'analysis__summary')
+    # the Cd-rich workstation run's NVE window heats by 80 K in 4 ps (337 -> 417 K) with 30 K of noise
+    times = np.arange(4000.0)
+    heating = 337.0 + 0.02 * times + 30.0 * np.random.default_rng(3).standard_normal(times.size)
+    stationarity, _ = stationarity_verdict(heating, times)
+    file_output(orm.Dict({'production_stationarity': stationarity.as_dict()}).store(), 'aimd', 'checks')
 
     name = 'Cl_QD_elec_1-10k.csv'
     parsed = parse_levels_csv((shared_data_dir / name).read_bytes(), name, 2)
@@ -81,9 +87,10 @@ def test_table_carries_a_verdict_per_quantity(plumbing_study):
     for quantity in VERDICTS:
         assert {f'{quantity}_converged', f'{quantity}_n', f'{quantity}_reason'} <= set(table.columns)
     assert row.rmsf_n == 60 and row.gap_n == 12 and row.nac_n == 399 and row.recombination_n == N_REALISATIONS
-    for quantity in ('rmsf', 'spectra', 'homo', 'lumo', 'gap', 'recombination'):
+    for quantity in ('equilibrium', 'rmsf', 'spectra', 'homo', 'lumo', 'gap', 'recombination'):
         assert row[f'{quantity}_converged'] is False or row[f'{quantity}_converged'] == False  # noqa: E712
     assert 'bins below 120 cm^-1' in row.spectra_reason and 'SEM/sigma' in row.gap_reason
+    assert row.equilibrium_reason.startswith('T rises') and row.equilibrium_n == 4000
     assert pd.isna(row.recombination_ns)
     assert row.n_hopped == 0 and row.recombination_bound_confidence == 0.95
     assert row.recombination_lower_bound_ns == pytest.approx(N_REALISATIONS * DURATION_FS / math.log(20) / 1e6)
@@ -101,6 +108,8 @@ def test_compare_and_status_show_the_verdicts(plumbing_study, tmp_path):
     assert 'WARNING: ' in result.output and 'NOT converged' in result.output
     assert 'no hop' not in result.output and 'tau >= ' in result.output
     assert 'gap_converged' in (tmp_path / 't.csv').read_text().splitlines()[0]
+    assert f'{SYSTEM}/{CONFIGURATION} equilibrium   NOT converged: T rises' in result.output
+    assert 'the NVE production window is not stationary' in result.output
 
     result = runner.invoke(cli, ['status', '--group', STUDY])
     assert result.exit_code == 0, result.output

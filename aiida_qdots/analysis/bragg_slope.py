@@ -13,7 +13,7 @@ du2_Bragg = a + b T (:func:`aiida_qdots.analysis.thermal_msd.msd_temperature_slo
 split into ``n_blocks`` contiguous blocks, each block's pattern read against the same I0; the standard error of
 du2_Bragg(T) is the spread of the blocks' du2 over sqrt(blocks) (blocks longer than the correlation time of the
 pattern's fluctuations are independent). Pattern errors proportional to I (the demo's noise and
-:func:`~aiida_qdots.analysis.ued_patterns.peak_route_response`) set the peaks' weights.
+:func:`~aiida_qdots.data.ued_patterns.synthetic_patterns`) set the peaks' weights.
 """
 
 from __future__ import annotations

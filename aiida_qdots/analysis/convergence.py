@@ -19,6 +19,10 @@ a :class:`Verdict`: its sample size, an effective sample size or a blocking erro
   acoustic/optical boundary (120 cm^-1: a resolution of 12 cm^-1, a lag window of about 1.4 ps).
 * :data:`MIN_HOPS` (recombination): realisations that hopped. With none, the recombination time is reported as
   a one-sided lower bound at :data:`CONFIDENCE` (:func:`zero_hop_lower_bound_fs`).
+* :data:`MAX_DRIFT_Z` (stationarity of an NVE window, :func:`stationarity_verdict`): the difference of the mean
+  temperature of the second and the first half over its standard error (:func:`standard_error` of each half's
+  deviations from a line fitted to the window, added in quadrature). A window whose system still turns potential
+  energy into heat (annealing) fails it.
 
 Estimators (grid steps ``dt``; series may have holes, see :mod:`aiida_qdots.analysis.electronic`):
 
@@ -59,6 +63,9 @@ MIN_SERIES = 4
 """Fewer samples than this give no error estimate at all: the verdict is False without one."""
 SOKAL_WINDOW = 5.0
 """Sokal's automatic window constant c of the integrated autocorrelation time."""
+MAX_DRIFT_Z = 3.0
+"""Stationarity: |second-half mean - first-half mean| / its standard error at most this (two-sided; 0.3 % false
+alarms for Gaussian half means with exact errors)."""
 
 THRESHOLDS = {
     'confidence': CONFIDENCE,
@@ -70,6 +77,7 @@ THRESHOLDS = {
     'spectral_bins_below_cutoff': SPECTRAL_BINS_BELOW_CUTOFF,
     'min_hops': MIN_HOPS,
     'sokal_window': SOKAL_WINDOW,
+    'max_drift_z': MAX_DRIFT_Z,
 }
 """Every threshold by name, as stored beside the verdicts."""
 
@@ -292,6 +300,46 @@ def recombination_verdict(n_hopped: int, n_realisations: int, duration_fs: float
         texts['hops'] += f'; tau >= {bound / 1e6:.3g} ns ({CONFIDENCE:.0%} one-sided, zero-count rule)'
     criteria = {'hops': (n_hopped, MIN_HOPS, n_hopped >= MIN_HOPS)}
     return verdict('recombination', criteria, n_realisations, n_hopped, None, texts), bound
+
+
+def stationarity_verdict(values, time_fs, quantity: str = 'T', unit: str = 'K') -> tuple[Verdict, dict]:
+    """Verdict on whether the series ``values`` (e.g. the temperature of an NVE window, K) sampled at ``time_fs``
+    is stationary: its first- and second-half means differ by at most :data:`MAX_DRIFT_Z` standard errors
+    (:func:`standard_error` of each half's deviations from a straight line fitted to the whole series, so that
+    a drift does not widen its own error bar; with an odd length the middle sample is left out). Also the numbers:
+    ``mean``, ``first_half_mean``, ``second_half_mean``, ``difference_error`` (``unit``), ``z`` and the slope of a
+    linear fit ``trend_per_ps`` (``unit``/ps), for the reason and for storage.
+    """
+    x = as_series(values, quantity, min_length=1)
+    t = as_series(time_fs, 'time_fs', min_length=1)
+    if t.size != x.size:
+        raise ValueError(f'{x.size} values but {t.size} times')
+    half = x.size // 2
+    if half < MIN_SERIES:
+        return _too_few(f'stationarity of {quantity}', x.size), {'mean': float(x.mean())}
+    first, second = x[:half], x[x.size - half :]
+    trend = np.polyfit((t - t[0]) / 1000.0, x, 1)
+    # the errors come from the fluctuations about the fitted line: a drift must not inflate its own error bar
+    residual = x - np.polyval(trend, (t - t[0]) / 1000.0)
+    error = math.hypot(standard_error(residual[:half])[0], standard_error(residual[x.size - half :])[0])
+    difference = float(second.mean() - first.mean())
+    z = difference / error if error > 0 else (0.0 if difference == 0 else math.copysign(math.inf, difference))
+    numbers = {
+        'mean': float(x.mean()),
+        'first_half_mean': float(first.mean()),
+        'second_half_mean': float(second.mean()),
+        'difference_error': error,
+        'z': _finite(z),
+        'trend_per_ps': float(trend[0]),
+    }
+    change = 'rises' if difference > 0 else 'falls' if difference < 0 else 'stays'
+    texts = {
+        'half_means': f'{quantity} {change} {numbers["first_half_mean"]:.4g} -> {numbers["second_half_mean"]:.4g} '
+        f'{unit} from the first to the second half of the {t[-1] - t[0]:.4g} fs window (z = {z:.3g}, max '
+        f'{MAX_DRIFT_Z:g}; trend {numbers["trend_per_ps"]:+.3g} {unit}/ps)',
+    }
+    criteria = {'half_means': (abs(z), MAX_DRIFT_Z, abs(z) <= MAX_DRIFT_Z)}
+    return verdict(f'stationarity of {quantity}', criteria, x.size, None, error, texts), numbers
 
 
 def combined_verdict(quantity: str, parts: dict[str, Verdict]) -> Verdict:

@@ -19,6 +19,7 @@ import numpy as np
 from aiida_qdots.analysis.diffraction import electron_form_factors
 from aiida_qdots.analysis.electronic import series_statistics
 from aiida_qdots.analysis.fluctuations import align_to_mean, atomic_masses, element_indices, frame_chunks
+from aiida_qdots.common.units import KB_EV_K
 
 DEBYE_WALLER_CONVENTION = (
     '3D mean-square displacement <u^2> = <|r-<r>|^2> with rigid-body motion removed; '
@@ -106,3 +107,33 @@ def msd_temperature_slope(temperatures_k, msd_a2, msd_err_a2=None) -> dict[str, 
         'chi2_reduced': chi2,
         'max_relative_residual': float(np.max(np.abs(residual) / y)),
     }
+
+
+def nve_energy(total_energy_ev, kinetic_temperature_k, n_blocks: int = 8) -> dict[str, float]:
+    """What an NVE run's thermo rows (total energy, eV, and kinetic temperature, K, of every row of the NVE phase)
+    say about its temperature: the mean total energy (conserved: its drift over the run is the integration error)
+    and the mean kinetic temperature with the standard error of ``n_blocks`` contiguous block means. The thermostat
+    that prepared the run leaves a small particle at an energy of relative spread ~1/sqrt(3N), so the run's
+    temperature is this measured one, not the thermostat's."""
+    energy = np.asarray(total_energy_ev, dtype=float)
+    temperature = np.asarray(kinetic_temperature_k, dtype=float)
+    if energy.size < 2 * n_blocks or energy.shape != temperature.shape:
+        raise ValueError(f'need >= {2 * n_blocks} thermo rows of energy and temperature, got {energy.size}')
+    blocks = np.array([b.mean() for b in np.array_split(temperature, n_blocks)])
+    return {
+        'total_energy_ev': float(energy.mean()),
+        'energy_drift_ev': float(energy[-1] - energy[0]),
+        'kinetic_temperature_k': float(temperature.mean()),
+        'kinetic_temperature_sem_k': float(blocks.std(ddof=1) / np.sqrt(n_blocks)),
+        'n_rows': int(energy.size),
+    }
+
+
+def energy_temperatures(total_energy_ev, n_atoms: int, reference: int, reference_k: float) -> np.ndarray:
+    """Temperatures (K) of NVE runs of one particle on the Dulong-Petit scale of the kinetic model
+    (:mod:`aiida_qdots.analysis.kinetics`: dT = deposited energy / 3 N k_B): the ``reference`` run at
+    ``reference_k`` (its measured kinetic temperature), every other one above it by its total-energy difference
+    (eV) / 3 N k_B. Energy differences are exact in NVE, kinetic temperatures carry sampling noise; and a heating
+    read on this scale is the one the kinetic model's dT(t) describes."""
+    energy = np.asarray(total_energy_ev, dtype=float)
+    return reference_k + (energy - energy[reference]) / (3.0 * KB_EV_K * n_atoms)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from aiida_qdots.analysis.debye_waller import debye_waller_fit
 from aiida_qdots.analysis.diffraction import sine_transform
-from aiida_qdots.analysis.fluctuations import align_to_mean, apply_alignment, atomic_masses, element_indices
 
 
 def reference(delays_ps, intensity, intensity_err) -> tuple[np.ndarray, np.ndarray]:
@@ -123,50 +121,3 @@ def peak_ratios(
     ratio = area / area0[:, None, :]
     error = np.abs(ratio) * np.sqrt((area_err / area) ** 2 + (area0_err / area0)[:, None, :] ** 2)
     return peak_q(q, ref[0], windows, self_scattering), ratio, error, area0_err / area0, windows
-
-
-def peak_route_response(q, patterns, du2_grid, q_range, prominence=0.02, max_peaks=12, self_scattering=None) -> dict:
-    """What the peak route reads from noise-free ``patterns`` (grid, Q) of a particle heated by ``du2_grid``
-    (angstrom^2, first 0, the reference): ``du2_ratio`` = fitted du2 / generating du2 per heated pattern, and per peak
-    ``peak_ratio`` = -ln(I/I0) / (Q^2 du2/3) at the hottest. 1 for a particle whose atoms
-    move independently with one <u^2>; below 1 when the surface atoms move more (their scattering is already damped
-    at high Q) or the displacements are correlated (part of the lost intensity stays under the peak)."""
-    du2 = np.asarray(du2_grid, dtype=float)
-    patterns = np.asarray(patterns, dtype=float)[None]
-    delays = np.where(du2 > 0, 1.0, -1.0)
-    peak_q_values, ratio, error, _, _ = peak_ratios(
-        q, delays, patterns, 1e-6 * patterns, q_range, prominence, max_peaks, self_scattering
-    )
-    fit = debye_waller_fit(peak_q_values, ratio[0], error[0])
-    hot = du2 > 0
-    return {
-        'du2_ratio': (fit.du2[hot] / du2[hot]).tolist(),
-        'peak_q_inv_angstrom': peak_q_values.tolist(),
-        'peak_ratio': (-np.log(ratio[0, -1]) * 3 / (du2[-1] * peak_q_values**2)).tolist(),
-    }
-
-
-def heated_patterns(frames, symbols, q, du2_grid, dr: float = 1e-3, element_weights: dict | None = None):
-    """I(Q) (angstrom^2, per particle) of MD ``frames`` (T, N, 3) angstrom heated harmonically: each atom's
-    displacement from the mean structure (rigid-body motion removed, as in the MSD of
-    :mod:`aiida_qdots.analysis.thermal_msd`) scaled so that <u^2> grows by each of ``du2_grid`` (angstrom^2), the
-    <u^2> whose slope d<u^2>/dT makes dT = du2 / slope: the mean over atoms, or with ``element_weights`` (element ->
-    w_a, the msd_slope's) sum_a w_a <u^2>_a. Returns (patterns (grid, Q), N <f>^2 (Q), the self scattering N <f^2>
-    (Q), that <u^2> of the frames)."""
-    from aiida_qdots.analysis.diffraction import debye_pattern
-
-    symbols = [str(s) for s in symbols]
-    frames = np.asarray(frames, dtype=float)
-    alignment = align_to_mean(frames, atomic_masses(symbols))
-    displacement = apply_alignment(frames, alignment) - alignment.mean_structure
-    per_atom = (displacement**2).sum(axis=-1).mean(axis=0)
-    if element_weights is None:
-        msd = float(per_atom.mean())
-    else:
-        msd = float(sum(float(element_weights[e]) * per_atom[i].mean() for e, i in element_indices(symbols).items()))
-    if not msd > 0:
-        raise ValueError('the frames do not move: heating needs thermal displacements (give several MD frames)')
-    mean = alignment.mean_structure
-    patterns = [debye_pattern(mean + np.sqrt(1.0 + du2 / msd) * displacement, symbols, q, dr) for du2 in du2_grid]
-    n, last = patterns[-1].n_atoms, patterns[-1]
-    return np.array([p.intensity for p in patterns]), n * last.mean_f_squared, n * last.mean_f2, msd

@@ -83,10 +83,11 @@ def import_levels_command(csv_path, trajectory, stride, first_frame):
 @node_option(
     '--frames',
     what='MD frames',
-    node_types=('TrajectoryData',),
+    node_types=('ArrayData',),
     default=None,
-    help='With --synthetic: make patterns I(Q, t) by the diffraction forward model from these MD frames of the '
-    'particle (a qdots.lammps trajectory), instead of a peak table.',
+    help='With --synthetic: make patterns I(Q, t) by the diffraction forward model from the two MD states of a '
+    "qdots.phonons run's pdf stage (give its `diffraction` output), heated between them by the MD, instead of a "
+    'peak table.',
 )
 @slope_options
 @click.option('--label', default=None, help='Label of the new node (default: the file name).')
@@ -115,9 +116,13 @@ def import_ued_command(path, synthetic, frames, phonons, slope, slope_err, label
         return
     from aiida import orm
 
-    from aiida_qdots.functions.ued_patterns import synthetic_pattern_data
+    from aiida_qdots.functions.ued_patterns import md_states, synthetic_pattern_data
 
-    echo_pk('ArrayData (synthetic UED patterns)', synthetic_pattern_data(frames, slope_node, orm.Dict({})))
+    if frames.creator is None or {'cold', 'hot'} - set(frames.creator.base.links.get_incoming().all_link_labels()):
+        raise click.BadParameter('not the diffraction output of a qdots.phonons pdf stage', param_hint='--frames')
+    states, options = md_states(frames)
+    node = synthetic_pattern_data(msd_slope=slope_node, parameters=orm.Dict(options), **states)
+    echo_pk('ArrayData (synthetic UED patterns)', node)
 
 
 def check_archive(path: pathlib.Path) -> None:

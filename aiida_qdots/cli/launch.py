@@ -27,6 +27,17 @@ def protocol_option(protocol_file: str, default: str | None = None):
     )
 
 
+def overrides_option(example: str):
+    """``--overrides``: a JSON object merged into the protocol; ``example`` completes the help."""
+    return click.option(
+        '--overrides',
+        default='{}',
+        metavar='JSON',
+        callback=parse_json_object,
+        help=f'Merged into the protocol, e.g. {example}.',
+    )
+
+
 DAEMON = click.option(
     '--daemon/--no-daemon',
     default=False,
@@ -210,6 +221,7 @@ def aimd(structure, protocol, relax, code_label, daemon):
     """AIMD of a cluster with CP2K: heating, NVT equilibration and NVE production (qdots.aimd)."""
     from aiida import orm
 
+    from aiida_qdots.analysis.convergence import verdict_text
     from aiida_qdots.workchains.aimd import AimdWorkChain
 
     builder = AimdWorkChain.get_builder_from_protocol(
@@ -222,9 +234,11 @@ def aimd(structure, protocol, relax, code_label, daemon):
         trajectory = node.outputs.trajectory
         click.echo(f'production trajectory: PK {trajectory.pk} ({trajectory.numsteps} frames)')
         for block in node.outputs.checks['blocks']:
+            stationarity = block.get('stationarity')
             click.echo(
                 f'  {block["stage"]:>13} {block["ensemble"]} {block["target_temperature_K"]:5.0f} K: '
                 f'mean {block["mean_temperature_K"]:6.1f} K'
+                + (f'; {verdict_text(stationarity)}' if stationarity else '')
             )
 
     launch_process(builder, daemon, 'aimd', echo_trajectory)
@@ -429,13 +443,9 @@ def msd_slope_node(phonons, slope: float | None, slope_err: float, data=None):
 )
 @slope_options
 @protocol_option('ued.yaml')
-@click.option(
-    '--overrides',
-    default='{}',
-    metavar='JSON',
-    callback=parse_json_object,
-    help='Merged into the protocol (model, parameters, patterns), e.g. the cross-section of another pump '
-    'wavelength: \'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1.2e-14, "sigma_rel_err": 0.3}}}}\'.',
+@overrides_option(
+    'the cross-section of another pump wavelength: '
+    '\'{"model": {"by_wavelength_nm": {"400": {"sigma_cm2": 1.2e-14, "sigma_rel_err": 0.3}}}}\''
 )
 @DAEMON
 @with_profile
@@ -477,13 +487,7 @@ def launch_ued(data, md_diffraction, phonons, slope, slope_err, protocol, overri
     default=None,
     help="Configurations running at once (default: the protocol's).",
 )
-@click.option(
-    '--overrides',
-    default='{}',
-    metavar='JSON',
-    callback=parse_json_object,
-    help='Merged into the protocol, e.g. \'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'.',
-)
+@overrides_option('\'{"stages": {"namd": {"window": {"n_frames": 40}}}}\'')
 @click.option('--cp2k-code', default='cp2k@localhost', show_default=True)
 @click.option('--python-code', default='qdots-python@localhost', show_default=True)
 @DAEMON

@@ -6,7 +6,7 @@ import pathlib
 
 import click
 
-from aiida_qdots.cli.launch import parse_indices, protocol_option
+from aiida_qdots.cli.launch import overrides_option, parse_indices, protocol_option
 from aiida_qdots.cli.root import cli
 from aiida_qdots.cli.utils import echo_pk, node_option, with_profile, writable_path
 
@@ -187,6 +187,7 @@ def reproduce_study_a(
 @click.option('--label', default='reproduce-study-b', show_default=True, help='Study label (groups qdots/<label>).')
 @protocol_option('study_b.yaml', default='workstation')
 @report_folder('qdots-reproduction/study-b')
+@overrides_option('the seed\'s 4.0 nm core for the lattice part: \'{"lattice": {"nanocrystal": {"diameter": 40.0}}}\'')
 @click.option(
     '--daemon/--no-daemon',
     default=False,
@@ -197,7 +198,7 @@ def reproduce_study_a(
 @click.option('--report-only', is_flag=True, help='Write the report of what has finished; launch nothing.')
 @click.option('--code', 'code_label', default='lammps-phonon@localhost', show_default=True, help='LAMMPS code.')
 @with_profile
-def reproduce_study_b(label, protocol, folder, daemon, wait, report_only, code_label):
+def reproduce_study_b(label, protocol, folder, overrides, daemon, wait, report_only, code_label):
     """Study B through qdots.study_b: MSD(T), its slope, G(r) and dG(r) of the seed's eight-monolayer CdSe/CdS
     particle and mode lifetimes of a smaller one, then a report beside the seed's statements.
 
@@ -215,17 +216,17 @@ def reproduce_study_b(label, protocol, folder, daemon, wait, report_only, code_l
         raise click.UsageError('--no-wait needs --daemon (a run in this process ends with the command)')
     node = latest_study(label, 'StudyBWorkChain')
     if not report_only:
-        if ensure_calcjob_caching():
-            click.echo(f'caching: enabled for {", ".join(CACHED_CALCJOBS)} in this profile')
         if node is not None and not node.is_terminated:
             echo_pk(f'study {label!r} is running; following', node)
             follow(None, [node])
         elif node is not None and node.is_finished_ok:
             echo_pk(f'study {label!r} has finished', node)
         else:
+            builder = StudyBWorkChain.get_builder_from_protocol(orm.load_code(code_label), label, protocol, overrides)
+            if ensure_calcjob_caching():
+                click.echo(f'caching: enabled for {", ".join(CACHED_CALCJOBS)} in this profile')
             if node is not None:
                 click.echo(f'study {label!r}<{node.pk}> {how_it_ended(node)}; launching again')
-            builder = StudyBWorkChain.get_builder_from_protocol(orm.load_code(code_label), label, protocol)
             if daemon:
                 ensure_daemon()
                 node = submit(builder)

@@ -71,6 +71,12 @@ def echo_verdicts(table) -> int:
             f'WARNING: {failed} number(s) are NOT converged: they show that the pipeline runs, not what the physics '
             'is (a longer protocol converges them)'
         )
+    for system, configuration, quantity, verdict in rows:
+        if quantity == 'equilibrium' and verdict is not None and not verdict['converged']:
+            click.echo(
+                f'WARNING: {system}/{configuration}: the NVE production window is not stationary; its RMSF, spectra, '
+                'levels and NAMD numbers describe a drifting (annealing or cooling) cluster whatever their own verdicts'
+            )
     return failed
 
 

@@ -1,5 +1,6 @@
 """Radially averaged diffraction patterns I(Q, t) as AiiDA nodes (read by :mod:`aiida_qdots.readers.ued_patterns`,
-which describes the formats), and the synthetic demo patterns made by the forward model from MD frames.
+which describes the formats), and the synthetic demo patterns made by the forward model from two MD states of a
+particle.
 
 The node is an ArrayData with ``delay_ps`` (D,), ``q_inv_angstrom`` (Q,), ``intensity`` and ``intensity_err``
 (S, D, Q), optionally ``normalisation`` (Q,): the particle's N <f>^2 (angstrom^2) when known (synthetic sets),
@@ -17,8 +18,9 @@ import pathlib
 import numpy as np
 from aiida import orm
 
+from aiida_qdots.analysis.bragg_slope import bragg_du2_slope
+from aiida_qdots.analysis.diffraction import debye_pattern
 from aiida_qdots.analysis.kinetics import gillespie
-from aiida_qdots.analysis.ued_patterns import heated_patterns, peak_route_response
 from aiida_qdots.common.files import file_sha256
 from aiida_qdots.common.validation import PATTERN_ARRAYS, check_pattern_arrays
 from aiida_qdots.data.ued import DEMO_DELAYS_PS, SEED_SETS
@@ -78,29 +80,33 @@ def import_patterns(path: str | pathlib.Path, label: str | None = None) -> orm.A
 
 
 def synthetic_patterns(
-    frames,
+    cold,
+    hot,
     symbols,
-    slope_a2_per_k: float,
+    temperatures_k,
     sets=SEED_SETS,
     delays_ps=PATTERN_DELAYS_PS,
     q_range=(1.0, 8.0),
     q_step: float = 0.01,
     noise: float = 1e-4,
     n_trajectories: int = 100000,
-    n_grid: int = 6,
     seed: int = 7,
     check_peaks: dict | None = None,
-    element_weights: dict | None = None,
 ) -> tuple[dict, dict, dict]:
-    """Patterns I(Q, t) of the seed's pump sets from MD ``frames`` of the particle: Gillespie dT(t) of each set ->
-    du2 = slope dT -> I(Q) of the frames heated by du2 (:func:`heated_patterns` on ``n_grid`` du2 values, linear
-    in between) + Gaussian noise of ``noise`` x I(Q); returns the arrays, the particle's N <f>^2 and N <f^2> (the
-    keyword arguments of :func:`patterns_to_node`) and the generator's parameters. With ``check_peaks`` (q_range,
-    prominence, max_peaks of the peak route), ``peak_route_check`` records what the peak route reads from the
-    noise-free patterns (:func:`peak_route_response`): the factor by which its du2 differs from the generating one.
-    ``element_weights``: those of the slope (electron-scattering weighting), so that du2 is the <u^2> it describes."""
-    if not slope_a2_per_k > 0:
-        raise ValueError(f'd<u^2>/dT must be positive, got {slope_a2_per_k}')
+    """Patterns I(Q, t) of the seed's pump sets from two MD states of the particle, ``cold`` and ``hot`` (frames
+    (F, N, 3) angstrom) at ``temperatures_k`` (K, hot above cold): Gillespie dT(t) of each set ->
+    I(Q, T_cold + dT) = S + D_cold (D_hot / D_cold)^(dT / dT_md), S the self scattering N <f^2>, D = I - S the pair
+    scattering of each state's mean Debye pattern I, dT_md = T_hot - T_cold (linear in dT where D changes sign), +
+    Gaussian noise of ``noise`` x I(Q). Exact when the pair scattering is damped by exp(-Q^2 u^2/3) with u^2 linear
+    in T (independent harmonic displacements), the Debye-Waller form the peak route assumes; the heating itself is
+    the MD's own (each atom as it moves at the two temperatures), not a model of it. Returns the
+    arrays, the particle's N <f>^2 and N <f^2> (the keyword arguments of :func:`patterns_to_node`) and the generator's
+    parameters; with ``check_peaks`` (q_range, prominence, max_peaks of the peak route), ``peak_route_check`` holds
+    the slope of the du2 that the peak route reads between the two states (:func:`bragg_du2_slope`, 4 blocks of
+    frames each): the d(du2)/dT that makes these patterns' dT."""
+    t_cold, t_hot = (float(t) for t in temperatures_k)
+    if not t_hot > t_cold:
+        raise ValueError(f'the hot MD state must be hotter than the cold one, got {t_cold:.1f} K and {t_hot:.1f} K')
     rng = np.random.default_rng(seed)
     delays = np.asarray(delays_ps, dtype=float)
     q = np.arange(q_range[0], q_range[1] + 0.5 * q_step, q_step)
@@ -110,18 +116,27 @@ def synthetic_patterns(
         energy = np.where(delays >= 0, run.mean_energy(np.clip(delays, 0, None)), 0.0)
         heating.append(energy / pump.model.heat_capacity_ev_k)
     heating = np.array(heating)
-    grid = np.linspace(0.0, slope_a2_per_k * heating.max() * 1.001, n_grid)
-    patterns, norm, self_scattering, msd = heated_patterns(frames, symbols, q, grid, element_weights=element_weights)
+    states = [debye_pattern(frames, symbols, q) for frames in (cold, hot)]
+    self_scattering = states[0].n_atoms * states[0].mean_f2
+    distinct_cold, distinct_hot = (state.intensity - self_scattering for state in states)
+    fraction = (heating / (t_hot - t_cold))[..., None]
+    # the Debye-Waller factor multiplies the pair (distinct) scattering, the self scattering stays: interpolate the
+    # pair part geometrically where it keeps its sign, linearly where it crosses zero (between peaks)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ratio = distinct_hot / distinct_cold
+    geometric = ratio > 0
+    distinct = np.where(
+        geometric,
+        distinct_cold * np.where(geometric, ratio, 1.0) ** fraction,
+        distinct_cold + fraction * (distinct_hot - distinct_cold),
+    )
+    clean = self_scattering + distinct
     check = None
     if check_peaks is not None:
         try:
-            check = peak_route_response(q, patterns, grid, **check_peaks, self_scattering=self_scattering)
-        except ValueError as error:  # too few peaks: the route itself will say so
+            check = bragg_du2_slope([cold, hot], [t_cold, t_hot], symbols, q, **check_peaks, reference_k=t_cold)
+        except ValueError as error:  # too few peaks or frames: the route itself will say so
             check = {'error': str(error)}
-    position = slope_a2_per_k * heating / grid[1]  # uniform grid: linear interpolation between its patterns
-    below = np.minimum(position.astype(int), n_grid - 2)
-    fraction = (position - below)[..., None]
-    clean = patterns[below] * (1.0 - fraction) + patterns[below + 1] * fraction
     error = noise * clean
     arrays = {
         'fluence_mj_cm2': np.array([s.fluence_mj_cm2 for s in sets]),
@@ -132,8 +147,8 @@ def synthetic_patterns(
         'intensity_err': error,
     }
     parameters = {
-        'generator': 'aiida_qdots.data.ued_patterns.synthetic_patterns (Gillespie dT(t), Debye forward model of '
-        'MD frames heated harmonically by du2 = slope dT)',
+        'generator': 'aiida_qdots.data.ued_patterns.synthetic_patterns (Gillespie dT(t), Debye forward model of two '
+        'MD states, I(T_cold + dT) = I_cold (I_hot/I_cold)^(dT/(T_hot - T_cold)))',
         'sets': [
             {
                 'fluence_mj_cm2': s.fluence_mj_cm2,
@@ -144,17 +159,16 @@ def synthetic_patterns(
             for s in sets
         ],
         'delta_t_k': heating.tolist(),
-        'slope_a2_per_k': slope_a2_per_k,
-        'frames_msd_a2': msd,
-        'element_weights': element_weights,
-        'n_frames': int(np.shape(frames)[0]),
+        'md_temperatures_k': [t_cold, t_hot],
+        'max_heating_fraction': float(fraction.max()),
+        'n_frames': [int(np.shape(cold)[0]), int(np.shape(hot)[0])],
         'n_atoms': len(symbols),
         'q_range_inv_angstrom': list(q_range),
         'q_step_inv_angstrom': q_step,
-        'du2_grid_a2': grid.tolist(),
         'noise_relative': noise,
         'n_trajectories': n_trajectories,
         'seed': seed,
         'peak_route_check': check,
     }
+    norm = states[0].n_atoms * states[0].mean_f_squared
     return arrays, {'normalisation': norm, 'self_scattering': self_scattering}, parameters

@@ -6,6 +6,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_qdots.analysis.convergence import stationarity_verdict
 from aiida_qdots.parsers.cp2k import MD_ARRAY_UNITS
 
 EV_PER_PS = 'eV/atom/ps'
@@ -53,11 +54,15 @@ def merge_md_trajectories(window: orm.Dict, **trajectories: orm.TrajectoryData) 
 
 @calcfunction
 def md_checks(plan: orm.List, **trajectories: orm.TrajectoryData) -> orm.Dict:
-    """Thermostat and integrator checks per stage block.
+    """Thermostat, integrator and equilibrium checks per stage block.
 
-    NVT: mean and std of the temperature over the second half of each temperature block, and
-    whether the mean is within 10 % of the target. NVE: the drift of the conserved energy (slope
-    of a linear fit, eV per atom per ps) and its standard deviation per atom.
+    Every block: mean and std of the temperature over its second half (``mean_temperature_K``,
+    ``std_temperature_K``). NVT: whether that mean is within 10 % of the target. NVE: the drift of the
+    conserved energy (slope of a linear fit, eV per atom per ps) and its standard deviation per atom; the mean
+    temperature over the whole block and over its first and second halves, the linear trend (K/ps) and the
+    ``stationarity`` verdict (:func:`~aiida_qdots.analysis.convergence.stationarity_verdict`): a block whose
+    temperature still rises or falls is not an equilibrium window. The production block's verdict is also stored
+    as ``production_stationarity``.
     """
     frames = _frames(trajectories)
     n_atoms = frames['positions'].shape[1]
@@ -88,12 +93,24 @@ def md_checks(plan: orm.List, **trajectories: orm.TrajectoryData) -> orm.Dict:
             conserved = frames['conserved_energy'][mask] / n_atoms
             entry['drift_ev_per_atom_ps'] = float(np.polyfit(times_ps, conserved, 1)[0])
             entry['conserved_std_ev_per_atom'] = float(conserved.std())
+            stationarity, numbers = stationarity_verdict(frames['temperature'][mask], frames['times'][mask])
+            entry.update(
+                {
+                    'block_mean_temperature_K': numbers['mean'],
+                    'first_half_mean_temperature_K': numbers.get('first_half_mean'),
+                    'second_half_mean_temperature_K': numbers.get('second_half_mean'),
+                    'temperature_trend_K_per_ps': numbers.get('trend_per_ps'),
+                    'stationarity': stationarity.as_dict(),
+                }
+            )
         results.append(entry)
     passed = all(e.get('within_10_percent', True) for e in results)
-    return orm.Dict(
-        {
-            'blocks': results,
-            'nvt_temperatures_within_10_percent': passed,
-            'units': {'temperature': 'K', 'drift': EV_PER_PS, 'energy': 'eV/atom'},
-        }
-    )
+    production = [e for e in results if e['stage'] == 'production' and 'stationarity' in e]
+    checks = {
+        'blocks': results,
+        'nvt_temperatures_within_10_percent': passed,
+        'units': {'temperature': 'K', 'drift': EV_PER_PS, 'energy': 'eV/atom', 'trend': 'K/ps'},
+    }
+    if production:
+        checks['production_stationarity'] = production[-1]['stationarity']
+    return orm.Dict(checks)

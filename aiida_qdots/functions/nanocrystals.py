@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_qdots.structures.nanocrystals import build_nanocrystal
+from aiida_qdots.structures.nanocrystals import build_nanocrystal, nanocrystal_from_recipe
 from aiida_qdots.structures.nodes import EXTRAS_KEY, checked_extras
 
 
@@ -43,7 +43,7 @@ def nanocrystal_structure(label: str | None = None, **recipe) -> orm.StructureDa
     nothing. The node carries ``atoms.info`` (the recipe and its outcome) in its extras under ``qdots``; its label
     defaults to :func:`nanocrystal_label`.
     """
-    extras = checked_extras(build_nanocrystal(**recipe).info)
+    extras = checked_extras(nanocrystal_from_recipe(recipe).info)
     structure = build_nanocrystal_structure(orm.Dict(checked_extras(recipe)))
     if label is not None:
         structure.label = label

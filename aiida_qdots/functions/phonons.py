@@ -25,6 +25,7 @@ from aiida_qdots.analysis.pdf import pdf_peaks, reduced_pdf
 from aiida_qdots.analysis.thermal_msd import (
     DEBYE_WALLER_CONVENTION,
     ELECTRON_WEIGHTED,
+    energy_temperatures,
     msd_by_element,
     msd_temperature_slope,
     scattering_weights,
@@ -37,7 +38,7 @@ from aiida_qdots.common.output_keys import (
     MSD_SLOPE_STDERR_KEY,
     MSD_SLOPE_WEIGHTING_KEY,
 )
-from aiida_qdots.functions.ued_patterns import PATTERN_DEFAULTS
+from aiida_qdots.functions.ued_patterns import ENERGY_SCALE, PATTERN_DEFAULTS, nve_thermo
 
 WEIGHTINGS = {'electron_scattering': ELECTRON_WEIGHTED, 'atoms': 'all'}
 """Names of the msd_slope weightings -> the <u^2> series they fit."""
@@ -76,6 +77,10 @@ def validate_bragg(settings: dict) -> str | None:
     ):
         return f'bragg needs integers n_blocks >= {MIN_BLOCKS}, max_frames >= 2 n_blocks, max_peaks >= 3, got {counts}'
     return None
+
+
+THERMO_PREFIX = 'thermo_'
+"""Prefix of the ``analyze_msd`` inputs that carry an MD run's thermo (``thermo_<trajectory key>``)."""
 
 
 def spread_frames(n_frames: int, max_frames: int) -> slice:
@@ -218,25 +223,28 @@ def analyze_lifetimes(
 
 
 @calcfunction
-def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dict[str, orm.Data]:
+def analyze_msd(parameters: orm.Dict, **runs: orm.ArrayData) -> dict[str, orm.Data]:
     """<u^2>(T) per element (NVE frames, at most ``max_frames`` spread over each run, rigid motion removed; the frames
     read per temperature in ``n_frames``) and the slopes d<u^2>/dT (A^2/K) of the atom mean and,
     with ``weighting_q_range`` (1/A) in ``parameters``, of the electron-scattering-weighted mean, which is then the
     main slope; ``parameters['temperatures']`` maps each trajectory key to its temperature (K). With ``bragg``
     (:data:`BRAGG_DEFAULTS`), also the slope of the du2 the Bragg-peak route reads from the same frames
-    (:func:`~aiida_qdots.analysis.bragg_slope.bragg_du2_slope`), under ``by_weighting['bragg_peaks']``."""
+    (:func:`~aiida_qdots.analysis.bragg_slope.bragg_du2_slope`), under ``by_weighting['bragg_peaks']``, against
+    the runs' measured temperatures when their thermo is given as ``thermo_<key>`` (:func:`bragg_temperatures`)."""
     p = parameters.get_dict()
+    trajectories = {k: v for k, v in runs.items() if not k.startswith(THERMO_PREFIX)}
+    thermo = {k[len(THERMO_PREFIX) :]: v for k, v in runs.items() if k.startswith(THERMO_PREFIX)}
     q_range = p.get('weighting_q_range')
     weights = None
     bragg = None if p.get('bragg') is None else {**BRAGG_DEFAULTS, **p['bragg']}
-    temperatures, rows, n_frames, runs = [], [], [], []
+    temperatures, rows, n_frames, frames = [], [], [], []
     for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
         positions, _, _ = nve_frames(trajectories[key], float(p['nve_start_fs']))
         if p.get('max_frames'):
             positions = positions[spread_frames(len(positions), p['max_frames'])]
         n_frames.append(len(positions))
         if bragg:
-            runs.append(positions[spread_frames(len(positions), bragg['max_frames'])])
+            frames.append(positions[spread_frames(len(positions), bragg['max_frames'])])
         symbols = [str(s) for s in trajectories[key].symbols]
         weights = scattering_weights(symbols, q_range) if q_range and weights is None else weights
         temperatures.append(float(p['temperatures'][key]))
@@ -261,7 +269,12 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
     weighting = 'electron_scattering' if weights else 'atoms'
     extra = {}
     if bragg:
-        extra[BRAGG_WEIGHTING] = bragg_slope(runs, temperatures, symbols, bragg, by_weighting[weighting])
+        keys = sorted(trajectories, key=lambda k: p['temperatures'][k])
+        measured = bragg_temperatures([thermo.get(k) for k in keys], temperatures, len(symbols), bragg['reference_k'])
+        # I0: the run nominally nearest reference_k, at its measured temperature
+        settings = {**bragg, 'reference_k': measured.pop('reference_k')}
+        result = bragg_slope(frames, measured.pop('temperatures_k'), symbols, settings, by_weighting[weighting])
+        extra[BRAGG_WEIGHTING] = {**result, **measured, 'nominal_temperatures_K': temperatures}
         by_weighting[BRAGG_WEIGHTING] = {k: extra[BRAGG_WEIGHTING][k] for k in MSD_SLOPE_KEYS}
     slope = orm.Dict(
         {
@@ -283,6 +296,25 @@ def analyze_msd(parameters: orm.Dict, **trajectories: orm.TrajectoryData) -> dic
         }
     )
     return {'msd': msd, 'msd_slope': slope}
+
+
+def bragg_temperatures(thermo: list, nominal: list, n_atoms: int, reference_k: float) -> dict:
+    """The temperatures (K) the Bragg slope is read against: with every run's ``thermo``, the runs' measured ones on
+    the kinetic model's energy scale (:func:`~aiida_qdots.analysis.thermal_msd.energy_temperatures`; reference: the
+    run nominally nearest ``reference_k``), else the ``nominal`` ones."""
+    reference = int(np.argmin(np.abs(np.asarray(nominal) - float(reference_k))))
+    if any(t is None for t in thermo):
+        return {'temperatures_k': list(nominal), 'temperature_scale': 'nominal', 'reference_k': nominal[reference]}
+    runs = [nve_thermo(t) for t in thermo]
+    measured = energy_temperatures(
+        [r['total_energy_ev'] for r in runs], n_atoms, reference, runs[reference]['kinetic_temperature_k']
+    )
+    return {
+        'temperatures_k': measured.tolist(),
+        'temperature_scale': ENERGY_SCALE,
+        'md_runs': runs,
+        'reference_k': float(measured[reference]),
+    }
 
 
 def bragg_slope(runs: list, temperatures: list, symbols: list, settings: dict, main: dict) -> dict:

@@ -333,8 +333,9 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     summary = {
         'free': list(fit.free),
         'values': fit.values,
-        'ci': {k: list(v) for k, v in fit.ci.items()},
-        'ci_statistical': {k: list(v) for k, v in fit.ci_statistical.items()},
+        # a CI bound that overflows (a fit far from any sensible dT scale) is stored as None, not refused
+        'ci': {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in fit.ci.items()},
+        'ci_statistical': {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in fit.ci_statistical.items()},
         'slope_rel_err': slope_rel_err,
         'reference_offset_err_k': offset.tolist(),
         'slope_sensitivity': dict(zip(fit.free, fit.scale_sensitivity.tolist(), strict=True)),

@@ -25,6 +25,7 @@ from aiida_qdots.analysis.dg_kinetics import (
 )
 from aiida_qdots.analysis.diffraction import WINDOWS, window_function
 from aiida_qdots.analysis.kinetics import KineticModel, master_equation
+from aiida_qdots.analysis.thermal_msd import energy_temperatures, nve_energy
 from aiida_qdots.analysis.ued_patterns import (
     difference_pdf,
     difference_reduced,
@@ -54,8 +55,23 @@ PATTERN_DEFAULTS = {
 the dG grid, the distances (the first and last make the ratio) and their half-width, the fits' first delay, peak
 finding, and the distortion estimate (atoms a trapped hole displaces, delays averaged)."""
 SYNTHETIC_PATTERN_OPTIONS = (
-    'q_range', 'q_step', 'noise', 'n_trajectories', 'n_grid', 'seed', 'max_frames', 'nve_start_fs'
+    'q_range', 'q_step', 'noise', 'n_trajectories', 'seed', 'max_frames', 'nve_start_fs', 'temperatures_k'
 )  # fmt: skip
+
+
+ENERGY_SCALE = (
+    'energy (Dulong-Petit): reference run at its kinetic temperature, others + total-energy difference / 3 N k_B'
+)
+"""How MD runs' temperatures are measured when their thermo is given (:func:`energy_temperatures`)."""
+
+
+def nve_thermo(thermo: orm.ArrayData) -> dict:
+    """:func:`nve_energy` of the NVE phase of a ``qdots.lammps`` MD run's ``thermo`` output (eV, K)."""
+    phases = [block['phase'] for block in thermo.base.attributes.get('blocks')]
+    if 'nve' not in phases:
+        raise ValueError(f'thermo <{thermo.pk}> has no NVE phase (phases {phases})')
+    rows = thermo.get_array('block') == phases.index('nve')
+    return nve_energy(thermo.get_array('TotEng')[rows], thermo.get_array('Temp')[rows])
 
 
 def validate_patterns_settings(settings: dict) -> str | None:
@@ -81,52 +97,100 @@ def _settings(parameters: orm.Dict) -> dict:
 
 
 def peak_route_verdict(check: dict, slope: dict) -> dict:
-    """``bias`` = mean du2 ratio of a :func:`~aiida_qdots.analysis.ued_patterns.peak_route_response` over the ratio
-    the Debye-Waller route's slope expects, - 1, and the ``verdict``: 'consistent' when |bias| is within the relative
-    standard error of that slope (which the kinetic fit's ``ci`` carries), else 'biased' (the route will not recover
-    the generating constants). The route's slope: the msd_slope's 'bragg_peaks' one when it has it (expected ratio:
-    Bragg slope / main slope, the generator heating with the main one), else the main one (expected ratio 1)."""
-    if 'du2_ratio' not in check:
+    """``bias`` = d(du2)/dT that makes the synthetic patterns' dT (their ``peak_route_check``, the peak route's
+    reading of the generator's two MD states) over the slope the Debye-Waller route divides by, - 1: the route reads
+    dT x (1 + bias). ``tolerance``: the relative standard error of that ratio (both slopes'); the ``verdict`` is
+    'consistent' when |bias| <= 1.96 tolerance, else 'biased' (the route's dT scale, hence tau_AR, is off beyond
+    the slopes' errors). The route's slope: the msd_slope's 'bragg_peaks' one when it has it, else the main one."""
+    if MSD_SLOPE_KEY not in check:
         return {'verdict': 'not checked'}
     route, weighting = used_slope(slope, BRAGG_WEIGHTING)
-    expected = route[MSD_SLOPE_KEY] / slope[MSD_SLOPE_KEY]
-    bias = float(np.mean(check['du2_ratio'])) / expected - 1.0
-    tolerance = route[MSD_SLOPE_STDERR_KEY] / route[MSD_SLOPE_KEY]
+    ratio = check[MSD_SLOPE_KEY] / route[MSD_SLOPE_KEY]
+    tolerance = float(
+        np.hypot(check[MSD_SLOPE_STDERR_KEY] / check[MSD_SLOPE_KEY], route[MSD_SLOPE_STDERR_KEY] / route[MSD_SLOPE_KEY])
+    )
     return {
-        'bias': bias,
+        'bias': ratio - 1.0,
         'tolerance': tolerance,
-        'expected_du2_ratio': expected,
+        'route_slope_a2_per_k': route[MSD_SLOPE_KEY],
         'slope_weighting': weighting,
-        'verdict': 'consistent' if abs(bias) <= tolerance else 'biased',
+        'verdict': 'consistent' if abs(ratio - 1.0) <= 1.96 * tolerance else 'biased',
     }
 
 
+def md_temperatures(cold: orm.TrajectoryData, hot: orm.TrajectoryData, cold_thermo, hot_thermo, nominal) -> dict:
+    """The two MD states' temperatures (K): with both runs' thermo, the cold run's kinetic temperature and the hot
+    one above it by the runs' total-energy difference / 3 N k_B (:func:`energy_temperatures`), else ``nominal``."""
+    if cold_thermo is None or hot_thermo is None:
+        if nominal is None:
+            raise ValueError('give the thermo of both MD runs or temperatures_k [cold, hot] (K)')
+        return {'temperatures_k': [float(t) for t in nominal], 'temperature_scale': 'nominal'}
+    runs = [nve_thermo(cold_thermo), nve_thermo(hot_thermo)]
+    temperatures = energy_temperatures(
+        [r['total_energy_ev'] for r in runs], len(cold.symbols), 0, runs[0]['kinetic_temperature_k']
+    )
+    return {'temperatures_k': temperatures.tolist(), 'temperature_scale': ENERGY_SCALE, 'md_runs': runs}
+
+
+def md_states(diffraction: orm.ArrayData) -> tuple[dict, dict]:
+    """What :func:`synthetic_pattern_data` takes from a ``qdots.phonons`` ``diffraction`` output: its cold and hot NVE
+    frames with their runs' thermo (when the runs are ``qdots.lammps`` jobs), and the options ``nve_start_fs`` and
+    ``temperatures_k`` (the nominal ones, used without thermo)."""
+    parameters = diffraction.creator.inputs.parameters
+    states = {name: diffraction.creator.inputs[name] for name in ('cold', 'hot')}
+    for name, frames in list(states.items()):
+        if frames.creator is not None and 'thermo' in frames.creator.outputs:
+            states[f'{name}_thermo'] = frames.creator.outputs.thermo
+    options = {
+        'nve_start_fs': parameters['nve_start_fs'],
+        'temperatures_k': [parameters['temperature_cold_k'], parameters['temperature_hot_k']],
+    }
+    return states, options
+
+
 @calcfunction
-def synthetic_pattern_data(frames: orm.TrajectoryData, msd_slope: orm.Dict, parameters: orm.Dict) -> orm.ArrayData:
-    """The synthetic demo patterns at the seed's conditions from the MD ``frames`` of the particle, heated with the
-    d<u^2>/dT of ``msd_slope`` (the Dict the Debye-Waller route reads): every generating parameter is stored, with
-    the ``peak_route_check`` of the noise-free patterns and its :func:`peak_route_verdict`."""
+def synthetic_pattern_data(
+    cold: orm.TrajectoryData,
+    hot: orm.TrajectoryData,
+    msd_slope: orm.Dict,
+    parameters: orm.Dict,
+    cold_thermo: orm.ArrayData | None = None,
+    hot_thermo: orm.ArrayData | None = None,
+) -> orm.ArrayData:
+    """The synthetic demo patterns at the seed's conditions, heated by the MD itself between the ``cold`` and ``hot``
+    NVE frames of the particle (:func:`~aiida_qdots.data.ued_patterns.synthetic_patterns`), at the temperatures of
+    :func:`md_temperatures` (the runs' ``*_thermo``, else ``temperatures_k`` in ``parameters``): every generating
+    parameter is stored, with the ``peak_route_check`` and its :func:`peak_route_verdict` against the slope of
+    ``msd_slope`` (the Dict the Debye-Waller route reads)."""
     options = parameters.get_dict()
     unknown = set(options) - set(SYNTHETIC_PATTERN_OPTIONS)
     if unknown:
         raise ValueError(f'unknown option(s) {", ".join(sorted(unknown))}; known: {SYNTHETIC_PATTERN_OPTIONS}')
-    positions = frames.get_array('positions')
-    if 'nve_start_fs' in options:  # the NVE frames of a qdots.lammps trajectory
-        positions = positions[frames.get_array('times') >= float(options.pop('nve_start_fs')) - 1e-6]
-    positions = positions[:: max(1, len(positions) // int(options.pop('max_frames', 50)))]
+    temperatures = md_temperatures(cold, hot, cold_thermo, hot_thermo, options.pop('temperatures_k', None))
+    start, max_frames = options.pop('nve_start_fs', None), int(options.pop('max_frames', 50))
+    states = []
+    for frames in (cold, hot):
+        positions = frames.get_array('positions')
+        if start is not None:  # the NVE frames of a qdots.lammps trajectory
+            positions = positions[frames.get_array('times') >= float(start) - 1e-6]
+        states.append(positions[:: max(1, len(positions) // max_frames)])
     slope = msd_slope.get_dict()
     check = {k: PATTERN_DEFAULTS[k] for k in ('q_range', 'prominence', 'max_peaks')}
     arrays, scattering, generator = synthetic_patterns(
-        positions, list(frames.symbols), slope[MSD_SLOPE_KEY], **options, check_peaks=check,
-        element_weights=slope.get('element_weights'),
-    )  # fmt: skip
+        *states, list(cold.symbols), temperatures['temperatures_k'], **options, check_peaks=check
+    )
     generator.update(
-        {'slope_stderr_a2_per_k': slope[MSD_SLOPE_STDERR_KEY], 'slope_from': msd_slope.uuid, 'frames_from': frames.uuid}
+        {
+            **temperatures,
+            'slope_from': msd_slope.uuid,
+            'frames_from': [cold.uuid, hot.uuid],
+            'thermo_from': [None if t is None else t.uuid for t in (cold_thermo, hot_thermo)],
+        }
     )
     generator['peak_route_check'].update(peak_route_verdict(generator['peak_route_check'], slope))
     node = patterns_to_node(arrays, {'file': None, 'sha256': None}, synthetic=generator, **scattering)
     node.label = 'synthetic UED patterns (not measured data)'
-    node.description = 'Generated by the aiida-qdots forward model from MD frames; see the synthetic attribute.'
+    node.description = 'Generated by the aiida-qdots forward model from two MD states; see the synthetic attribute.'
     return node
 
 

@@ -102,13 +102,33 @@ def _verdict(summary: dict | None, *path: str) -> str:
     return 'no verdict stored'
 
 
+def equilibrium_row(checks: dict) -> tuple[str, str, str, str]:
+    """The row of the NVE production window: its mean temperature, first -> second half and trend (K, K/ps) with
+    the stationarity verdict (``md_checks``); the whole-window mean only for checks stored before the verdict."""
+    block = next((b for b in reversed(checks['blocks']) if b['stage'] == 'production'), {})
+    if 'stationarity' not in block:
+        value = _fmt(block.get('mean_temperature_K'), 4) + ' (second half)'
+    else:
+        value = (
+            f'{block["block_mean_temperature_K"]:.4g}; halves {_fmt(block["first_half_mean_temperature_K"], 4)} -> '
+            f'{_fmt(block["second_half_mean_temperature_K"], 4)}; trend {block["temperature_trend_K_per_ps"]:+.3g} K/ps'
+        )
+    return (
+        'NVE production temperature (K): stationary?',
+        value,
+        '300 K equilibrium',
+        _verdict(checks, 'production_stationarity'),
+    )
+
+
 def quantities(config: Configuration) -> list[tuple[str, str, str, str]]:
     """(quantity, package value, paper value, verdict) rows of one configuration."""
     aimd = config.output('aimd', 'analysis__summary')
+    checks = config.output('aimd', 'checks')
     stats = config.output('electronic', 'statistics')
     namd = config.output('namd', 'summary')
     paper = PAPER.get(config.composition, {})
-    rows = []
+    rows = [] if checks is None else [equilibrium_row(checks)]
     if aimd:
         for element, value in sorted(aimd['rmsf_by_element'].items()):
             rows.append((f'RMSF {element} (A)', _fmt(value), 'ordering only', _verdict(aimd, 'convergence', 'rmsf')))

@@ -36,7 +36,9 @@ Pure NumPy/SciPy/ASE; no AiiDA import. Lengths in angstrom.
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from ase import Atoms
@@ -404,3 +406,11 @@ def build_nanocrystal(
         }
     )
     return atoms
+
+
+def nanocrystal_from_recipe(recipe: Mapping) -> Atoms:
+    """:func:`build_nanocrystal` of the keyword arguments ``recipe``; a key it does not take is bad input."""
+    known = inspect.signature(build_nanocrystal).parameters
+    if unknown := sorted(set(recipe) - set(known)):
+        raise QdotsInputError(f'unknown nanocrystal recipe key(s) {", ".join(unknown)}; known: {", ".join(known)}')
+    return build_nanocrystal(**recipe)

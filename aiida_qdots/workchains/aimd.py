@@ -227,7 +227,11 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             valid_type=orm.TrajectoryData,
             help='Production stage: positions (A), velocities (A/fs), times (fs), energies (eV), T (K).',
         )
-        spec.output('checks', valid_type=orm.Dict, help='Temperatures per NVT block and NVE energy drift.')
+        spec.output(
+            'checks',
+            valid_type=orm.Dict,
+            help='Temperatures per NVT block; NVE energy drift and whether the NVE temperature is stationary.',
+        )
         spec.expose_outputs(AimdAnalysisWorkChain, namespace='analysis', namespace_options={'required': False})
         spec.exit_code(420, 'ERROR_RELAXATION_FAILED', message='the geometry optimisation failed: {message}')
         spec.exit_code(
@@ -400,7 +404,9 @@ class AimdWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('checks', checks)
         for block in checks['blocks']:
             extra = (
-                f'drift {block["drift_ev_per_atom_ps"]:.2e} {EV_PER_PS}'
+                f'drift {block["drift_ev_per_atom_ps"]:.2e} {EV_PER_PS}; '
+                f'{"stationary" if block["stationarity"]["converged"] else "NOT stationary"}: '
+                f'{block["stationarity"]["reason"]}'
                 if 'drift_ev_per_atom_ps' in block
                 else f'within 10 %: {block["within_10_percent"]}'
             )

@@ -18,8 +18,9 @@ from aiida_qdots.data.ued_patterns import is_pattern_node
 from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.functions.study import lattice_summary
 from aiida_qdots.functions.ued import SYNTHETIC_OPTIONS, synthetic_ued_data
-from aiida_qdots.functions.ued_patterns import SYNTHETIC_PATTERN_OPTIONS, synthetic_pattern_data
-from aiida_qdots.protocols import validated
+from aiida_qdots.functions.ued_patterns import SYNTHETIC_PATTERN_OPTIONS, md_states, synthetic_pattern_data
+from aiida_qdots.protocols import recursive_merge, validated
+from aiida_qdots.structures.nanocrystals import nanocrystal_from_recipe
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.phonons import PhononsWorkChain
 from aiida_qdots.workchains.study import validate_study
@@ -29,6 +30,18 @@ UED_SYSTEM = 'ued'
 """The <system> path component of the UED stage groups."""
 SYNTHETIC_SET = 'synthetic'
 """Name of the synthetic demo set among the UED data sets."""
+
+
+PATTERN_DEMO_PHONONS = {
+    'msd': {'temperatures': [280.0, 300.0, 320.0]},
+    'pdf': {'temperatures': [300.0, 330.0]},
+    'branch_from': 300.0,
+}
+"""MD of the synthetic pattern demo (K), under the user's phonon overrides: the pattern generator heats with the
+pdf runs (300 K and above), the Debye-Waller route's Bragg slope comes from the MSD runs, both near the
+experiment's working point (a heating of ~12 K from 300 K), and every run starts from the final configuration of
+the 300 K one (one surface structure, as in a pumped particle); generator and route share only the 300 K run (the
+reference), see docs/ued.md."""
 
 
 def reference_msd_slope(phonons: orm.WorkflowNode) -> orm.Dict | None:
@@ -147,6 +160,7 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             'ERROR_REFERENCE_FAILED',
             message='the reference nanocrystal {key} has no msd_slope ({message}); UED fits not run',
         )
+        spec.exit_code(474, 'ERROR_SYNTHETIC_FAILED', message='the synthetic UED set was not made: {message}')
 
     @classmethod
     def get_builder_from_protocol(
@@ -179,7 +193,11 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
             problem = validate_data(data) or validate_pumps(data, ued.model)
             if problem:
                 raise QdotsInputError(f'UED data set {name}: {problem}')
+        if (ued_synthetic or {}).get('patterns'):
+            phonon_overrides = recursive_merge(PATTERN_DEMO_PHONONS, phonon_overrides or {})
         PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)  # a bad override fails before any build
+        for recipe in nanocrystals:
+            nanocrystal_from_recipe(recipe)  # every recipe is checked before the first is stored
         structures = {key: nanocrystal_structure(**recipe) for key, recipe in zip(keys, nanocrystals, strict=True)}
         phonons = {
             key: PhononsWorkChain.get_builder_from_protocol(code, structure, protocol, phonon_overrides)
@@ -273,7 +291,10 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
                 key=key, message=reference.exit_message or f'exit status {reference.exit_status}'
             )
         if 'ued_synthetic' in self.inputs:
-            self.ctx.synthetic = {SYNTHETIC_SET: self.make_synthetic(reference, slope)}
+            try:
+                self.ctx.synthetic = {SYNTHETIC_SET: self.make_synthetic(reference, slope)}
+            except ValueError as error:  # e.g. the pdf runs' measured temperatures are not cold < hot
+                return self.exit_codes.ERROR_SYNTHETIC_FAILED.format(message=error)
             self.report(f'synthetic UED set made with d<u^2>/dT of {key}: {self.ctx.synthetic[SYNTHETIC_SET].pk}')
         processes = {}
         inputs = self.exposed_inputs(UedWorkChain, namespace='ued')
@@ -290,13 +311,13 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
 
     def make_synthetic(self, reference: orm.WorkflowNode, slope: orm.Dict) -> orm.ArrayData:
         """The synthetic demo set: the peak table, or with ``patterns`` patterns I(Q, t) made by the diffraction
-        forward model from the reference's NVE frames at the colder pdf temperature (its ``diffraction`` input)."""
+        forward model from the reference's NVE frames at its two pdf temperatures (its ``diffraction`` inputs), heated
+        between them by the MD itself at the runs' measured temperatures (:func:`md_states`)."""
         options = self.inputs.ued_synthetic.get_dict()
         if not options.pop('patterns', False):
             return synthetic_ued_data(slope, self.inputs.ued_synthetic)
-        diffraction = reference.outputs.diffraction.creator
-        options.setdefault('nve_start_fs', diffraction.inputs.parameters['nve_start_fs'])
-        return synthetic_pattern_data(diffraction.inputs.cold, slope, orm.Dict(options))
+        states, md_options = md_states(reference.outputs.diffraction)
+        return synthetic_pattern_data(msd_slope=slope, parameters=orm.Dict({**md_options, **options}), **states)
 
     def inspect_ued(self):
         for name, data in sorted(self.ued_sets().items()):

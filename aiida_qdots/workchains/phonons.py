@@ -18,6 +18,7 @@ from aiida_qdots.common.output_keys import (
 from aiida_qdots.functions.diffraction import analyze_diffraction, validate_diffraction
 from aiida_qdots.functions.phonons import (
     BRAGG_DEFAULTS,
+    THERMO_PREFIX,
     analyze_lifetimes,
     analyze_msd,
     analyze_normal_modes,
@@ -67,6 +68,9 @@ def validate_parameters(value, _ctx=None):
         return f'msd.{error}'
     if 'pdf' in p['stages'] and (error := validate_diffraction(p['pdf'].get('diffraction', {}))):
         return f'pdf.{error}'
+    branch = p.get('branch_from')
+    if branch is not None and branch not in temperatures:
+        return f'branch_from must be null or one of the MD temperatures {sorted(set(temperatures))} (K), got {branch!r}'
     if not isinstance(p.get('keep_raw_dumps', False), bool):
         return f'keep_raw_dumps must be true or false, got {p["keep_raw_dumps"]!r}'
     try:
@@ -200,18 +204,21 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             temperatures.update(float(t) for t in p['msd']['temperatures'])
         if 'pdf' in p['stages']:
             temperatures.update(float(t) for t in p['pdf']['temperatures'])
-        self.ctx.temperatures = sorted(temperatures)
+        branch = p.get('branch_from')
+        # the run every other one branches from goes first
+        self.ctx.temperatures = sorted(temperatures, key=lambda t: (branch is None or t != float(branch), t))
         self.ctx.trajectories = {}
+        self.ctx.thermo = {}
         self.report(
             f'{self.inputs.structure.get_formula()}: stages {", ".join(p["stages"])}; MD at '
             f'{", ".join(f"{t:g}" for t in self.ctx.temperatures) or "no"} K'
         )
 
-    def _submit(self, settings, label: str):
+    def _submit(self, settings, label: str, structure: orm.StructureData | None = None):
         p = self.ctx.p
         builder = get_lammps_builder(
             self.inputs.code,
-            self.ctx.get('relaxed', self.inputs.structure),
+            structure or self.ctx.get('relaxed', self.inputs.structure),
             self.inputs.force_field,
             settings,
             num_mpiprocs=p.get('num_mpiprocs'),
@@ -270,8 +277,10 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     def run_md(self):
         temperature = self.ctx.temperatures[len(self.ctx.trajectories)]
         settings = MDSettings(**{**self.ctx.p['md'], **self._dump_settings(temperature), 'temperature': temperature})
-        node = self._submit(settings, f'md {temperature:g} K')
-        self.report(f'MD at {temperature:g} K: qdots.lammps<{node.pk}>')
+        start = self.ctx.get('branch_structure')  # the final configuration of the branch_from run, when set
+        node = self._submit(settings, f'md {temperature:g} K', start)
+        origin = 'the branch run' if start else 'the relaxed structure'
+        self.report(f'MD at {temperature:g} K from {origin}: qdots.lammps<{node.pk}>')
         self.ctx.md_temperature = temperature
         return ToContext(md=node)
 
@@ -306,6 +315,9 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 temperature=temperature, message=node.exit_message or node.exit_status
             )
         self.ctx.trajectories[f'{temperature:g}'] = node.outputs.trajectory
+        self.ctx.thermo[f'{temperature:g}'] = node.outputs.thermo
+        if self.ctx.p.get('branch_from') is not None and temperature == float(self.ctx.p['branch_from']):
+            self.ctx.branch_structure = node.outputs.structure
 
     def _nve_start_fs(self) -> float:
         md = self.ctx.p['md']
@@ -359,9 +371,9 @@ class PhononsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 'bragg': self.ctx.p['msd'].get('bragg'),
             }
         )
-        failure = self._run_analysis(
-            'msd', analyze_msd, parameters, **{k: self.ctx.trajectories[v] for k, v in keys.items()}
-        )
+        runs = {k: self.ctx.trajectories[v] for k, v in keys.items()}
+        runs.update({f'{THERMO_PREFIX}{k}': self.ctx.thermo[v] for k, v in keys.items()})  # measured temperatures
+        failure = self._run_analysis('msd', analyze_msd, parameters, **runs)
         if failure:
             return failure
         slope = self.outputs['msd_slope']

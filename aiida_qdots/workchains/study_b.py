@@ -21,9 +21,10 @@ from aiida_qdots.common.filing import EXTRAS_KEY, file_stage, register_study, st
 from aiida_qdots.functions.nanocrystals import nanocrystal_structure
 from aiida_qdots.functions.study import lattice_summary
 from aiida_qdots.protocols import ProtocolMixin, validated
+from aiida_qdots.structures.nanocrystals import nanocrystal_from_recipe
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
 from aiida_qdots.workchains.lattice_study import nanocrystal_key
-from aiida_qdots.workchains.phonons import PhononsWorkChain
+from aiida_qdots.workchains.phonons import PhononsWorkChain, validate_parameters
 from aiida_qdots.workchains.study import validate_study
 
 PARTS = ('lattice', 'lifetimes')
@@ -35,13 +36,13 @@ PART_STAGES = {'lattice': {'msd', 'pdf'}, 'lifetimes': {'modes', 'lifetimes'}}
 def part_problem(part: str, phonons: dict) -> str | None:
     """Why the phonons inputs ``phonons`` (a Dict's content) cannot answer ``part``, or None."""
     missing = PART_STAGES[part] - set(phonons.get('stages', []))
-    return f'{part}: the phonons stages must include {", ".join(sorted(missing))}' if missing else None
+    return f'the phonons stages must include {", ".join(sorted(missing))}' if missing else None
 
 
 def validate_inputs(inputs, _ctx=None):
     for part in PARTS:
         if part in inputs and (problem := part_problem(part, inputs[part]['parameters'].get_dict())):
-            return problem
+            return f'{part}: {problem}'
 
 
 class StudyBWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
@@ -78,8 +79,10 @@ class StudyBWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         for part in PARTS:
             spec = inputs[part]
             phonons = PhononsWorkChain.get_protocol_inputs(spec['phonons_protocol'], spec.get('overrides'))
-            if problem := part_problem(part, phonons):
-                raise QdotsInputError(problem)
+            phonons.pop('force_field')
+            if problem := part_problem(part, phonons) or validate_parameters(orm.Dict(phonons)):
+                raise QdotsInputError(f'{part}: {problem}')
+            nanocrystal_from_recipe(spec['nanocrystal'])  # both recipes are checked before either is stored
         builder = cls.get_builder()
         builder.study = orm.Str(study)
         builder.protocol = orm.Str(protocol or cls.get_default_protocol())

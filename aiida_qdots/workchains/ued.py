@@ -178,9 +178,10 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         check = (self.inputs.data.base.attributes.get('synthetic') or {}).get('peak_route_check') or {}
         if check.get('verdict') == 'biased':
             self.report(
-                f'WARNING: on these synthetic patterns the peak route reads du2 x {1 + check["bias"]:.3f} of what its '
-                f"{check.get('slope_weighting', 'main')} slope expects (beyond that slope's uncertainty "
-                f'{check["tolerance"]:.1%}): the Debye-Waller route will not recover the generating constants '
+                f'WARNING: on these synthetic patterns the peak route reads dT x {1 + check["bias"]:.3f}: the Bragg '
+                f"slope of the generator's two MD states over the route's {check.get('slope_weighting', 'main')} "
+                f'slope, beyond 1.96 x their combined relative error {check["tolerance"]:.1%}: the Debye-Waller route '
+                'will not recover the generating constants '
                 '(attribute synthetic.peak_route_check of the data)'
             )
 
@@ -223,7 +224,8 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('fit_curves', results['fit_curves'])
         fit = results['fit']
         values = ', '.join(
-            f'{k} {v:.3g} [{fit["ci"][k][0]:.3g}, {fit["ci"][k][1]:.3g}]' for k, v in fit['values'].items()
+            f'{k} {v:.3g} [{", ".join("inf" if x is None else f"{x:.3g}" for x in fit["ci"][k])}]'
+            for k, v in fit['values'].items()
         )
         self.report(
             f'all sets: {values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); '

@@ -273,7 +273,12 @@ def test_builder_relaxes_and_runs_md_with_the_shared_cp2k_method(cp2k_code, star
     assert builder.parameters.get_dict() == method
     relax = builder.relax.cp2k.cp2k.parameters.get_dict()
     assert relax['GLOBAL'] == {'PRINT_LEVEL': 'MEDIUM', 'RUN_TYPE': 'GEO_OPT'}
-    assert relax['FORCE_EVAL'] == method['FORCE_EVAL'] and relax['MOTION']['GEO_OPT']['OPTIMIZER'] == 'BFGS'
+    assert relax['MOTION']['GEO_OPT']['OPTIMIZER'] == 'BFGS'
+    scf = relax['FORCE_EVAL']['DFT'].pop('SCF')  # the relaxation stops its SCF at 1e-5, the MD at 1e-6
+    assert (scf['EPS_SCF'], scf['OUTER_SCF']['EPS_SCF']) == (1e-5, 1e-5)
+    method_scf = method['FORCE_EVAL']['DFT'].pop('SCF')
+    assert method_scf['EPS_SCF'] == 1e-6 and {**method_scf, 'EPS_SCF': 1e-5, 'OUTER_SCF': scf['OUTER_SCF']} == scf
+    assert relax['FORCE_EVAL'] == method['FORCE_EVAL']
     with pytest.raises(ValueError, match='geo_opt set the relaxation, which is off'):
         AimdWorkChain.get_builder_from_protocol(
             cp2k_code, start_structure, 'fast', {'relax': False, 'method': {'geo_opt': {}}}

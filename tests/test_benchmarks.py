@@ -173,3 +173,23 @@ def test_add_job_timing_keeps_existing_text_and_is_idempotent(aiida_profile):
     assert add_job_timing(computer) and not add_job_timing(computer)
     assert computer.get_prepend_text() == f'{JOB_TIMING_START}\nmodule load cp2k'
     assert computer.get_append_text() == JOB_TIMING_END
+
+
+def test_use_plain_shell_switches_a_login_shell_computer_once(aiida_profile):
+    from aiida import orm
+
+    from aiida_qdots.provisioning.codes import use_plain_shell
+
+    computer = orm.Computer(
+        label='shell-test', hostname='localhost', transport_type='core.local', scheduler_type='core.direct'
+    )
+    computer.set_workdir('/tmp/shell-test')
+    computer.store()
+    computer.configure(safe_interval=0.0)  # as `verdi presto`: AiiDA's default, a login shell
+    shell = 'shopt -q login_shell && echo login || echo plain'
+    with computer.get_transport() as transport:
+        assert transport.exec_command_wait(shell)[1].split()[-1] == 'login'
+    assert use_plain_shell(computer) and not use_plain_shell(computer)
+    with computer.get_transport() as transport:
+        assert transport.exec_command_wait(shell)[1].split() == ['plain']
+    assert computer.get_authinfo(orm.User.collection.get_default()).get_auth_params()['safe_interval'] == 0.0

@@ -41,3 +41,32 @@ def test_run_here_runs_both_without_a_broker(aiida_profile, together):
     assert first.outputs.count.value == second.outputs.count.value == 2
     overlapped = second.ctime < first.mtime
     assert overlapped == together
+
+
+def test_demo_runs_every_job_on_one_rank(cp2k_code, python_code, lammps_code):
+    """The demo's overrides reach every CP2K job (relaxation, MD, snapshots) and the LAMMPS jobs: one MPI rank each,
+    both Study A configurations at once."""
+    from aiida_qdots.cli.demo import STUDY_A_OVERRIDES
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+    from aiida_qdots.workchains.study import StudyWorkChain
+
+    study = StudyWorkChain.get_builder_from_protocol(
+        cp2k_code, python_code, 'ranks', ['se-rich', 'cd-rich'], [0], 'fast', STUDY_A_OVERRIDES
+    )
+    config = study.configuration
+    options = [
+        config.aimd.options.get_dict(),
+        config.aimd.relax.cp2k.cp2k.metadata.options,
+        config.electronic.options.get_dict(),
+        config.namd.options.get_dict(),
+    ]
+    assert [option['resources']['num_mpiprocs_per_machine'] for option in options] == [1, 1, 1, 1]
+    assert study.max_concurrent.value == 2
+    lattice = LatticeStudyWorkChain.get_builder_from_protocol(
+        lammps_code,
+        'ranks',
+        [{'diameter': 20.0, 'shell_monolayers': 1}],
+        protocol='fast',
+        phonon_overrides={'num_mpiprocs': 1},
+    )
+    assert lattice.phonons.parameters['num_mpiprocs'] == 1

@@ -204,6 +204,11 @@ def test_hessian_dump_and_dynamical_matrix():
         parse_hessian_dump(half, h)
     with pytest.raises(QdotsInputError, match='not whole frames'):
         parse_hessian_dump(dump + 'extra\n', h)
+    for bad in ('\n2 x ', '\n2 1 '):  # a non-number, a fifth column
+        with pytest.raises(QdotsInputError, match='malformed Hessian dump'):
+            parse_hessian_dump(dump.replace('\n2 ', bad, 1), h)
+    with pytest.raises(QdotsInputError, match='atom lines of 4 columns'):  # a missing one
+        parse_hessian_dump(dump.replace('\n2 ', '\n', 1), h)
 
     masses = np.array([112.41, 78.971])
     dof = np.repeat(masses, 3)

@@ -29,6 +29,18 @@ def ensure_daemon() -> None:
     click.echo('daemon: started with 1 worker')
 
 
+ONE_RANK = {'options': {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}}
+"""Options of a job on one MPI rank. The demo's GFN1-xTB jobs (67 atoms) hardly gain from a second rank: the
+Se-rich relaxation took 44 CPU-s on 1 rank and 114 CPU-s (103 s wall) on 2 ranks in the demo, where each rank
+busy-waits in MPI whenever the other is descheduled (docs/performance.md). On 1 rank each, the two Study A
+configurations and Study B's LAMMPS jobs share the cores without waiting on each other."""
+
+STUDY_A_OVERRIDES = {
+    'max_concurrent': 2,
+    'stages': {'aimd': {**ONE_RANK, 'method': ONE_RANK}, 'electronic': ONE_RANK, 'namd': ONE_RANK},
+}
+"""Study A in the demo: both configurations at once, every CP2K job (the relaxation too) on one rank."""
+
 IN_PROCESS_POLL = 0.2
 """Seconds between checks whether a child process ended, in this process (no broker tells: see :func:`run_here`).
 Each check of each waiting process is a query: at 0.1 s the demo process used ~7 % of a core while it waited."""
@@ -125,8 +137,8 @@ def follow(study: str | None, nodes: list, poll: float = 5.0) -> None:
     '--together/--one-after-the-other',
     default=True,
     show_default=True,
-    help='Without --daemon: run Study A and Study B at the same time in this process (one CP2K or LAMMPS job of '
-    'each at once), or Study B first, then Study A.',
+    help='Without --daemon: run Study A and Study B at the same time in this process (every job on one MPI rank: '
+    'the two Study A configurations and Study B side by side), or Study B first, then Study A.',
 )
 @with_profile
 def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
@@ -156,6 +168,7 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
         label,
         [{'diameter': 20.0, 'shell_monolayers': 1}],
         protocol='fast',
+        phonon_overrides={'num_mpiprocs': 1},
         ued_synthetic={},
     )
     study = StudyWorkChain.get_builder_from_protocol(
@@ -165,8 +178,8 @@ def demo(label, folder, cp2k_code, lammps_code, python_code, daemon, together):
         ['se-rich', 'cd-rich'],
         [0],
         'fast',
-        {'max_concurrent': 1},
-    )  # one CP2K job at a time on a workstation
+        STUDY_A_OVERRIDES,
+    )
     click.echo(
         f'study {label!r}: qdots.lattice_study {"and" if together or daemon else "then"} qdots.study; progress below '
         f'(`aiida-qdots status --group qdots/{label}` from another shell)'

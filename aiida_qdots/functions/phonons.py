@@ -238,7 +238,8 @@ def analyze_msd(parameters: orm.Dict, **runs: orm.ArrayData) -> dict[str, orm.Da
     weights = None
     bragg = None if p.get('bragg') is None else {**BRAGG_DEFAULTS, **p['bragg']}
     temperatures, rows, n_frames, frames = [], [], [], []
-    for key in sorted(trajectories, key=lambda k: p['temperatures'][k]):
+    keys = sorted(trajectories, key=lambda k: p['temperatures'][k])
+    for key in keys:
         positions, _, _ = nve_frames(trajectories[key], float(p['nve_start_fs']))
         if p.get('max_frames'):
             positions = positions[spread_frames(len(positions), p['max_frames'])]
@@ -269,7 +270,6 @@ def analyze_msd(parameters: orm.Dict, **runs: orm.ArrayData) -> dict[str, orm.Da
     weighting = 'electron_scattering' if weights else 'atoms'
     extra = {}
     if bragg:
-        keys = sorted(trajectories, key=lambda k: p['temperatures'][k])
         measured = bragg_temperatures([thermo.get(k) for k in keys], temperatures, len(symbols), bragg['reference_k'])
         # I0: the run nominally nearest reference_k, at its measured temperature
         settings = {**bragg, 'reference_k': measured.pop('reference_k')}

@@ -69,6 +69,14 @@ def nanocrystal_recipe(text: str) -> dict:
     return recipe
 
 
+def ued_sets_problem(ued_data: dict, model: orm.Dict) -> str | None:
+    """What is wrong with the first bad one of the UED data sets ``ued_data`` (name -> node) for ``model``, or None."""
+    for name, node in ued_data.items():
+        if problem := validate_data(node) or validate_pumps(node, model):
+            return f'UED data set {name}: {problem}'
+    return None
+
+
 def validate_inputs(inputs, _ctx=None):
     structures = inputs.get('structures', {})
     data = {**inputs.get('ued_data', {}), **({SYNTHETIC_SET: True} if 'ued_synthetic' in inputs else {})}
@@ -82,10 +90,8 @@ def validate_inputs(inputs, _ctx=None):
         return 'UED data sets need the phonons `msd` stage (d<u^2>/dT)'
     if SYNTHETIC_SET in inputs.get('ued_data', {}) and 'ued_synthetic' in inputs:
         return f'the UED data set name {SYNTHETIC_SET!r} is taken by the synthetic set (ued_synthetic)'
-    for name, node in inputs.get('ued_data', {}).items():
-        problem = validate_data(node) or validate_pumps(node, inputs['ued']['model'])
-        if problem:
-            return f'UED data set {name}: {problem}'
+    if problem := ued_sets_problem(inputs.get('ued_data', {}), inputs['ued']['model']):
+        return problem
     options = inputs['ued_synthetic'].get_dict() if 'ued_synthetic' in inputs else {}
     known = ('patterns', *SYNTHETIC_PATTERN_OPTIONS) if options.get('patterns') else SYNTHETIC_OPTIONS
     unknown = set(options) - set(known)
@@ -189,10 +195,8 @@ class LatticeStudyWorkChain(LabelledOutputsMixin, WorkChain):
         if len(set(keys)) != len(keys):
             raise QdotsInputError(f'nanocrystals {keys} name one nanocrystal twice')
         ued = UedWorkChain.get_protocol_builder(protocol, ued_overrides)
-        for name, data in (ued_data or {}).items():
-            problem = validate_data(data) or validate_pumps(data, ued.model)
-            if problem:
-                raise QdotsInputError(f'UED data set {name}: {problem}')
+        if problem := ued_sets_problem(ued_data or {}, ued.model):
+            raise QdotsInputError(problem)
         if (ued_synthetic or {}).get('patterns'):
             phonon_overrides = recursive_merge(PATTERN_DEMO_PHONONS, phonon_overrides or {})
         PhononsWorkChain.get_protocol_inputs(protocol, phonon_overrides)  # a bad override fails before any build

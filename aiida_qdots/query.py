@@ -118,29 +118,42 @@ def _study_workchains(study: str) -> dict:
     return {f'extras.{EXTRAS_KEY}.study': study, f'extras.{EXTRAS_KEY}.kind': {'in': list(STUDY_KINDS)}}
 
 
+def _at_path(attributes: dict, path: str):
+    """The value at the dotted ``path`` of ``attributes``, None where any part is missing (as a projection gives)."""
+    value = attributes
+    for key in path.split('.'):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
 def _stage_rows(study: str, fields: dict, keys: Iterable[str]) -> pd.DataFrame:
     """One row per (system, configuration) with ``fields`` of each (stage, output) Dict of ``study``.
 
-    One query: the study's groups -> Dict nodes whose extras name one of the (stage, output) pairs.
+    One query: the study's groups -> Dict nodes whose extras name one of the (stage, output) pairs. It projects each
+    Dict's whole attributes and walks the paths in Python: one JSON document per node instead of one SQL extraction
+    and decode per (node, path), 3x faster for the Study A table (benchmarks/bench_query.py).
     """
-    pairs = list(fields)
     query = orm.QueryBuilder()
     query.append(orm.Group, filters={'label': {'like': f'{ROOT}/{escape_like(study)}/%'}}, tag='group')
-    filters = {
+    filters = {  # stage in S and output in O (cheaper to build than an OR of pairs); other pairs are skipped below
         f'extras.{EXTRAS_KEY}.study': study,
-        'or': [{f'extras.{EXTRAS_KEY}.stage': stage, f'extras.{EXTRAS_KEY}.output': output} for stage, output in pairs],
+        f'extras.{EXTRAS_KEY}.stage': {'in': sorted({stage for stage, _ in fields})},
+        f'extras.{EXTRAS_KEY}.output': {'in': sorted({output for _, output in fields})},
     }
-    paths = sorted({path for columns in fields.values() for path in columns.values()})
-    projections = ['id', 'uuid', f'extras.{EXTRAS_KEY}'] + [f'attributes.{path}' for path in paths]
-    query.append(orm.Dict, with_group='group', filters=filters, project=projections)
+    query.append(
+        orm.Dict, with_group='group', filters=filters, project=['id', 'uuid', f'extras.{EXTRAS_KEY}', 'attributes']
+    )
     query.order_by({orm.Dict: {'id': 'asc'}})  # one run per configuration is filed (common.filing): order is cosmetic
     rows: dict[tuple, dict] = {}
-    for pk, uuid, extras, *values in query.iterall():
+    for pk, uuid, extras, attributes in query.iterall():
         pair = (extras['stage'], extras['output'])
+        if pair not in fields:
+            continue
         row = rows.setdefault((extras['system'], extras['configuration']), {k: extras.get(k) for k in keys})
-        by_path = dict(zip(paths, values, strict=True))
         for column, path in fields[pair].items():
-            row[column] = by_path[path]
+            row[column] = _at_path(attributes, path)
         prefix = f'{pair[0]}_{pair[1].split("__")[-1]}'
         row[f'{prefix}_pk'], row[f'{prefix}_uuid'] = pk, uuid
     columns = list(keys)

@@ -80,12 +80,22 @@ def _thermo_node(temperature_k, n_atoms, seed):
 
 
 def test_nve_energy_and_energy_temperatures():
-    """Block statistics of the kinetic temperature, the conserved energy, and the energy scale: 3 N k_B per K."""
+    """Standard error of the kinetic temperature (white and AR(1) noise against the analytic values), the
+    conserved energy, and the energy scale: 3 N k_B per K."""
     rng = np.random.default_rng(0)
     temperature = 300 + 20 * rng.normal(size=4000)
     result = nve_energy(np.full(4000, -10.0), temperature)
     assert result['kinetic_temperature_k'] == pytest.approx(300, abs=4 * 20 / np.sqrt(4000))
-    assert result['kinetic_temperature_sem_k'] == pytest.approx(20 / np.sqrt(4000), rel=0.6)
+    assert result['kinetic_temperature_sem_k'] == pytest.approx(20 / np.sqrt(4000), rel=0.25)
+    # AR(1) with phi = 0.9: the standard error of the mean is sigma / sqrt(n) * sqrt((1 + phi) / (1 - phi))
+    phi, n = 0.9, 20000
+    noise = rng.normal(size=n) * 20 * np.sqrt(1 - phi**2)
+    series = np.empty(n)
+    series[0] = 0.0
+    for i in range(1, n):
+        series[i] = phi * series[i - 1] + noise[i]
+    correlated = nve_energy(np.full(n, -10.0), 300 + series)
+    assert correlated['kinetic_temperature_sem_k'] == pytest.approx(20 / np.sqrt(n) * np.sqrt(19), rel=0.3)
     assert result['energy_drift_ev'] == 0.0 and result['n_rows'] == 4000
     energies = -10.0 + 3 * 136 * KB_EV_K * np.array([0.0, 25.0, -10.0])
     assert energy_temperatures(energies, 136, 0, 296.0).tolist() == pytest.approx([296.0, 321.0, 286.0])

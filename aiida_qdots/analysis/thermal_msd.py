@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aiida_qdots.analysis.convergence import MIN_SERIES, standard_error
 from aiida_qdots.analysis.diffraction import electron_form_factors
 from aiida_qdots.analysis.electronic import series_statistics
 from aiida_qdots.analysis.fluctuations import align_to_mean, atomic_masses, element_indices, frame_chunks
@@ -109,22 +110,24 @@ def msd_temperature_slope(temperatures_k, msd_a2, msd_err_a2=None) -> dict[str, 
     }
 
 
-def nve_energy(total_energy_ev, kinetic_temperature_k, n_blocks: int = 8) -> dict[str, float]:
+def nve_energy(total_energy_ev, kinetic_temperature_k) -> dict[str, float]:
     """What an NVE run's thermo rows (total energy, eV, and kinetic temperature, K, of every row of the NVE phase)
     say about its temperature: the mean total energy (conserved: its drift over the run is the integration error)
-    and the mean kinetic temperature with the standard error of ``n_blocks`` contiguous block means. The thermostat
-    that prepared the run leaves a small particle at an energy of relative spread ~1/sqrt(3N), so the run's
-    temperature is this measured one, not the thermostat's."""
+    and the mean kinetic temperature with its standard error (:func:`~aiida_qdots.analysis.convergence.standard_error`,
+    blocking or the autocorrelation's effective samples, the larger). The thermostat that prepared the run leaves a
+    small particle at an energy of relative spread ~1/sqrt(3N), so the run's temperature is this measured one, not
+    the thermostat's."""
     energy = np.asarray(total_energy_ev, dtype=float)
     temperature = np.asarray(kinetic_temperature_k, dtype=float)
-    if energy.size < 2 * n_blocks or energy.shape != temperature.shape:
-        raise ValueError(f'need >= {2 * n_blocks} thermo rows of energy and temperature, got {energy.size}')
-    blocks = np.array([b.mean() for b in np.array_split(temperature, n_blocks)])
+    if energy.size < 2 * MIN_SERIES or energy.shape != temperature.shape:
+        raise ValueError(f'need >= {2 * MIN_SERIES} thermo rows of energy and temperature, got {energy.size}')
+    sem, effective, _ = standard_error(temperature)
     return {
         'total_energy_ev': float(energy.mean()),
         'energy_drift_ev': float(energy[-1] - energy[0]),
         'kinetic_temperature_k': float(temperature.mean()),
-        'kinetic_temperature_sem_k': float(blocks.std(ddof=1) / np.sqrt(n_blocks)),
+        'kinetic_temperature_sem_k': float(sem),
+        'kinetic_temperature_effective_samples': float(effective),
         'n_rows': int(energy.size),
     }
 

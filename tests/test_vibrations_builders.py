@@ -22,6 +22,9 @@ def test_builder_protocols(cp2k_code, cluster):
     assert parameters['FORCE_EVAL']['SUBSYS']['TOPOLOGY']['CENTER_COORDINATES']['CENTER_POINT'] == '0.0 0.0 0.0'
     assert parameters['FORCE_EVAL']['PROPERTIES']['LINRES']['POLAR']['DO_RAMAN'] is True
     assert fast.relax.relax.value is True
+    geo_opt = fast.relax.cp2k.cp2k.parameters.get_dict()
+    assert geo_opt['MOTION']['GEO_OPT']['MAX_FORCE'] == 1.0e-4  # the Hessian's minimum, tighter than energy ranking
+    assert geo_opt['FORCE_EVAL']['DFT']['SCF']['EPS_SCF'] == 1.0e-7
     moderate = VibrationsWorkChain.get_builder_from_protocol(cp2k_code, cluster, protocol='moderate')
     polar = moderate.cp2k.cp2k.parameters['FORCE_EVAL']['PROPERTIES']['LINRES']['POLAR']
     assert polar['PERIODIC_DIPOLE_OPERATOR'] is False
@@ -50,6 +53,7 @@ def test_study_stage_is_optional_and_off_at_fast(cp2k_code, python_code):
         cp2k_code, python_code, 'cd-rich', 0, 'fast', vibrations=True
     )
     assert asked.vibrations.cp2k.cp2k.parameters['GLOBAL']['RUN_TYPE'] == 'VIBRATIONAL_ANALYSIS'
+    assert asked.vibrations.relax.relax.value is True  # the stage tightens the AIMD stage's relaxation
     study = StudyWorkChain.get_builder_from_protocol(cp2k_code, python_code, 'vib', ['se-rich'], [0], 'fast')
     assert 'vibrations' not in study._inputs(prune=True)['configuration']
     workstation = StudyWorkChain.get_builder_from_protocol(

@@ -109,11 +109,12 @@ def stage_inputs(
 
 
 def vibration_inputs(cp2k_code: orm.AbstractCode, elements: list[str], protocol: str, overrides: dict) -> dict:
-    """Inputs of the optional ``vibrations`` stage but its structure, from ``overrides['vibrations']``; the
-    structure is relaxed by the AIMD stage, or by this stage when the AIMD protocol does not relax."""
+    """Inputs of the optional ``vibrations`` stage but its structure, from ``overrides['vibrations']``. The stage
+    relaxes its structure (the AIMD stage's relaxed one when there is one) to the tighter thresholds a Hessian needs
+    (vibrations.yaml ``relax_geo_opt``)."""
     with stage_named('vibrations'):
         builder = VibrationsWorkChain.get_builder_for_elements(
-            cp2k_code, elements, protocol, overrides.get('vibrations')
+            cp2k_code, elements, protocol, overrides.get('vibrations'), relax=True
         )
     return builder._inputs(prune=True)
 

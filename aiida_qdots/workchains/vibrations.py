@@ -97,7 +97,8 @@ class VibrationsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
 
         ``overrides`` merge into the protocol (``vibrational_analysis``, ``analysis``, ``options``,
         ``max_iterations``, ``clean_workdir``); ``parameters`` and ``kinds`` into the CP2K method (cp2k_method.yaml).
-        ``relax``: relax with ``qdots.cluster_energy`` of the same protocol first.
+        ``relax``: relax with ``qdots.cluster_energy`` of the same protocol first, to the protocol's tighter
+        ``relax_geo_opt`` thresholds.
         """
         builder = cls.get_builder_for_elements(code, structure.get_kind_names(), protocol, overrides, relax)
         builder.structure = structure
@@ -135,7 +136,7 @@ class VibrationsWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         builder.analysis = orm.Dict(inputs['analysis'])
         if relax:
             relaxation = ClusterEnergyWorkChain.get_builder_for_elements(
-                code, elements, protocol, method_overrides, relax=True
+                code, elements, protocol, {**method_overrides, 'geo_opt': inputs['relax_geo_opt']}, relax=True
             )
             builder.relax = relaxation._inputs(prune=True)
         return builder

@@ -36,7 +36,7 @@ def test_free_scale_recovers_noise_free_constants_and_takes_the_slope_error():
     for name, truth in TRUTH.items():
         assert fit.values[name] == pytest.approx(truth, rel=1e-6), fit.values
     assert fit.heating_scale == fit.values[HEATING_SCALE]
-    np.testing.assert_allclose(fit.scale_sensitivity, [0.0, 0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(fit.scale_sensitivity, [0.0, 0.0, 1.0], atol=1e-4)  # a finite-difference Jacobian
     assert fit.ci == fit_lattice_heating(scaled_pumps(), FREE, 0.2).ci  # the slope's error is not counted twice
     for curve, clean in zip(fit.fitted_k, CLEAN, strict=True):
         np.testing.assert_allclose(curve, 0.8 * clean, rtol=1e-6, atol=1e-9)

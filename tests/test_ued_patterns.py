@@ -361,3 +361,19 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
         low, high = fit['ci_statistical'][name]
         assert low < truth < high, (name, fit['values'], fit['ci_statistical'], check)
         assert fit['ci'][name][0] <= low and high <= fit['ci'][name][1]
+
+
+def test_pattern_demo_fits_the_heating_scale_unless_told_otherwise(aiida_profile):
+    """The lattice study's pattern demo frees the dT scale s (PATTERN_DEMO_UED); the user's ``free`` wins."""
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
+    frees = []
+    for overrides in (None, {'model': {'free': ['tau_auger_ps']}}):
+        builder = LatticeStudyWorkChain.get_builder_from_protocol(
+            lammps, 'pattern-free', [{'diameter': 20.0}], protocol='fast', ued_overrides=overrides,
+            ued_synthetic={'patterns': True},
+        )  # fmt: skip
+        frees.append(builder.ued.model['free'])
+    assert frees == [['tau_auger_ps', 'tau_trap_ps', 'heating_scale'], ['tau_auger_ps']]

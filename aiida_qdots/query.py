@@ -212,12 +212,14 @@ def ued_table(study: str) -> pd.DataFrame:
     """Study B per UED data set and pump: Auger time tau_AR and trapping time (ps) fitted to all pumps of the set at
     once, with their CIs (cross-section uncertainty included), and each pump's <N> and plateau. ``tau_*_fitted``
     says whether the constant was free in the fit; one held fixed (e.g. tau_trap when no hot hole can trap) keeps
-    its starting value and has no CI. <N> is never fitted: ``sigma_cm2`` is held at the model's value."""
+    its starting value and has no CI. <N> is never fitted: ``sigma_cm2`` is held at the model's value.
+    ``heating_scale``: the fitted dT scale s (1 and no CI when fixed)."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
         ci = record['ci'] if isinstance(record['ci'], dict) else {}
         free = record['free'] if isinstance(record['free'], list) else []
+        values = record['values'] if isinstance(record['values'], dict) else {}
         for pump in record.pop('sets', None) or []:
             rows.append(
                 {
@@ -232,6 +234,8 @@ def ued_table(study: str) -> pd.DataFrame:
                     'tau_trap_ps': pump['model']['tau_trap_ps'],
                     'tau_trap_ci_ps': ci.get('tau_trap_ps'),
                     'tau_trap_fitted': 'tau_trap_ps' in free,
+                    'heating_scale': values.get('heating_scale', 1.0),
+                    'heating_scale_ci': ci.get('heating_scale'),
                     'sigma_cm2': pump['sigma_cm2'],
                     'chi2_reduced': record['chi2_reduced'],
                     'plateau_k': pump['plateau_k'],

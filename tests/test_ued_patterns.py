@@ -293,9 +293,10 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     MD itself; the Debye-Waller route divides by the Bragg slope of the MSD runs (nominally 280, 300, 320 K, at
     their measured temperatures), runs independent of the generator's but for the shared 300 K reference; every run
     branches from the 300 K one. The route reads dT x (generator slope / route slope), as the verdict predicts; the
-    dG route recovers the generating time constants at 510 nm (at 340 nm at 4.1 A only); the Debye-Waller route's
-    tau_AR moves 5-7 x any error of that slope ratio, so its statistical CI holds 625 ps only when the two slopes
-    agree to ~1 %, which the fast protocol's slopes (16-21 % errors) do not give: its full CI holds (docs/ued.md).
+    dG route recovers the generating time constants at 510 nm (at 340 nm at 4.1 A only); with s fixed the Debye-Waller
+    route's tau_AR moves 5-7 x any error of that slope ratio (1 084 ps, statistical CI 975-1 205), so the demo fits
+    the dT scale s (``heating_scale``, PATTERN_DEMO_UED): s absorbs the ratio (measured 0.917 for 0.917) and
+    tau_AR, tau_trap hold 625 ps and 5 ps in their statistical CIs (640 [609, 673], 5.02 [4.85, 5.20]; docs/ued.md).
     At 2 nm the runs' NVE energies spread by ~16 K, and the '330 K' run can come out colder than the 300 K one
     (measured: 304 vs 308 K; exit 474)."""
     from aiida import orm
@@ -353,6 +354,26 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
         for name in names:
             low, high = dg['sets'][s]['fits'][name]['tau_ci']
             assert low < truth.tau < high, (s, name, dg['sets'][s]['fits'][name], truth.tau)
+    assert fit['free'] == ['tau_auger_ps', 'tau_trap_ps', 'heating_scale'] and not fit['slope_error_in_ci']
+    ratio = 1 + check['bias']  # s against the generator / route slope ratio, within that ratio's error
+    assert abs(fit['heating_scale'] - ratio) < 1.96 * ratio * check['tolerance'], (fit['values'], check)
     for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
-        low, high = fit['ci'][name]  # the full CI, which carries the slope's error
-        assert low < truth < high, (name, fit['values'], fit['ci'], check)
+        low, high = fit['ci_statistical'][name]
+        assert low < truth < high, (name, fit['values'], fit['ci_statistical'], check)
+        assert fit['ci'][name][0] <= low and high <= fit['ci'][name][1]
+
+
+def test_pattern_demo_fits_the_heating_scale_unless_told_otherwise(aiida_profile):
+    """The lattice study's pattern demo frees the dT scale s (PATTERN_DEMO_UED); the user's ``free`` wins."""
+    from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
+
+    lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
+    frees = []
+    for overrides in (None, {'model': {'free': ['tau_auger_ps']}}):
+        builder = LatticeStudyWorkChain.get_builder_from_protocol(
+            lammps, 'pattern-free', [{'diameter': 20.0}], protocol='fast', ued_overrides=overrides,
+            ued_synthetic={'patterns': True},
+        )  # fmt: skip
+        frees.append(builder.ued.model['free'])
+    assert frees == [['tau_auger_ps', 'tau_trap_ps', 'heating_scale'], ['tau_auger_ps']]

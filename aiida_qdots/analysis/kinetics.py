@@ -48,6 +48,7 @@ __all__ = (
     'CDSE_ATOM_DENSITY',
     'EVENT_KINDS',
     'FITTABLE',
+    'HEATING_SCALE',
     'HeatingFit',
     'KineticModel',
     'Pump',
@@ -60,7 +61,10 @@ __all__ = (
     'mean_initial_pairs',
 )
 
-FITTABLE = ('tau_auger_ps', 'tau_trap_ps', 'tau_cool_ps', 'sigma_cm2')
+HEATING_SCALE = 'heating_scale'
+"""Name of the fitted scale s of every measured dT, dT_obs = s dT_model (dimensionless; 1 unless free): the ratio of
+the true d<u^2>/dT to the one dT was made with, shared by the pumps because one slope made all their dT."""
+FITTABLE = ('tau_auger_ps', 'tau_trap_ps', 'tau_cool_ps', 'sigma_cm2', HEATING_SCALE)
 LOG_BOUNDS = (1e-30, 1e30)
 """Bounds of every fitted parameter (its unit): keeps a parameter the data do not pin from overflowing."""
 
@@ -88,7 +92,10 @@ class HeatingFit:
     per-delay errors must then leave out; ``scale_sensitivity``). An offset common to the delays of one pump
     (``offset_err``, K: the noise of the pre-pump reference every delay is divided by) is statistical: it widens
     ``ci_statistical`` and ``ci`` the same way (``offset_sensitivity``, one row per pump).
-    ``models`` and ``fitted_k`` are each pump's fitted model and its curve on its delays >= 0 (sorted);
+    With :data:`HEATING_SCALE` free, the data's scale is fitted (``heating_scale``, s, with its CI in ``values`` and
+    ``ci``): a common scale of the data moves s alone (``scale_sensitivity`` is 1 for s, 0 for the rest at the
+    optimum), so ``scale_rel_err`` is left out of ``ci`` and the time constants come from the shape of dT(t).
+    ``models`` and ``fitted_k`` are each pump's fitted model and its curve s dT_model on its delays >= 0 (sorted);
     ``chi2_by_pump`` is each pump's chi^2 per data point.
     """
 
@@ -105,6 +112,7 @@ class HeatingFit:
     offset_sensitivity: np.ndarray
     chi2_reduced: float
     chi2_by_pump: tuple[float, ...]
+    heating_scale: float
     models: tuple[KineticModel, ...]
     fitted_k: tuple[np.ndarray, ...]
     n_evaluations: int
@@ -120,14 +128,15 @@ def fit_lattice_heating(
     scale_rel_err: float = 0.0,
     offset_err=0.0,
 ) -> HeatingFit:
-    """Fit the ``free`` parameters, shared by every :class:`Pump` (starting values from the first pump's model), to
-    all pumps' dT(t) at once by the master equation (delays >= 0). Each pump's <N> stays fixed by its model's
-    cross-section, whose relative uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``, as does
-    ``scale_rel_err``, the relative uncertainty of a factor common to all measured dT (d<u^2>/dT); ``offset_err``
-    (K, one value or one per pump) that of an offset common to one pump's delays widens both intervals."""
+    """Fit the ``free`` parameters, shared by every :class:`Pump` (starting values from the first pump's model; s
+    from 1), to all pumps' dT(t) at once by the master equation (delays >= 0): s dT_model(t) against the data, s =
+    1 unless :data:`HEATING_SCALE` is free. Each pump's <N> stays fixed by its model's cross-section, whose relative
+    uncertainty ``sigma_rel_err`` (one value, or one per pump) widens ``ci``, as does ``scale_rel_err``, the relative
+    uncertainty of a factor common to all measured dT (d<u^2>/dT), unless s is free; ``offset_err`` (K, one value
+    or one per pump) that of an offset common to one pump's delays widens both intervals."""
     from scipy.optimize import least_squares
 
-    pumps = list(pumps)
+    pumps, free = list(pumps), tuple(free)
     unknown = [name for name in free if name not in FITTABLE]
     if unknown or not free or not pumps:
         raise ValueError(f'give pumps and free parameters among {FITTABLE}, got {len(pumps)} pumps and {free}')
@@ -146,18 +155,23 @@ def fit_lattice_heating(
     n_points = sum(t.size for t, _, _ in data)
     if n_points <= len(free):
         raise ValueError('need more data points than free parameters')
-    start = np.log([getattr(pumps[0].model, name) for name in free])
+    start = np.log([1.0 if name == HEATING_SCALE else getattr(pumps[0].model, name) for name in free])
+    scale_free = HEATING_SCALE in free
+
+    def scale(log_values):
+        return float(np.exp(log_values[free.index(HEATING_SCALE)])) if scale_free else 1.0
 
     def models(log_values):
-        shared = dict(zip(free, np.exp(log_values), strict=True))
+        shared = {name: value for name, value in zip(free, np.exp(log_values), strict=True) if name != HEATING_SCALE}
         return [dataclasses.replace(pump.model, **shared) for pump in pumps]
 
-    def pump_residuals(k, model):
+    def pump_residuals(k, model, s):
         t, y, e = data[k]
-        return (lattice_temperature_rise(model, pumps[k].fluence_mj_cm2, t) - y) / e
+        return (s * lattice_temperature_rise(model, pumps[k].fluence_mj_cm2, t) - y) / e
 
     def residuals(log_values):
-        return np.concatenate([pump_residuals(k, model) for k, model in enumerate(models(log_values))])
+        s = scale(log_values)
+        return np.concatenate([pump_residuals(k, model, s) for k, model in enumerate(models(log_values))])
 
     at_start = residuals(start)
     inert = [
@@ -178,19 +192,21 @@ def fit_lattice_heating(
         [inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ (1.0 / e) for k, (_, _, e) in enumerate(data)]
     )
     statistical = inverse * max(chi2, 1.0) + (offset_sensitivity.T * offset_err**2) @ offset_sensitivity
-    step, fitted_models = 1e-3, models(result.x)
+    step, fitted_models, fitted_scale = 1e-3, models(result.x), scale(result.x)
     sensitivity = np.zeros((len(pumps), len(free)))
     for k, model in enumerate(fitted_models):  # dr/d log sigma_k is zero outside pump k's residuals
         up, down = (dataclasses.replace(model, sigma_cm2=model.sigma_cm2 * np.exp(h)) for h in (step, -step))
-        column = (pump_residuals(k, up) - pump_residuals(k, down)) / (2 * step)
+        column = (pump_residuals(k, up, fitted_scale) - pump_residuals(k, down, fitted_scale)) / (2 * step)
         sensitivity[k] = -inverse @ result.jac[blocks[k] : blocks[k + 1]].T @ column
     scaled_data = np.concatenate([y / e for _, y, e in data])  # dr/d log(scale of every measured dT) = -y/e
     scale_sensitivity = inverse @ result.jac.T @ scaled_data
     log_sigma_var = np.log1p(sigma_rel_err**2)  # variance of log sigma for a log-normal sigma
+    # a free s measures the scale: its error is in s's statistical CI, and adding the prior would count it twice
+    log_scale_var = 0.0 if scale_free else np.log1p(scale_rel_err**2)
     total = (
         statistical
         + (sensitivity.T * log_sigma_var) @ sensitivity
-        + np.outer(scale_sensitivity, scale_sensitivity) * np.log1p(scale_rel_err**2)
+        + np.outer(scale_sensitivity, scale_sensitivity) * log_scale_var
     )
     z = stats.norm.ppf(0.5 + confidence / 2)
 
@@ -219,6 +235,7 @@ def fit_lattice_heating(
         offset_sensitivity=offset_sensitivity,
         chi2_reduced=chi2,
         chi2_by_pump=chi2_by_pump,
+        heating_scale=fitted_scale,
         models=tuple(fitted_models),
         fitted_k=tuple(curves),
         n_evaluations=int(result.nfev),

@@ -18,7 +18,15 @@ from aiida import orm
 from aiida.engine import calcfunction
 
 from aiida_qdots.analysis.debye_waller import debye_waller_fit, lattice_temperature, reference_du2_error
-from aiida_qdots.analysis.kinetics import FITTABLE, KineticModel, Pump, fit_lattice_heating, gillespie, master_equation
+from aiida_qdots.analysis.kinetics import (
+    FITTABLE,
+    HEATING_SCALE,
+    KineticModel,
+    Pump,
+    fit_lattice_heating,
+    gillespie,
+    master_equation,
+)
 from aiida_qdots.common.output_keys import (
     BRAGG_WEIGHTING,
     MAIN_SLOPE_KEY,
@@ -36,7 +44,7 @@ FIT_KEYS = ('free', 'fit_from_ps', 'by_wavelength_nm', 'sigma_rel_err')
 """Keys of the ``model`` Dict besides the KineticModel's: what is fitted, from which delay, per-pump values."""
 DEFAULT_FREE = ('tau_auger_ps', 'tau_trap_ps')
 FREE = tuple(name for name in FITTABLE if name != 'sigma_cm2')
-"""What ``fit_heating`` may fit: <N> stays fixed by the cross-section."""
+"""What ``fit_heating`` may fit: <N> stays fixed by the cross-section; ``heating_scale`` is the dT scale s."""
 SYNTHETIC_OPTIONS = ('noise', 'n_trajectories', 'seed')
 
 
@@ -272,9 +280,13 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     cross-section ``sigma_cm2`` (``by_wavelength_nm`` maps a wavelength, e.g. '510', to its own values), whose
     relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it), as is
     that of the d<u^2>/dT that made dT, a factor common to all delays and sets: the fit weighs each delay by its
-    error without the slope's (``delta_t_stat_err_k``). A table integrated from patterns also carries the error of
-    the pre-pump reference (``delta_t_ref_err_k``), an offset common to a set's delays: it leaves the per-delay
-    errors and widens ``ci_statistical`` as one offset per set (``reference_offset_err_k``).
+    error without the slope's (``delta_t_stat_err_k``). With ``heating_scale`` in ``free`` that factor is fitted
+    instead (s, dT_data = s dT_model, shared by the sets: s = true slope / slope used), the time constants come from
+    the shape of dT(t), and the slope's error stays out of ``ci`` (``slope_error_in_ci`` false); ``fit_curves`` are
+    s dT_model, on the data's scale, and each set's ``plateau_k`` the model's (the lattice's) dT. A table integrated
+    from patterns also carries the error of the pre-pump reference (``delta_t_ref_err_k``), an offset common to a
+    set's delays: it leaves the per-delay errors and widens ``ci_statistical`` as one offset per set
+    (``reference_offset_err_k``).
     """
     settings = model.get_dict()
     fit_from = float(settings.get('fit_from_ps', 0.0))
@@ -310,7 +322,7 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         sem = energies.std(ddof=1) / np.sqrt(run.n0.size)
         z = (run.mean_energy(times[-1:])[0] - mean['energy_ev'][-1]) / sem if sem > 0 else 0.0
         curves.set_array(f'time_ps_{s}', times)
-        curves.set_array(f'delta_t_k_{s}', mean['delta_t_k'])
+        curves.set_array(f'delta_t_k_{s}', fit.heating_scale * mean['delta_t_k'])
         model_dict = dataclasses.asdict(fitted)
         model_dict['tau_trap_ps'] = None if np.isinf(model_dict['tau_trap_ps']) else model_dict['tau_trap_ps']
         results.append(
@@ -330,6 +342,7 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
             }
         )
     curves.base.attributes.set('units', {'time_ps': 'ps', 'delta_t_k': 'K'})
+    curves.base.attributes.set(HEATING_SCALE, fit.heating_scale)  # the curves are s dT_model
     summary = {
         'free': list(fit.free),
         'values': fit.values,
@@ -337,6 +350,8 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'ci': {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in fit.ci.items()},
         'ci_statistical': {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in fit.ci_statistical.items()},
         'slope_rel_err': slope_rel_err,
+        HEATING_SCALE: fit.heating_scale,
+        'slope_error_in_ci': HEATING_SCALE not in fit.free,
         'reference_offset_err_k': offset.tolist(),
         'slope_sensitivity': dict(zip(fit.free, fit.scale_sensitivity.tolist(), strict=True)),
         'confidence': fit.confidence,
@@ -350,7 +365,8 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
         'Jacobian covariance scaled by chi2_red when > 1 (delays weighted by the du2 errors alone) plus the '
         'pre-pump reference error as one offset per set (reference_offset_err_k); ci adds the '
         'relative uncertainties (log-normal) of the cross-sections and of d<u^2>/dT by linear propagation, '
-        'd log p / d log x = -(J^T J)^-1 J^T dr / d log x (sigma_sensitivity, slope_sensitivity)',
+        'd log p / d log x = -(J^T J)^-1 J^T dr / d log x (sigma_sensitivity, slope_sensitivity); with '
+        'heating_scale free, dT_data = heating_scale x dT_model and the d<u^2>/dT error is fitted, not propagated',
         'units': {'tau': 'ps', 'sigma': 'cm^2', 'temperature': 'K', 'heat_capacity': 'eV/K'},
     }
     return {'fit': orm.Dict(summary), 'fit_curves': curves}

@@ -47,13 +47,22 @@ def ued_figure(workchain: orm.WorkflowNode, n_delays: int = 4) -> Figure:
             color='k',
             label='from Debye-Waller',
         )
-        values = ', '.join(f'{k[:-3]} {v:.3g} ps' for k, v in outputs.fit['values'].items())
+        values = ', '.join(fitted_label(outputs.fit, k) for k in outputs.fit['values'])
         axes[s, 2].plot(
             curves.get_array(f'time_ps_{s}'), curves.get_array(f'delta_t_k_{s}'), 'r-', label=f'model: {values}'
         )
         axes[s, 2].set(xlabel='delay (ps)', ylabel='ΔT (K)', title='lattice temperature')
         axes[s, 2].legend(fontsize=7)
     return figure
+
+
+def fitted_label(fit: orm.Dict, name: str) -> str:
+    """'tau_auger 625 ps' for a time constant; 's 0.92 [0.85, 0.99]' for the dT scale, with its CI."""
+    value = fit['values'][name]
+    if name.endswith('_ps'):
+        return f'{name[:-3]} {value:.3g} ps'
+    low, high = ('inf' if x is None else f'{x:.3g}' for x in fit['ci'][name])
+    return f's {value:.3g} [{low}, {high}]'
 
 
 def plot_ued(node: orm.Node, output: str | pathlib.Path | None = None, dpi: int = 150) -> pathlib.Path:

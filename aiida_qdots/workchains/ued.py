@@ -15,6 +15,7 @@ from aiida_qdots.common.validation import (
 )
 from aiida_qdots.data.ued_patterns import is_pattern_node
 from aiida_qdots.functions.ued import (
+    HEATING_SCALE,
     debye_waller_analysis,
     fit_heating,
     lattice_temperature_from_dw,
@@ -231,6 +232,12 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             f'all sets: {values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); '
             f'chi2/dof {fit["chi2_reduced"]:.2f}'
         )
+        check = (self.inputs.data.base.attributes.get('synthetic') or {}).get('peak_route_check') or {}
+        if HEATING_SCALE in fit['free'] and 'bias' in check:
+            self.report(
+                f"heating_scale {fit[HEATING_SCALE]:.3f} against the synthetic patterns' generator / route slope "
+                f'{1 + check["bias"]:.3f} +- {(1 + check["bias"]) * check["tolerance"]:.3f} (peak_route_check)'
+            )
         for entry in fit['sets']:
             self.report(
                 f'{entry["wavelength_nm"]:g} nm, {entry["fluence_mj_cm2"]:.3g} mJ/cm^2: '

@@ -1,8 +1,8 @@
 """Query API: a study's results as pandas DataFrames, built with QueryBuilder projections.
 
 Results are found through the study's groups ``qdots/<study>/...`` and the ``qdots`` extras that filing sets
-(:mod:`aiida_qdots.common.filing`): one query per table projects the needed attributes of the result Dicts,
-never loading nodes one by one. Every row carries the PK and UUID of each node its values came from.
+(:mod:`aiida_qdots.common.filing`): one query per table projects the attributes of the result Dicts, never
+loading nodes one by one. Every row carries the PK and UUID of each node its values came from.
 
 Units are in the column names: ``_A`` angstrom, ``_ev`` eV, ``_fs`` / ``_ps`` / ``_ns`` time, ``_mev`` meV,
 ``_A2_per_K`` angstrom^2/K. Every Study A quantity of :data:`VERDICTS` comes with ``<quantity>_converged``,

@@ -103,7 +103,8 @@ NANOCRYSTAL_FIELDS = {
 }
 
 UED_FIELDS = {
-    ('ued', 'fit'): {'sets': 'sets', 'free': 'free', 'values': 'values', 'ci': 'ci', 'chi2_reduced': 'chi2_reduced'}
+    ('ued', 'fit'): {'sets': 'sets', 'free': 'free', 'values': 'values', 'ci': 'ci', 'chi2_reduced': 'chi2_reduced'},
+    ('ued', 'dg_route__kinetic_fit'): {'dg_values': 'values', 'dg_ci': 'ci', 'dg_chi2_reduced': 'chi2_reduced'},
 }
 
 
@@ -213,13 +214,16 @@ def ued_table(study: str) -> pd.DataFrame:
     once, with their CIs (cross-section uncertainty included), and each pump's <N> and plateau. ``tau_*_fitted``
     says whether the constant was free in the fit; one held fixed (e.g. tau_trap when no hot hole can trap) keeps
     its starting value and has no CI. <N> is never fitted: ``sigma_cm2`` is held at the model's value.
-    ``heating_scale``: the fitted dT scale s (1 and no CI when fixed)."""
+    ``heating_scale``: the fitted dT scale s (1 and no CI when fixed). ``dg_*``: the same model fitted to the dT(t)
+    that the dG route reads from patterns I(Q, t) against the MD dG per kelvin (NaN for peak tables)."""
     frame = _stage_rows(study, UED_FIELDS, ('system', 'configuration', 'protocol', 'msd_slope_from'))
     rows = []
     for record in frame.to_dict('records'):
         ci = record['ci'] if isinstance(record['ci'], dict) else {}
         free = record['free'] if isinstance(record['free'], list) else []
         values = record['values'] if isinstance(record['values'], dict) else {}
+        dg_values = record['dg_values'] if isinstance(record['dg_values'], dict) else {}
+        dg_ci = record['dg_ci'] if isinstance(record['dg_ci'], dict) else {}
         for pump in record.pop('sets', None) or []:
             rows.append(
                 {
@@ -239,6 +243,12 @@ def ued_table(study: str) -> pd.DataFrame:
                     'sigma_cm2': pump['sigma_cm2'],
                     'chi2_reduced': record['chi2_reduced'],
                     'plateau_k': pump['plateau_k'],
+                    'dg_tau_auger_ps': dg_values.get('tau_auger_ps'),
+                    'dg_tau_auger_ci_ps': dg_ci.get('tau_auger_ps'),
+                    'dg_tau_trap_ps': dg_values.get('tau_trap_ps'),
+                    'dg_tau_trap_ci_ps': dg_ci.get('tau_trap_ps'),
+                    'dg_heating_scale': dg_values.get('heating_scale', 1.0 if dg_values else None),
+                    'dg_chi2_reduced': record['dg_chi2_reduced'],
                     'msd_slope_from': record['msd_slope_from'],
                     'protocol': record['protocol'],
                     'ued_fit_pk': record['ued_fit_pk'],

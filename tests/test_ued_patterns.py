@@ -193,10 +193,14 @@ def _md_diffraction(cold, hot):
     patterns = [debye_pattern(f.get_array('positions'), list(f.symbols), q) for f in (cold, hot)]
     norm = patterns[0].n_atoms * patterns[0].mean_f_squared
     node = orm.ArrayData()
+    node.set_array('q_inv_angstrom', q)
     node.set_array('r_angstrom', r)
+    for name, pattern in zip(('cold', 'hot'), patterns, strict=True):
+        node.set_array(f'intensity_{name}', pattern.intensity)
     delta = q * (patterns[1].intensity - patterns[0].intensity) / norm
+    node.set_array('delta_reduced', delta)
     node.set_array('delta_g', sine_transform(q, delta, r, 1.5, 8.0, 'lorch'))
-    node.base.attributes.set('temperatures_k', [300.0, 314.0])
+    node.base.attributes.set_many({'temperatures_k': [300.0, 314.0], 'normalisation': 'faber-ziman'})
     return node.store()
 
 
@@ -249,6 +253,16 @@ def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
         assert abs(distortion['local_loss_z']) < 4 and not distortion.get('significant', False), distortion
         ratio = entry['fits']['ratio']
         assert abs(ratio['amplitude']) < 3 * ratio['amplitude_err'] + 0.05 * abs(ratio['offset'])
+    # the dG route's own kinetic fit: dT(t) from dG(r, t) over 3-10 A against the MD dG per kelvin
+    route = node.outputs.dg_route
+    read = route.lattice_temperature.get_array('delta_t_k')[:, late] / np.array(generator['delta_t_k'])[:, late]
+    assert read.mean(axis=1) == pytest.approx([1.0, 1.0], abs=0.02)
+    assert route.lattice_temperature.base.attributes.get('md_temperature_scale') == 'nominal'
+    route_fit = route.kinetic_fit
+    print(f'\nDG ROUTE {route_fit["values"]} ci_stat {route_fit["ci_statistical"]} chi2 {route_fit["chi2_reduced"]}')
+    for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
+        low, high = route_fit['ci_statistical'][name]
+        assert low < truth < high, (name, route_fit['values'], route_fit['ci_statistical'])
     path = plot_ued_dg(node, tmp_path / 'dg.png')
     assert path.read_bytes()[:4] == b'\x89PNG'
 
@@ -303,6 +317,7 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     from aiida.engine import run_get_node
 
     from aiida_qdots.provisioning.codes import get_or_create_code, get_or_create_localhost
+    from aiida_qdots.query import ued_table
     from aiida_qdots.workchains.lattice_study import LatticeStudyWorkChain
 
     lammps = get_or_create_code('lammps', get_or_create_localhost()[0])[0]
@@ -361,6 +376,23 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
         low, high = fit['ci_statistical'][name]
         assert low < truth < high, (name, fit['values'], fit['ci_statistical'], check)
         assert fit['ci'][name][0] <= low and high <= fit['ci'][name][1]
+    # the dG route's kinetic fit: dT(t) read from dG(r, t) against the same pdf runs' MD dG per kelvin
+    route = ued.outputs.dg_route
+    attributes = route.lattice_temperature.base.attributes
+    route_fit = route.kinetic_fit
+    print(
+        f'DG ROUTE {route_fit["values"]} ci_stat {route_fit["ci_statistical"]} ci {route_fit["ci"]} chi2 '
+        f'{route_fit["chi2_reduced"]}\nTEMPLATE {attributes.get("md_temperatures_k")} scale err '
+        f'{attributes.get("scale_rel_err")} ({attributes.get("scale_error_source")}) explained '
+        f'{attributes.get("explained_fraction")}'
+    )
+    assert attributes.get('md_temperatures_k') == synthetic['md_temperatures_k']
+    for name, truth in (('tau_auger_ps', 625.0), ('tau_trap_ps', 5.0)):
+        low, high = route_fit['ci_statistical'][name]
+        assert low < truth < high, (name, route_fit['values'], route_fit['ci_statistical'])
+    table = ued_table('pattern-demo')  # both routes side by side, one row per pump
+    assert table['dg_tau_auger_ps'].tolist() == [route_fit['values']['tau_auger_ps']] * 2
+    assert table['tau_auger_ps'].tolist() == [fit['values']['tau_auger_ps']] * 2
 
 
 def test_pattern_demo_fits_the_heating_scale_unless_told_otherwise(aiida_profile):

@@ -25,3 +25,7 @@ du2 the Bragg-peak route reads, d(du2_Bragg)/dT: the one the Debye-Waller route 
 
 MAIN_SLOPE_KEY = 'main_slope_A2_per_K'
 """The msd_slope's main d<u^2>/dT (angstrom^2/K) in a ``lattice_temperature`` node, beside the slope its dT used."""
+
+DT_SCALE_REL_ERR_KEY = 'scale_rel_err'
+"""Relative standard error of a ``lattice_temperature`` node's dT scale, common to every delay and set, when it is not
+the d<u^2>/dT's (the dG route: that of the MD dG per kelvin)."""

@@ -147,3 +147,21 @@ def diffraction_block_error(parameters: orm.Dict, cold: orm.TrajectoryData, hot:
         }
     )
     return node
+
+
+def stored_block_error(diffraction: orm.ArrayData) -> orm.ArrayData | None:
+    """The stored :func:`diffraction_block_error` of an :func:`analyze_diffraction` output, computed (and stored) when
+    missing; None when the node was not made by :func:`analyze_diffraction` (no frames to split)."""
+    creator = diffraction.creator
+    if creator is None or creator.process_label != analyze_diffraction.__name__:
+        return None
+    inputs = {link.link_label: link.node for link in creator.base.links.get_incoming().all()}
+    query = orm.QueryBuilder().append(orm.Data, filters={'id': inputs['parameters'].pk}, tag='p')
+    query.append(
+        orm.CalcFunctionNode,
+        with_incoming='p',
+        filters={'attributes.process_label': diffraction_block_error.__name__, 'attributes.exit_status': 0},
+        tag='f',
+    )
+    query.append(orm.ArrayData, with_incoming='f', project='*')
+    return query.first(flat=True) or diffraction_block_error(inputs['parameters'], inputs['cold'], inputs['hot'])

@@ -29,6 +29,7 @@ from aiida_qdots.analysis.kinetics import (
 )
 from aiida_qdots.common.output_keys import (
     BRAGG_WEIGHTING,
+    DT_SCALE_REL_ERR_KEY,
     MAIN_SLOPE_KEY,
     MSD_SLOPE_BY_WEIGHTING_KEY,
     MSD_SLOPE_KEY,
@@ -279,7 +280,8 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     (tau_trap is dropped from ``free`` when no hot hole of any set can). <N> of each set stays fixed by its
     cross-section ``sigma_cm2`` (``by_wavelength_nm`` maps a wavelength, e.g. '510', to its own values), whose
     relative uncertainty ``sigma_rel_err`` is propagated into the CIs (``ci``; ``ci_statistical`` without it), as is
-    that of the d<u^2>/dT that made dT, a factor common to all delays and sets: the fit weighs each delay by its
+    that of the d<u^2>/dT that made dT (of the MD dG per kelvin, ``scale_rel_err``, for the dG route's dT), a factor
+    common to all delays and sets: the fit weighs each delay by its
     error without the slope's (``delta_t_stat_err_k``). With ``heating_scale`` in ``free`` that factor is fitted
     instead (s, dT_data = s dT_model, shared by the sets: s = true slope / slope used), the time constants come from
     the shape of dT(t), and the slope's error stays out of ``ci`` (``slope_error_in_ci`` false); ``fit_curves`` are
@@ -293,9 +295,10 @@ def fit_heating(temperature: orm.ArrayData, model: orm.Dict, parameters: orm.Dic
     n_trajectories = int(parameters.get_dict().get('n_trajectories', 2000))
     delays = temperature.get_array('delay_ps')
     delta_t, error = temperature.get_array('delta_t_k'), temperature.get_array('delta_t_stat_err_k')
-    slope_rel_err = temperature.base.attributes.get(MSD_SLOPE_STDERR_KEY) / temperature.base.attributes.get(
-        MSD_SLOPE_KEY
-    )
+    attributes = temperature.base.attributes
+    slope_rel_err = attributes.get(DT_SCALE_REL_ERR_KEY, None)
+    if slope_rel_err is None:  # the Debye-Waller route: dT's scale is d<u^2>/dT's
+        slope_rel_err = attributes.get(MSD_SLOPE_STDERR_KEY) / attributes.get(MSD_SLOPE_KEY)
     sets = temperature.base.attributes.get('sets')
     models, sigma_errors = pump_models(settings, sets)
     rates = [m.rates() for m in models]

@@ -50,10 +50,13 @@ PATTERN_DEFAULTS = {
     'max_peaks': 12,
     'atoms_per_hole': 4,
     'distortion_window_ps': [20.0, 200.0],
+    'temperature_r_range': [3.0, 10.0],
 }
 """Settings of the pattern routes (Q in 1/angstrom, r in angstrom, delays in ps): the transform's range and window,
 the dG grid, the distances (the first and last make the ratio) and their half-width, the fits' first delay, peak
-finding, and the distortion estimate (atoms a trapped hole displaces, delays averaged)."""
+finding, the distortion estimate (atoms a trapped hole displaces, delays averaged), and the r range over which the
+dG route reads dT against the MD dG per kelvin (above the nearest-neighbour shell, where a trapped hole's local
+distortion acts)."""
 SYNTHETIC_PATTERN_OPTIONS = (
     'q_range', 'q_step', 'noise', 'n_trajectories', 'seed', 'max_frames', 'nve_start_fs', 'temperatures_k'
 )  # fmt: skip
@@ -85,10 +88,13 @@ def validate_patterns_settings(settings: dict) -> str | None:
         return f'patterns need 0 < q_min < q_max (1/A) and a window among {WINDOWS}, got {p["q_range"]}, {p["window"]}'
     if len(p['distances']) < 2 or not 0 < p['half_width'] < 1 or not 0 < p['r_step'] < p['r_max']:
         return 'patterns need >= 2 distances, 0 < half_width < 1 A and 0 < r_step < r_max (A)'
+    low, high = p['temperature_r_range']
+    if not 0 <= low < high <= p['r_max']:
+        return f'temperature_r_range needs 0 <= low < high <= the dG grid r_max {p["r_max"]:g} A, got {low}, {high}'
     return None
 
 
-def _settings(parameters: orm.Dict) -> dict:
+def pattern_settings(parameters: orm.Dict) -> dict:
     settings = parameters.get_dict()
     error = validate_patterns_settings(settings)
     if error:
@@ -198,7 +204,7 @@ def synthetic_pattern_data(
 def pattern_peak_table(patterns: orm.ArrayData, parameters: orm.Dict) -> orm.ArrayData:
     """The Debye-Waller route's I(t)/I0 table of a pattern node: the Bragg peaks of the first set's pre-pump
     reference within ``q_range``, each integrated above the straight baseline between its flanking minima."""
-    p = _settings(parameters)
+    p = pattern_settings(parameters)
     q, delays = patterns.get_array('q_inv_angstrom'), patterns.get_array('delay_ps')
     self_scattering = patterns.get_array('self_scattering') if 'self_scattering' in patterns.get_arraynames() else None
     peak_q, values, errors, reference_err, windows = peak_ratios(
@@ -235,7 +241,7 @@ def pattern_peak_table(patterns: orm.ArrayData, parameters: orm.Dict) -> orm.Arr
 def pattern_difference_pdf(patterns: orm.ArrayData, parameters: orm.Dict) -> orm.ArrayData:
     """dF(Q, t) = Q (I(t) - I0) / D(Q) and dG(r, t) by the forward model's sine transform, with standard errors;
     D is the node's ``normalisation`` (N <f>^2) or else a smooth baseline of I0 (recorded in ``normalised_by``)."""
-    p = _settings(parameters)
+    p = pattern_settings(parameters)
     q, delays = patterns.get_array('q_inv_angstrom'), patterns.get_array('delay_ps')
     intensity, error = patterns.get_array('intensity'), patterns.get_array('intensity_err')
     ref, ref_err = reference(delays, intensity, error)
@@ -253,6 +259,8 @@ def pattern_difference_pdf(patterns: orm.ArrayData, parameters: orm.Dict) -> orm
     node.set_array('q_inv_angstrom', q)
     node.set_array('r_angstrom', r)
     node.set_array('delta_reduced', delta_f)
+    node.set_array('delta_reduced_err', delta_f_err)
+    node.set_array('reference_reduced_err', q * ref_err / denominator)
     node.set_array('delta_g', difference_pdf(q, delta_f, r, (q_min, q_max), p['window']))
     node.set_array(
         'delta_g_err',
@@ -266,7 +274,8 @@ def pattern_difference_pdf(patterns: orm.ArrayData, parameters: orm.Dict) -> orm
             'normalised_by': by,
             'units': {'delta_reduced': '1/angstrom', 'delta_g': '1/angstrom^2', 'r': 'angstrom', 'delay': 'ps'},
             'convention': 'dF = Q (I(t) - I0)/D; dG(r, t) = 2/pi int_Qmin^Qmax dF W sin(Qr) dQ; I0 = mean of the '
-            'negative delays; errors independent per Q point',
+            'negative delays; errors independent per Q point; delta_reduced_err includes the part of I0 '
+            '(reference_reduced_err), common to the delays of a set',
         }
     )
     return node
@@ -291,7 +300,7 @@ def dg_kinetics(
     """The seed's dG analyses per set: dG at the ``distances`` vs delay, the ratio of the first to the last, single
     exponential fits (95 % CI) of each and of dT(t) (``lattice_temperature``); with the MD ``md_diffraction`` and
     the kinetic ``fit``, the displacement per trapped hole (:func:`~.dg_kinetics.distortion_per_hole`)."""
-    p = _settings(parameters)
+    p = pattern_settings(parameters)
     delays, r = delta_pdf.get_array('delay_ps'), delta_pdf.get_array('r_angstrom')
     distances = [float(x) for x in p['distances']]
     values, errors = values_at(r, delta_pdf.get_array('delta_g'), delta_pdf.get_array('delta_g_err'), distances,

@@ -1,7 +1,8 @@
 """Study B, the dG route of a ``qdots.ued`` workchain on patterns I(Q, t), in the style of the seed's figures:
 dG(r, t) at chosen delays with the MD dG(r, dT) laid over it, scaled to the measured dT (Fig. 2c); dG at 2.5, 4.1
 and 7.1 A against delay with their exponential fits (Fig. 3b); the ratio dG(2.5)/dG(7.1) with its fit (Fig. 3c);
-dT(t) with its fit (Fig. 4a) and the ratio of every set on one axis (Fig. 4b). One row per pump set."""
+dT(t) of both routes with their kinetic-model fits (Fig. 4a) and the ratio of every set on one axis (Fig. 4b). One
+row per pump set."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def _label(name: str, fit: dict) -> str:
     return f'{name}: τ = {fit["tau"]:.3g} ps [{fit["tau_ci"][0]:.3g}, {fit["tau_ci"][1]:.3g}]'
 
 
+def _kinetic_label(fit: orm.Dict) -> str:
+    names = {'tau_auger_ps': 'τ_AR', 'tau_trap_ps': 'τ_trap', 'heating_scale': 's'}
+    return ', '.join(
+        f'{names.get(k, k)} {v:.3g} [{fit["ci_statistical"][k][0]:.3g}, {fit["ci_statistical"][k][1]:.3g}]'
+        for k, v in fit['values'].items()
+    )
+
+
 def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.0)) -> Figure:
     """Five panels per pump set (the last, Fig. 4b, compares the sets) from the stored outputs."""
     outputs = workchain.outputs
@@ -48,15 +57,19 @@ def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.
         for k, wanted in enumerate(delays_shown):
             i = int(np.argmin(np.abs(delays - wanted)))
             ax.plot(r, dg[s, i], color=f'C{k}', label=f'{delays[i]:g} ps')
-            if md is not None:
+            dt = temperature.get_array('delta_t_k')[s, i]
+            if 'dg_route' in outputs:  # the MD dG per kelvin transformed as the data were
+                per_k = outputs.dg_route.lattice_temperature.get_array('md_delta_g_per_k')
+                ax.plot(r, dt * per_k, '--', color=f'C{k}', lw=0.8)
+            elif md is not None:
                 cold, hot = md.base.attributes.get('temperatures_k')
-                scale = temperature.get_array('delta_t_k')[s, i] / (hot - cold)
-                ax.plot(md.get_array('r_angstrom'), scale * md.get_array('delta_g'), '--', color=f'C{k}', lw=0.8)
+                ax.plot(md.get_array('r_angstrom'), dt / (hot - cold) * md.get_array('delta_g'), '--', color=f'C{k}',
+                        lw=0.8)  # fmt: skip
         ax.axhline(0, color='grey', lw=0.5)
         ax.set(
             xlabel='r (Å)',
             ylabel='ΔG(r, t) (Å$^{-2}$)',
-            title=f'{title}' + (' (dashed: MD x ΔT)' if md is not None else ''),
+            title=f'{title}' + (' (dashed: MD per K x Debye-Waller ΔT)' if md is not None else ''),
         )
         ax.legend(fontsize=7)
         for k, distance in enumerate(fits['distances_angstrom']):
@@ -77,13 +90,23 @@ def dg_figure(workchain: orm.WorkflowNode, delays_shown=(1.0, 10.0, 100.0, 1000.
         first, last = fits['distances_angstrom'][0], fits['distances_angstrom'][-1]
         axes[s, 2].set(xlabel='delay (ps)', ylabel=f'ΔG({first:g} Å)/ΔG({last:g} Å)', xscale='symlog')
         axes[s, 3].errorbar(delays, temperature.get_array('delta_t_k')[s], temperature.get_array('delta_t_err_k')[s],
-                            fmt='o', ms=3, color='k')  # fmt: skip
+                            fmt='o', ms=3, color='k', label='ΔT from peaks (Debye-Waller route)')  # fmt: skip
         if 'delta_t' in entry['fits']:
             curve = _curve(entry['fits']['delta_t'], t)
             if curve is not None:
-                axes[s, 3].plot(t, curve, 'r-', label=_label('ΔT', entry['fits']['delta_t']))
-                axes[s, 3].legend(fontsize=7)
-        axes[s, 3].set(xlabel='delay (ps)', ylabel='ΔT (K)', title='lattice temperature (Debye-Waller route)')
+                axes[s, 3].plot(t, curve, 'k:', lw=1, label=_label('ΔT single exponential', entry['fits']['delta_t']))
+        routes = [('Debye-Waller', outputs.fit, outputs.fit_curves, 'C0')]
+        if 'dg_route' in outputs:
+            route = outputs.dg_route
+            axes[s, 3].errorbar(delays, route.lattice_temperature.get_array('delta_t_k')[s],
+                                route.lattice_temperature.get_array('delta_t_err_k')[s], fmt='s', ms=3, mfc='none',
+                                color='C3', label='ΔT from ΔG(r, t) (dG route)')  # fmt: skip
+            routes.append(('dG', route.kinetic_fit, route.kinetic_fit_curves, 'C3'))
+        for name, fit, curves, color in routes:
+            axes[s, 3].plot(curves.get_array(f'time_ps_{s}'), curves.get_array(f'delta_t_k_{s}'), color=color, lw=1,
+                            label=f'{name} route model: {_kinetic_label(fit)}')  # fmt: skip
+        axes[s, 3].legend(fontsize=6, loc='lower right')
+        axes[s, 3].set(xlabel='delay (ps)', ylabel='ΔT (K)', xscale='symlog', title='lattice temperature, both routes')
         axes[0, 4].errorbar(delays[shown], ratio[s, shown], ratio_err[s, shown], fmt='o', ms=3, label=title)
     axes[0, 4].set(xlabel='delay (ps)', ylabel='ratio', xscale='symlog', title='ratio, every set (|ΔG| > 3 errors)')
     axes[0, 4].legend(fontsize=7)

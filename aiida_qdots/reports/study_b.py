@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from aiida_qdots.analysis.mode_lifetimes import band_statistics
 from aiida_qdots.common.errors import QdotsInputError
 from aiida_qdots.common.output_keys import BRAGG_WEIGHTING, MSD_SLOPE_BY_WEIGHTING_KEY, MSD_SLOPE_WEIGHTING_KEY
-from aiida_qdots.functions.diffraction import diffraction_block_error
+from aiida_qdots.functions.diffraction import stored_block_error
 from aiida_qdots.plots.phonons import plot_phonons
 from aiida_qdots.query import stage_processes
 from aiida_qdots.readers.lammps import parse_lammps_log
@@ -107,31 +107,12 @@ def msd_lines(phonons: orm.WorkflowNode) -> list[str]:
     return lines
 
 
-def block_error(phonons: orm.WorkflowNode) -> orm.ArrayData | None:
-    """The stored :func:`diffraction_block_error` of the run's diffraction output, computed (and stored) when
-    missing; None when the run has no diffraction output."""
-    if 'diffraction' not in phonons.outputs:
-        return None
-    creator = phonons.outputs.diffraction.creator
-    inputs = {link.link_label: link.node for link in creator.base.links.get_incoming().all()}
-    query = orm.QueryBuilder().append(orm.Data, filters={'id': inputs['parameters'].pk}, tag='p')
-    query.append(
-        orm.CalcFunctionNode,
-        with_incoming='p',
-        filters={'attributes.process_label': 'diffraction_block_error', 'attributes.exit_status': 0},
-        tag='f',
-    )
-    query.append(orm.ArrayData, with_incoming='f', project='*')
-    stored = query.first(flat=True)
-    return stored or diffraction_block_error(inputs['parameters'], inputs['cold'], inputs['hot'])
-
-
 def diffraction_lines(phonons: orm.WorkflowNode) -> list[str]:
     measured = phonons.outputs.diffraction
     attributes = measured.base.attributes
     cold, hot = attributes.get('temperatures_k')
     r, dg = measured.get_array('r_angstrom'), measured.get_array('delta_g')
-    errors = block_error(phonons)
+    errors = stored_block_error(measured)
     err = errors.get_array('delta_g_stderr') if errors is not None else np.full_like(dg, np.nan)
     q_min, q_max = attributes.get('q_range_inv_angstrom')
     lines = [

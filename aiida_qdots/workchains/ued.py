@@ -14,6 +14,8 @@ from aiida_qdots.common.validation import (
     check_ued_arrays,
 )
 from aiida_qdots.data.ued_patterns import is_pattern_node
+from aiida_qdots.functions.dg_temperature import dg_lattice_temperature
+from aiida_qdots.functions.diffraction import analyze_diffraction, stored_block_error
 from aiida_qdots.functions.ued import (
     HEATING_SCALE,
     debye_waller_analysis,
@@ -26,12 +28,22 @@ from aiida_qdots.functions.ued import (
 )
 from aiida_qdots.functions.ued_patterns import (
     dg_kinetics,
+    md_states,
     pattern_difference_pdf,
     pattern_peak_table,
     validate_patterns_settings,
 )
 from aiida_qdots.protocols import ProtocolMixin, validated
 from aiida_qdots.workchains.labelled import LabelledOutputsMixin
+
+
+def fit_summary(fit: orm.Dict) -> str:
+    """One line of a ``fit_heating`` result: each free parameter with its CI, and chi2/dof."""
+    values = ', '.join(
+        f'{k} {v:.3g} [{", ".join("inf" if x is None else f"{x:.3g}" for x in fit["ci"][k])}]'
+        for k, v in fit['values'].items()
+    )
+    return f'{values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); chi2/dof {fit["chi2_reduced"]:.2f}'
 
 
 def data_source(data: orm.ArrayData) -> str:
@@ -73,7 +85,9 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     ``data`` is a peak table I(t)/I0 or patterns I(Q, t); patterns first become the peak table
     (``pattern_peak_table``), and after the steps below they also take the dG route: ``pattern_difference_pdf``
     (dG(r, t)) and ``dg_kinetics`` (losses at the seed's distances, their ratio, exponential fits of those and of
-    dT(t), the distortion per trapped hole when ``md_diffraction`` is given).
+    dT(t), the distortion per trapped hole when ``md_diffraction`` is given). With ``md_diffraction`` the dG route
+    also reads dT(t) from dG(r, t) against the MD dG per kelvin (``dg_lattice_temperature``) and fits the same
+    kinetic model to it (outputs ``dg_route``): both routes' time constants from one pattern node.
 
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;
     2. ``lattice_temperature_from_dw``: dT(t) = du2 / (d<u^2>/dT), the slope from ``qdots.phonons``
@@ -131,7 +145,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             cls.debye_waller,
             cls.temperature,
             cls.fit,
-            if_(cls.has_patterns)(cls.difference_pdf, cls.dg_analysis),
+            if_(cls.has_patterns)(cls.difference_pdf, cls.dg_analysis, if_(cls.has_md_diffraction)(cls.dg_route)),
         )
         spec.output('peak_table', valid_type=orm.ArrayData, required=False, help='I(t)/I0 integrated from I(Q, t)')
         spec.output('delta_pdf', valid_type=orm.ArrayData, required=False, help='dF(Q, t) and dG(r, t) with errors')
@@ -143,8 +157,18 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'fit', valid_type=orm.Dict, help='tau_AR / tau_trap (ps) with CIs, chi2; per set <N>, plateau, model'
         )
         spec.output('fit_curves', valid_type=orm.ArrayData, help='model dT(t) (K) of each set on a fine grid')
+        spec.output_namespace('dg_route', required=False, help='the kinetic fit of dT(t) read from dG(r, t)')
+        spec.output(
+            'dg_route.lattice_temperature',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='dT (K) per set and delay: dG(r, t) against the MD dG per kelvin, with errors',
+        )
+        spec.output('dg_route.kinetic_fit', valid_type=orm.Dict, required=False, help='the fit of that dT(t), as `fit`')
+        spec.output('dg_route.kinetic_fit_curves', valid_type=orm.ArrayData, required=False, help='its model dT(t) (K)')
         spec.exit_code(450, 'ERROR_DEBYE_WALLER', message='Debye-Waller analysis failed: {error}')
         spec.exit_code(451, 'ERROR_FIT_FAILED', message='kinetic-model fit failed: {error}')
+        spec.exit_code(452, 'ERROR_DG_ROUTE_FAILED', message='dG route (dT from dG(r, t) and its fit) failed: {error}')
 
     @classmethod
     def get_builder_from_protocol(
@@ -224,14 +248,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         self.out('fit', results['fit'])
         self.out('fit_curves', results['fit_curves'])
         fit = results['fit']
-        values = ', '.join(
-            f'{k} {v:.3g} [{", ".join("inf" if x is None else f"{x:.3g}" for x in fit["ci"][k])}]'
-            for k, v in fit['values'].items()
-        )
-        self.report(
-            f'all sets: {values} ({fit["confidence"]:.0%} CI, sigma uncertainty included); '
-            f'chi2/dof {fit["chi2_reduced"]:.2f}'
-        )
+        self.report(f'all sets: {fit_summary(fit)}')
         check = (self.inputs.data.base.attributes.get('synthetic') or {}).get('peak_route_check') or {}
         if HEATING_SCALE in fit['free'] and 'bias' in check:
             self.report(
@@ -267,3 +284,29 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 f'{name} {fit["tau"]:.3g} ps, CI {fit["tau_ci"]}' for name, fit in entry['fits'].items() if 'tau' in fit
             )
             self.report(f'{entry["wavelength_nm"]:g} nm dG route: {taus}')
+
+    def has_md_diffraction(self):
+        return 'md_diffraction' in self.inputs
+
+    def dg_route(self):
+        md = self.inputs.md_diffraction
+        sources = {}
+        if md.creator is not None and md.creator.process_label == analyze_diffraction.__name__:
+            states, _ = md_states(md)
+            sources = {**states, 'md_error': stored_block_error(md)}
+        try:
+            temperature = dg_lattice_temperature(self.ctx.delta_pdf, md, self.inputs.patterns, **sources)
+            results = fit_heating(temperature, self.inputs.model, self.inputs.parameters)
+        except ValueError as error:
+            return self.exit_codes.ERROR_DG_ROUTE_FAILED.format(error=error)
+        self.out('dg_route.lattice_temperature', temperature)
+        self.out('dg_route.kinetic_fit', results['fit'])
+        self.out('dg_route.kinetic_fit_curves', results['fit_curves'])
+        attributes = temperature.base.attributes
+        self.report(
+            f'dG route: dT(t) from dG over r = {"-".join(f"{x:g}" for x in attributes.get("r_range_angstrom"))} A '
+            f'against the MD dG per kelvin (T {attributes.get("md_temperatures_k")}, scale error '
+            f'{attributes.get("scale_rel_err"):.1%}); all sets: {fit_summary(results["fit"])}'
+        )
+        if not results['fit']['success']:
+            return self.exit_codes.ERROR_DG_ROUTE_FAILED.format(error=results['fit']['message'])

@@ -311,6 +311,8 @@ def test_lattice_study_makes_the_demo_patterns_from_its_own_md_frames(aiida_prof
     route's tau_AR moves 5-7 x any error of that slope ratio (1 084 ps, statistical CI 975-1 205), so the demo fits
     the dT scale s (``heating_scale``, PATTERN_DEMO_UED): s absorbs the ratio (measured 0.917 for 0.917) and
     tau_AR, tau_trap hold 625 ps and 5 ps in their statistical CIs (640 [609, 673], 5.02 [4.85, 5.20]; docs/ued.md).
+    The kinetic fit of the dG route's dT(t) (against the same pdf runs' MD dG per kelvin) holds both too (625.8
+    [615.6, 636.2], 4.98 [4.92, 5.04]), and ``compare``'s ued table shows both routes.
     At 2 nm the runs' NVE energies spread by ~16 K, and the '330 K' run can come out colder than the 300 K one
     (measured: 304 vs 308 K; exit 474)."""
     from aiida import orm

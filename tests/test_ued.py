@@ -128,6 +128,19 @@ def test_ued_workchain_recovers_the_synthetic_parameters(aiida_profile, tmp_path
         np.testing.assert_array_equal(model[0].get_ydata(), curves.get_array(f'delta_t_k_{s}'))
 
 
+def test_a_bragg_slope_that_is_not_positive_ends_with_its_exit_code(aiida_profile):
+    """MD runs that did not heat can give the Bragg-peak route a negative slope (measured on a 352-atom core/shell
+    particle that annealed in NVE): the route divides by it, so the workchain ends with 453 and the reason."""
+    slope = orm.Dict({'slope_A2_per_K': 9.7e-5, 'slope_stderr_A2_per_K': 2e-6, 'source': 'test value'})
+    data = synthetic_ued(slope)
+    negative = orm.Dict(
+        {**slope.get_dict(), 'by_weighting': {'bragg_peaks': {'slope_A2_per_K': -5e-5, 'slope_stderr_A2_per_K': 8e-5}}}
+    )
+    _, node = run_get_node(UedWorkChain.get_builder_from_protocol(data, negative, 'fast'))
+    assert node.exit_status == UedWorkChain.exit_codes.ERROR_LATTICE_TEMPERATURE.status == 453
+    assert 'd<u^2>/dT must be positive, got -5e-05' in node.exit_message
+
+
 def test_ued_cli_import_launch_and_errors(aiida_profile, tmp_path):
     runner = CliRunner()
     table, _ = synthetic_table(1e-4, n_trajectories=2000)

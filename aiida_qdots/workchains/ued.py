@@ -169,6 +169,9 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         spec.exit_code(450, 'ERROR_DEBYE_WALLER', message='Debye-Waller analysis failed: {error}')
         spec.exit_code(451, 'ERROR_FIT_FAILED', message='kinetic-model fit failed: {error}')
         spec.exit_code(452, 'ERROR_DG_ROUTE_FAILED', message='dG route (dT from dG(r, t) and its fit) failed: {error}')
+        spec.exit_code(
+            453, 'ERROR_LATTICE_TEMPERATURE', message='dT cannot be read from du2 with this d<u^2>/dT: {error}'
+        )
 
     @classmethod
     def get_builder_from_protocol(
@@ -231,7 +234,12 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
                 )
 
     def temperature(self):
-        self.ctx.temperature = lattice_temperature_from_dw(self.ctx.dw, self.inputs.msd_slope, self.inputs.parameters)
+        try:
+            self.ctx.temperature = lattice_temperature_from_dw(
+                self.ctx.dw, self.inputs.msd_slope, self.inputs.parameters
+            )
+        except ValueError as error:  # e.g. a Bragg-peak slope of MD runs that did not heat: not positive
+            return self.exit_codes.ERROR_LATTICE_TEMPERATURE.format(error=error)
         self.out('lattice_temperature', self.ctx.temperature)
         used = self.ctx.temperature.base.attributes
         self.report(

@@ -34,24 +34,6 @@ def sine_transform_error(q, f_err, r, q_range, window_values) -> np.ndarray:
     return np.sqrt((np.asarray(f_err, dtype=float)[..., keep] ** 2) @ rows**2)
 
 
-def temperature_weights(r, template_per_k, r_range) -> np.ndarray:
-    """Weights h(r) (K angstrom^2) with dT = sum_r h(r) dG(r): the least-squares amplitude of dG(r) = dT g(r) over
-    the r points in ``r_range`` (angstrom), g = ``template_per_k`` the MD dG per kelvin (1/(angstrom^2 K))."""
-    r = np.asarray(r, dtype=float)
-    g = np.where((r >= r_range[0]) & (r <= r_range[1]), np.asarray(template_per_k, dtype=float), 0.0)
-    norm = float(g @ g)
-    if not norm > 0:
-        raise ValueError(f'the MD dG per kelvin is zero over r = {r_range[0]:g}-{r_range[1]:g} angstrom')
-    return g / norm
-
-
-def projected_error(q, f_err, weights, r, q_range, window_values) -> np.ndarray:
-    """Standard error of sum_r h(r) G(r) for independent errors ``f_err`` (..., Q) of F: the projection is linear in
-    F, sum_k c_k F_k with c = M h (:func:`sine_transform_rows`), so its variance is sum_k c_k^2 err_k^2."""
-    keep, rows = sine_transform_rows(q, r, q_range, window_values)
-    return np.sqrt((np.asarray(f_err, dtype=float)[..., keep] ** 2) @ (rows @ weights) ** 2)
-
-
 def values_at(r, dg, dg_err, distances, half_width: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Mean of dG over r0 +- ``half_width`` for each of ``distances`` (angstrom): (..., distances) values and
     errors (the points of a window are taken as fully correlated: the mean of their errors)."""

@@ -547,11 +547,12 @@ def launch_study(
     "first nanocrystal's MD frames (both routes: Debye-Waller and dG).",
 )
 @protocol_option('phonons.yaml')
+@overrides_option('(of qdots.phonons, for every nanocrystal) \'{"stages": ["msd", "pdf"]}\'')
 @click.option('--code', 'code_label', default='lammps@localhost', show_default=True)
 @DAEMON
 @with_profile
 def launch_lattice_study(
-    study, nanocrystals, ued_data, synthetic_ued, synthetic_patterns, protocol, code_label, daemon
+    study, nanocrystals, ued_data, synthetic_ued, synthetic_patterns, protocol, overrides, code_label, daemon
 ):
     """Study B: phonons of each nanocrystal, then the UED kinetic fits (qdots.lattice_study)."""
     from aiida import orm
@@ -560,6 +561,8 @@ def launch_lattice_study(
 
     if synthetic_patterns and not synthetic_ued:
         raise click.UsageError('--synthetic-patterns goes with --synthetic-ued')
+    if daemon:  # before the nanocrystals are stored
+        require_daemon()
     data = {f'set_{index}': node for index, node in enumerate(ued_data)}
     builder = LatticeStudyWorkChain.get_builder_from_protocol(
         orm.load_code(code_label),
@@ -567,6 +570,7 @@ def launch_lattice_study(
         nanocrystals,
         data,
         protocol,
+        phonon_overrides=overrides,
         ued_synthetic=({'patterns': True} if synthetic_patterns else {}) if synthetic_ued else None,
     )
     for key, structure in builder.structures.items():

@@ -19,6 +19,7 @@ import numpy as np
 from aiida import orm
 
 from aiida_qdots.analysis.bragg_slope import bragg_du2_slope
+from aiida_qdots.analysis.dg_temperature import heating_response, ratio_of
 from aiida_qdots.analysis.diffraction import debye_pattern
 from aiida_qdots.analysis.kinetics import gillespie
 from aiida_qdots.common.files import file_sha256
@@ -96,7 +97,8 @@ def synthetic_patterns(
     """Patterns I(Q, t) of the seed's pump sets from two MD states of the particle, ``cold`` and ``hot`` (frames
     (F, N, 3) angstrom) at ``temperatures_k`` (K, hot above cold): Gillespie dT(t) of each set ->
     I(Q, T_cold + dT) = S + D_cold (D_hot / D_cold)^(dT / dT_md), S the self scattering N <f^2>, D = I - S the pair
-    scattering of each state's mean Debye pattern I, dT_md = T_hot - T_cold (linear in dT where D changes sign), +
+    scattering of each state's mean Debye pattern I, dT_md = T_hot - T_cold (linear in dT where D changes sign or
+    changes by more than a factor 2: :func:`~aiida_qdots.analysis.dg_temperature.heating_response`), +
     Gaussian noise of ``noise`` x I(Q). Exact when the pair scattering is damped by exp(-Q^2 u^2/3) with u^2 linear
     in T (independent harmonic displacements), the Debye-Waller form the peak route assumes; the heating itself is
     the MD's own (each atom as it moves at the two temperatures), not a model of it. Returns the
@@ -119,17 +121,10 @@ def synthetic_patterns(
     states = [debye_pattern(frames, symbols, q) for frames in (cold, hot)]
     self_scattering = states[0].n_atoms * states[0].mean_f2
     distinct_cold, distinct_hot = (state.intensity - self_scattering for state in states)
-    fraction = (heating / (t_hot - t_cold))[..., None]
-    # the Debye-Waller factor multiplies the pair (distinct) scattering, the self scattering stays: interpolate the
-    # pair part geometrically where it keeps its sign, linearly where it crosses zero (between peaks)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        ratio = distinct_hot / distinct_cold
-    geometric = ratio > 0
-    distinct = np.where(
-        geometric,
-        distinct_cold * np.where(geometric, ratio, 1.0) ** fraction,
-        distinct_cold + fraction * (distinct_hot - distinct_cold),
-    )
+    # the Debye-Waller factor damps the pair (distinct) scattering, the self scattering stays: the dG route's law
+    fraction = heating / (t_hot - t_cold)
+    response = heating_response(ratio_of(distinct_hot, distinct_cold), fraction)[0]
+    distinct = distinct_cold + (distinct_hot - distinct_cold) * response
     clean = self_scattering + distinct
     check = None
     if check_peaks is not None:
@@ -148,7 +143,7 @@ def synthetic_patterns(
     }
     parameters = {
         'generator': 'aiida_qdots.data.ued_patterns.synthetic_patterns (Gillespie dT(t), Debye forward model of two '
-        'MD states, I(T_cold + dT) = I_cold (I_hot/I_cold)^(dT/(T_hot - T_cold)))',
+        'MD states, I(T_cold + dT) = S + D_cold (D_hot/D_cold)^(dT/(T_hot - T_cold)), D = I - S the pair scattering)',
         'sets': [
             {
                 'fluence_mj_cm2': s.fluence_mj_cm2,

@@ -13,7 +13,13 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_qdots.analysis.dg_kinetics import projected_error, temperature_weights
+from aiida_qdots.analysis.dg_temperature import (
+    DW_RATIO_RANGE,
+    fit_heating_fraction,
+    fraction_error,
+    heating_response,
+    ratio_of,
+)
 from aiida_qdots.analysis.diffraction import window_function
 from aiida_qdots.analysis.ued_patterns import difference_pdf, smooth_baseline
 from aiida_qdots.common.output_keys import DT_SCALE_REL_ERR_KEY
@@ -23,10 +29,11 @@ NODE_NORMALISATION = 'N <f>^2 of the node'
 """How :func:`~aiida_qdots.functions.ued_patterns.pattern_difference_pdf` records a faber-ziman normalisation."""
 
 
-def md_reduced_difference(delta_pdf: orm.ArrayData, md: orm.ArrayData) -> np.ndarray:
-    """The MD's dF(Q) = F_hot - F_cold on the data's Q grid, normalised as the data were: the MD's faber-ziman
-    ``delta_reduced`` when the data were divided by N <f>^2, else Q (I_hot - I_cold) / the smooth baseline of I_cold
-    on the data's grid (what the data's I0 was divided by)."""
+def md_response(delta_pdf: orm.ArrayData, md: orm.ArrayData) -> tuple[np.ndarray, np.ndarray]:
+    """The MD's heating on the data's Q grid, normalised as the data were: dF_1(Q) = F_hot - F_cold (the MD's
+    faber-ziman ``delta_reduced`` when the data were divided by N <f>^2, else Q (I_hot - I_cold) / the smooth baseline
+    of I_cold on the data's grid, what the data's I0 was divided by), and rho(Q) = F_hot / F_cold, the change of the
+    pair scattering, whatever the normalisation."""
     q, q_md = delta_pdf.get_array('q_inv_angstrom'), md.get_array('q_inv_angstrom')
     q_min, q_max = delta_pdf.base.attributes.get('q_range_inv_angstrom')
     by = delta_pdf.base.attributes.get('normalised_by')
@@ -36,13 +43,15 @@ def md_reduced_difference(delta_pdf: orm.ArrayData, md: orm.ArrayData) -> np.nda
             f'the MD diffraction covers Q = {q_md.min():g}-{q_md.max():g} 1/A; the patterns need '
             f'{needed.min():g}-{needed.max():g} 1/A: give qdots.phonons (pdf.diffraction.q_range) at least that range'
         )
+    cold, hot = (np.interp(q, q_md, md.get_array(f'reduced_{name}')) for name in ('cold', 'hot'))
+    rho = ratio_of(hot, cold)
     if by == NODE_NORMALISATION:
         normalisation = md.base.attributes.get('normalisation')
         if normalisation != 'faber-ziman':
             raise ValueError(f'the patterns are faber-ziman normalised, the MD diffraction {normalisation!r}')
-        return np.interp(q, q_md, md.get_array('delta_reduced'))
+        return np.interp(q, q_md, md.get_array('delta_reduced')), rho
     cold, hot = (np.interp(q, q_md, md.get_array(f'intensity_{name}')) for name in ('cold', 'hot'))
-    return q * (hot - cold) / smooth_baseline(q, cold)
+    return q * (hot - cold) / smooth_baseline(q, cold), rho
 
 
 def template_scale_error(md: orm.ArrayData, md_error: orm.ArrayData | None, r_range) -> tuple[float, str]:
@@ -51,8 +60,9 @@ def template_scale_error(md: orm.ArrayData, md_error: orm.ArrayData | None, r_ra
     full dG; 0 and why when no blocks are given."""
     if md_error is None:
         return 0.0, 'not estimated: the MD diffraction has no frame blocks (not made by analyze_diffraction)'
-    weights = temperature_weights(md.get_array('r_angstrom'), md.get_array('delta_g'), r_range)
-    first, second = md_error.get_array('delta_g_blocks') @ weights
+    r = md.get_array('r_angstrom')
+    full = np.where((r >= r_range[0]) & (r <= r_range[1]), md.get_array('delta_g'), 0.0)
+    first, second = md_error.get_array('delta_g_blocks') @ full / (full @ full)
     return float(abs(first - second) / abs(first + second)), 'two frame blocks of the MD runs (1 degree of freedom)'
 
 
@@ -67,12 +77,14 @@ def dg_lattice_temperature(
     cold_thermo: orm.ArrayData | None = None,
     hot_thermo: orm.ArrayData | None = None,
 ) -> orm.ArrayData:
-    """dT(t) of each set as the least-squares amplitude of dG(r, t) = dT g(r) over ``temperature_r_range``, g the
-    MD dG per kelvin (``md_diffraction`` re-transformed with the data's Q grid, range, window and normalisation;
-    per kelvin of the runs' measured temperature difference when ``cold``/``hot`` and their thermo are given, else
-    of the nominal one). Errors: the data's per-Q errors propagated exactly through the transform and the
-    projection (``delta_t_stat_err_k``; its part from the pre-pump reference, common to a set's delays,
-    ``delta_t_ref_err_k``), and the MD dG's relative error (``md_error`` blocks), a scale common to every delay."""
+    """dT(t) of each set: the fit over ``temperature_r_range`` of the MD's heating response to dG(r, t)
+    (:func:`~aiida_qdots.analysis.dg_temperature.fit_heating_fraction`: the Debye-Waller form, exponential in dT),
+    the MD processed as the data were (``md_diffraction`` on the data's Q grid, transformed with their range, window
+    and normalisation), dT in kelvin of the runs' measured temperature difference when ``cold``/``hot`` and their
+    thermo are given, else of the nominal one. Errors: the data's per-Q errors propagated exactly through the
+    transform and the fit's linearisation (``delta_t_stat_err_k``; its part from the pre-pump reference, common to a
+    set's delays, ``delta_t_ref_err_k``), and the MD dG's relative error (``md_error`` blocks), a scale common to
+    every delay."""
     p = pattern_settings(parameters)
     r_range = [float(x) for x in p['temperature_r_range']]
     attributes = delta_pdf.base.attributes
@@ -86,27 +98,29 @@ def dg_lattice_temperature(
     md_cold, md_hot = temperatures['temperatures_k']
     if not md_hot > md_cold:
         raise ValueError(f'the MD hot state ({md_hot:.1f} K) is not hotter than the cold one ({md_cold:.1f} K)')
-    template = difference_pdf(q, md_reduced_difference(delta_pdf, md_diffraction), r, q_range, window)
-    template /= md_hot - md_cold
-    weights = temperature_weights(r, template, r_range)
-    delta_g = delta_pdf.get_array('delta_g')
-    delta_t = delta_g @ weights
+    full, rho = md_response(delta_pdf, md_diffraction)
+    span = md_hot - md_cold
     inside = q[(q >= q_range[0]) & (q <= q_range[1])]
     window_values = window_function(inside, q_range[1], window)
-    stat = projected_error(q, delta_pdf.get_array('delta_reduced_err'), weights, r, q_range, window_values)
-    ref = projected_error(q, delta_pdf.get_array('reference_reduced_err'), weights, r, q_range, window_values)
+    delta_g = delta_pdf.get_array('delta_g')
+    fraction, weights = fit_heating_fraction(delta_g, full, rho, q, r, q_range, window_values, r_range)
+    delta_t = fraction * span
+    stat = span * fraction_error(q, delta_pdf.get_array('delta_reduced_err'), weights, r, q_range, window_values)
+    reference = delta_pdf.get_array('reference_reduced_err')[:, None, :]
+    ref = span * fraction_error(q, reference, weights, r, q_range, window_values)
     scale_rel_err, scale_source = template_scale_error(md_diffraction, md_error, r_range)
     used = (r >= r_range[0]) & (r <= r_range[1])
-    residual = delta_g[..., used] - delta_t[..., None] * template[used]
+    model = difference_pdf(q, full * heating_response(rho, fraction)[0], r, q_range, window)
+    residual = delta_g[..., used] - model[..., used]
     signal = (delta_g[..., used] ** 2).sum(axis=(1, 2))
     node = orm.ArrayData()
     node.set_array('delay_ps', delta_pdf.get_array('delay_ps'))
     node.set_array('delta_t_k', delta_t)
     node.set_array('delta_t_stat_err_k', stat)
-    node.set_array('delta_t_ref_err_k', np.broadcast_to(ref[:, None], stat.shape).copy())
+    node.set_array('delta_t_ref_err_k', ref)
     node.set_array('delta_t_err_k', np.sqrt(stat**2 + (scale_rel_err * delta_t) ** 2))
     node.set_array('r_angstrom', r)
-    node.set_array('md_delta_g_per_k', template)
+    node.set_array('md_delta_g_per_k', difference_pdf(q, full, r, q_range, window) / span)
     node.base.attributes.set_many(
         {
             'sets': attributes.get('sets'),
@@ -120,8 +134,12 @@ def dg_lattice_temperature(
             # share of the data's dG over r_range that dT x the MD shape explains, per set (1: heating alone)
             'explained_fraction': (1.0 - (residual**2).sum(axis=(1, 2)) / signal).tolist(),
             'units': {'delta_t': 'K', 'md_delta_g_per_k': '1/(angstrom^2 K)', 'r': 'angstrom', 'delay': 'ps'},
-            'convention': 'dT(t) = sum_r h(r) dG(r, t), h = g / sum_r g^2 over r_range, g = MD dG / (T_hot - '
-            'T_cold) transformed as the data; delta_t_err_k adds the MD scale error to the statistical one',
+            'response': 'dF(Q; x) = (F_hot - F_cold) (rho^x - 1)/(rho - 1), rho = F_hot/F_cold in '
+            f'{list(DW_RATIO_RANGE)} (Debye-Waller, exponential in dT), else (F_hot - F_cold) x; x = dT/(T_hot - '
+            'T_cold)',
+            'convention': 'dT(t): least squares of the transformed response to dG(r, t) over r_range (Gauss-Newton); '
+            'md_delta_g_per_k its first order per kelvin; delta_t_err_k adds the MD scale error to the statistical '
+            'one',
         }
     )
     return node

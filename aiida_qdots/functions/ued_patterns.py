@@ -140,8 +140,9 @@ def md_temperatures(cold: orm.TrajectoryData, hot: orm.TrajectoryData, cold_ther
 
 def md_states(diffraction: orm.ArrayData) -> tuple[dict, dict]:
     """What :func:`synthetic_pattern_data` takes from a ``qdots.phonons`` ``diffraction`` output: its cold and hot NVE
-    frames with their runs' thermo (when the runs are ``qdots.lammps`` jobs), and the options ``nve_start_fs`` and
-    ``temperatures_k`` (the nominal ones, used without thermo)."""
+    frames with their runs' thermo (when the runs are ``qdots.lammps`` jobs), and the options ``nve_start_fs``,
+    ``max_frames`` (the diffraction's, so that the patterns and the MD dG read the same frames) and ``temperatures_k``
+    (the nominal ones, used without thermo)."""
     parameters = diffraction.creator.inputs.parameters
     states = {name: diffraction.creator.inputs[name] for name in ('cold', 'hot')}
     for name, frames in list(states.items()):
@@ -151,6 +152,8 @@ def md_states(diffraction: orm.ArrayData) -> tuple[dict, dict]:
         'nve_start_fs': parameters['nve_start_fs'],
         'temperatures_k': [parameters['temperature_cold_k'], parameters['temperature_hot_k']],
     }
+    if 'max_frames' in parameters.keys():  # the frames the MD dG of the dG route is made of: one shape, not two
+        options['max_frames'] = parameters['max_frames']
     return states, options
 
 

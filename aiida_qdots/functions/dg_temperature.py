@@ -1,4 +1,4 @@
-"""The dG route's lattice temperature: dT(t) read from the measured dG(r, t) against the MD dG per kelvin, processed
+"""The dG route's lattice temperature: dT(t) read from the measured dG(r, t) against the MD heating response, processed
 as the data are, so that the kinetic model can be fitted to the dG route as to the Debye-Waller route.
 
 Graph: ``delta_pdf`` (:func:`~aiida_qdots.functions.ued_patterns.pattern_difference_pdf`) + the MD ``diffraction`` of

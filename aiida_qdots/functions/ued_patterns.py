@@ -55,7 +55,7 @@ PATTERN_DEFAULTS = {
 """Settings of the pattern routes (Q in 1/angstrom, r in angstrom, delays in ps): the transform's range and window,
 the dG grid, the distances (the first and last make the ratio) and their half-width, the fits' first delay, peak
 finding, the distortion estimate (atoms a trapped hole displaces, delays averaged), and the r range over which the
-dG route reads dT against the MD dG per kelvin (above the nearest-neighbour shell, where a trapped hole's local
+dG route reads dT against the MD heating response (above the nearest-neighbour shell, where a trapped hole's local
 distortion acts)."""
 SYNTHETIC_PATTERN_OPTIONS = (
     'q_range', 'q_step', 'noise', 'n_trajectories', 'seed', 'max_frames', 'nve_start_fs', 'temperatures_k'

@@ -86,7 +86,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
     (``pattern_peak_table``), and after the steps below they also take the dG route: ``pattern_difference_pdf``
     (dG(r, t)) and ``dg_kinetics`` (losses at the seed's distances, their ratio, exponential fits of those and of
     dT(t), the distortion per trapped hole when ``md_diffraction`` is given). With ``md_diffraction`` the dG route
-    also reads dT(t) from dG(r, t) against the MD dG per kelvin (``dg_lattice_temperature``) and fits the same
+    also reads dT(t) from dG(r, t) against the MD heating response (``dg_lattice_temperature``) and fits the same
     kinetic model to it (outputs ``dg_route``): both routes' time constants from one pattern node.
 
     1. ``debye_waller_analysis``: per delay, du2 from -ln(I/I0) = Q^2 du2 / 3 and the Q^4 linearity test;
@@ -162,7 +162,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'dg_route.lattice_temperature',
             valid_type=orm.ArrayData,
             required=False,
-            help='dT (K) per set and delay: dG(r, t) against the MD dG per kelvin, with errors',
+            help='dT (K) per set and delay: dG(r, t) against the MD heating response, with errors',
         )
         spec.output('dg_route.kinetic_fit', valid_type=orm.Dict, required=False, help='the fit of that dT(t), as `fit`')
         spec.output('dg_route.kinetic_fit_curves', valid_type=orm.ArrayData, required=False, help='its model dT(t) (K)')
@@ -313,7 +313,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
         attributes = temperature.base.attributes
         self.report(
             f'dG route: dT(t) from dG over r = {"-".join(f"{x:g}" for x in attributes.get("r_range_angstrom"))} A '
-            f'against the MD dG per kelvin (T {attributes.get("md_temperatures_k")}, scale error '
+            f'against the MD heating response (T {attributes.get("md_temperatures_k")}, scale error '
             f'{attributes.get("scale_rel_err"):.1%}); all sets: {fit_summary(results["fit"])}'
         )
         if not results['fit']['success']:

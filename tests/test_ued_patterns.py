@@ -205,6 +205,27 @@ def _md_diffraction(cold, hot):
     return node.store()
 
 
+def test_md_diffraction_without_the_arrays_of_the_dg_route_is_refused_in_one_line(aiida_profile):
+    """An md_diffraction node lacking what the dG route reads (here F_cold and F_hot, which its Debye-Waller response
+    needs) is refused by the input port, naming the arrays, instead of failing mid-run."""
+    from aiida import orm
+
+    from aiida_qdots.workchains.ued import UedWorkChain
+
+    cold, hot = (_frames_node(n_frames=2, du2=du2) for du2 in (0.0, 1e-3))
+    complete = _md_diffraction(cold, hot)
+    partial = orm.ArrayData()
+    for name in complete.get_arraynames():
+        if not name.startswith('reduced_'):
+            partial.set_array(name, complete.get_array(name))
+    validator = UedWorkChain.spec().inputs['md_diffraction'].validator
+    assert validator(complete) is None
+    assert validator(partial) == (
+        'md_diffraction lacks the array(s) reduced_cold, reduced_hot: give the diffraction output of qdots.phonons '
+        '(analyze_diffraction)'
+    )
+
+
 def test_synthetic_patterns_through_both_routes(aiida_profile, tmp_path):
     """Patterns I(Q, t) made by the forward model from two states of a particle whose atoms move independently with
     one <u^2>, 9.7e-5 A^2/K x 14 K apart (a known isotropic heating): the generator's own Bragg slope is that slope,

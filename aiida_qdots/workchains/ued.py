@@ -73,6 +73,24 @@ def validate_pumps(data: orm.ArrayData, model: orm.Dict) -> str | None:
     return pump_problem(model.get_dict(), data.base.attributes.get('sets'), data_source(data))
 
 
+MD_DIFFRACTION_ARRAYS = (
+    'q_inv_angstrom', 'r_angstrom', 'intensity_cold', 'intensity_hot', 'reduced_cold', 'reduced_hot', 'delta_reduced',
+    'delta_g',
+)  # fmt: skip
+"""The arrays of an ``md_diffraction`` node that the dG route reads (those of ``analyze_diffraction``'s output)."""
+
+
+def validate_md_diffraction(node, _ctx=None):
+    """One line naming the arrays the dG route needs that ``node`` lacks, else None."""
+    missing = [name for name in MD_DIFFRACTION_ARRAYS if name not in node.get_arraynames()]
+    if missing:
+        return (
+            f'md_diffraction lacks the array(s) {", ".join(missing)}: give the diffraction output of '
+            'qdots.phonons (analyze_diffraction)'
+        )
+    return None
+
+
 def validate_inputs(inputs, _ctx=None):
     if 'data' in inputs and 'model' in inputs:  # exposed without its data by qdots.lattice_study
         return validate_pumps(inputs['data'], inputs['model'])
@@ -137,6 +155,7 @@ class UedWorkChain(LabelledOutputsMixin, ProtocolMixin, WorkChain):
             'md_diffraction',
             valid_type=orm.ArrayData,
             required=False,
+            validator=validate_md_diffraction,
             help='MD dG(r, dT) (qdots.phonons diffraction output): the thermal reference of the distortion estimate',
         )
         spec.inputs.validator = validate_inputs
